@@ -1,0 +1,1 @@
+"""Huifang (回访): automated follow-up calling for auto-finance lenders."""

