@@ -51,7 +51,8 @@ class Settings:
     # where the dialog server is reached from Asterisk
     dialog_host: str = "127.0.0.1"
 
-    lender_name: str = "汇方汽车金融"
+    # the lender named in the greeting; empty: each locale's `lender_name` in prompts/<locale>/prompts.yaml
+    lender_name: str = ""
     default_locale: str = "zh-CN"
     # call timing
     ring_timeout_s: int = 30
@@ -141,6 +142,10 @@ class Settings:
     @property
     def flows_dir(self) -> Path:
         return REPO_ROOT / "flows"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as IVR_* variables, for the child processes we start."""
+        return {"IVR_" + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)

@@ -36,7 +36,7 @@ def check_tools() -> None:
             raise TtsError(f"{tool} is not installed (Debian package: {'espeak-ng' if tool == 'espeak-ng' else 'sox'})")
 
 
-def synthesize(text: str, locale: str, out_path: Path, *, rate: int = 165) -> Path:
+def synthesize(text: str, locale: str, out_path: Path, *, rate: int = 175) -> Path:
     """Speak `text` into `out_path` (8 kHz mono s16 WAV). Overwrites `out_path`."""
     check_tools()
     out_path = Path(out_path)
@@ -53,7 +53,7 @@ def synthesize(text: str, locale: str, out_path: Path, *, rate: int = 165) -> Pa
     return out_path
 
 
-def cached(text: str, locale: str, cache_dir: Path, *, rate: int = 165) -> Path:
+def cached(text: str, locale: str, cache_dir: Path, *, rate: int = 175) -> Path:
     """Synthesize once per (locale, rate, text); return the WAV path."""
     key = hashlib.sha256(f"{voice_for(locale)}|{rate}|{text}".encode()).hexdigest()[:24]
     path = Path(cache_dir) / locale / f"{key}.wav"

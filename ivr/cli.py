@@ -1,0 +1,190 @@
+"""`ivr`: the command line of Huifang. Each subcommand is a thin shell over one module."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+
+from . import config
+
+
+def _settings(args) -> config.Settings:
+    return config.load(config_file=getattr(args, "config", None))
+
+
+# ---- asterisk ---------------------------------------------------------------------------------
+def cmd_asterisk(args) -> int:
+    from .asterisk import process, render, rootfs
+    s = _settings(args)
+    if args.action == "install":
+        rootfs.install(s, force=args.force)
+        print(f"Asterisk ready at {s.rootfs}: {rootfs.asterisk_version(s)}")
+    elif args.action == "start":
+        pid = process.start(s)
+        print(f"asterisk running (pid {pid}); AMI {s.ami_host}:{s.ami_port}, SIP {s.bind}:{s.sip_port}")
+    elif args.action == "stop":
+        print("stopped" if process.stop(s) else "not running")
+    elif args.action == "status":
+        info = process.status(s)
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0 if info["running"] else 3
+    elif args.action == "cli":
+        print(process.cli(s, " ".join(args.command) or "core show uptime"), end="")
+    elif args.action == "dialplan":
+        # for an existing Asterisk: `ivr asterisk dialplan > /etc/asterisk/huifang.conf` and #include it
+        astdir = args.recordings_parent or None
+        text = render.render_dialplan(s, astdir=astdir)
+        if args.output:
+            with open(args.output, "w") as fh:
+                fh.write(text)
+            print(f"wrote {args.output}; add  #include \"{args.output}\"  to extensions.conf and `dialplan reload`")
+        else:
+            print(text, end="")
+    return 0
+
+
+def cmd_prompts(args) -> int:
+    from .dialog import prompts
+    written = prompts.build(_settings(args), force=args.force)
+    print(f"{len(written)} prompt file(s) generated")
+    return 0
+
+
+def cmd_dialog(args) -> int:
+    from .dialog.server import serve
+    asyncio.run(serve(_settings(args)))
+    return 0
+
+
+def cmd_flow(args) -> int:
+    from .dialog.flow import FlowError, load
+    s = _settings(args)
+    path = args.file or str(s.flows_dir / "followup.yaml")
+    try:
+        flow = load(path, s.prompts_dir)
+    except FlowError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    print(f"{path}: ok ({len(flow.nodes)} nodes, start {flow.start})")
+    return 0
+
+
+def cmd_nlu(args) -> int:
+    from .dialog.intents import understand
+    today = dt.date.fromisoformat(args.today) if args.today else None
+    print(json.dumps(understand(" ".join(args.text), locale=args.locale, step=args.step, today=today),
+                     ensure_ascii=False))
+    return 0
+
+
+def cmd_asr(args) -> int:
+    from . import tts
+    from .dialog import intents
+    from .dialog.speech import SpeechEngine, recognize_pcm
+    s = _settings(args)
+    engine = SpeechEngine(s)
+    pcm = tts.read_pcm(args.file)
+    rec = recognize_pcm(engine, args.locale, intents.grammar(args.locale, args.step), pcm)
+    today = dt.date.fromisoformat(args.today) if args.today else None
+    result = intents.understand(rec.text, locale=args.locale, step=args.step, today=today) if rec.text else \
+        {"intent": "unknown", "date": None, "time": None, "amount": None, "digits": None}
+    result["text"] = rec.text
+    result["confidence"] = rec.confidence
+    print(json.dumps(result, ensure_ascii=False))
+    engine.close()
+    return 0
+
+
+def cmd_call(args) -> int:
+    from .oneshot import call_once
+    s = _settings(args)
+    row = asyncio.run(call_once(s, number=args.number, locale=args.locale, name=args.name,
+                                id_last4=args.id_last4, amount=args.amount, due_date=args.due_date,
+                                timeout=args.timeout))
+    print(json.dumps(row, indent=2, ensure_ascii=False, default=str))
+    return 0 if row.get("state") == "ended" else 1
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ivr", description="Huifang (回访) automated follow-up calls")
+    parser.add_argument("--config", help="TOML settings file (default: $IVR_CONFIG or ./ivr.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("asterisk", help="the managed local Asterisk")
+    p.add_argument("action", choices=["install", "start", "stop", "status", "cli", "dialplan"])
+    p.add_argument("command", nargs="*", help="for `cli`: the CLI command")
+    p.add_argument("--force", action="store_true", help="install: rebuild even if up to date")
+    p.add_argument("--output", help="dialplan: write to this file instead of stdout")
+    p.add_argument("--recordings-parent", help="dialplan: directory whose recordings/ and sounds/ Asterisk uses")
+    p.set_defaults(fn=cmd_asterisk)
+
+    p = sub.add_parser("prompts", help="generate prompt audio from prompts/<locale>/prompts.yaml")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(fn=cmd_prompts)
+
+    p = sub.add_parser("dialog", help="the dialog server (FastAGI + AudioSocket)")
+    p.add_argument("action", choices=["serve"])
+    p.set_defaults(fn=cmd_dialog)
+
+    p = sub.add_parser("flow", help="check a flow file")
+    p.add_argument("action", choices=["check"])
+    p.add_argument("file", nargs="?")
+    p.set_defaults(fn=cmd_flow)
+
+    p = sub.add_parser("nlu", help="understand one utterance")
+    p.add_argument("--locale", required=True, choices=["zh-CN", "ko-KR"])
+    p.add_argument("--step", required=True, choices=["identity", "plan", "digits", "confirm"])
+    p.add_argument("--today", help="YYYY-MM-DD (default: today)")
+    p.add_argument("text", nargs="+")
+    p.set_defaults(fn=cmd_nlu)
+
+    p = sub.add_parser("asr", help="recognize and understand a WAV file (8 kHz mono)")
+    p.add_argument("--locale", required=True)
+    p.add_argument("--step", required=True, choices=["identity", "plan", "digits", "confirm"])
+    p.add_argument("--today")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_asr)
+
+    p = sub.add_parser("call", help="place one follow-up call and wait for its outcome")
+    p.add_argument("--number", required=True)
+    p.add_argument("--locale", default=None)
+    p.add_argument("--name", default="测试客户")
+    p.add_argument("--id-last4", default="1234")
+    p.add_argument("--amount", type=int, default=3500)
+    p.add_argument("--due-date", default=None)
+    p.add_argument("--timeout", type=float, default=180)
+    p.set_defaults(fn=cmd_call)
+
+    p = sub.add_parser("demo", help="a demo campaign against simulated borrowers through a real Asterisk")
+    p.add_argument("--personas", help="persona JSON file (default: the built-in one)")
+    p.add_argument("--out", help="output directory (default: a fresh one under runs/)")
+    p.add_argument("--keep", action="store_true", help="leave Asterisk and the servers running afterwards")
+    p.set_defaults(fn=cmd_demo)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line error for the operator; details with -v
+        if args.verbose:
+            raise
+        print(f"ivr {args.cmd}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

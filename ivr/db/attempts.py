@@ -1,0 +1,55 @@
+"""The attempts and events tables (written by the controller only)."""
+from __future__ import annotations
+
+import json
+
+from sqlite_utils import Database
+
+from .clock import now_iso
+
+
+def create(db: Database, row: dict) -> None:
+    row = dict(row)
+    row.setdefault("state", "queued")
+    row.setdefault("created_at", now_iso())
+    db["attempts"].insert(row, pk="id")
+
+
+def update(db: Database, attempt_id: str, changes: dict) -> None:
+    if changes:
+        db["attempts"].update(attempt_id, changes)
+
+
+def add_event(db: Database, attempt_id: str, source: str, name: str, data: dict) -> None:
+    db["events"].insert({"attempt_id": attempt_id, "at": now_iso(), "source": source, "name": name,
+                         "data": json.dumps(data, ensure_ascii=False, default=str)})
+
+
+def get(db: Database, attempt_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM attempts WHERE id = ?", [attempt_id]))
+    return rows[0] if rows else None
+
+
+def answers(db: Database, attempt_id: str) -> list[dict]:
+    return list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
+
+
+def ensure_borrower(db: Database, *, loan_id: str, name: str, id_last4: str | None, amount_due: int | None,
+                    due_date: str | None, locale: str, phone: str, timezone: str = "Asia/Shanghai") -> tuple[int, int]:
+    """Insert or update one borrower and its primary contact; returns (borrower id, contact id)."""
+    now = now_iso()
+    existing = list(db.query("SELECT id FROM borrowers WHERE loan_id = ?", [loan_id]))
+    values = {"name": name, "id_last4": id_last4, "amount_due": amount_due, "due_date": due_date,
+              "locale": locale, "timezone": timezone, "updated_at": now}
+    if existing:
+        borrower_id = existing[0]["id"]
+        db["borrowers"].update(borrower_id, values)
+    else:
+        borrower_id = db["borrowers"].insert({"loan_id": loan_id, "created_at": now, **values}).last_pk
+    contact = list(db.query("SELECT id FROM contacts WHERE borrower_id = ? AND phone = ?", [borrower_id, phone]))
+    if contact:
+        contact_id = contact[0]["id"]
+    else:
+        contact_id = db["contacts"].insert({"borrower_id": borrower_id, "phone": phone, "kind": "mobile",
+                                            "status": "ok", "created_at": now}).last_pk
+    return borrower_id, contact_id

@@ -1,0 +1,114 @@
+"""The life of one attempt as a pure reducer: (view, AMI event) -> view.
+
+    queued -> dialing -> ringing -> answered -> in_dialog -> ended
+
+Everything the controller learns about an attempt comes from AMI events that carry its id: the
+UserEvents of our dialplan (`Attempt: <id>`), and channel events whose Uniqueid or Linkedid is
+the id (the Originate ChannelId). The reducer is pure so that recorded event streams can be
+replayed against it in tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+STATES = ("queued", "dialing", "ringing", "answered", "in_dialog", "ended")
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempt_id: str
+    state: str = "queued"
+    answered: bool = False
+    originate_reason: int | None = None
+    originate_ok: bool | None = None
+    dial_status: str | None = None
+    cause: int | None = None          # Q.850, of the borrower's leg where we know it
+    tech_cause: str | None = None     # e.g. "SIP 486 Busy Here"
+    recording: str | None = None
+    failed_reason: int | None = None
+    main_hangup: bool = False         # our ;1 channel (Uniqueid == attempt id) is gone
+    hangup_cause: int | None = None   # cause on our ;1 channel
+
+    @property
+    def sip_code(self) -> int | None:
+        m = re.match(r"SIP (\d{3})", self.tech_cause or "")
+        return int(m.group(1)) if m else None
+
+    @property
+    def finished(self) -> bool:
+        """Enough is known to close the attempt."""
+        if not self.main_hangup:
+            return False
+        return self.answered or self.originate_ok is not None or self.failed_reason is not None \
+            or self.dial_status is not None
+
+
+def _int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _h(event: dict, name: str) -> str:
+    value = event.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return "" if value is None else str(value)
+
+
+def belongs(event: dict, attempt_id: str, originate_action_id: str | None = None) -> bool:
+    if _h(event, "Attempt") == attempt_id:
+        return True
+    if originate_action_id and _h(event, "ActionID") == originate_action_id:
+        return True
+    for key in ("Uniqueid", "Linkedid"):
+        if _h(event, key).startswith(attempt_id):
+            return True
+    return False
+
+
+def _advance(view: AttemptView, state: str) -> AttemptView:
+    if STATES.index(state) > STATES.index(view.state):
+        return dataclasses.replace(view, state=state)
+    return view
+
+
+def reduce(view: AttemptView, event: dict) -> AttemptView:
+    name = _h(event, "Event")
+    aid = view.attempt_id
+    if name == "OriginateResponse":
+        ok = _h(event, "Response").lower() == "success"
+        view = dataclasses.replace(view, originate_ok=ok, originate_reason=_int(_h(event, "Reason")))
+    elif name == "UserEvent":
+        kind = _h(event, "UserEvent")
+        if kind == "HuifangDial":
+            view = dataclasses.replace(view, dial_status=_h(event, "DialStatus") or None,
+                                       cause=_int(_h(event, "Cause")) or view.cause,
+                                       tech_cause=_h(event, "TechCause") or view.tech_cause)
+        elif kind == "HuifangStage":
+            stage = _h(event, "Stage")
+            if stage == "answered":
+                view = dataclasses.replace(_advance(view, "in_dialog"), answered=True,
+                                           recording=_h(event, "Recording") or view.recording)
+        elif kind == "HuifangFailed":
+            view = dataclasses.replace(view, failed_reason=_int(_h(event, "Reason")))
+    elif name == "Newstate":
+        desc = _h(event, "ChannelStateDesc")
+        if desc == "Ringing" or desc == "Ring":
+            view = _advance(view, "ringing")
+        elif desc == "Up" and _h(event, "Uniqueid") == aid:
+            view = dataclasses.replace(_advance(view, "answered"), answered=True)
+    elif name in ("DialState", "DialBegin") and _h(event, "DialStatus") == "RINGING":
+        view = _advance(view, "ringing")
+    elif name == "Hangup":
+        cause = _int(_h(event, "Cause"))
+        if _h(event, "Uniqueid") == aid:
+            view = dataclasses.replace(view, main_hangup=True, hangup_cause=cause)
+        elif view.cause is None and cause:
+            view = dataclasses.replace(view, cause=cause)
+    if view.finished:
+        view = _advance(view, "ended")
+    return view

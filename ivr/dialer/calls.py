@@ -1,0 +1,162 @@
+"""Place calls over AMI and follow each one to its outcome.
+
+The attempt row is written before the Originate is sent; its id is the Originate ChannelId, so it
+is the Uniqueid (and Linkedid) of every channel event of the call, the Attempt of every UserEvent
+of our dialplan, the AudioSocket UUID and the recording's name. An Originate is never re-sent:
+if AMI drops while it is in flight the attempt is closed as failed, not retried here.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+
+from ..ami.client import AmiClient, AmiDisconnected, AmiError
+from ..asterisk.secret import ami_secret
+from ..config import Settings
+from ..db import attempts as attempts_db
+from ..db.clock import now_iso
+from ..db.writer import AsyncDb
+from .attempt_state import AttemptView, reduce
+from .outcomes import classify
+
+log = logging.getLogger("ivr.dialer")
+
+# event headers worth keeping in the events table
+KEEP = ("Event", "UserEvent", "Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Cause", "Cause-txt",
+        "DialStatus", "TechCause", "Stage", "Reason", "Response", "Recording", "Next", "AgiStatus", "QueueStatus")
+FAILED_GRACE_S = 3.0
+
+
+@dataclasses.dataclass
+class Tracker:
+    view: AttemptView
+    done: asyncio.Event
+    action_id: str
+    ended_view: AttemptView | None = None
+
+
+class CallPlacer:
+    def __init__(self, settings: Settings, db: AsyncDb):
+        self.settings = settings
+        self.db = db
+        self.ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, ami_secret(settings),
+                             on_event=self._on_event)
+        self._by_key: dict[str, Tracker] = {}
+
+    async def start(self) -> None:
+        await self.ami.start()
+
+    async def close(self) -> None:
+        await self.ami.close()
+
+    # ---- placing ------------------------------------------------------------------------------
+    async def place(self, number: str, *, locale: str, borrower_id: int | None = None,
+                    contact_id: int | None = None, campaign_id: int | None = None, flow: str = "followup") -> str:
+        attempt_id = str(uuid.uuid4())
+        await self.db.call(attempts_db.create, {
+            "id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
+            "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued"})
+        action_id = f"orig-{attempt_id}"
+        tracker = Tracker(view=AttemptView(attempt_id), done=asyncio.Event(), action_id=action_id)
+        self._by_key[attempt_id] = tracker
+        self._by_key[action_id] = tracker
+        timeout_ms = (self.settings.ring_timeout_s + 10) * 1000
+        action = {
+            "Action": "Originate", "ActionID": action_id,
+            "Channel": f"Local/{number}@huifang-dial/n",
+            "Context": "huifang-call", "Exten": "s", "Priority": "1",
+            "Timeout": str(timeout_ms), "Async": "true",
+            "ChannelId": attempt_id,
+            "CallerID": "Huifang <4008000000>",
+            "Variable": [f"IVR_ATTEMPT={attempt_id}", f"IVR_LOCALE={locale}", f"IVR_NUMBER={number}",
+                         f"IVR_RING_TIMEOUT={self.settings.ring_timeout_s}"],
+        }
+        await self.db.call(attempts_db.update, attempt_id, {"state": "dialing", "originated_at": now_iso()})
+        tracker.view = dataclasses.replace(tracker.view, state="dialing")
+        try:
+            response = await self.ami.send_action(action, timeout=10)
+        except (AmiDisconnected, AmiError, asyncio.TimeoutError) as exc:
+            # never re-sent: the call may or may not have been placed; follow it if events arrive
+            log.warning("attempt %s: Originate not confirmed: %s", attempt_id, exc)
+            await self.db.call(attempts_db.add_event, attempt_id, "controller", "OriginateUnconfirmed",
+                               {"error": str(exc)})
+            asyncio.get_running_loop().call_later(self.settings.ring_timeout_s + 20, self._expire, tracker)
+            return attempt_id
+        if str(response.get("Response", "")).lower() != "success":
+            log.warning("attempt %s: Originate refused: %s", attempt_id, response.get("Message"))
+            tracker.view = dataclasses.replace(tracker.view, originate_ok=False, main_hangup=True)
+            await self._finish(tracker)
+        log.info("attempt %s: originating to %s", attempt_id, number)
+        return attempt_id
+
+    async def wait(self, attempt_id: str, timeout: float | None = None) -> dict:
+        tracker = self._by_key.get(attempt_id)
+        if tracker is not None:
+            await asyncio.wait_for(tracker.done.wait(), timeout)
+        return await self.db.call(attempts_db.get, attempt_id)
+
+    # ---- following ----------------------------------------------------------------------------
+    def _tracker_for(self, event: dict) -> Tracker | None:
+        for key in ("Attempt", "ActionID", "Uniqueid", "Linkedid"):
+            value = event.get(key)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if value:
+                tracker = self._by_key.get(str(value)[:36]) or self._by_key.get(str(value))
+                if tracker is not None:
+                    return tracker
+        return None
+
+    async def _on_event(self, event: dict) -> None:
+        tracker = self._tracker_for(event)
+        if tracker is None or tracker.done.is_set():
+            return
+        before = tracker.view
+        tracker.view = reduce(before, event)
+        data = {k: event[k] for k in KEEP if k in event}
+        aid = tracker.view.attempt_id
+        await self.db.call(attempts_db.add_event, aid, "ami", str(event.get("UserEvent") or event.get("Event")), data)
+        changes = {}
+        if tracker.view.state != before.state and tracker.view.state != "ended":
+            changes["state"] = tracker.view.state
+            if tracker.view.state == "in_dialog" and not before.answered:
+                changes["answered_at"] = now_iso()
+        if tracker.view.recording and tracker.view.recording != before.recording:
+            changes["recording_path"] = self._host_path(tracker.view.recording)
+        if changes:
+            await self.db.call(attempts_db.update, aid, changes)
+        if tracker.view.finished:
+            await self._finish(tracker)
+        elif tracker.view.originate_ok is False and before.originate_ok is None:
+            asyncio.get_running_loop().call_later(FAILED_GRACE_S, self._expire, tracker)
+
+    def _host_path(self, chroot_path: str) -> str:
+        if self.settings.asterisk_mode == "managed" and chroot_path.startswith("/"):
+            return str(self.settings.rootfs / chroot_path.lstrip("/"))
+        return chroot_path
+
+    def _expire(self, tracker: Tracker) -> None:
+        if not tracker.done.is_set():
+            tracker.view = dataclasses.replace(tracker.view, main_hangup=True)
+            asyncio.ensure_future(self._finish(tracker))
+
+    async def _finish(self, tracker: Tracker) -> None:
+        if tracker.done.is_set():
+            return
+        tracker.done.set()
+        view = tracker.view
+        outcome, cause = classify(view)
+        changes = {"state": "ended", "ended_at": now_iso(), "outcome": outcome, "cause": cause,
+                   "dial_status": view.dial_status, "sip_code": view.sip_code,
+                   "originate_reason": view.originate_reason, "cause_txt": view.tech_cause}
+        await self.db.call(attempts_db.update, view.attempt_id, changes)
+        log.info("attempt %s: ended %s (cause %s, dial %s, sip %s)", view.attempt_id, outcome, cause,
+                 view.dial_status, view.sip_code)
+        # forget this call's keys a little later (late events of it are ignored meanwhile)
+        asyncio.get_running_loop().call_later(30, self._forget, tracker)
+
+    def _forget(self, tracker: Tracker) -> None:
+        for key in (tracker.view.attempt_id, tracker.action_id):
+            self._by_key.pop(key, None)

@@ -1,0 +1,64 @@
+"""Understanding layer: transcript (or keypad digits) -> intent + slots.
+
+    understand("我 下周五 还 三千", locale="zh-CN", step="plan",
+               today=datetime.date(2026, 12, 1))
+    == {"intent": "promise", "date": "2026-12-11", "time": None,
+        "amount": 3000, "digits": None}
+
+Steps and their intents:
+
+* ``identity``: confirm, deny, agent, callback, unknown
+* ``plan``: confirm (pays on time), promise (date and/or amount), refuse,
+  dispute, hardship, agent, callback, unknown
+* ``digits``: digits (last four chars of the ID number, ``X`` allowed),
+  agent, unknown
+* ``confirm``: yes/no read-back: confirm, deny, agent, unknown
+
+``grammar(locale, step)`` gives the phrase list for a Vosk recognizer in
+grammar mode; ``keypad(step, digits)`` maps DTMF input.
+
+Modules: ``common`` (result shape, matcher, decision rules), ``zh_cn`` /
+``ko_kr`` (keyword tables per locale), ``dates_zh`` (jionlp wrapper),
+``numbers_zh`` (cn2an amounts, spoken digits), ``dates_ko`` and
+``numbers_ko`` (hand-written Korean readers), ``keypad``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+from . import common, ko_kr, zh_cn
+from .keypad import keypad
+
+LOCALES = {"zh-CN": zh_cn, "ko-KR": ko_kr}
+
+__all__ = ["understand", "grammar", "keypad", "LOCALES"]
+
+
+def _locale(locale: str):
+    try:
+        return LOCALES[locale]
+    except KeyError:
+        raise ValueError(f"unsupported locale {locale!r}; expected one of {sorted(LOCALES)}") from None
+
+
+def understand(text: str, *, locale: str, step: str, today: _dt.date | None = None) -> dict:
+    """Intent and slots for one recognizer transcript.
+
+    Returns exactly ``{"intent", "date", "time", "amount", "digits"}``;
+    ``date`` is ``YYYY-MM-DD``, ``time`` ``HH:MM``, ``amount`` whole yuan/won.
+    Relative dates are resolved against ``today`` (default: the local date).
+    """
+    mod = _locale(locale)
+    common.check_step(step)
+    today = today or _dt.date.today()
+    if not (text or "").strip():
+        return common.result("unknown")
+    return mod.understand(text, step, today)
+
+
+def grammar(locale: str, step: str) -> list[str]:
+    """Phrases a Vosk recognizer in grammar mode may output for ``step``
+    (always ends with ``"[unk]"``)."""
+    mod = _locale(locale)
+    common.check_step(step)
+    return mod.grammar(step)

@@ -1,0 +1,167 @@
+"""ko-KR understanding: keyword tables + glue to the Korean slot readers.
+
+Vosk's Korean model prints Hangul words separated by spaces, and may or may
+not split a phrase the way we write it, so multi-word phrases are written as
+regexes with optional spaces (``\\s*``).  Short words that also occur inside
+other words (네, 예, 응, 사람) are anchored to word boundaries.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from . import common, dates_ko, numbers_ko
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+FILLER_TOKENS = {"음", "음음", "으음", "어", "어어", "그", "그게", "저기", "저기요", "아", "에", "뭐",
+                 "그러니까", "있잖아요", "저", "흠", "어음"}
+PUNCT = re.compile(r"[,.!?~…\"'()·]+")
+
+B = r"(?<![가-힣])"    # word start
+E = r"(?![가-힣])"     # word end
+
+
+def W(word: str, tail: str = "요?") -> str:
+    """A whole word, optionally followed by ``tail`` (네 / 네요 / 네네)."""
+    return f"re:{B}(?:{word})+{tail}{E}"
+
+
+LEXICON = {
+    "agent_neg": [r"re:(?:상담원|상담사|사람|직원)\s*(?:연결\s*)?(?:은|는)?\s*(?:필요\s*없|안\s*해도|안\s*돼|말고|괜찮|됐어)",
+                  r"re:연결\s*(?:안\s*해도|하지\s*마)"],
+    "agent": ["상담원", "상담사", "직원", "담당자", "상담 원", r"re:{B}사람(?:이랑|하고|과|을|으로|한테|이요)?\s*(?:연결|바꿔|통화|얘기|이야기|좀)".replace("{B}", B),
+              W("사람"), r"re:연결해\s*주", "매니저", "실제 사람", r"re:바꿔\s*주세요"],
+    "callback": ["나중에", "이따가", "이따", r"re:다시\s*(?:전화|연락|걸어)", r"re:바빠|바쁘|바쁜",
+                 r"re:운전\s*중", r"re:회의\s*중", r"re:일하는\s*중", r"re:통화\s*(?:하기\s*)?(?:어려|힘들|곤란|안\s*돼|못\s*해)",
+                 r"re:지금\s*(?:곤란|안\s*돼|못|좀\s*그래)", r"re:전화\s*주세요", r"re:전화\s*해\s*주세요"],
+    "dispute": [r"re:이미\s*(?:다\s*)?(?:갚았|냈|납부|상환|입금|보냈|송금)", r"re:벌써\s*(?:다\s*)?(?:갚았|냈|납부|입금)",
+                r"re:다\s*갚았", "완납", r"re:(?:제|내)\s*(?:대출|차|빚)\s*(?:이|가)?\s*(?:아니|아닌)",
+                r"re:대출\s*(?:받은|한)\s*적\s*(?:이|도)?\s*없", r"re:빌린\s*적\s*(?:이|도)?\s*없",
+                r"re:금액\s*(?:이|은)?\s*(?:틀|달라|다르|이상|잘못|안\s*맞)", r"re:잘못\s*(?:청구|나왔|된)",
+                r"re:저번\s*달에\s*냈", r"re:입금\s*했"],
+    "hardship": ["실직", "실업", r"re:직장\s*(?:을|도)?\s*잃", r"re:회사\s*(?:에서)?\s*(?:잘렸|짤렸|그만)", r"re:잘렸|짤렸",
+                 "해고", "퇴사", "응급실", r"re:다쳤|다쳐|다친", "폐업", "부도", r"re:아파|아픈|아프", "병원", "입원", "수술", "사고",
+                 r"re:(?:형편|사정|상황)\s*(?:이)?\s*(?:어려|안\s*좋|힘들)", r"re:장사\s*(?:가)?\s*안",
+                 r"re:월급\s*(?:이|을|도)?\s*(?:안|못|밀)", r"re:일자리\s*(?:가|를)?\s*(?:없|잃)", "수입이 없"],
+    "refuse": [r"re:못\s*(?:갚|내|드려|드릴|해요|하겠|줘|주)", r"re:돈\s*(?:이|도)?\s*없", r"re:갚을\s*(?:수|돈)\s*(?:가|이)?\s*없",
+               r"re:낼\s*(?:수|돈)\s*(?:가|이)?\s*없", r"re:안\s*(?:갚|낼|내|줄)", r"re:(?:갚기|내기)\s*(?:가)?\s*(?:어렵|힘들)",
+               r"re:어려울\s*것\s*같", r"re:힘들\s*것\s*같", r"re:안\s*될\s*것\s*같", r"re:불가능", r"re:(?<![가-힣])안\s*돼요?(?![가-힣])",
+               r"re:제때\s*(?:는|에)?\s*못",
+               r"re:(?:한\s*푼|천\s*원|십\s*원|일\s*원)\s*도\s*없"],
+    "ontime": ["제때", "기한 내", "기한내", r"re:날짜\s*(?:에|에\s*맞춰)", "제날짜", r"re:정해진\s*날", "약정일", r"re:예정\s*대로", "문제없", "문제 없"],
+    "partial": ["일부", "조금만", "조금씩", r"re:며칠\s*만", r"re:미뤄|연기|늦춰|기다려", "분할", "나눠서", "반만",
+                r"re:다음\s*(?:주|달)(?!\s*[월화수목금토일]요일)", r"re:월급\s*(?:받으면|들어오면|나오면)"],
+    "wrong": [W("틀렸어|틀려|틀립니다|틀렸습니다"), r"re:잘못\s*(?:말했|했|들)", "그게 아니라"],
+    "no": [W("아니요|아니에요|아닙니다|아니|아뇨|아녜요|아니오|아니야", ""), r"re:잘못\s*(?:거셨|걸었|건)",
+           r"re:그런\s*사람\s*(?:없|아니|아닌)", r"re:모르는\s*(?:사람|분)", r"re:없는\s*(?:사람|번호)", r"re:(?:지금\s*)?(?:안\s*계세요|없어요)(?![가-힣])",
+           r"re:본인\s*(?:이|은|이가)?\s*(?:아니|아닌)", r"re:(?<![가-힣])아닌데", r"re:(?<![가-힣])아니거든", r"re:(?:저는|전|제가)\s*(?:\S+\s*){0,2}?(?:아내|와이프|남편|가족|엄마|아빠|어머니|아버지|딸|아들|동생|형|누나|언니|오빠|친구|동료)"],
+    "yes": [W("네|예|응|넵|녜", "(?:요|에)?"), "맞아요", "맞습니다", "맞아", "맞고요", "그래요", "그렇습니다", "그렇죠", "그럼요",
+            r"re:(?:제가|저예요|저에요|전데요|본인)", "알겠습니다", "알겠어요", "알았어요", "좋아요", "괜찮아요",
+            r"re:갚을게|낼게|낼\s*수\s*있|갚을\s*수\s*있|드릴게|입금할게|넣을게|넣어\s*놓을게|할게요|하겠습니다",
+            "가능해요", "가능합니다", r"re:(?:갚을|낼|납부할)\s*예정", "물론", "그럴게요", "확인"],
+}
+
+GRAMMAR_EXTRA = {
+    "common": ["음", "어", "그", "저", "제가", "지금", "좀", "요", "요일", "까지", "에"],
+    "dates": ["오늘", "내일", "모레", "글피", "이번 주", "다음 주", "월요일", "화요일", "수요일", "목요일",
+              "금요일", "토요일", "일요일", "일", "월", "이번 달", "다음 달", "말", "월말", "후", "뒤",
+              "오전", "오후", "저녁", "시", "반", "분", "한", "두", "세", "네", "다섯", "여섯", "일곱",
+              "여덟", "아홉", "열", "열한", "열두"],
+    "numbers": list("일이삼사오육칠팔구십백천만") + ["원", "공", "영"],
+    "digits": list("일이삼사오육칠팔구공영") + ["엑스", "하나", "둘", "셋", "넷"],
+}
+
+_LEX = common.Lexicon(LEXICON)
+
+
+# ---------------------------------------------------------------------------
+# Logic
+# ---------------------------------------------------------------------------
+def normalise(text: str) -> str:
+    s = PUNCT.sub(" ", text or "")
+    toks = [t for t in s.split() if t not in FILLER_TOKENS]
+    return " ".join(toks)
+
+
+def _mask(text: str, spans) -> str:
+    for s, e in spans:
+        text = text[:s] + "#" * (e - s) + text[e:]
+    return text
+
+
+_NUM_TOKEN = re.compile(rf"([{numbers_ko.SINO_CHARS}0-9]*)(원)?(?:이요|요|은|을|이|만|씩|정도|쯤|까지|이에요|입니다|이나|은요)?")
+_PARTICLE_ONLY = ("이요", "요", "은", "을", "이", "만", "씩")
+
+
+def find_amounts(text: str) -> list[tuple[int, int]]:
+    """(start, value) of money amounts; dates must be masked out first.
+
+    Works on words: consecutive numeral words are joined ("오십 만 원"), a
+    word ending in 원 closes the amount.  Without 원 only a number with
+    천/만/억 counts, so a stray 이 / 사 / 십 is not money.
+    """
+    out: list[tuple[int, int]] = []
+    run: list[tuple[int, str]] = []
+
+    def flush(unit: bool) -> None:
+        if run:
+            num = "".join(c for _, c in run)
+            if unit or any(c in "천만억" for c in num):
+                v = numbers_ko.parse_sino(num)
+                if v:
+                    out.append((run[0][0], v))
+        run.clear()
+
+    for m in re.finditer(r"\S+", text):
+        tok = m.group()
+        nm = _NUM_TOKEN.fullmatch(tok)
+        if nm and (nm.group(1) or (nm.group(2) and run)):
+            if nm.group(1):
+                run.append((m.start(), nm.group(1)))
+            if nm.group(2):
+                flush(True)
+        else:
+            flush(False)
+    flush(False)
+    return out
+
+
+def understand(text: str, step: str, today: _dt.date) -> dict:
+    s = normalise(text)
+    if step == "digits":
+        if any(h.label == "agent" for h in _LEX.hits(s)):
+            return common.result("agent")
+        digits = numbers_ko.read_digits(s)
+        if len(digits) >= 4:
+            return common.result("digits", digits=common.last_digits(digits))
+        return common.result("unknown", digits=digits or None)
+
+    mentions = dates_ko.find_dates(s, today)
+    date, time = dates_ko.pick(mentions, today)
+    slots = common.Slots(date=date, time=time, positions=[m.start for m in mentions])
+    masked = _mask(s, [(m.start, m.end) for m in mentions])
+    if step in ("plan", "confirm"):
+        amounts = find_amounts(masked)
+        if amounts:
+            slots.amount = amounts[-1][1]
+            slots.positions += [a[0] for a in amounts]
+    hits = _LEX.hits(masked)
+    intent = common.decide(step, hits, slots)
+    if step == "identity" and intent != "callback":
+        slots.date = slots.time = None
+    return common.result(intent, slots.date, slots.time, slots.amount)
+
+
+def grammar(step: str) -> list[str]:
+    if step == "digits":
+        words = GRAMMAR_EXTRA["digits"] + ["상담원"]
+    else:
+        words = [p for p in _LEX.phrases()] + GRAMMAR_EXTRA["common"] + GRAMMAR_EXTRA["dates"]
+        words += ["네", "예", "응", "아니요", "아니에요", "아닙니다", "아뇨", "아니", "사람"]
+        if step in ("plan", "confirm"):
+            words += GRAMMAR_EXTRA["numbers"]
+    out = list(dict.fromkeys(words))
+    out.append("[unk]")
+    return out

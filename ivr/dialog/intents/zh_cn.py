@@ -1,0 +1,134 @@
+"""zh-CN understanding: keyword tables + glue to the Chinese slot readers."""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from . import common, dates_zh, numbers_zh
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+# Connectives that contain 是/行 but answer nothing.
+NEUTRAL = re.compile(r"但是|可是|还是|要是|只是|(?<!不)是不是|是否|于是|老是|总是|银行|不管怎么样|你好|您好"
+                     r"|能不能|可不可以|行不行|好不好|对不对|是(?=哪|谁|什么|干嘛|干什么|怎么)")
+FILLERS = re.compile(r"嗯+|啊+|呃+|额(?![度数])|哦+|噢|唉|诶|欸|哎|那个|就是(?![我他她本])|然后呢|嘛|呀|吧|呢")
+PUNCT = re.compile(r"[\s,，。.!！?？、;；:：~～…\"'“”‘’()（）\-—]+")
+
+LEXICON = {
+    "agent_neg": ["不要人工", "不用人工", "不需要人工", "不用转人工", "不要转人工", "别转人工",
+                  "不用找人工", "不要客服", "不用客服", "不找人工", "不转人工", "不需要转人工",
+                  "不用真人", "不要真人"],
+    "agent": ["人工", "客服", "真人", "转接", "找个人", "活人", "接线员", "工作人员", "业务员",
+              "你们领导", "找你们经理", "re:跟(?:人|你们的人)说", "投诉"],
+    "callback": ["晚点", "晚些", "晚一点", "稍后", "等会", "待会", "回头再", "过会", "过一会",
+                 "一会儿再", "一会再", "改天", "再打", "再联系", "再说吧", "回头打",
+                 "不方便", "没空", "没时间", "在忙", "很忙", "正忙", "有点忙", "在开车", "开车呢",
+                 "在开会", "开会呢", "在上班", "上班呢", "打给我", "给我打", "回电话", "回电",
+                 "以后说", "再聊"],
+    "dispute": ["已经还了", "已经还过", "已经还清", "还过了", "还清了", "早就还了", "早还了",
+                "已还", "已经交了", "交过了", "已经付了", "付过了", "已经扣了", "扣过了", "已经结清",
+                "结清了", "提前还清", "不是我的", "不是我借", "不是我贷", "没借过", "没贷过",
+                "没有贷款", "没有借", "没办过", "没有买车", "没买车", "没有车贷", "金额不对",
+                "数目不对", "钱数不对", "数不对", "金额错", "算错", "扣错", "多扣", "扣多",
+                "搞错", "弄错", "不止这么多", "没那么多", "没有这么多", "怎么这么多",
+                "我还过", "不是我的车", "早就结清"],
+    "hardship": ["失业", "丢了工作", "工作丢了", "没工作", "没有工作", "没了工作", "被裁", "裁员",
+                 "下岗", "被开除", "辞退", "生病", "病了", "住院", "身体不好", "做手术", "手术",
+                 "看病", "医院", "出车祸", "出了车祸", "困难", "周转不开", "周转不过来", "资金紧张",
+                 "手头紧", "手头有点紧", "倒闭", "生意不好", "生意亏", "亏了", "家里出事", "出事了",
+                 "工资没发", "没发工资", "欠薪", "拖欠工资", "没收入", "没有收入", "疫情"],
+    "refuse": ["还不了", "还不上", "还不起", "不能还", "没法还", "没办法还", "不还", "不想还",
+               "不会还", "拿不出", "没钱", "没有钱", "不能按时", "不行", "不可能", "没能力",
+               "还不出", "付不了", "交不了", "交不上", "扣不了", "不能", "不可以", "做不到",
+               "没法按时", "来不及", "一分钱都没有"],
+    "ontime": ["按时", "准时", "到期还", "按期", "按约定", "正常还", "正常扣", "会还的", "照常"],
+    "partial": ["一部分", "一半", "部分", "先还点", "先还一点", "宽限", "缓几天", "晚几天", "推迟",
+                "延期", "过几天", "分期还", "分几次", "下周", "下星期", "下礼拜", "下个月",
+                "下月", "发工资", "等工资"],
+    "wrong": ["不对", "错了", "说错", "不是这个", "不是这样"],
+    "no": ["不是", "没有", "不用", "不要", "不认识", "打错", "找错", "没这个人", "不在", "re:我是(?:他|她)",
+           "re:^不+$", "re:^没$", "不清楚"],
+    "yes": ["是的", "是我", "我是", "就是我", "本人", "对的", "对对", "对", "是", "没错", "没问题",
+            "好的", "好", "可以", "行", "能", "会的", "嗯", "放心", "一定", "保证", "肯定",
+            "确认", "正确", "知道了", "明白", "收到"],
+}
+
+# Extra phrases offered to the recognizer on top of the lexicon.
+GRAMMAR_EXTRA = {
+    "common": ["嗯", "啊", "呃", "那个", "就是", "我", "你", "吧", "了", "的", "还", "再", "给", "打"],
+    "dates": ["今天", "明天", "后天", "大后天", "这周", "下周", "周一", "周二", "周三", "周四", "周五",
+              "周六", "周日", "星期", "礼拜", "月底", "月末", "下个月", "号", "日", "月", "天后",
+              "上午", "下午", "晚上", "中午", "早上", "点", "半"],
+    "numbers": list("零一二两三四五六七八九十百千万幺") + ["块", "元", "块钱"],
+    "digits": list("零一二三四五六七八九幺两") + ["叉", "艾克斯", "x"],
+}
+
+_LEX = common.Lexicon(LEXICON)
+# In the identity / confirm steps 能/行/可以 are not an answer to "are you X?",
+# but they are harmless there, so one table serves every step.
+
+
+# ---------------------------------------------------------------------------
+# Logic
+# ---------------------------------------------------------------------------
+def normalise(text: str) -> str:
+    """Vosk zh output is space separated: join it, drop punctuation and fillers."""
+    s = PUNCT.sub("", text or "")
+    s = s.replace("０", "0")
+    # full-width digits -> ASCII
+    s = s.translate({ord(c): ord("0") + i for i, c in enumerate("０１２３４５６７８９")})
+    only_hmm = re.fullmatch(r"[嗯恩]+[的啊]?", s) is not None
+    s = NEUTRAL.sub("，", s)
+    s = FILLERS.sub("", s)
+    if only_hmm:
+        s = "嗯"  # a lone 嗯 on the phone is a yes
+    return s
+
+
+def _mask(text: str, spans) -> str:
+    for s, e in spans:
+        text = text[:s] + "＃" * (e - s) + text[e:]
+    return text
+
+
+def understand(text: str, step: str, today: _dt.date) -> dict:
+    s = normalise(text)
+    if step == "digits":
+        hits = _LEX.hits(s)
+        if any(h.label == "agent" for h in hits):
+            return common.result("agent")
+        digits = numbers_zh.find_digits(s)
+        if len(digits) >= 4:
+            return common.result("digits", digits=common.last_digits(digits))
+        return common.result("unknown", digits=digits or None)
+
+    mentions = dates_zh.find_dates(s, today)
+    date, time = dates_zh.pick(mentions, today)
+    slots = common.Slots(date=date, time=time,
+                         positions=[m.start for m in mentions])
+    masked = _mask(s, [(m.start, m.end) for m in mentions])
+    if step in ("plan", "confirm"):
+        amounts = numbers_zh.find_amounts(masked)
+        if amounts:
+            slots.amount = amounts[-1].value  # the last-said amount wins
+            slots.positions += [a.start for a in amounts]
+    hits = _LEX.hits(masked)
+    intent = common.decide(step, hits, slots)
+    if step == "identity" and intent != "callback":
+        slots.date = slots.time = None
+    return common.result(intent, slots.date, slots.time, slots.amount)
+
+
+def grammar(step: str) -> list[str]:
+    words: list[str] = []
+    if step == "digits":
+        words += GRAMMAR_EXTRA["digits"] + ["人工", "转人工"]
+    else:
+        words += _LEX.phrases() + GRAMMAR_EXTRA["common"]
+        words += GRAMMAR_EXTRA["dates"]
+        if step in ("plan", "confirm"):
+            words += GRAMMAR_EXTRA["numbers"]
+    out = list(dict.fromkeys(words))
+    out.append("[unk]")
+    return out

@@ -1,0 +1,117 @@
+"""Prompt texts and their audio, per locale.
+
+Each prompt key has a text in prompts/<locale>/prompts.yaml. Prompts that depend only on the
+install (the lender's name) get their audio at install time (`ivr prompts build`) into
+prompts/<locale>/audio/<key>.wav; a recorded file of the same name may replace a generated one and
+is never overwritten (generated files are listed in audio/.generated.json). Prompts carrying a
+borrower's values (name, amount, dates) are synthesized at call time and cached by their text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+from .. import tts
+from ..config import Settings
+from .flow import placeholders, prompt_texts
+
+log = logging.getLogger("ivr.prompts")
+INSTALL_PLACEHOLDERS = {"lender"}
+MANIFEST = ".generated.json"
+NOT_SPOKEN = {"lender_name"}  # values, not prompts
+
+
+def speak_date(value: str | dt.date | None, locale: str) -> str:
+    if not value:
+        return ""
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    if locale == "ko-KR":
+        return f"{day.month}월 {day.day}일"
+    return f"{day.month}月{day.day}日"
+
+
+def speak_amount(value, locale: str) -> str:
+    if value is None or value == "":
+        return ""
+    return str(int(value))
+
+
+class Prompts:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.texts = prompt_texts(settings.prompts_dir)
+        self._pcm: OrderedDict[tuple, bytes] = OrderedDict()
+
+    @property
+    def locales(self) -> list[str]:
+        return sorted(self.texts)
+
+    def text(self, locale: str, key: str, values: dict | None = None) -> str:
+        template = self.texts[locale][key]
+        values = dict(values or {})
+        values.setdefault("lender", self.settings.lender_name or self.texts[locale].get("lender_name", ""))
+        for name in ("due_date", "promise_date"):
+            if name in values:
+                values[name] = speak_date(values[name], locale)
+        for name in ("amount", "promise_amount"):
+            if name in values:
+                values[name] = speak_amount(values[name], locale)
+        missing = placeholders(template) - set(values)
+        for name in missing:
+            values[name] = ""
+        return template.format(**values)
+
+    def static_file(self, locale: str, key: str) -> Path:
+        return self.settings.prompts_dir / locale / "audio" / f"{key}.wav"
+
+    def audio(self, locale: str, key: str, values: dict | None = None) -> tuple[str, bytes]:
+        """(text as played, 8 kHz s16 PCM) for one prompt."""
+        text = self.text(locale, key, values)
+        cache_key = (locale, text)
+        if cache_key in self._pcm:
+            self._pcm.move_to_end(cache_key)
+            return text, self._pcm[cache_key]
+        template = self.texts[locale][key]
+        static = self.static_file(locale, key)
+        if placeholders(template) <= INSTALL_PLACEHOLDERS and static.exists():
+            pcm = tts.read_pcm(static)
+        else:
+            pcm = tts.read_pcm(tts.cached(text, locale, Path(self.settings.cache_dir) / "tts"))
+        self._pcm[cache_key] = pcm
+        while len(self._pcm) > 512:
+            self._pcm.popitem(last=False)
+        return text, pcm
+
+
+def build(settings: Settings, *, force: bool = False) -> list[Path]:
+    """Generate the install-time prompt audio for every locale. Returns the files written."""
+    written = []
+    prompts = Prompts(settings)
+    for locale, table in prompts.texts.items():
+        audio_dir = settings.prompts_dir / locale / "audio"
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        manifest_path = audio_dir / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError):
+            manifest = {}
+        for key, template in table.items():
+            if key in NOT_SPOKEN or not placeholders(template) <= INSTALL_PLACEHOLDERS:
+                continue
+            text = prompts.text(locale, key)
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            target = audio_dir / f"{key}.wav"
+            if target.exists() and key not in manifest:
+                log.info("keeping recorded prompt %s", target)  # a person's recording wins
+                continue
+            if target.exists() and manifest.get(key) == digest and not force:
+                continue
+            tts.synthesize(text, locale, target)
+            manifest[key] = digest
+            written.append(target)
+        manifest_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True))
+    return written

@@ -1,0 +1,166 @@
+"""Walk one call through a follow-up flow: say, ask, branch, transfer, hang up.
+
+The runner owns the conversation's logic only. Audio goes through `CallAudio`, recognition
+through `SpeechEngine`, understanding through `intents`, records through `DialogStore`.
+A hangup anywhere raises `CallHungUp`; the caller's `finally` writes the disposition.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..db.clock import now_iso
+from . import intents
+from .flow import Flow, Node
+from .prompts import Prompts
+from .speech import NoModel, SpeechEngine
+from .store import DialogStore
+from .turns import CallAudio, Turn
+
+log = logging.getLogger("ivr.dialog")
+
+
+@dataclass
+class CallContext:
+    attempt_id: str
+    locale: str
+    borrower: dict
+    today: dt.date
+    slots: dict = field(default_factory=dict)       # what the borrower told us (promise date, amount, ...)
+    result: str = "completed"
+    actions: list = field(default_factory=list)
+    next: str = "hangup"                              # hangup or queue
+    last_node: str | None = None
+    seq: int = 0
+
+    def prompt_values(self) -> dict:
+        b = self.borrower
+        return {"name": b.get("name") or "", "amount": b.get("amount_due"), "due_date": b.get("due_date"),
+                "promise_date": self.slots.get("promise_date"), "promise_amount": self.slots.get("promise_amount")}
+
+
+def _wall(mono: float | None, ref_mono: float, ref_wall: dt.datetime) -> str | None:
+    if mono is None:
+        return None
+    return (ref_wall + dt.timedelta(seconds=mono - ref_mono)).isoformat(timespec="milliseconds")
+
+
+class FlowRunner:
+    MAX_STEPS = 60  # a safety net against a loop in a flow
+
+    def __init__(self, flow: Flow, prompts: Prompts, speech: SpeechEngine, audio: CallAudio,
+                 store: DialogStore, ctx: CallContext):
+        self.flow, self.prompts, self.speech, self.audio, self.store, self.ctx = flow, prompts, speech, audio, store, ctx
+
+    async def run(self) -> CallContext:
+        node = self.flow.nodes[self.flow.start]
+        for _ in range(self.MAX_STEPS):
+            self.ctx.last_node = node.name
+            if node.result:
+                self.ctx.result = node.result
+            if node.action:
+                self.ctx.actions.append({"action": node.action, "node": node.name, "slots": dict(self.ctx.slots)})
+            log.info("call %s: node %s (%s)", self.ctx.attempt_id, node.name, node.kind)
+            target = await getattr(self, f"_{node.kind}")(node)
+            if target is None:
+                return self.ctx
+            node = self.flow.nodes[target]
+        log.warning("call %s: flow exceeded %d steps", self.ctx.attempt_id, self.MAX_STEPS)
+        return self.ctx
+
+    # ---- node kinds --------------------------------------------------------------------------
+    async def _say(self, node: Node) -> str | None:
+        _, pcm = self.prompts.audio(self.ctx.locale, node.prompt, self.ctx.prompt_values())
+        await self.audio.say(pcm)
+        return node.next
+
+    async def _transfer(self, node: Node) -> None:
+        _, pcm = self.prompts.audio(self.ctx.locale, node.prompt, self.ctx.prompt_values())
+        await self.audio.say(pcm)
+        self.ctx.next = "queue"
+        return None
+
+    async def _hangup(self, node: Node) -> None:
+        self.ctx.next = "hangup"
+        return None
+
+    async def _branch(self, node: Node) -> str:
+        value = getattr(self, f"_cond_{node.condition}")()
+        return node.when["true" if value else "false"]
+
+    def _cond_id_matches(self) -> bool:
+        expected = (self.ctx.borrower.get("id_last4") or "").upper()
+        return bool(expected) and self.ctx.slots.get("digits", "").upper() == expected
+
+    def _cond_promise_complete(self) -> bool:
+        return bool(self.ctx.slots.get("promise_date")) and bool(self.ctx.slots.get("promise_amount"))
+
+    async def _ask(self, node: Node) -> str:
+        tries = node.retries + 1
+        for attempt in range(1, tries + 1):
+            key = node.prompt if attempt == 1 or not node.reprompt else node.reprompt
+            text, pcm = self.prompts.audio(self.ctx.locale, key, self.ctx.prompt_values())
+            utterance = None
+            if self.speech.available(self.ctx.locale):
+                try:
+                    utterance = self.speech.recognizer(self.ctx.locale, intents.grammar(self.ctx.locale, node.step))
+                except NoModel:
+                    utterance = None
+            ref_mono, ref_wall = time.monotonic(), dt.datetime.now(dt.timezone.utc)
+            turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits)
+            meaning = self._understand(node, turn)
+            await self._record(node, attempt, text, turn, meaning, ref_mono, ref_wall)
+            intent = meaning["intent"]
+            if turn.via == "none":
+                if attempt == tries:
+                    return node.on_no_input
+                continue
+            if intent in node.when:
+                self._remember(node, meaning)
+                return node.when[intent]
+            if attempt == tries:
+                return node.on_no_match
+        return node.on_no_match
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _understand(self, node: Node, turn: Turn) -> dict:
+        if turn.via == "keypad":
+            return intents.keypad(node.step, turn.digits.rstrip("#"))
+        if turn.via == "voice" and turn.text:
+            return intents.understand(turn.text, locale=self.ctx.locale, step=node.step, today=self.ctx.today)
+        return {"intent": "no_input" if turn.via == "none" else "unknown", "date": None, "time": None,
+                "amount": None, "digits": None}
+
+    def _remember(self, node: Node, meaning: dict) -> None:
+        if node.step == "digits" and meaning.get("digits"):
+            self.ctx.slots["digits"] = meaning["digits"]
+        if node.step == "plan":
+            if meaning.get("date"):
+                self.ctx.slots["promise_date"] = meaning["date"]
+            if meaning.get("amount"):
+                self.ctx.slots["promise_amount"] = meaning["amount"]
+            if meaning["intent"] == "promise" and not self.ctx.slots.get("promise_amount") and meaning.get("date"):
+                self.ctx.slots["promise_amount"] = self.ctx.borrower.get("amount_due")
+        if meaning["intent"] == "callback":
+            self.ctx.slots["callback_date"] = meaning.get("date")
+            self.ctx.slots["callback_time"] = meaning.get("time")
+
+    async def _record(self, node: Node, attempt: int, text: str, turn: Turn, meaning: dict,
+                      ref_mono: float, ref_wall: dt.datetime) -> None:
+        self.ctx.seq += 1
+        slots = {k: v for k, v in meaning.items() if k != "intent" and v is not None}
+        await self.store.answer({
+            "attempt_id": self.ctx.attempt_id, "seq": self.ctx.seq, "step": node.step, "node": node.name,
+            "try": attempt, "prompt_text": text, "via": turn.via, "text": turn.text, "confidence": turn.confidence,
+            "intent": meaning["intent"], "slots": slots, "digits": turn.digits or None,
+            "barge_in": int(turn.barge_in),
+            "prompt_started_at": _wall(turn.prompt_started, ref_mono, ref_wall),
+            "prompt_ended_at": _wall(turn.prompt_ended, ref_mono, ref_wall),
+            "speech_started_at": _wall(turn.speech_started, ref_mono, ref_wall),
+            "speech_ended_at": _wall(turn.speech_ended, ref_mono, ref_wall),
+            "result_at": _wall(turn.result_at, ref_mono, ref_wall) or now_iso(),
+        })
+        log.info("call %s: %s try %d via %s text=%r digits=%r -> %s", self.ctx.attempt_id, node.name, attempt,
+                 turn.via, turn.text, turn.digits, meaning["intent"])

@@ -1,0 +1,151 @@
+"""The dialog server: FastAGI for call control plus AudioSocket for the conversation, one process.
+
+For each answered call Asterisk runs `AGI(agi://.../followup)`. The handler looks the attempt up,
+asks Asterisk to `EXEC AudioSocket(<attempt id>,...)`, and, once that audio connection arrives on
+our AudioSocket port, runs the follow-up flow over it. When the flow ends we close the audio
+connection (AudioSocket returns), tell the dialplan what to do next (IVR_NEXT: hangup or queue)
+and mark the dialog done (IVR_DIALOG_DONE=1): a call whose dialog server vanished is then told
+apart by the dialplan and ended politely.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+
+from ..config import Settings
+from .agi import AgiSession, CallHungUp, start_agi_server
+from .audiosocket import AudioSocketConnection, start_audiosocket_server
+from .flow import Flow, load as load_flow
+from .prompts import Prompts
+from .runner import CallContext, FlowRunner
+from .speech import SpeechEngine
+from .store import DialogStore
+from .turns import CallAudio
+
+log = logging.getLogger("ivr.dialog")
+AUDIO_CONNECT_TIMEOUT = 5.0
+
+
+class DialogServer:
+    def __init__(self, settings: Settings, *, today: dt.date | None = None):
+        self.settings = settings
+        self.flow: Flow = load_flow(settings.flows_dir / "followup.yaml", settings.prompts_dir)
+        self.prompts = Prompts(settings)
+        self.speech = SpeechEngine(settings)
+        self.store = DialogStore(settings.database)
+        self.today = today
+        self._waiting: dict[str, asyncio.Future] = {}    # attempt id -> future of its audio connection
+        self._done: dict[str, asyncio.Event] = {}
+        self._servers: list[asyncio.Server] = []
+        self.calls_active = 0
+
+    async def start(self) -> None:
+        loaded = await self.speech.preload(self.prompts.locales)
+        log.info("speech models loaded: %s", ", ".join(loaded) or "none (keypad only)")
+        self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port,
+                                                    {"followup": self.followup, "no-agent": self.no_agent}))
+        self._servers.append(await start_audiosocket_server(self.settings.bind, self.settings.audiosocket_port,
+                                                            self.on_audio))
+        log.info("dialog server: FastAGI on %s:%d, AudioSocket on %s:%d", self.settings.bind,
+                 self.settings.agi_port, self.settings.bind, self.settings.audiosocket_port)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self.speech.close()
+        self.store.close()
+
+    # ---- AudioSocket side ---------------------------------------------------------------------
+    async def on_audio(self, conn: AudioSocketConnection) -> None:
+        waiter = self._waiting.get(conn.uuid)
+        if waiter is None or waiter.done():
+            log.warning("AudioSocket for unknown call %s: closing", conn.uuid)
+            return
+        done = self._done[conn.uuid]
+        waiter.set_result(conn)
+        await done.wait()  # the connection stays open until the flow has finished
+
+    # ---- AGI side ------------------------------------------------------------------------------
+    async def followup(self, agi: AgiSession) -> None:
+        attempt_id = (await agi.get_variable("IVR_ATTEMPT")) or agi.env.get("agi_uniqueid", "")
+        context = await self.store.context(attempt_id)
+        if context is None:
+            log.warning("call %s: no such attempt in the database; ending the call", attempt_id)
+            await agi.set_variable("IVR_NEXT", "hangup")
+            await agi.set_variable("IVR_DIALOG_DONE", "1")
+            return
+        attempt, borrower = context["attempt"], context["borrower"]
+        ctx = CallContext(attempt_id=attempt_id, locale=attempt["locale"], borrower=borrower,
+                          today=self.today or dt.date.today())
+        loop = asyncio.get_running_loop()
+        self._waiting[attempt_id] = loop.create_future()
+        self._done[attempt_id] = asyncio.Event()
+        self.calls_active += 1
+        await self.store.start(attempt_id)
+        error = None
+        audio = None
+        exec_task = asyncio.create_task(
+            agi.exec("AudioSocket", attempt_id, f"{self.settings.dialog_host}:{self.settings.audiosocket_port}"))
+        try:
+            done, _ = await asyncio.wait({self._waiting[attempt_id], exec_task}, timeout=AUDIO_CONNECT_TIMEOUT,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if self._waiting[attempt_id] not in done:
+                if exec_task.done() and exec_task.exception():
+                    raise exec_task.exception()
+                raise RuntimeError("Asterisk did not open the AudioSocket connection")
+            conn = self._waiting[attempt_id].result()
+            audio = CallAudio(conn)
+            runner = FlowRunner(self.flow, self.prompts, self.speech, audio, self.store, ctx)
+            await runner.run()
+        except CallHungUp:
+            ctx.result = "hung_up" if ctx.result in ("completed", "identity_confirmed") else ctx.result
+            ctx.next = "hangup"
+            log.info("call %s: borrower hung up at %s", attempt_id, ctx.last_node)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.exception("call %s: dialog failed at %s", attempt_id, ctx.last_node)
+            ctx.result, ctx.next = "error", "hangup"
+        finally:
+            self.calls_active -= 1
+            self._done[attempt_id].set()
+            if audio is not None:
+                await audio.close()
+            await self.store.finish(attempt_id, ctx.result, ctx.last_node, error)
+            self._waiting.pop(attempt_id, None)
+            self._done.pop(attempt_id, None)
+        # the AudioSocket application returns once our side has closed
+        try:
+            await asyncio.wait_for(exec_task, 5.0)
+        except (CallHungUp, asyncio.TimeoutError):
+            exec_task.cancel()
+            return  # the borrower is gone: nothing more to tell the dialplan
+        if error is not None:
+            return  # IVR_DIALOG_DONE stays unset: the dialplan apologises and hangs up
+        await agi.set_variable("IVR_RESULT", ctx.result)
+        await agi.set_variable("IVR_NEXT", ctx.next)
+        await agi.set_variable("IVR_DIALOG_DONE", "1")
+
+    async def no_agent(self, agi: AgiSession) -> None:
+        """No agent answered within the queue's limit: apologise and promise a call back."""
+        locale = (await agi.get_variable("IVR_LOCALE")) or self.settings.default_locale
+        attempt_id = (await agi.get_variable("IVR_ATTEMPT")) or ""
+        log.info("call %s: no agent answered; offering a callback", attempt_id)
+        # played by Asterisk from the copied prompt audio
+        await agi.exec("Playback", f"{self.settings.asterisk_dir_in_chroot}/sounds/{locale}/no_agent")
+
+
+async def serve(settings: Settings) -> None:
+    server = DialogServer(settings)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"dialog server ready on {settings.bind}:{settings.agi_port} (AGI) and "
+          f"{settings.bind}:{settings.audiosocket_port} (AudioSocket)", flush=True)
+    await stop.wait()
+    await server.close()

@@ -1,0 +1,65 @@
+"""What the dialog server writes: the conversation (dialogs) and every question asked (answers).
+
+All writes go through one thread, so a database held by another writer for seconds delays our
+records without ever stalling the event loop that is feeding audio to callers.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from ..db.clock import now_iso
+from ..db.connect import connect
+
+log = logging.getLogger("ivr.dialog.store")
+
+
+class DialogStore:
+    def __init__(self, db_path):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialog-db")
+        self._db = self._executor.submit(connect, db_path).result()
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # ---- reads -------------------------------------------------------------------------------
+    def _context(self, attempt_id: str) -> dict | None:
+        rows = list(self._db.query("SELECT * FROM attempts WHERE id = ?", [attempt_id]))
+        if not rows:
+            return None
+        attempt = rows[0]
+        borrower = {}
+        if attempt["borrower_id"]:
+            found = list(self._db.query("SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]]))
+            borrower = found[0] if found else {}
+        return {"attempt": attempt, "borrower": borrower}
+
+    async def context(self, attempt_id: str) -> dict | None:
+        return await self._run(self._context, attempt_id)
+
+    # ---- writes ------------------------------------------------------------------------------
+    def _start(self, attempt_id: str) -> None:
+        self._db["dialogs"].upsert({"attempt_id": attempt_id, "started_at": now_iso()}, pk="attempt_id")
+
+    async def start(self, attempt_id: str) -> None:
+        await self._run(self._start, attempt_id)
+
+    def _answer(self, row: dict) -> None:
+        row = dict(row)
+        row["slots"] = json.dumps(row.get("slots") or {}, ensure_ascii=False)
+        self._db["answers"].insert(row, pk="id", replace=False)
+
+    async def answer(self, row: dict) -> None:
+        await self._run(self._answer, row)
+
+    def _finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None) -> None:
+        self._db["dialogs"].update(attempt_id, {"ended_at": now_iso(), "result": result,
+                                                "last_node": last_node, "error": error})
+
+    async def finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None = None) -> None:
+        await self._run(self._finish, attempt_id, result, last_node, error)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,211 @@
+"""Turn-taking on one call's AudioSocket: play prompts, hear the borrower, decide when they are done.
+
+One reader task consumes every frame Asterisk sends (audio, DTMF, hangup) and routes it to the
+question being asked, if any. A question (`ask`) plays its prompt and listens at the same time:
+speech or a key press stops the prompt at once (barge-in). The end of the borrower's turn is
+decided here, from our own voice-activity detection and the recognizer's endpoint, instead of
+waiting for a long silence.
+"""
+from __future__ import annotations
+
+import array
+import asyncio
+import collections
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from .agi import CallHungUp
+from .audiosocket import AudioSocketConnection, Kind
+from .speech import Utterance
+
+log = logging.getLogger("ivr.turns")
+
+FRAME_MS = 20
+
+
+@dataclass
+class TurnTuning:
+    speech_start_frames: int = 3       # 60 ms of voice starts a turn
+    end_silence_ms: int = 450          # this much silence after speech ends it
+    min_speech_ms: int = 120           # shorter bursts are noise
+    max_speech_ms: int = 9000
+    pre_roll_frames: int = 15          # 300 ms of audio before speech onset go to the recognizer
+    inter_digit_ms: int = 3000
+    floor_rms: float = 350.0           # minimum energy counted as voice
+    feed_frames: int = 5               # 100 ms per recognizer chunk
+
+
+@dataclass
+class Turn:
+    via: str = "none"                  # voice, keypad, none
+    text: str | None = None
+    confidence: float | None = None
+    digits: str = ""
+    barge_in: bool = False
+    prompt_started: float | None = None
+    prompt_ended: float | None = None
+    speech_started: float | None = None
+    speech_ended: float | None = None
+    result_at: float | None = None
+    words: list = field(default_factory=list)
+
+
+def rms(pcm: bytes) -> float:
+    samples = array.array("h")
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
+    if not samples:
+        return 0.0
+    return math.sqrt(sum(s * s for s in samples) / len(samples))
+
+
+class CallAudio:
+    """All audio of one answered call."""
+
+    def __init__(self, conn: AudioSocketConnection, tuning: TurnTuning | None = None):
+        self.conn = conn
+        self.tuning = tuning or TurnTuning()
+        self.hungup = asyncio.Event()
+        self._inbox: asyncio.Queue | None = None   # set while a question listens
+        self._reader = asyncio.create_task(self._read(), name=f"audio-reader-{conn.uuid}")
+        self.noise = 0.0
+        self.first_audio_at: float | None = None    # when our last prompt's first frame went out
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.conn.frames():
+                if frame.kind == Kind.HANGUP:
+                    break
+                if frame.kind == Kind.ERROR:
+                    log.warning("call %s: AudioSocket error frame %s", self.conn.uuid, frame.error_code)
+                    continue
+                if self._inbox is not None:
+                    self._inbox.put_nowait(frame)
+        except Exception as exc:  # garbage on the socket ends this call's audio only
+            log.warning("call %s: audio stream ended: %s", self.conn.uuid, exc)
+        finally:
+            self.hungup.set()
+            if self._inbox is not None:
+                self._inbox.put_nowait(None)
+
+    def _check(self) -> None:
+        if self.hungup.is_set():
+            raise CallHungUp("borrower hung up")
+
+    async def say(self, pcm: bytes) -> tuple[float, float]:
+        """Play a prompt to the end (no barge-in). Returns (started, ended) monotonic times."""
+        self._check()
+        started = time.monotonic()
+        self.conn.play(pcm)
+        played = asyncio.create_task(self.conn.wait_played())
+        hung = asyncio.create_task(self.hungup.wait())
+        await asyncio.wait({played, hung}, return_when=asyncio.FIRST_COMPLETED)
+        played.cancel(), hung.cancel()
+        self._check()
+        return started, time.monotonic()
+
+    async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1) -> Turn:
+        """Play `pcm` and listen (voice via `utterance` if given, keypad always)."""
+        self._check()
+        t = self.tuning
+        turn = Turn(prompt_started=time.monotonic())
+        inbox: asyncio.Queue = asyncio.Queue()
+        self._inbox = inbox
+        self.conn.play(pcm)
+        pre_roll: collections.deque[bytes] = collections.deque(maxlen=t.pre_roll_frames)
+        pending: list[bytes] = []
+        voiced_run = 0
+        last_voice = None
+        speech_frames = 0
+        last_digit = None
+        try:
+            while True:
+                now = time.monotonic()
+                if turn.prompt_ended is None and not self.conn.playing:
+                    turn.prompt_ended = now
+                # ---- decide whether the turn is over ----
+                if turn.speech_started is not None and last_voice is not None:
+                    silent_ms = (now - last_voice) * 1000
+                    spoken_ms = (now - turn.speech_started) * 1000
+                    if (silent_ms >= t.end_silence_ms or spoken_ms >= t.max_speech_ms
+                            or (utterance is not None and utterance.endpoint and silent_ms >= 200)):
+                        if speech_frames * FRAME_MS < t.min_speech_ms:
+                            # a click or a cough: forget it and keep listening
+                            turn.speech_started, last_voice, speech_frames, pending = None, None, 0, []
+                        else:
+                            turn.speech_ended = last_voice
+                            turn.via = "voice"
+                            if utterance is not None:
+                                if pending:
+                                    await utterance.feed(b"".join(pending))
+                                rec = await utterance.result()
+                                turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
+                            break
+                if turn.digits:
+                    if len(turn.digits) >= max_digits or turn.digits.endswith("#"):
+                        turn.via = "keypad"
+                        break
+                    if last_digit and (now - last_digit) * 1000 >= t.inter_digit_ms:
+                        turn.via = "keypad"
+                        break
+                if (turn.speech_started is None and not turn.digits and turn.prompt_ended is not None
+                        and (now - turn.prompt_ended) * 1000 >= timeout_ms):
+                    turn.via = "none"
+                    break
+                # ---- take the next frame ----
+                try:
+                    frame = await asyncio.wait_for(inbox.get(), 0.05)
+                except asyncio.TimeoutError:
+                    continue
+                if frame is None:
+                    raise CallHungUp("borrower hung up")
+                if frame.kind == Kind.DTMF:
+                    if self.conn.playing:
+                        self.conn.stop_playback()
+                        turn.barge_in = True
+                    turn.digits += frame.digit
+                    last_digit = time.monotonic()
+                    continue
+                if frame.kind != Kind.AUDIO:
+                    continue
+                level = rms(frame.payload)
+                threshold = max(t.floor_rms, self.noise * 3.0)
+                voiced = level >= threshold
+                if not voiced:
+                    self.noise = self.noise * 0.95 + level * 0.05
+                if turn.speech_started is None:
+                    pre_roll.append(frame.payload)
+                    voiced_run = voiced_run + 1 if voiced else 0
+                    if voiced_run >= t.speech_start_frames and not turn.digits:
+                        turn.speech_started = time.monotonic() - (t.speech_start_frames - 1) * FRAME_MS / 1000
+                        last_voice = time.monotonic()
+                        speech_frames = voiced_run
+                        if self.conn.playing:
+                            self.conn.stop_playback()
+                            turn.barge_in = True
+                        if utterance is not None:
+                            pending = list(pre_roll)
+                        pre_roll.clear()
+                    continue
+                # inside speech
+                if voiced:
+                    last_voice = time.monotonic()
+                    speech_frames += 1
+                if utterance is not None:
+                    pending.append(frame.payload)
+                    if len(pending) >= t.feed_frames:
+                        chunk, pending = b"".join(pending), []
+                        await utterance.feed(chunk)
+        finally:
+            self._inbox = None
+        if self.conn.playing:
+            self.conn.stop_playback()
+        if turn.prompt_ended is None:
+            turn.prompt_ended = time.monotonic()
+        turn.result_at = time.monotonic()
+        return turn
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)

@@ -1,0 +1,137 @@
+"""The whole product on one box, started and stopped as one: Asterisk, dialog server, phones.
+
+Used by `ivr demo` and by the integration tests' session fixture, so both run exactly the same
+parts. Everything is started in dependency order and stopped in reverse, always.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .asterisk import process as asterisk
+from .asterisk import rootfs
+from .config import REPO_ROOT, Settings
+from .dialog import prompts
+from .sim.personas import load_personas
+from .sim.pool import PhonePool
+
+log = logging.getLogger("ivr.stack")
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def ensure_installed(settings: Settings) -> None:
+    """Everything a run needs that is built once: the Asterisk rootfs and the prompt audio."""
+    rootfs.install(settings)
+    prompts.build(settings)
+
+
+class DialogProcess:
+    """`ivr dialog serve` as a child process, ready once it prints its ready line."""
+
+    def __init__(self, settings: Settings, log_path: Path, env: dict | None = None):
+        self.settings = settings
+        self.log_path = log_path
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = dict(os.environ)
+        env.update(self.settings.to_env())
+        env.update(self.env)
+        env["PYTHONPATH"] = str(REPO_ROOT)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "ivr.cli", "dialog", "serve"], cwd=str(REPO_ROOT),
+                                     env=env, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stdout:
+                self._log.write(line)
+                self._log.flush()
+                if b"dialog server ready" in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise StackError(f"dialog server did not start; see {self.log_path}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def kill(self) -> None:
+        """For fault tests: the dialog server dies without warning."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class Stack:
+    def __init__(self, settings: Settings, out_dir: Path, personas_path: Path, *, agents: bool = True,
+                 agent_say: str = "", agent_locale: str = "zh-CN", agent_hangup_after_ms: int | None = 4000,
+                 dialog_env: dict | None = None):
+        self.settings = settings
+        self.out = Path(out_dir)
+        self.personas_path = Path(personas_path)
+        self.personas = load_personas(self.personas_path)
+        self.agents = agents
+        self.agent_options = dict(say=agent_say, locale=agent_locale, hangup_after_ms=agent_hangup_after_ms)
+        self.dialog = DialogProcess(settings, self.out / "dialog.log", env=dialog_env)
+        self.borrowers: PhonePool | None = None
+        self.agent_pool: PhonePool | None = None
+        self.calls_log = self.out / "phones" / "borrower-calls.jsonl"
+        self.agent_log = self.out / "phones" / "agent-calls.jsonl"
+
+    def start(self) -> "Stack":
+        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            asterisk.start(self.settings)
+            self.dialog.start()
+            workers = max(1, min(8, math.ceil(len(self.personas) / 3)))
+            self.borrowers = PhonePool(self.settings, self.personas_path, self.calls_log,
+                                       self.out / "phones" / "heard", workers=workers, kind="borrower").start()
+            if self.agents:
+                self.agent_pool = PhonePool(self.settings, None, self.agent_log, self.out / "phones" / "agent-heard",
+                                            kind="agent", **self.agent_options).start()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for part in (self.agent_pool, self.borrowers):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # stopping must go on whatever one part does
+                    log.exception("stopping phones failed")
+        self.dialog.stop()
+        try:
+            asterisk.stop(self.settings)
+        except Exception:
+            log.exception("stopping asterisk failed")
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

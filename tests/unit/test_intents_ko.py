@@ -1,0 +1,156 @@
+"""ko-KR understanding: (utterance, step, expected fields) tables.
+
+today = 2026-12-01 (a Tuesday).  Utterances are space-separated Hangul
+words, as the Korean Vosk model prints them.
+"""
+import datetime
+
+import pytest
+
+from ivr.dialog.intents import grammar, understand
+from ivr.dialog.intents.numbers_ko import parse_sino, read_digits
+
+TODAY = datetime.date(2026, 12, 1)
+
+IDENTITY = [
+    ("네", {"intent": "confirm"}),
+    ("예", {"intent": "confirm"}),
+    ("네 맞아요", {"intent": "confirm"}),
+    ("맞습니다", {"intent": "confirm"}),
+    ("응 그래요", {"intent": "confirm"}),
+    ("예 제가 김민수입니다", {"intent": "confirm"}),
+    ("음 어 네", {"intent": "confirm"}),
+    ("아니요", {"intent": "deny"}),
+    ("아니에요", {"intent": "deny"}),
+    ("아닙니다", {"intent": "deny"}),
+    ("아뇨", {"intent": "deny"}),
+    ("아닌데요", {"intent": "deny"}),
+    ("잘못 거셨어요", {"intent": "deny"}),
+    ("저는 그 사람 아내예요", {"intent": "deny"}),
+    ("아니 네 맞아요", {"intent": "confirm"}),      # self-correction: last word wins
+    ("상담원 연결해 주세요", {"intent": "agent"}),
+    ("사람이랑 통화하고 싶어요", {"intent": "agent"}),
+    ("네 맞는데 상담사 바꿔 주세요", {"intent": "agent"}),
+    ("상담원 필요 없어요 네 맞아요", {"intent": "confirm"}),  # negated agent request
+    ("지금 바빠요", {"intent": "callback", "date": None, "time": None}),
+    ("나중에 다시 전화 주세요", {"intent": "callback"}),
+    ("네 그런데 지금 운전 중이에요", {"intent": "callback"}),
+    ("오후 세 시에 다시 전화해 주세요", {"intent": "callback", "date": "2026-12-01", "time": "15:00"}),
+    ("내일 오전 열 시에 전화 주세요", {"intent": "callback", "date": "2026-12-02", "time": "10:00"}),
+    ("이따가 네 시 반에 전화 주세요", {"intent": "callback", "date": "2026-12-01", "time": "16:30"}),
+    ("네 시에 전화 주세요", {"intent": "callback", "time": "16:00"}),  # 네 시 = four o'clock, not "yes"
+    ("본인 아닙니다", {"intent": "deny"}),
+    ("여보세요", {"intent": "unknown"}),
+]
+
+PLAN = [
+    ("네 제때 갚을게요", {"intent": "confirm", "date": None}),
+    ("네", {"intent": "confirm"}),
+    ("알겠습니다 낼게요", {"intent": "confirm"}),
+    ("기한 내에 낼 수 있어요", {"intent": "confirm"}),
+    ("다음 주 금요일에 갚을게요", {"intent": "promise", "date": "2026-12-11"}),
+    ("이번 주 금요일 오십만 원", {"intent": "promise", "date": "2026-12-04", "amount": 500000}),
+    ("오늘 낼게요", {"intent": "promise", "date": "2026-12-01"}),
+    ("내일 갚을게요", {"intent": "promise", "date": "2026-12-02"}),
+    ("모레까지 낼게요", {"intent": "promise", "date": "2026-12-03"}),
+    ("내일 아니 모레 낼게요", {"intent": "promise", "date": "2026-12-03"}),
+    ("십오 일에 삼십만 원 낼게요", {"intent": "promise", "date": "2026-12-15", "amount": 300000}),
+    ("15일에 낼게요", {"intent": "promise", "date": "2026-12-15", "amount": None}),
+    ("다음 주 월요일에 이십만 원 낼게요", {"intent": "promise", "date": "2026-12-07", "amount": 200000}),
+    ("다음 달 십 일에 낼게요", {"intent": "promise", "date": "2027-01-10"}),
+    ("월말에 낼게요", {"intent": "promise", "date": "2026-12-31"}),
+    ("이번 달 말까지 갚을게요", {"intent": "promise", "date": "2026-12-31"}),
+    ("삼 일 후에 낼게요", {"intent": "promise", "date": "2026-12-04"}),
+    ("십이월 이십 일에 이백만 원", {"intent": "promise", "date": "2026-12-20", "amount": 2000000}),
+    ("오십만 원만 먼저 낼게요", {"intent": "promise", "date": None, "amount": 500000}),
+    ("이십만 원 아니 삼십만 원", {"intent": "promise", "amount": 300000}),
+    ("삼만 오천 원 낼게요", {"intent": "promise", "amount": 35000}),
+    ("오천 원", {"intent": "promise", "amount": 5000}),
+    ("30만 원 낼게요", {"intent": "promise", "amount": 300000}),
+    ("조금만 기다려 주세요", {"intent": "promise", "date": None}),
+    ("이틀 후에 낼게요", {"intent": "promise", "date": "2026-12-03"}),
+    ("일요일에 낼게요", {"intent": "promise", "date": "2026-12-06"}),
+    ("다음 주에 낼게요", {"intent": "promise", "date": None}),
+    ("갚을 예정이에요", {"intent": "confirm"}),
+    ("응급실에 있어요", {"intent": "hardship"}),
+    ("천 원도 없어요", {"intent": "refuse"}),
+    ("못 갚아요", {"intent": "refuse"}),
+    ("못 내요", {"intent": "refuse"}),
+    ("돈이 없어요", {"intent": "refuse"}),
+    ("아니요", {"intent": "refuse"}),
+    ("이번 달은 못 내요 다음 달 오 일에 낼게요", {"intent": "promise", "date": "2027-01-05"}),
+    ("이미 갚았어요", {"intent": "dispute"}),
+    ("이미 냈어요", {"intent": "dispute"}),
+    ("제 대출이 아닌데요", {"intent": "dispute"}),
+    ("금액이 틀려요", {"intent": "dispute"}),
+    ("실직해서 힘들어요", {"intent": "hardship"}),
+    ("아파서 병원에 있어요", {"intent": "hardship"}),
+    ("회사에서 잘렸어요", {"intent": "hardship"}),
+    ("상담사랑 얘기할게요", {"intent": "agent"}),
+    ("사람 바꿔 주세요", {"intent": "agent"}),
+    ("이미 냈는데 상담원 연결해 주세요", {"intent": "agent"}),
+    ("이따가 전화해 주세요", {"intent": "callback"}),
+    ("지금 회의 중이라 나중에 전화 주세요", {"intent": "callback"}),
+    ("무슨 일이세요", {"intent": "unknown"}),
+]
+
+CONFIRM = [
+    ("네 맞아요", {"intent": "confirm"}),
+    ("예", {"intent": "confirm"}),
+    ("맞습니다", {"intent": "confirm"}),
+    ("아니요", {"intent": "deny"}),
+    ("틀려요", {"intent": "deny"}),
+    ("아니요 사십만 원이요", {"intent": "deny", "amount": 400000}),
+    ("상담원", {"intent": "agent"}),
+    ("뭐라고요", {"intent": "unknown"}),
+]
+
+DIGITS = [
+    ("일 이 삼 사", {"intent": "digits", "digits": "1234"}),
+    ("사 오 육 엑스", {"intent": "digits", "digits": "456X"}),
+    ("칠 팔 구 공", {"intent": "digits", "digits": "7890"}),
+    ("영 영 칠 엑스", {"intent": "digits", "digits": "007X"}),
+    ("제 번호는 공 일 이 삼 입니다", {"intent": "digits", "digits": "0123"}),
+    ("일 이 삼 사 오 육", {"intent": "digits", "digits": "3456"}),
+    ("1 2 3 4", {"intent": "digits", "digits": "1234"}),
+    ("음 구 구 팔 칠", {"intent": "digits", "digits": "9987"}),
+    ("일 이", {"intent": "unknown"}),
+    ("모르겠어요", {"intent": "unknown", "digits": None}),
+]
+
+CASES = ([(t, "identity", e) for t, e in IDENTITY] + [(t, "plan", e) for t, e in PLAN]
+         + [(t, "confirm", e) for t, e in CONFIRM] + [(t, "digits", e) for t, e in DIGITS])
+
+
+@pytest.mark.parametrize("text,step,expected", CASES, ids=[f"{s}:{t}" for t, s, _ in CASES])
+def test_utterance(text, step, expected):
+    got = understand(text, locale="ko-KR", step=step, today=TODAY)
+    assert list(got) == ["intent", "date", "time", "amount", "digits"]
+    assert {k: got[k] for k in expected} == expected, got
+
+
+def test_enough_utterances():
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("text,value", [
+    ("삼십만", 300000), ("오십만", 500000), ("이만 오천", 25000), ("천오백", 1500), ("만", 10000),
+    ("백만", 1000000), ("십오", 15), ("이십", 20), ("3만5천", 35000), ("15", 15), ("공", 0),
+    ("삼 십 만", 300000), ("구천구백구십구", 9999), ("내일", None),
+])
+def test_parse_sino(text, value):
+    assert parse_sino(text) == value
+
+
+def test_read_digits_skips_words():
+    assert read_digits("뒷자리는 일 이 삼 엑스 입니다") == "123X"
+
+
+@pytest.mark.parametrize("step", ["identity", "plan", "digits", "confirm"])
+def test_grammar(step):
+    g = grammar("ko-KR", step)
+    assert g[-1] == "[unk]" and len(g) == len(set(g))
+    if step == "digits":
+        assert {"일", "공", "엑스"} <= set(g)
+    else:
+        assert {"네", "아니요", "상담원", "나중에"} <= set(g)
