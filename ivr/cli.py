@@ -20,7 +20,10 @@ def cmd_asterisk(args) -> int:
     from .asterisk import process, render, rootfs
     s = _settings(args)
     if args.action == "install":
-        rootfs.install(s, force=args.force)
+        if args.adopt:
+            rootfs.adopt(s)
+        else:
+            rootfs.install(s, force=args.force)
         print(f"Asterisk ready at {s.rootfs}: {rootfs.asterisk_version(s)}")
     elif args.action == "start":
         pid = process.start(s)
@@ -124,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["install", "start", "stop", "status", "cli", "dialplan"])
     p.add_argument("command", nargs="*", help="for `cli`: the CLI command")
     p.add_argument("--force", action="store_true", help="install: rebuild even if up to date")
+    p.add_argument("--adopt", action="store_true", help="install: accept a rootfs already in place (Docker)")
     p.add_argument("--output", help="dialplan: write to this file instead of stdout")
     p.add_argument("--recordings-parent", help="dialplan: directory whose recordings/ and sounds/ Asterisk uses")
     p.set_defaults(fn=cmd_asterisk)

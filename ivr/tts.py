@@ -16,6 +16,8 @@ from pathlib import Path
 
 # espeak-ng voice per locale we support
 VOICES = {"zh-CN": "cmn", "ko-KR": "ko", "en-US": "en-us"}
+# words per minute per voice: espeak-ng's Mandarin is slow at the default rate
+RATES = {"zh-CN": 240, "ko-KR": 175, "en-US": 175}
 SAMPLE_RATE = 8000
 
 
@@ -36,9 +38,10 @@ def check_tools() -> None:
             raise TtsError(f"{tool} is not installed (Debian package: {'espeak-ng' if tool == 'espeak-ng' else 'sox'})")
 
 
-def synthesize(text: str, locale: str, out_path: Path, *, rate: int = 175) -> Path:
+def synthesize(text: str, locale: str, out_path: Path, *, rate: int | None = None) -> Path:
     """Speak `text` into `out_path` (8 kHz mono s16 WAV). Overwrites `out_path`."""
     check_tools()
+    rate = rate or RATES.get(locale, 175)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ivr-tts-") as tmp:
@@ -53,8 +56,9 @@ def synthesize(text: str, locale: str, out_path: Path, *, rate: int = 175) -> Pa
     return out_path
 
 
-def cached(text: str, locale: str, cache_dir: Path, *, rate: int = 175) -> Path:
+def cached(text: str, locale: str, cache_dir: Path, *, rate: int | None = None) -> Path:
     """Synthesize once per (locale, rate, text); return the WAV path."""
+    rate = rate or RATES.get(locale, 175)
     key = hashlib.sha256(f"{voice_for(locale)}|{rate}|{text}".encode()).hexdigest()[:24]
     path = Path(cache_dir) / locale / f"{key}.wav"
     if not path.exists():

@@ -91,6 +91,21 @@ def install(settings: Settings, *, force: bool = False) -> Path:
     return rootfs
 
 
+def adopt(settings: Settings) -> Path:
+    """Take a rootfs that was built another way (e.g. a Docker stage FROM debian:sid with asterisk
+    installed) as ours: harden it and stamp it, so `install` and `start` accept it."""
+    rootfs = settings.rootfs
+    if not (rootfs / "usr/sbin/asterisk").exists():
+        raise InstallError(f"{rootfs} has no usr/sbin/asterisk to adopt")
+    harden(rootfs)
+    shim.ensure(rootfs)
+    stamp = wanted_stamp()
+    stamp["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    stamp["adopted"] = True
+    (rootfs / STAMP_FILE).write_text(json.dumps(stamp, indent=2))
+    return rootfs
+
+
 def harden(rootfs: Path) -> None:
     """Keep Asterisk off the network: nothing inside the rootfs may resolve names off-box.
 

@@ -33,8 +33,10 @@ class AttemptView:
 
     @property
     def sip_code(self) -> int | None:
+        """The final SIP response that failed the borrower's leg (a provisional 18x is not one)."""
         m = re.match(r"SIP (\d{3})", self.tech_cause or "")
-        return int(m.group(1)) if m else None
+        code = int(m.group(1)) if m else None
+        return code if code and code >= 300 else None
 
     @property
     def finished(self) -> bool:

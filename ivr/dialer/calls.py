@@ -38,11 +38,11 @@ class Tracker:
 
 
 class CallPlacer:
-    def __init__(self, settings: Settings, db: AsyncDb):
+    def __init__(self, settings: Settings, db: AsyncDb, on_state=None):
         self.settings = settings
         self.db = db
         self.ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, ami_secret(settings),
-                             on_event=self._on_event)
+                             on_event=self._on_event, on_state=on_state)
         self._by_key: dict[str, Tracker] = {}
 
     async def start(self) -> None:
@@ -53,11 +53,16 @@ class CallPlacer:
 
     # ---- placing ------------------------------------------------------------------------------
     async def place(self, number: str, *, locale: str, borrower_id: int | None = None,
-                    contact_id: int | None = None, campaign_id: int | None = None, flow: str = "followup") -> str:
-        attempt_id = str(uuid.uuid4())
-        await self.db.call(attempts_db.create, {
-            "id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
-            "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued"})
+                    contact_id: int | None = None, campaign_id: int | None = None, flow: str = "followup",
+                    attempt_id: str | None = None, created_at: str | None = None) -> str:
+        """`attempt_id`: an id chosen (and recorded) by the caller beforehand; `created_at`: the
+        caller's clock, so that caps counted on attempts.created_at follow that clock."""
+        attempt_id = attempt_id or str(uuid.uuid4())
+        row = {"id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
+               "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued"}
+        if created_at:
+            row["created_at"] = created_at
+        await self.db.call(attempts_db.create, row)
         action_id = f"orig-{attempt_id}"
         tracker = Tracker(view=AttemptView(attempt_id), done=asyncio.Event(), action_id=action_id)
         self._by_key[attempt_id] = tracker
@@ -96,6 +101,35 @@ class CallPlacer:
         if tracker is not None:
             await asyncio.wait_for(tracker.done.wait(), timeout)
         return await self.db.call(attempts_db.get, attempt_id)
+
+    # ---- attempts of an earlier run, lost events ---------------------------------------------
+    def adopt(self, attempt_id: str, *, state: str) -> None:
+        """Follow an attempt placed before a restart whose channel still exists: its later events
+        (HuifangDial, Hangup, ...) are reduced and it is closed by `_finish` like any other."""
+        answered = state in ("answered", "in_dialog")
+        view = AttemptView(attempt_id, state=state, answered=answered, originate_ok=True if answered else None)
+        tracker = Tracker(view=view, done=asyncio.Event(), action_id=f"orig-{attempt_id}")
+        self._by_key[attempt_id] = tracker
+        self._by_key[tracker.action_id] = tracker
+
+    def pending_ids(self) -> list[str]:
+        """Attempts being followed that have not ended."""
+        return sorted({t.view.attempt_id for t in self._by_key.values() if not t.done.is_set()})
+
+    def view(self, attempt_id: str) -> AttemptView | None:
+        tracker = self._by_key.get(attempt_id)
+        return tracker.view if tracker else None
+
+    def release(self, attempt_id: str) -> AttemptView | None:
+        """Stop following an attempt whose channel is gone without us seeing its end (AMI was
+        down, or the controller restarted): the caller writes what can be inferred. `wait()`
+        returns at once afterwards."""
+        tracker = self._by_key.get(attempt_id)
+        if tracker is None or tracker.done.is_set():
+            return None
+        tracker.done.set()
+        self._forget(tracker)
+        return tracker.view
 
     # ---- following ----------------------------------------------------------------------------
     def _tracker_for(self, event: dict) -> Tracker | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..db.clock import now_iso
 from . import intents
+from .agi import CallHungUp
 from .flow import Flow, Node
 from .prompts import Prompts
 from .speech import NoModel, SpeechEngine
@@ -109,7 +110,13 @@ class FlowRunner:
                 except NoModel:
                     utterance = None
             ref_mono, ref_wall = time.monotonic(), dt.datetime.now(dt.timezone.utc)
-            turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits)
+            try:
+                turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits)
+            except CallHungUp:
+                # the borrower hung up while being asked: that is an answer too, for QA
+                gone = Turn(via="hangup", prompt_started=ref_mono, result_at=time.monotonic())
+                await self._record(node, attempt, text, gone, {"intent": "hangup"}, ref_mono, ref_wall)
+                raise
             meaning = self._understand(node, turn)
             await self._record(node, attempt, text, turn, meaning, ref_mono, ref_wall)
             intent = meaning["intent"]

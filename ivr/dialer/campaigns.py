@@ -1,0 +1,235 @@
+"""Campaigns: who to call (selection), how (flow, locale, pacing, retries), when (schedule), and
+the state machine
+
+    draft --start--> running --pause--> paused --resume--> running
+    draft|running|paused --stop--> stopped          running --(all done / schedule over)--> finished
+
+Transitions are validated: anything else is refused with a reason. The web app writes rows to
+`commands`; the controller applies them with `process_commands` (the CLI applies its command at
+once through the same path and records it as processed). On the first start the selection is
+materialised into `campaign_targets` (borrowers imported later are not added).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlite_utils import Database
+
+from . import dispositions
+from .clock import iso, parse_iso
+from .policy import Policy
+
+STATES = ("draft", "running", "paused", "stopped", "finished")
+TRANSITIONS = {
+    ("draft", "start"): "running",
+    ("running", "pause"): "paused",
+    ("paused", "resume"): "running",
+    ("draft", "stop"): "stopped",
+    ("running", "stop"): "stopped",
+    ("paused", "stop"): "stopped",
+    ("running", "finish"): "finished",
+}
+COMMANDS = ("start", "pause", "resume", "stop")
+SELECTION_KEYS = {"all", "batch_id", "loan_ids", "due_from", "due_to"}
+
+
+class CampaignError(ValueError):
+    pass
+
+
+def transition(state: str, command: str) -> str:
+    """The state after `command`, or CampaignError saying why not."""
+    if command not in COMMANDS and command != "finish":
+        raise CampaignError(f"unknown command {command!r} (known: {', '.join(COMMANDS)})")
+    new = TRANSITIONS.get((state, command))
+    if new is None:
+        raise CampaignError(f"cannot {command} a campaign that is {state}")
+    return new
+
+
+def _validate_selection(selection: dict) -> dict:
+    if not isinstance(selection, dict) or not selection:
+        raise CampaignError("selection must be an object, e.g. {\"all\": true}")
+    unknown = set(selection) - SELECTION_KEYS
+    if unknown:
+        raise CampaignError(f"unknown selection key(s): {', '.join(sorted(unknown))}")
+    if "loan_ids" in selection and (not isinstance(selection["loan_ids"], list) or not selection["loan_ids"]):
+        raise CampaignError("selection loan_ids must be a non-empty list")
+    for k in ("due_from", "due_to"):
+        if k in selection:
+            try:
+                dt.date.fromisoformat(selection[k])
+            except (TypeError, ValueError):
+                raise CampaignError(f"selection {k} must be YYYY-MM-DD") from None
+    return selection
+
+
+def create(db: Database, *, name: str, selection: dict, flow: str = "followup", locale_default: str = "zh-CN",
+           schedule_start: str | None = None, schedule_end: str | None = None, max_concurrent: int = 4,
+           max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict | None = None,
+           policy: dict | None = None, fallback: dict | None = None, created_by: str | None = None,
+           now: dt.datetime | None = None) -> int:
+    """Create a draft campaign (every setting validated); returns its id."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if not name.strip():
+        raise CampaignError("a campaign needs a name")
+    _validate_selection(selection)
+    if max_concurrent < 1 or max_cps <= 0 or max_attempts < 1:
+        raise CampaignError("max_concurrent, max_cps and max_attempts must be positive")
+    try:
+        dispositions.rules(retry_policy or {})
+        Policy.from_dict(policy or {})
+    except ValueError as exc:
+        raise CampaignError(str(exc)) from None
+    for label, value in (("schedule_start", schedule_start), ("schedule_end", schedule_end)):
+        if value:
+            try:
+                parse_iso(value)
+            except ValueError:
+                raise CampaignError(f"{label} must be an ISO timestamp") from None
+    if schedule_start and schedule_end and parse_iso(schedule_end) <= parse_iso(schedule_start):
+        raise CampaignError("schedule_end must be after schedule_start")
+    fallback = fallback or {}
+    if fallback.get("channel") not in (None, "", "sms", "wechat"):
+        raise CampaignError("fallback channel must be sms or wechat")
+    stamp = iso(now)
+    return db["campaigns"].insert({
+        "name": name, "state": "draft", "flow": flow, "locale_default": locale_default,
+        "selection": json.dumps(selection, ensure_ascii=False),
+        "schedule_start": iso(parse_iso(schedule_start)) if schedule_start else None,
+        "schedule_end": iso(parse_iso(schedule_end)) if schedule_end else None,
+        "max_concurrent": max_concurrent, "max_cps": max_cps, "max_attempts": max_attempts,
+        "retry_policy": json.dumps(retry_policy or {}), "policy": json.dumps(policy or {}),
+        "fallback": json.dumps(fallback), "created_by": created_by, "created_at": stamp, "updated_at": stamp,
+    }).last_pk
+
+
+def get(db: Database, campaign_id: int) -> dict:
+    rows = list(db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]))
+    if not rows:
+        raise CampaignError(f"no campaign {campaign_id}")
+    return rows[0]
+
+
+def select_borrowers(db: Database, selection: dict) -> list[int]:
+    where, params = [], []
+    if "batch_id" in selection:
+        where.append("id IN (SELECT borrower_id FROM batch_borrowers WHERE batch_id = ?)")
+        params.append(int(selection["batch_id"]))
+    if "loan_ids" in selection:
+        ids = [str(x) for x in selection["loan_ids"]]
+        where.append(f"loan_id IN ({','.join('?' * len(ids))})")
+        params += ids
+    if "due_from" in selection:
+        where.append("due_date >= ?")
+        params.append(selection["due_from"])
+    if "due_to" in selection:
+        where.append("due_date <= ?")
+        params.append(selection["due_to"])
+    sql = "SELECT id FROM borrowers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    return [r["id"] for r in db.query(sql, params)]
+
+
+def _materialise(db: Database, campaign: dict, now: dt.datetime) -> int:
+    ids = select_borrowers(db, json.loads(campaign["selection"]))
+    start = campaign["schedule_start"] or iso(now)
+    stamp = iso(now)
+    db["campaign_targets"].insert_all(
+        ({"campaign_id": campaign["id"], "borrower_id": b, "status": "pending", "next_at": start,
+          "updated_at": stamp} for b in ids), ignore=True, batch_size=2000)
+    return len(ids)
+
+
+def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datetime | None = None) -> str:
+    """Apply one command to a campaign now; returns the new state, or raises CampaignError."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        campaign = get(db, campaign_id)
+        new = transition(campaign["state"], command)
+        changes = {"state": new, "updated_at": iso(now)}
+        if command == "start":
+            changes["started_at"] = iso(now)
+            count = _materialise(db, campaign, now)
+            if count == 0:
+                raise CampaignError("the selection matches no borrower")
+        if new in ("stopped", "finished"):
+            changes["ended_at"] = iso(now)
+        db["campaigns"].update(campaign_id, changes)
+    return new
+
+
+def request(db: Database, campaign_id: int, command: str, requested_by: str | None = None,
+            now: dt.datetime | None = None) -> int:
+    """What the web app does: queue a command for the controller."""
+    if command not in COMMANDS:
+        raise CampaignError(f"unknown command {command!r}")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return db["commands"].insert({"campaign_id": campaign_id, "command": command, "requested_by": requested_by,
+                                  "created_at": iso(now)}).last_pk
+
+
+def process_commands(db: Database, now: dt.datetime | None = None) -> list[dict]:
+    """Apply every unprocessed command in order; each gets processed_at and result (ok / reason)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    done = []
+    for cmd in list(db.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id")):
+        try:
+            state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now)
+            result = f"ok: {state}"
+        except CampaignError as exc:
+            result = f"refused: {exc}"
+        db["commands"].update(cmd["id"], {"processed_at": iso(now), "result": result})
+        done.append({**cmd, "result": result})
+    return done
+
+
+def run_command_now(db: Database, campaign_id: int, command: str, requested_by: str | None = None,
+                    now: dt.datetime | None = None) -> str:
+    """The CLI's path: apply at once and record it in `commands` as processed."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    cmd_id = request(db, campaign_id, command, requested_by, now)
+    try:
+        state = apply_command(db, campaign_id, command, now=now)
+        db["commands"].update(cmd_id, {"processed_at": iso(now), "result": f"ok: {state}"})
+        return state
+    except CampaignError as exc:
+        db["commands"].update(cmd_id, {"processed_at": iso(now), "result": f"refused: {exc}"})
+        raise
+
+
+def finish_due(db: Database, now: dt.datetime) -> list[int]:
+    """Running campaigns whose schedule ended or whose every target is done become finished."""
+    finished = []
+    for c in list(db.query("SELECT * FROM campaigns WHERE state = 'running'")):
+        over = c["schedule_end"] and c["schedule_end"] <= iso(now)
+        left = db.execute("SELECT count(*) FROM campaign_targets WHERE campaign_id = ? AND status != 'done'",
+                          [c["id"]]).fetchone()[0]
+        if over or left == 0:
+            if over and left:
+                active = db.execute("SELECT count(*) FROM campaign_targets WHERE campaign_id = ? AND status = 'active'",
+                                    [c["id"]]).fetchone()[0]
+                if active:
+                    continue  # let calls in progress end first
+                db.execute("UPDATE campaign_targets SET status = 'done', done_reason = 'schedule-ended', updated_at = ? "
+                           "WHERE campaign_id = ? AND status = 'pending'", [iso(now), c["id"]])
+            apply_command(db, c["id"], "finish", now=now)
+            finished.append(c["id"])
+    return finished
+
+
+def status(db: Database, campaign_id: int) -> dict:
+    c = get(db, campaign_id)
+    targets = {r["status"]: r["n"] for r in db.query(
+        "SELECT status, count(*) AS n FROM campaign_targets WHERE campaign_id = ? GROUP BY status", [campaign_id])}
+    reasons = {r["done_reason"]: r["n"] for r in db.query(
+        "SELECT done_reason, count(*) AS n FROM campaign_targets WHERE campaign_id = ? AND status = 'done' "
+        "GROUP BY done_reason", [campaign_id])}
+    disp = {r["disposition"]: r["n"] for r in db.query(
+        "SELECT disposition, count(*) AS n FROM attempts WHERE campaign_id = ? GROUP BY disposition", [campaign_id])}
+    refusals = {r["reason"]: r["n"] for r in db.query(
+        "SELECT reason, count(*) AS n FROM dial_refusals WHERE campaign_id = ? GROUP BY reason", [campaign_id])}
+    return {"id": c["id"], "name": c["name"], "state": c["state"], "flow": c["flow"],
+            "targets": targets, "done_reasons": reasons, "dispositions": disp, "refusals": refusals,
+            "attempts": sum(disp.values())}

@@ -1,0 +1,205 @@
+"""The dialer's subcommands: `ivr import`, `ivr campaign ...`, `ivr dialer run`, `ivr notify run`,
+`ivr risk`. Wired into `ivr.cli` by `register(subparsers)`; also runnable alone as
+`python -m ivr.dialer.cli ...` (same arguments).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import json
+import logging
+import sys
+
+from .. import config
+
+
+def _settings(args) -> config.Settings:
+    return config.load(config_file=getattr(args, "config", None))
+
+
+def _db(args):
+    from ..db.connect import connect
+    return connect(_settings(args).database)
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def cmd_import(args) -> int:
+    from . import importer
+    db = _db(args)
+    fn = importer.import_payments if args.payments else importer.import_file
+    report = fn(db, args.file)
+    if args.json:
+        _print(report.as_dict())
+    else:
+        print(importer.format_report(report))
+    return 0 if report.rejected == 0 else 2
+
+
+def cmd_campaign(args) -> int:
+    from . import campaigns
+    db = _db(args)
+    who = args.by or f"cli:{getpass.getuser()}"
+    if args.action == "create":
+        selection = {}
+        if args.all:
+            selection["all"] = True
+        if args.batch is not None:
+            selection["batch_id"] = args.batch
+        if args.loans:
+            selection["loan_ids"] = [x for x in args.loans.split(",") if x]
+        if args.due_from:
+            selection["due_from"] = args.due_from
+        if args.due_to:
+            selection["due_to"] = args.due_to
+        cid = campaigns.create(
+            db, name=args.name, selection=selection, flow=args.flow, locale_default=args.locale,
+            schedule_start=args.start, schedule_end=args.end, max_concurrent=args.max_concurrent,
+            max_cps=args.max_cps, max_attempts=args.max_attempts,
+            retry_policy=json.loads(args.retry_policy) if args.retry_policy else None,
+            policy=json.loads(args.policy) if args.policy else None,
+            fallback={"channel": args.fallback} if args.fallback else None, created_by=who)
+        print(cid)
+        return 0
+    if args.action == "status":
+        _print(campaigns.status(db, args.id))
+        return 0
+    state = campaigns.run_command_now(db, args.id, args.action, who)
+    print(f"campaign {args.id}: {state}")
+    return 0
+
+
+def _clock(args):
+    from .clock import OffsetClock, SystemClock, parse_iso
+    if getattr(args, "fake_now", None):
+        return OffsetClock.starting_at(parse_iso(args.fake_now))
+    return SystemClock()
+
+
+def cmd_dialer(args) -> int:
+    from ..notify.config import load_notifier
+    from .controller import Controller
+    s = _settings(args)
+    clock = _clock(args)
+    ctl = Controller(s, clock=clock, max_channels=args.max_channels, tick_s=args.tick, lender=s.lender_name)
+    if args.notify_config:
+        from ..db.connect import connect
+        ctl.notifier = load_notifier(connect(s.database), args.notify_config, clock=clock)
+    print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port}, instance {s.instance}", flush=True)
+    asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
+    _print(ctl.stats.__dict__ | {"originate_times": len(ctl.stats.originate_times)})
+    return 0
+
+
+def cmd_notify(args) -> int:
+    import time
+    from ..db.connect import connect
+    from ..notify.config import load_notifier
+    s = _settings(args)
+    notifier = load_notifier(connect(s.database), args.notify_config, clock=_clock(args))
+    while True:
+        sent = notifier.run_once()
+        if args.once:
+            print(f"{sent} message(s) tried")
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_risk(args) -> int:
+    from . import risk
+    db = _db(args)
+    today = dt.date.fromisoformat(args.today) if args.today else None
+    if args.loan:
+        row = next(iter(db.query("SELECT id FROM borrowers WHERE loan_id = ?", [args.loan])), None)
+        if row is None:
+            print(f"no borrower with loan id {args.loan}", file=sys.stderr)
+            return 1
+        _print(risk.assess(db, row["id"], today).as_dict())
+        return 0
+    for r in risk.assess_all(db, today):
+        if r.level != "low" or args.all:
+            reasons = "; ".join(f"{x.flag}: {x.detail}" for x in r.reasons)
+            print(f"{r.borrower_id}\t{r.level}\t{r.score}\t{reasons}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="import borrowers (CSV/XLSX) or, with --payments, payments")
+    p.add_argument("file")
+    p.add_argument("--payments", action="store_true", help="the file holds payments (loan_id, paid_amount, paid_at)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(fn=cmd_import)
+
+    p = sub.add_parser("campaign", help="create and control campaigns")
+    p.add_argument("action", choices=["create", "start", "pause", "resume", "stop", "status"])
+    p.add_argument("id", nargs="?", type=int, help="campaign id (all actions but create)")
+    p.add_argument("--by", help="who asks (recorded in commands.requested_by)")
+    p.add_argument("--name", default="campaign")
+    p.add_argument("--all", action="store_true", help="select every borrower")
+    p.add_argument("--batch", type=int, help="select the borrowers of this import batch")
+    p.add_argument("--loans", help="select these loan ids (comma-separated)")
+    p.add_argument("--due-from", help="select borrowers due on or after YYYY-MM-DD")
+    p.add_argument("--due-to", help="select borrowers due on or before YYYY-MM-DD")
+    p.add_argument("--flow", default="followup")
+    p.add_argument("--locale", default="zh-CN", help="default locale (a borrower's own locale wins)")
+    p.add_argument("--start", help="schedule start (ISO timestamp)")
+    p.add_argument("--end", help="schedule end (ISO timestamp)")
+    p.add_argument("--max-concurrent", type=int, default=4)
+    p.add_argument("--max-cps", type=float, default=1.0, help="new calls per second")
+    p.add_argument("--max-attempts", type=int, default=6)
+    p.add_argument("--retry-policy", help='JSON overrides, e.g. \'{"busy": {"delay_s": 300}}\'')
+    p.add_argument("--policy", help='JSON overrides, e.g. \'{"window_end": "20:00", "skip_holidays": true}\'')
+    p.add_argument("--fallback", choices=["sms", "wechat"], help="message channel for unreachable borrowers")
+    p.set_defaults(fn=cmd_campaign)
+
+    p = sub.add_parser("dialer", help="the dialer controller")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--once", action="store_true", help="one scheduling tick, wait for its calls, exit")
+    p.add_argument("--until-idle", action="store_true", help="exit when no campaign is running or paused")
+    p.add_argument("--max-channels", type=int, default=30)
+    p.add_argument("--tick", type=float, default=0.2, help="seconds between scheduling ticks")
+    p.add_argument("--notify-config", help="TOML file of the message senders (see ivr.notify.config)")
+    p.add_argument("--fake-now", help="tests/demos only: run the clock from this ISO time at real speed")
+    p.set_defaults(fn=cmd_dialer)
+
+    p = sub.add_parser("notify", help="send queued fallback messages")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--notify-config", required=True)
+    p.add_argument("--once", action="store_true")
+    p.add_argument("--interval", type=float, default=5.0)
+    p.add_argument("--fake-now")
+    p.set_defaults(fn=cmd_notify)
+
+    p = sub.add_parser("risk", help="borrower risk levels with their reasons")
+    p.add_argument("--loan", help="one borrower, as JSON")
+    p.add_argument("--all", action="store_true", help="list low-risk borrowers too")
+    p.add_argument("--today", help="YYYY-MM-DD (default: today)")
+    p.set_defaults(fn=cmd_risk)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ivr")
+    parser.add_argument("--config")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    register(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"ivr {args.cmd}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,467 @@
+"""The dialer's long-running loop (`ivr dialer run`).
+
+Every tick (default 0.2 s):
+  1. apply the commands the web app queued (`commands`), finish campaigns that are over;
+  2. if AMI is down, originate nothing (the AMI client reconnects with backoff by itself); after
+     a reconnect, reconcile first (calls may have ended while we could not hear);
+  3. ask the scheduler who is due within each campaign's pacing (max concurrent, calls per
+     second) and the global channel limit; place those calls through `CallPlacer`;
+  4. when an attempt ends: its disposition, the campaign's retry rule, the contact's status,
+     the target's next time or its end, and the fallback message if the borrower stayed
+     unreachable.
+
+Crash safety. Before a call is placed the target is marked active with the attempt id chosen in
+advance; `CallPlacer.place` writes the attempt row before the Originate. On start (and after
+every AMI reconnect) `reconcile` compares the open attempts in the database with Asterisk's
+channels (`CoreShowChannels`):
+  * channel still up: followed to its end (`CallPlacer.adopt`);
+  * channel gone: closed with what can be inferred (the dialog's result, the AMI events we had
+    recorded) or disposition `unknown-after-restart`; it counts toward the caps like any attempt;
+  * active target whose attempt row does not exist: the Originate was never sent; back to pending.
+So no borrower is called twice because of a restart.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+
+from ..config import Settings
+from ..db.writer import AsyncDb
+from . import campaigns as campaigns_mod
+from . import dispositions, scheduler
+from .attempt_state import AttemptView, belongs, reduce
+from .clock import SystemClock, iso, parse_iso
+from .outcomes import classify as classify_outcome
+from .policy import OWN_KINDS, Dial
+
+log = logging.getLogger("ivr.dialer.controller")
+OPEN_STATES = ("queued", "dialing", "ringing", "answered", "in_dialog")
+MESSAGE_RESULTS = ("message_requested",)     # dialog results / answer intents asking for a message
+MESSAGE_INTENTS = ("send_message", "message")
+FALLBACK_REASONS = ("exhausted", "no-dialable-number")
+DIALOG_RESULT_WAIT_S = 5.0
+
+
+# ---- database work (runs in the db thread) ------------------------------------------------------
+def _one(db, sql, params=()):
+    rows = list(db.query(sql, params))
+    return rows[0] if rows else None
+
+
+def mark_active(db, campaign_id: int, borrower_id: int, attempt_id: str, now: dt.datetime) -> bool:
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        cur = db.execute("UPDATE campaign_targets SET status = 'active', attempts = attempts + 1, retry = 1, "
+                         "last_attempt_id = ?, updated_at = ? WHERE campaign_id = ? AND borrower_id = ? "
+                         "AND status = 'pending'", [attempt_id, iso(now), campaign_id, borrower_id])
+        return cur.rowcount == 1
+
+
+def replay_events(db, attempt_id: str) -> AttemptView:
+    """The attempt's view rebuilt from the AMI events we recorded (after a restart)."""
+    view = AttemptView(attempt_id)
+    for row in db.query("SELECT data FROM events WHERE attempt_id = ? AND source = 'ami' ORDER BY id", [attempt_id]):
+        try:
+            event = json.loads(row["data"])
+        except ValueError:
+            continue
+        view = reduce(view, event)
+    return view
+
+
+def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) -> dict:
+    """An open attempt whose channel is gone and whose end we did not see: write what we can infer."""
+    attempt = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    if attempt is None or attempt["state"] == "ended":
+        return attempt or {}
+    view = view or replay_events(db, attempt_id)
+    dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
+    changes = {"state": "ended", "ended_at": iso(now)}
+    if attempt["state"] == "queued":
+        # the row is written before the state goes to dialing and the Originate is sent
+        changes.update(outcome="failed", disposition="dialer-error")
+    elif dialog is not None:
+        changes.update(outcome="answered", answered_at=attempt["answered_at"] or dialog["started_at"])
+        if not dialog["result"]:
+            changes["disposition"] = "unknown-after-restart"
+    elif view.answered:
+        changes.update(outcome="answered", answered_at=attempt["answered_at"] or iso(now),
+                       disposition="unknown-after-restart")
+    elif view.dial_status is not None or view.failed_reason is not None or view.sip_code is not None:
+        outcome, cause = classify_outcome(view)
+        changes.update(outcome=outcome, cause=cause, dial_status=view.dial_status, sip_code=view.sip_code)
+    else:
+        changes["disposition"] = "unknown-after-restart"
+    db["attempts"].update(attempt_id, changes)
+    db["events"].insert({"attempt_id": attempt_id, "at": iso(now), "source": "controller", "name": "ClosedLost",
+                         "data": json.dumps(changes, default=str)})
+    return {**attempt, **changes}
+
+
+def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | None:
+    """Apply an ended attempt's disposition: attempts.disposition, contact status, target's next
+    step, fallback message. Idempotent: the target moves only if it is still active for this attempt."""
+    attempt = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    if attempt is None or attempt["state"] != "ended":
+        return None
+    dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
+    early = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND name = 'DialState' AND data LIKE '%PROGRESS%' "
+                       "LIMIT 1", [attempt_id]).fetchone() is not None
+    disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early)
+    result = {"attempt_id": attempt_id, "disposition": disposition}
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        db["attempts"].update(attempt_id, {"disposition": disposition})
+        if attempt["campaign_id"] is None:
+            return result
+        target = _one(db, "SELECT * FROM campaign_targets WHERE campaign_id = ? AND borrower_id = ?",
+                      [attempt["campaign_id"], attempt["borrower_id"]])
+        campaign = _one(db, "SELECT * FROM campaigns WHERE id = ?", [attempt["campaign_id"]])
+        contact = _one(db, "SELECT * FROM contacts WHERE id = ?", [attempt["contact_id"]]) if attempt["contact_id"] else None
+        borrower = _one(db, "SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]])
+        rules = dispositions.rules(campaign["retry_policy"])
+        rule = rules[disposition]
+        answers = list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
+        callback_at = None
+        if rule.action == "callback":
+            callback_at = dispositions.callback_time(answers, borrower["timezone"])
+        nxt = dispositions.next_step(disposition, rule, attempts=target["attempts"] if target else 1,
+                                     max_attempts=campaign["max_attempts"], fails_in_row=target["fails_in_row"] if target else 0,
+                                     now=now, callback_at=callback_at, kind=contact["kind"] if contact else "mobile")
+        if nxt.mark_contact and contact and contact["status"] == "ok":
+            db["contacts"].update(contact["id"], {"status": nxt.mark_contact, "status_at": iso(now),
+                                                  "status_reason": f"{disposition} on attempt {attempt_id}"})
+        result.update(status=nxt.status, next_at=iso(nxt.next_at) if nxt.next_at else None, done_reason=nxt.done_reason)
+        if target is None or target["status"] != "active" or target["last_attempt_id"] != attempt_id:
+            return result
+        db.execute("UPDATE campaign_targets SET status = ?, next_at = COALESCE(?, next_at), done_reason = ?, "
+                   "fails_in_row = ?, last_disposition = ?, updated_at = ? WHERE campaign_id = ? AND borrower_id = ?",
+                   [nxt.status, iso(nxt.next_at) if nxt.next_at else None, nxt.done_reason, nxt.fails_in_row,
+                    disposition, iso(now), attempt["campaign_id"], attempt["borrower_id"]])
+        wants_message = (dialog and dialog["result"] in MESSAGE_RESULTS) or any(
+            a["intent"] in MESSAGE_INTENTS for a in answers)
+        if wants_message:
+            result["fallback"] = queue_fallback(db, campaign, borrower, "message_requested", now, lender, force=True)
+        elif nxt.status == "done":
+            result["fallback"] = queue_fallback(db, campaign, borrower, "unreachable", now, lender,
+                                                reason=nxt.done_reason)
+    return result
+
+
+def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.datetime, lender: str = "",
+                   *, reason: str | None = None, force: bool = False) -> int | None:
+    """Queue the campaign's fallback message for a borrower who stayed unreachable (or asked for one)."""
+    from ..notify import outbox
+    fallback = json.loads(campaign["fallback"] or "{}")
+    channel = fallback.get("channel")
+    if not channel:
+        return None
+    if not force:
+        if reason not in FALLBACK_REASONS:
+            return None
+        reached = db.execute(
+            "SELECT 1 FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.campaign_id = ? "
+            "AND a.borrower_id = ? AND c.kind != 'third_party' AND (a.answered_at IS NOT NULL OR a.outcome = 'answered') "
+            "LIMIT 1", [campaign["id"], borrower["id"]]).fetchone()
+        if reached:
+            return None
+    kinds = ",".join(f"'{k}'" for k in OWN_KINDS)
+    to = _one(db, f"SELECT phone FROM contacts WHERE borrower_id = ? AND kind IN ({kinds}) "
+                  f"AND status NOT IN ('invalid', 'removed', 'dnc', 'wrong_person') "
+                  f"AND phone NOT IN (SELECT number FROM dnc) ORDER BY (kind != 'mobile'), position, id LIMIT 1",
+              [borrower["id"]])
+    if to is None:
+        return None
+    key = f"campaign:{campaign['id']}:borrower:{borrower['id']}:{template}"
+    outbox_id, _ = outbox.enqueue(db, key=key, channel=channel, borrower=borrower, to_address=to["phone"],
+                                  template=fallback.get("template", template) if template == "unreachable" else template,
+                                  campaign_id=campaign["id"], lender=lender, now=now)
+    return outbox_id
+
+
+def open_attempts(db) -> list[dict]:
+    return list(db.query(f"SELECT * FROM attempts WHERE campaign_id IS NOT NULL AND state IN "
+                         f"({','.join('?' * len(OPEN_STATES))})", list(OPEN_STATES)))
+
+
+def fix_orphan_targets(db, now: dt.datetime) -> tuple[int, list[str]]:
+    """Active targets without a live attempt: never originated -> pending again; ended but not
+    applied -> returned for finalize."""
+    reverted, to_finalize = 0, []
+    for t in list(db.query("SELECT * FROM campaign_targets WHERE status = 'active'")):
+        attempt = _one(db, "SELECT id, state FROM attempts WHERE id = ?", [t["last_attempt_id"]]) \
+            if t["last_attempt_id"] else None
+        if attempt is None:
+            db.execute("UPDATE campaign_targets SET status = 'pending', attempts = MAX(attempts - 1, 0), "
+                       "retry = CASE WHEN attempts - 1 > 0 THEN 1 ELSE 0 END, updated_at = ? "
+                       "WHERE campaign_id = ? AND borrower_id = ?", [iso(now), t["campaign_id"], t["borrower_id"]])
+            reverted += 1
+        elif attempt["state"] == "ended":
+            to_finalize.append(attempt["id"])
+    return reverted, to_finalize
+
+
+def active_counts(db) -> dict[int, int]:
+    return {r["campaign_id"]: r["n"] for r in db.query(
+        "SELECT campaign_id, count(*) AS n FROM campaign_targets WHERE status = 'active' GROUP BY campaign_id")}
+
+
+# ---- the loop -----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class ControllerStats:
+    placed: int = 0
+    ended: int = 0
+    reconciled_adopted: int = 0
+    reconciled_closed: int = 0
+    reverted: int = 0
+    ticks: int = 0
+    tick_seconds_max: float = 0.0
+    originate_times: list = dataclasses.field(default_factory=list)
+
+
+class Controller:
+    def __init__(self, settings: Settings, *, clock=None, placer=None, db: AsyncDb | None = None,
+                 tick_s: float = 0.2, max_channels: int = 30, notifier=None, lender: str = "",
+                 reconcile_every_s: float = 30.0):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = db
+        self.placer = placer
+        self.tick_s = tick_s
+        self.max_channels = max_channels
+        self.notifier = notifier
+        self.lender = lender
+        self.reconcile_every_s = reconcile_every_s
+        self.stats = ControllerStats()
+        self._pacers: dict[int, scheduler.Pacer] = {}
+        self._in_flight: dict[str, Dial] = {}
+        self._placing: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._needs_reconcile = True
+        self._last_reconcile = 0.0
+        self._was_connected = True
+        self._stopping = False
+
+    # -- lifecycle --
+    async def start(self) -> None:
+        if self.db is None:
+            self.db = AsyncDb(self.settings.database)
+        if self.placer is None:
+            from .calls import CallPlacer
+            self.placer = CallPlacer(self.settings, self.db, on_state=self._on_ami_state)
+        delay = 0.5
+        while True:
+            try:
+                await self.placer.start()
+                break
+            except (OSError, asyncio.TimeoutError) as exc:
+                log.warning("AMI not reachable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        await self.reconcile(startup=True)
+
+    async def close(self) -> None:
+        self._stopping = True
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.placer is not None:
+            await self.placer.close()
+
+    async def _on_ami_state(self, connected: bool) -> None:
+        log.warning("AMI %s", "connected" if connected else "disconnected: not originating")
+        if connected:
+            self._needs_reconcile = True
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run(self, *, once: bool = False, until_idle: bool = False) -> None:
+        """The loop. `once`: one tick, then wait for the calls it placed to end. `until_idle`:
+        stop when no campaign is running and no call is in flight (tests, batch use)."""
+        await self.start()
+        try:
+            while not self._stopping:
+                await self.tick()
+                if once:
+                    break
+                if until_idle and not self._in_flight and not self._placing:
+                    running = await self.db.call(lambda d: d.execute(
+                        "SELECT count(*) FROM campaigns WHERE state IN ('running', 'paused')").fetchone()[0])
+                    if running == 0:
+                        break
+                await asyncio.sleep(self.tick_s)
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if self.notifier is not None:
+                await self.db.call(lambda d: self.notifier.run_once())
+        finally:
+            await self.close()
+
+    # -- one tick --
+    async def tick(self) -> None:
+        started = time.perf_counter()
+        now = self.clock.now()
+        self.stats.ticks += 1
+        await self.db.call(campaigns_mod.process_commands, now)
+        await self.db.call(campaigns_mod.finish_due, now)
+        connected = self.placer.ami.connected
+        if not connected:
+            if self._was_connected:
+                log.warning("AMI down: originating nothing until it is back")
+            self._was_connected = False
+            return
+        self._was_connected = True
+        if self._needs_reconcile or time.monotonic() - self._last_reconcile > self.reconcile_every_s:
+            await self.reconcile()
+        if self.notifier is not None:
+            self.notifier.db = self.notifier.db or self.db.db
+            await self.db.call(lambda d: self.notifier.run_once())
+        running = await self.db.call(scheduler.running_campaigns, now)
+        active = await self.db.call(active_counts)
+        budgets = {}
+        for c in running:
+            pacer = self._pacers.get(c["id"])
+            if pacer is None or pacer.rate != c["max_cps"]:
+                pacer = self._pacers[c["id"]] = scheduler.Pacer(c["max_cps"])
+            budgets[c["id"]] = max(0, min(c["max_concurrent"] - active.get(c["id"], 0), pacer.available()))
+        global_slots = self.max_channels - len(self._in_flight) - len(self._placing)
+        if global_slots <= 0 or not any(budgets.values()):
+            return
+        in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
+        result = await self.db.call(lambda d: scheduler.tick(d, now, budgets, in_flight=in_flight_borrowers,
+                                                             global_slots=global_slots, campaigns=running))
+        for campaign_id, borrower_id, reason in result.finished_targets:
+            await self.db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
+        for dial in result.dials:
+            self._pacers[dial.campaign_id].take(1)
+            attempt_id = str(uuid.uuid4())
+            self._placing.add(attempt_id)
+            self._spawn(self._run_attempt(dial, attempt_id))
+        self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, time.perf_counter() - started)
+
+    def _fallback_for_refusal(self, db, campaign_id, borrower_id, reason, now):
+        campaign = _one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+        borrower = _one(db, "SELECT * FROM borrowers WHERE id = ?", [borrower_id])
+        return queue_fallback(db, campaign, borrower, "unreachable", now, self.lender, reason=reason)
+
+    async def _run_attempt(self, dial: Dial, attempt_id: str) -> None:
+        try:
+            now = self.clock.now()
+            if not await self.db.call(mark_active, dial.campaign_id, dial.borrower_id, attempt_id, now):
+                return
+            self._in_flight[attempt_id] = dial
+            self._placing.discard(attempt_id)
+            self.stats.placed += 1
+            self.stats.originate_times.append(time.monotonic())
+            log.info("attempt %s: campaign %s borrower %s -> %s (%s)", attempt_id, dial.campaign_id,
+                     dial.borrower_id, dial.number, dial.flow)
+            try:
+                await self.placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
+                                        contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
+                                        attempt_id=attempt_id, created_at=iso(now))
+            except Exception:
+                log.exception("attempt %s: placing failed", attempt_id)
+                await self.db.call(self._close_failed_place, attempt_id)
+            await self._wait_and_finalize(attempt_id)
+        finally:
+            self._placing.discard(attempt_id)
+            self._in_flight.pop(attempt_id, None)
+
+    def _close_failed_place(self, db, attempt_id):
+        row = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+        if row is None:
+            # the attempt row was never written: no Originate either; the target goes back to pending
+            fix_orphan_targets(db, self.clock.now())
+            return
+        if row["state"] != "ended":
+            db["attempts"].update(attempt_id, {"state": "ended", "ended_at": iso(self.clock.now()),
+                                               "outcome": "failed", "disposition": "dialer-error"})
+            self.placer.release(attempt_id)
+
+    async def _wait_and_finalize(self, attempt_id: str) -> None:
+        row = await self.placer.wait(attempt_id)
+        if row is None or row["state"] != "ended":
+            return  # released as lost: reconcile closes and finalizes it
+        await self._finalize(attempt_id)
+
+    async def _finalize(self, attempt_id: str) -> None:
+        # the dialog server writes its result as the call ends: give it a moment
+        deadline = time.monotonic() + DIALOG_RESULT_WAIT_S
+        while time.monotonic() < deadline:
+            state = await self.db.call(lambda d: _one(d, "SELECT a.outcome, g.attempt_id AS has_dialog, g.result "
+                                                         "FROM attempts a LEFT JOIN dialogs g ON g.attempt_id = a.id "
+                                                         "WHERE a.id = ?", [attempt_id]))
+            if state is None or not (state["outcome"] == "answered" or state["has_dialog"]) or state["result"]:
+                break
+            await asyncio.sleep(0.2)
+        result = await self.db.call(finalize, attempt_id, self.clock.now(), self.lender)
+        self.stats.ended += 1
+        log.info("attempt %s: %s", attempt_id, result)
+
+    # -- reconcile --
+    async def alive_channels(self) -> set[str]:
+        _, events = await self.placer.ami.send_action_list({"Action": "CoreShowChannels"}, timeout=10)
+        alive = set()
+        for e in events:
+            for key in ("Uniqueid", "Linkedid"):
+                value = e.get(key)
+                if isinstance(value, list):
+                    value = value[0] if value else None
+                if value:
+                    alive.add(str(value)[:36])
+        return alive
+
+    async def reconcile(self, *, startup: bool = False) -> None:
+        """Bring the database in line with Asterisk's channels (see the module docstring)."""
+        try:
+            alive = await self.alive_channels()
+        except Exception as exc:  # AMI dropped again: try at the next tick
+            log.warning("reconcile: CoreShowChannels failed: %s", exc)
+            self._needs_reconcile = True
+            return
+        self._needs_reconcile = False
+        self._last_reconcile = time.monotonic()
+        now = self.clock.now()
+        rows = await self.db.call(open_attempts)
+        tracked = set(self.placer.pending_ids())
+        for a in rows:
+            aid = a["id"]
+            if aid in self._placing:
+                continue
+            if not startup and aid in tracked and a["originated_at"] and \
+                    parse_iso(a["originated_at"]) > now - dt.timedelta(seconds=5) and aid not in alive:
+                continue  # just originated: its channel may not exist yet
+            if aid in alive:
+                if aid not in tracked:
+                    log.info("reconcile: attempt %s still up (%s): following it", aid, a["state"])
+                    self.placer.adopt(aid, state=a["state"])
+                    self.stats.reconciled_adopted += 1
+                    self._spawn(self._follow_adopted(a))
+                continue
+            view = self.placer.release(aid) if aid in tracked else None
+            log.warning("reconcile: attempt %s (%s) has no channel any more: closing it", aid, a["state"])
+            await self.db.call(close_lost, aid, view, now)
+            self.stats.reconciled_closed += 1
+            await self._finalize(aid)
+        if startup:
+            reverted, ended = await self.db.call(fix_orphan_targets, now)
+            self.stats.reverted += reverted
+            for aid in ended:
+                await self._finalize(aid)
+
+    async def _follow_adopted(self, attempt: dict) -> None:
+        aid = attempt["id"]
+        self._in_flight[aid] = Dial(attempt["campaign_id"], attempt["borrower_id"], attempt["contact_id"],
+                                    attempt["number"], attempt["locale"], attempt["flow"])
+        try:
+            await self._wait_and_finalize(aid)
+        finally:
+            self._in_flight.pop(aid, None)

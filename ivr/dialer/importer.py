@@ -1,0 +1,433 @@
+"""Borrower and payment import from CSV (UTF-8 with or without BOM, GB18030 fallback) or XLSX.
+
+Borrower file columns (header row, any order, case-insensitive; Chinese aliases in HEADER_ALIASES):
+
+    loan_id, name, id_last4, phone, amount_due, due_date, locale, timezone      the borrower
+    phone_type                                 type of `phone`: mobile (default), home, work
+    phone2, phone2_type, phone3, phone3_type   more own numbers, any N >= 2 (type default mobile)
+    contact1_phone, contact1_name, contact1_relation, ...  third-party contacts, any N >= 1
+
+Required: loan_id, name, phone. `locale` is zh-CN or ko-KR (default zh-CN); numbers are
+validated with `phonenumbers` in the locale's region (CN, or KR for ko-KR) and stored as the
+digits we dial (national format: 13800000001, 01012345678; other countries 00 + country code).
+`timezone` is an IANA name (default Asia/Shanghai, Asia/Seoul for ko-KR). Dates: YYYY-MM-DD,
+YYYY/MM/DD, YYYY.MM.DD, YYYYMMDD or a spreadsheet date. Amounts: whole yuan/won ("3,500",
+"¥3500.00"; fractions are rounded half up).
+
+Every row is validated; good rows are imported, each bad row is reported with its line number
+(the header is line 1) and reason. A loan id that appears on several lines rejects all of them:
+we cannot know which is right. Re-importing writes only what changed: each borrower is counted
+created, updated or unchanged. Contacts are never deleted (attempts refer to them): a number
+missing from the new file is set to status `removed`; what calls taught us (invalid,
+wrong_person, dnc) is kept.
+
+Payment file columns: loan_id, paid_amount, paid_at (a date or an ISO timestamp); a payment
+already present (same loan, paid_at and amount) is unchanged.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlite_utils import Database
+
+from ..db.clock import now_iso
+
+LOCALES = {"zh-CN": ("CN", "Asia/Shanghai"), "ko-KR": ("KR", "Asia/Seoul")}
+OWN_KINDS = ("mobile", "home", "work")
+HEADER_ALIASES = {
+    "贷款编号": "loan_id", "合同号": "loan_id", "借据号": "loan_id", "姓名": "name", "客户姓名": "name",
+    "身份证后四位": "id_last4", "证件后四位": "id_last4", "手机": "phone", "手机号": "phone", "电话": "phone",
+    "应还金额": "amount_due", "金额": "amount_due", "到期日": "due_date", "应还日期": "due_date",
+    "语言": "locale", "时区": "timezone", "还款金额": "paid_amount", "还款时间": "paid_at", "还款日期": "paid_at",
+}
+_EXTRA_PHONE = re.compile(r"^phone(\d+)(_type)?$")
+_CONTACT = re.compile(r"^contact(\d+)_(phone|name|relation)$")
+_ID4 = re.compile(r"^\d{3}[\dX]$")
+BORROWER_FIELDS = ("name", "id_last4", "amount_due", "due_date", "locale", "timezone")
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (not a bad row)."""
+
+
+@dataclass
+class RowError:
+    line: int
+    reason: str
+    loan_id: str | None = None
+    column: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "loan_id": self.loan_id, "column": self.column, "reason": self.reason}
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    source: str
+    batch_id: int | None = None
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    encoding: str = ""
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "source": self.source, "batch_id": self.batch_id, "rows": self.rows,
+                "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": self.rejected, "encoding": self.encoding,
+                "errors": [e.as_dict() for e in self.errors]}
+
+
+class RowInvalid(ValueError):
+    def __init__(self, column: str | None, reason: str):
+        super().__init__(reason)
+        self.column, self.reason = column, reason
+
+
+# ---- reading files ------------------------------------------------------------------------------
+def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
+    """(line number, {normalised header: cell}) for every non-empty data row, and the encoding."""
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx(path), "xlsx"
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes nearly anything
+        raise ImportFileError(f"{path}: neither UTF-8 nor GB18030")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows = list(reader)
+    return _rows_with_header(rows, path), ("utf-8" if encoding == "utf-8-sig" else encoding)
+
+
+def _read_xlsx(path: Path) -> list[tuple[int, dict]]:
+    import openpyxl
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise ImportFileError(f"{path}: not a readable XLSX file: {exc}") from None
+    try:
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    return _rows_with_header(rows, path)
+
+
+def _norm_header(h) -> str:
+    h = str(h or "").strip().replace("\ufeff", "")
+    return HEADER_ALIASES.get(h, h.lower().replace(" ", "_"))
+
+
+def _rows_with_header(rows: list[list], path: Path) -> list[tuple[int, dict]]:
+    if not rows:
+        raise ImportFileError(f"{path}: the file is empty")
+    header = [_norm_header(h) for h in rows[0]]
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup:
+        raise ImportFileError(f"{path}: line 1: duplicate column(s) {', '.join(dup)}")
+    out = []
+    for i, row in enumerate(rows[1:], start=2):
+        cells = {h: row[j] if j < len(row) else None for j, h in enumerate(header) if h}
+        if all(_blank(v) for v in cells.values()):
+            continue
+        out.append((i, cells))
+    return out
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _s(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+# ---- validating cells ---------------------------------------------------------------------------
+def parse_phone(raw, region: str, column: str) -> str:
+    text = _s(raw)
+    if not text:
+        raise RowInvalid(column, "empty phone number")
+    try:
+        num = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise RowInvalid(column, f"not a phone number: {text!r} ({exc})") from None
+    if not phonenumbers.is_valid_number(num):
+        raise RowInvalid(column, f"invalid phone number for region {region}: {text!r}")
+    if phonenumbers.region_code_for_number(num) == region:
+        return re.sub(r"\D", "", phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL))
+    return "00" + phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def parse_date(raw, column: str) -> str:
+    if isinstance(raw, dt.datetime):
+        return raw.date().isoformat()
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    text = _s(raw)
+    m = re.match(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$", text)
+    if not m:
+        raise RowInvalid(column, f"not a date (YYYY-MM-DD): {text!r}")
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError as exc:
+        raise RowInvalid(column, f"not a valid date: {text!r} ({exc})") from None
+
+
+def parse_timestamp(raw, column: str) -> str:
+    if isinstance(raw, dt.datetime):
+        return raw.isoformat(timespec="seconds")
+    text = _s(raw)
+    try:
+        return parse_date(text, column)
+    except RowInvalid:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text.replace("/", "-")).isoformat(timespec="seconds")
+    except ValueError:
+        raise RowInvalid(column, f"not a date or timestamp: {text!r}") from None
+
+
+def parse_amount(raw, column: str) -> int:
+    text = _s(raw).replace(",", "").replace("，", "")
+    text = re.sub(r"^[¥￥₩$]|元$|원$", "", text).strip()
+    try:
+        value = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        raise RowInvalid(column, f"not an amount: {_s(raw)!r}") from None
+    if not value.is_finite() or value < 0:
+        raise RowInvalid(column, f"amount must be >= 0: {_s(raw)!r}")
+    if value > 10**12:
+        raise RowInvalid(column, f"amount too large: {_s(raw)!r}")
+    return int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+
+
+def parse_borrower_row(cells: dict) -> dict:
+    """One borrower row -> {"loan_id", borrower fields..., "contacts": [...]}; raises RowInvalid."""
+    loan_id = _s(cells.get("loan_id"))
+    if not loan_id:
+        raise RowInvalid("loan_id", "loan_id is required")
+    name = _s(cells.get("name"))
+    if not name:
+        raise RowInvalid("name", "name is required")
+    locale = _s(cells.get("locale")) or "zh-CN"
+    canonical = {k.lower(): k for k in LOCALES}
+    if locale.lower().replace("_", "-") not in canonical:
+        raise RowInvalid("locale", f"unknown locale {locale!r} (known: {', '.join(LOCALES)})")
+    locale = canonical[locale.lower().replace("_", "-")]
+    region, default_tz = LOCALES[locale]
+    tz = _s(cells.get("timezone")) or default_tz
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RowInvalid("timezone", f"unknown time zone {tz!r}") from None
+    id4 = _s(cells.get("id_last4")).upper() or None
+    if id4 is not None:
+        if id4.isdigit() and len(id4) < 4:
+            id4 = id4.zfill(4)  # spreadsheets drop leading zeros
+        if not _ID4.match(id4):
+            raise RowInvalid("id_last4", f"id_last4 must be 4 digits (or 3 digits and X): {id4!r}")
+    amount = None if _blank(cells.get("amount_due")) else parse_amount(cells.get("amount_due"), "amount_due")
+    due = None if _blank(cells.get("due_date")) else parse_date(cells.get("due_date"), "due_date")
+
+    contacts = []
+
+    def own(column: str, type_column: str, position: int):
+        kind = (_s(cells.get(type_column)) or "mobile").lower()
+        if kind not in OWN_KINDS:
+            raise RowInvalid(type_column, f"phone type must be one of {', '.join(OWN_KINDS)}, got {kind!r}")
+        contacts.append({"phone": parse_phone(cells.get(column), region, column), "kind": kind,
+                         "relation": None, "name": None, "position": position})
+
+    own("phone", "phone_type", 1)
+    extra = sorted({int(m.group(1)) for c in cells if (m := _EXTRA_PHONE.match(c))})
+    for n in extra:
+        if not _blank(cells.get(f"phone{n}")):
+            own(f"phone{n}", f"phone{n}_type", n)
+    third = sorted({int(m.group(1)) for c in cells if (m := _CONTACT.match(c))})
+    for n in third:
+        phone = cells.get(f"contact{n}_phone")
+        if _blank(phone):
+            if not _blank(cells.get(f"contact{n}_name")) or not _blank(cells.get(f"contact{n}_relation")):
+                raise RowInvalid(f"contact{n}_phone", f"contact {n} has a name or relation but no phone")
+            continue
+        relation = _s(cells.get(f"contact{n}_relation"))
+        if not relation:
+            raise RowInvalid(f"contact{n}_relation", f"contact {n} needs a relation (e.g. spouse, colleague)")
+        contacts.append({"phone": parse_phone(phone, region, f"contact{n}_phone"), "kind": "third_party",
+                         "relation": relation, "name": _s(cells.get(f"contact{n}_name")) or None,
+                         "position": 100 + n})
+    seen = {}
+    for c in contacts:
+        if c["phone"] in seen:
+            raise RowInvalid(None, f"number {c['phone']} appears twice in the row")
+        seen[c["phone"]] = c
+    return {"loan_id": loan_id, "name": name, "id_last4": id4, "amount_due": amount, "due_date": due,
+            "locale": locale, "timezone": tz, "contacts": contacts}
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def _upsert_borrower(db: Database, rec: dict, now: str) -> tuple[int, str]:
+    existing = list(db.query("SELECT * FROM borrowers WHERE loan_id = ?", [rec["loan_id"]]))
+    values = {k: rec[k] for k in BORROWER_FIELDS}
+    changed = False
+    if existing:
+        row = existing[0]
+        borrower_id = row["id"]
+        diff = {k: v for k, v in values.items() if row[k] != v}
+        if diff:
+            db["borrowers"].update(borrower_id, {**diff, "updated_at": now})
+            changed = True
+    else:
+        borrower_id = db["borrowers"].insert({"loan_id": rec["loan_id"], **values, "created_at": now,
+                                              "updated_at": now}).last_pk
+    current = {c["phone"]: c for c in db.query("SELECT * FROM contacts WHERE borrower_id = ?", [borrower_id])}
+    for c in rec["contacts"]:
+        old = current.pop(c["phone"], None)
+        if old is None:
+            db["contacts"].insert({"borrower_id": borrower_id, **c, "status": "ok", "created_at": now})
+            changed = True
+            continue
+        diff = {k: c[k] for k in ("kind", "relation", "name", "position") if old[k] != c[k]}
+        if old["status"] == "removed":
+            diff.update(status="ok", status_reason=None, status_at=now)
+        if diff:
+            db["contacts"].update(old["id"], diff)
+            changed = True
+    for old in current.values():
+        if old["status"] == "ok":
+            db["contacts"].update(old["id"], {"status": "removed", "status_reason": "not in the latest import",
+                                              "status_at": now})
+            changed = True
+    if not existing:
+        return borrower_id, "created"
+    return borrower_id, "updated" if changed else "unchanged"
+
+
+def _new_batch(db: Database, kind: str, path: Path, now: str) -> int:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return db["import_batches"].insert({"kind": kind, "source": str(path), "sha256": digest,
+                                        "created_at": now}).last_pk
+
+
+def _finish_batch(db: Database, report: ImportReport) -> None:
+    db["import_batches"].update(report.batch_id, {
+        "rows_total": report.rows, "created": report.created, "updated": report.updated,
+        "unchanged": report.unchanged, "rejected": report.rejected,
+        "errors": json.dumps([e.as_dict() for e in report.errors], ensure_ascii=False)})
+
+
+def _duplicates(rows: list[tuple[int, dict]], report: ImportReport) -> set[int]:
+    lines_by_loan: dict[str, list[int]] = {}
+    for line, cells in rows:
+        loan = _s(cells.get("loan_id"))
+        if loan:
+            lines_by_loan.setdefault(loan, []).append(line)
+    bad = set()
+    for loan, lines in lines_by_loan.items():
+        if len(lines) > 1:
+            for line in lines:
+                others = ", ".join(str(x) for x in lines if x != line)
+                report.errors.append(RowError(line, f"loan_id {loan} also on line(s) {others}", loan, "loan_id"))
+                bad.add(line)
+    return bad
+
+
+def import_file(db: Database, path: str | Path) -> ImportReport:
+    """Import a borrower file (CSV or XLSX) into db; see the module docstring."""
+    path = Path(path)
+    rows, encoding = read_rows(path)
+    report = ImportReport(kind="borrowers", source=str(path), rows=len(rows), encoding=encoding)
+    now = now_iso()
+    bad = _duplicates(rows, report)
+    with db.conn:
+        db.execute("BEGIN")
+        report.batch_id = _new_batch(db, "borrowers", path, now)
+        for line, cells in rows:
+            if line in bad:
+                continue
+            try:
+                rec = parse_borrower_row(cells)
+            except RowInvalid as exc:
+                report.errors.append(RowError(line, exc.reason, _s(cells.get("loan_id")) or None, exc.column))
+                continue
+            borrower_id, change = _upsert_borrower(db, rec, now)
+            setattr(report, change, getattr(report, change) + 1)
+            db["batch_borrowers"].insert({"batch_id": report.batch_id, "borrower_id": borrower_id,
+                                          "line": line, "change": change})
+        report.errors.sort(key=lambda e: e.line)
+        _finish_batch(db, report)
+    return report
+
+
+def import_payments(db: Database, path: str | Path) -> ImportReport:
+    """Import a payment file (loan_id, paid_amount, paid_at)."""
+    path = Path(path)
+    rows, encoding = read_rows(path)
+    report = ImportReport(kind="payments", source=str(path), rows=len(rows), encoding=encoding)
+    now = now_iso()
+    with db.conn:
+        db.execute("BEGIN")
+        report.batch_id = _new_batch(db, "payments", path, now)
+        for line, cells in rows:
+            loan = _s(cells.get("loan_id"))
+            try:
+                if not loan:
+                    raise RowInvalid("loan_id", "loan_id is required")
+                found = list(db.query("SELECT id FROM borrowers WHERE loan_id = ?", [loan]))
+                if not found:
+                    raise RowInvalid("loan_id", f"unknown loan_id {loan!r} (import the borrower first)")
+                amount = parse_amount(cells.get("paid_amount"), "paid_amount")
+                if amount <= 0:
+                    raise RowInvalid("paid_amount", "paid_amount must be > 0")
+                paid_at = parse_timestamp(cells.get("paid_at"), "paid_at")
+            except RowInvalid as exc:
+                report.errors.append(RowError(line, exc.reason, loan or None, exc.column))
+                continue
+            exists = list(db.query("SELECT id FROM payments WHERE borrower_id = ? AND paid_at = ? AND paid_amount = ?",
+                                   [found[0]["id"], paid_at, amount]))
+            if exists:
+                report.unchanged += 1
+                continue
+            db["payments"].insert({"borrower_id": found[0]["id"], "paid_amount": amount, "paid_at": paid_at,
+                                   "batch_id": report.batch_id, "created_at": now})
+            report.created += 1
+        _finish_batch(db, report)
+    return report
+
+
+def format_report(report: ImportReport) -> str:
+    lines = [f"{report.source}: {report.rows} row(s) [{report.encoding}] -> created {report.created}, "
+             f"updated {report.updated}, unchanged {report.unchanged}, rejected {report.rejected} "
+             f"(batch {report.batch_id})"]
+    for e in report.errors:
+        lines.append(f"  line {e.line}: {e.loan_id or '-'}: {e.column + ': ' if e.column else ''}{e.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything Huifang needs on a fresh Debian 12 machine, idempotently:
+# Debian packages, a virtualenv at .venv with the Python packages, the Asterisk 22 rootfs
+# (Debian sid, via mmdebstrap, into ~/.cache/ivr) and the prompt audio.
+# A second run only checks: it takes a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2)
+[[ "${IVR_WITH_BROWSER:-1}" == "1" ]] && DEBS+=(chromium)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.huifang-deps
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -f $stamp || "$(cat $stamp)" != "$want" ]]; then
+  echo "setup: installing Python packages"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  echo "$want" > $stamp
+fi
+
+.venv/bin/ivr asterisk install
+.venv/bin/ivr prompts build
+echo "setup: ready"

@@ -1,0 +1,43 @@
+"""Settings from defaults, TOML and IVR_* variables; the database opens in WAL with migrations applied."""
+from __future__ import annotations
+
+import pytest
+
+from ivr import config
+from ivr.db.connect import connect
+from ivr.db.migrations import split_statements
+
+
+def test_env_overrides_file_overrides_defaults(tmp_path):
+    toml = tmp_path / "ivr.toml"
+    toml.write_text('port_base = 20000\ninstance = "fromfile"\n')
+    s = config.load(env={"IVR_INSTANCE": "fromenv"}, config_file=toml)
+    assert (s.port_base, s.instance) == (20000, "fromenv")
+    assert s.ami_port == 20038 and s.sip_port == 20060 and s.audiosocket_port == 20074
+    assert config.load(env={}).bind == "127.0.0.1"
+
+
+def test_unknown_setting_in_file_is_an_error(tmp_path):
+    toml = tmp_path / "ivr.toml"
+    toml.write_text("prot_base = 1\n")
+    with pytest.raises(ValueError, match="unknown setting 'prot_base'"):
+        config.load(env={}, config_file=toml)
+
+
+def test_settings_round_trip_through_the_environment(tmp_path):
+    s = config.load(env={}).replace(port_base=23000, instance="x", db_path=str(tmp_path / "d.db"))
+    assert config.load(env=s.to_env()) == s
+
+
+def test_database_is_wal_and_migrations_are_idempotent(tmp_path):
+    db = connect(tmp_path / "h.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"borrowers", "contacts", "attempts", "events", "answers", "dialogs"} <= set(db.table_names())
+    applied = db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+    db2 = connect(tmp_path / "h.db")
+    assert db2.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == applied
+
+
+def test_statement_splitter():
+    sql = "-- a comment\nCREATE TABLE a (x INTEGER); \nCREATE TABLE b (\n  y TEXT -- note\n);\n"
+    assert split_statements(sql) == ["CREATE TABLE a (x INTEGER);", "CREATE TABLE b (\n  y TEXT -- note\n);"]
