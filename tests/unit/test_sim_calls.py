@@ -198,7 +198,7 @@ def test_seven_concurrent_calls_across_workers_on_loopback(pool, tmp_path):
 
 def test_full_pool_answers_503(tmp_path, tts_cache):
     personas = tmp_path / "p.json"
-    personas.write_text(json.dumps({"1": {"answer_after_ms": 100, "steps": [{"wait_ms": 1500}, {"hangup": True}]}}))
+    personas.write_text(json.dumps({"1": {"answer_after_ms": 100, "steps": [{"wait_ms": 6000}, {"hangup": True}]}}))
     s = SETTINGS.replace(port_base=BASE + 100)  # trunk port of its own; RTP blocks below are explicit
     with PhonePool(s, personas, tmp_path / "log.jsonl", tmp_path / "rec", workers=1, tts_cache=tts_cache,
                    rtp_base=SETTINGS.sim_rtp_base + 400) as small:
