@@ -25,6 +25,11 @@ DATA = Path(__file__).with_name("demo_data")
 CONCURRENCY = 6
 
 
+def demo_due_date() -> str:
+    """Demo borrowers are due five days from today."""
+    return (dt.date.today() + dt.timedelta(days=5)).isoformat()
+
+
 def demo_borrower(number: str, persona, table: dict) -> dict:
     known = table.get(number)
     if known:
@@ -41,7 +46,7 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
     placer = CallPlacer(settings, db)
     await placer.start()
     gate = asyncio.Semaphore(concurrency)
-    due = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    due = demo_due_date()
 
     async def one(number: str) -> dict:
         b = demo_borrower(number, personas[number], borrowers)

@@ -8,7 +8,9 @@ Results are cached by a hash of (voice, rate, text), so a sentence is synthesize
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import threading
 import subprocess
 import tempfile
 import wave
@@ -49,10 +51,12 @@ def synthesize(text: str, locale: str, out_path: Path, *, rate: int | None = Non
         # text goes as an argument list, never through a shell
         subprocess.run(["espeak-ng", "-v", voice_for(locale), "-s", str(rate), "-w", str(raw), "--", text],
                        check=True, capture_output=True, timeout=60)
-        staged = Path(tmp) / "out.wav"
+        # staged beside the target and renamed: readers never see a half-written file, and two
+        # threads synthesizing the same sentence both end with a whole one
+        staged = out_path.with_name(f".{out_path.name}.{os.getpid()}.{threading.get_ident()}.tmp.wav")
         subprocess.run(["sox", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
                         str(staged), "gain", "-n", "-3"], check=True, capture_output=True, timeout=60)
-        shutil.move(staged, out_path)
+        os.replace(staged, out_path)
     return out_path
 
 

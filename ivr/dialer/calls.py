@@ -107,7 +107,9 @@ class CallPlacer:
         """Follow an attempt placed before a restart whose channel still exists: its later events
         (HuifangDial, Hangup, ...) are reduced and it is closed by `_finish` like any other."""
         answered = state in ("answered", "in_dialog")
-        view = AttemptView(attempt_id, state=state, answered=answered, originate_ok=True if answered else None)
+        # its channel exists, so the Originate did create it: the main channel's Hangup ends it
+        # even when the events before the restart (answer, OriginateResponse) were missed
+        view = AttemptView(attempt_id, state=state, answered=answered, originate_ok=True)
         tracker = Tracker(view=view, done=asyncio.Event(), action_id=f"orig-{attempt_id}")
         self._by_key[attempt_id] = tracker
         self._by_key[tracker.action_id] = tracker

@@ -110,6 +110,12 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
     if attempt is None or attempt["state"] != "ended":
         return None
     dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
+    if dialog is not None and attempt["outcome"] != "answered":
+        # a call followed after a restart whose answer we did not see: the dialog server talked to someone
+        fix = {"outcome": "answered", "answered_at": attempt["answered_at"] or dialog["started_at"],
+               "cause": attempt["cause"] if attempt["outcome"] is None else 16}
+        db["attempts"].update(attempt_id, fix)
+        attempt = {**attempt, **fix}
     early = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND name = 'DialState' AND data LIKE '%PROGRESS%' "
                        "LIMIT 1", [attempt_id]).fetchone() is not None
     disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early)
@@ -129,7 +135,8 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
         answers = list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
         callback_at = None
         if rule.action == "callback":
-            callback_at = dispositions.callback_time(answers, borrower["timezone"])
+            callback_at = requested_callback(db, attempt_id, borrower["timezone"]) \
+                or dispositions.callback_time(answers, borrower["timezone"])
         nxt = dispositions.next_step(disposition, rule, attempts=target["attempts"] if target else 1,
                                      max_attempts=campaign["max_attempts"], fails_in_row=target["fails_in_row"] if target else 0,
                                      now=now, callback_at=callback_at, kind=contact["kind"] if contact else "mobile")
@@ -151,6 +158,24 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
             result["fallback"] = queue_fallback(db, campaign, borrower, "unreachable", now, lender,
                                                 reason=nxt.done_reason)
     return result
+
+
+def requested_callback(db, attempt_id: str, tz_name: str) -> dt.datetime | None:
+    """The callback time the dialog server recorded (`callbacks.due_at`, 0003), if any."""
+    if "callbacks" not in db.table_names():
+        return None
+    row = _one(db, "SELECT due_at FROM callbacks WHERE attempt_id = ? AND due_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+               [attempt_id])
+    if row is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(row["due_at"])
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+        value = value.replace(tzinfo=ZoneInfo(tz_name))
+    return value
 
 
 def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.datetime, lender: str = "",
@@ -244,6 +269,7 @@ class Controller:
         self._tasks: set[asyncio.Task] = set()
         self._needs_reconcile = True
         self._last_reconcile = 0.0
+        self._last_notify = 0.0
         self._was_connected = True
         self._stopping = False
 
@@ -301,7 +327,7 @@ class Controller:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             if self.notifier is not None:
-                await self.db.call(lambda d: self.notifier.run_once())
+                await asyncio.to_thread(self.notifier.run_once)
         finally:
             await self.close()
 
@@ -321,9 +347,10 @@ class Controller:
         self._was_connected = True
         if self._needs_reconcile or time.monotonic() - self._last_reconcile > self.reconcile_every_s:
             await self.reconcile()
-        if self.notifier is not None:
-            self.notifier.db = self.notifier.db or self.db.db
-            await self.db.call(lambda d: self.notifier.run_once())
+        if self.notifier is not None and time.monotonic() - self._last_notify > 2.0:
+            # its own connection, its own thread: a slow provider never holds up the dialer's writes
+            self._last_notify = time.monotonic()
+            await asyncio.to_thread(self.notifier.run_once)
         running = await self.db.call(scheduler.running_campaigns, now)
         active = await self.db.call(active_counts)
         budgets = {}
@@ -436,9 +463,12 @@ class Controller:
             aid = a["id"]
             if aid in self._placing:
                 continue
+            # just originated (CallPlacer stamps originated_at with the wall clock): its channel
+            # may not exist yet
+            wall = dt.datetime.now(dt.timezone.utc)
             if not startup and aid in tracked and a["originated_at"] and \
-                    parse_iso(a["originated_at"]) > now - dt.timedelta(seconds=5) and aid not in alive:
-                continue  # just originated: its channel may not exist yet
+                    parse_iso(a["originated_at"]) > wall - dt.timedelta(seconds=5) and aid not in alive:
+                continue
             if aid in alive:
                 if aid not in tracked:
                     log.info("reconcile: attempt %s still up (%s): following it", aid, a["state"])

@@ -12,9 +12,9 @@ Flags, each with its evidence (attempt ids, dates), from what the dialer and dia
                    the amount between the promise and its date + 1 day grace          (weight 3 each, max 2)
 Score = sum of weights; level: high >= 5, medium >= 2, else low.
 
-Promises come from a `promises` table if one exists (attempt_id, borrower_id, promise_date,
-amount, created_at: written by the dialog side), else from answers slots of calls whose dialog
-result is promise (promise_date / promise_amount, or date / amount on the plan step).
+Promises come from the `promises` table (0003_conversation.sql, written by the dialog server) and,
+for calls without a row there, from the answers' slots of calls whose dialog result is promise
+(promise_date / promise_amount, or date / amount on the plan step).
 """
 from __future__ import annotations
 
@@ -48,15 +48,22 @@ class Risk:
 
 
 def promises(db: Database, borrower_id: int) -> list[dict]:
-    if "promises" in db.table_names():
-        return [{"attempt_id": r["attempt_id"], "promise_date": r["promise_date"], "amount": r["amount"],
-                 "created_at": r["created_at"]}
-                for r in db.query("SELECT * FROM promises WHERE borrower_id = ? ORDER BY created_at", [borrower_id])]
+    """The borrower's promises: rows of `promises` (0003, written by the dialog server), plus, for
+    calls that have no such row, what the answers' slots say."""
     out = []
+    recorded = set()
+    if "promises" in db.table_names():
+        for r in db.query("SELECT * FROM promises WHERE borrower_id = ? ORDER BY created_at", [borrower_id]):
+            recorded.add(r["attempt_id"])
+            if r["promise_date"]:
+                out.append({"attempt_id": r["attempt_id"], "promise_date": r["promise_date"], "amount": r["amount"],
+                            "created_at": r["created_at"]})
     rows = db.query("SELECT a.id, a.created_at, g.result FROM attempts a JOIN dialogs g ON g.attempt_id = a.id "
                     "WHERE a.borrower_id = ? AND g.result IN ('promise', 'promise_unconfirmed') ORDER BY a.created_at",
                     [borrower_id])
     for a in rows:
+        if a["id"] in recorded:
+            continue
         date = amount = None
         for ans in db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [a["id"]]):
             slots = json.loads(ans["slots"] or "{}")

@@ -16,10 +16,12 @@ import yaml
 KINDS = ("say", "ask", "branch", "transfer", "hangup")
 STEPS = ("identity", "digits", "plan", "confirm")
 CONDITIONS = ("id_matches", "promise_complete")
-ACTIONS = ("record_promise", "schedule_callback", "mark_wrong_person", "flag_id_mismatch", "escalate")
+ACTIONS = ("record_promise", "schedule_callback", "escalate")
+CAPTURES = ("callback_time",)
+KEYPAD_MODES = ("menu", "date", "time")
 PLACEHOLDERS = {"lender", "name", "amount", "due_date", "promise_date", "promise_amount"}
 NODE_KEYS = {"say", "ask", "branch", "transfer", "hangup", "next", "when", "step", "reprompt", "timeout_ms",
-             "retries", "max_digits", "on_no_input", "on_no_match", "result", "action"}
+             "retries", "max_digits", "on_no_input", "on_no_match", "result", "action", "capture", "keypad"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Node:
     condition: str | None = None
     result: str | None = None
     action: str | None = None
+    capture: str | None = None
+    keypad: str = "menu"           # menu: one key per choice; date: MMDD; time: HHMM
 
     def targets(self) -> list[str]:
         out = [t for t in (self.next, self.on_no_input, self.on_no_match) if t]
@@ -137,7 +141,8 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
                     timeout_ms=int(spec.get("timeout_ms", 5000)), retries=int(spec.get("retries", 1)),
                     max_digits=int(spec.get("max_digits", 1)), on_no_input=spec.get("on_no_input"),
                     on_no_match=spec.get("on_no_match"), condition=spec.get("branch") if kind == "branch" else None,
-                    result=spec.get("result"), action=spec.get("action"))
+                    result=spec.get("result"), action=spec.get("action"), capture=spec.get("capture"),
+                    keypad=spec.get("keypad", "menu"))
         nodes[name] = node
         if kind == "say" and not node.next:
             problems.append(Problem(fname, node.line, f"say node {name!r} needs `next`"))
@@ -156,6 +161,11 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
                                         f"branch {name!r}: unknown condition {node.condition!r}"))
             if set(node.when) != {"true", "false"}:
                 problems.append(Problem(fname, node.line, f"branch {name!r} needs when: 'true' and 'false'"))
+        if node.keypad not in KEYPAD_MODES:
+            problems.append(Problem(fname, at(name, "keypad"), f"node {name!r}: keypad must be one of "
+                                                               f"{', '.join(KEYPAD_MODES)}"))
+        if node.capture and node.capture not in CAPTURES:
+            problems.append(Problem(fname, at(name, "capture"), f"node {name!r}: unknown capture {node.capture!r}"))
         if node.action and node.action not in ACTIONS:
             problems.append(Problem(fname, at(name, "action"), f"node {name!r}: unknown action {node.action!r}"))
 

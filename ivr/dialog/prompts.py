@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class Prompts:
         self.settings = settings
         self.texts = prompt_texts(settings.prompts_dir)
         self._pcm: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()  # audio() is called from worker threads
 
     @property
     def locales(self) -> list[str]:
@@ -72,18 +74,20 @@ class Prompts:
         """(text as played, 8 kHz s16 PCM) for one prompt."""
         text = self.text(locale, key, values)
         cache_key = (locale, text)
-        if cache_key in self._pcm:
-            self._pcm.move_to_end(cache_key)
-            return text, self._pcm[cache_key]
+        with self._lock:
+            if cache_key in self._pcm:
+                self._pcm.move_to_end(cache_key)
+                return text, self._pcm[cache_key]
         template = self.texts[locale][key]
         static = self.static_file(locale, key)
         if placeholders(template) <= INSTALL_PLACEHOLDERS and static.exists():
             pcm = tts.read_pcm(static)
         else:
             pcm = tts.read_pcm(tts.cached(text, locale, Path(self.settings.cache_dir) / "tts"))
-        self._pcm[cache_key] = pcm
-        while len(self._pcm) > 512:
-            self._pcm.popitem(last=False)
+        with self._lock:
+            self._pcm[cache_key] = pcm
+            while len(self._pcm) > 512:
+                self._pcm.popitem(last=False)
         return text, pcm
 
 

@@ -6,6 +6,7 @@ A hangup anywhere raises `CallHungUp`; the caller's `finally` writes the disposi
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..db.clock import now_iso
 from . import intents
+from .intents.keypad import keypad_date, keypad_time
 from .agi import CallHungUp
 from .flow import Flow, Node
 from .prompts import Prompts
@@ -34,6 +36,8 @@ class CallContext:
     actions: list = field(default_factory=list)
     next: str = "hangup"                              # hangup or queue
     last_node: str | None = None
+    no_match_at: str | None = None                    # the question the machine could not understand
+    played: list = field(default_factory=list)        # every prompt as heard: {node, prompt, text, at}
     seq: int = 0
 
     def prompt_values(self) -> dict:
@@ -56,13 +60,14 @@ class FlowRunner:
         self.flow, self.prompts, self.speech, self.audio, self.store, self.ctx = flow, prompts, speech, audio, store, ctx
 
     async def run(self) -> CallContext:
+        self.prefetch()
         node = self.flow.nodes[self.flow.start]
         for _ in range(self.MAX_STEPS):
             self.ctx.last_node = node.name
             if node.result:
                 self.ctx.result = node.result
             if node.action:
-                self.ctx.actions.append({"action": node.action, "node": node.name, "slots": dict(self.ctx.slots)})
+                await self._act(node)
             log.info("call %s: node %s (%s)", self.ctx.attempt_id, node.name, node.kind)
             target = await getattr(self, f"_{node.kind}")(node)
             if target is None:
@@ -72,13 +77,30 @@ class FlowRunner:
         return self.ctx
 
     # ---- node kinds --------------------------------------------------------------------------
+    async def _prompt(self, node: Node, key: str) -> tuple[str, bytes]:
+        # synthesis (espeak-ng) and file reads block: never on the event loop that paces every call's audio
+        loop = asyncio.get_running_loop()
+        text, pcm = await loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key,
+                                               self.ctx.prompt_values())
+        self.ctx.played.append({"node": node.name, "prompt": key, "text": text, "at": now_iso()})
+        return text, pcm
+
+    def prefetch(self) -> None:
+        """Synthesize this call's borrower-specific prompts while the greeting plays, so that no gap
+        opens between two prompts (a gap reads as 'your turn' to a caller)."""
+        loop = asyncio.get_running_loop()
+        values = self.ctx.prompt_values()
+        keys = {k for n in self.flow.nodes.values() for k in (n.prompt, n.reprompt) if k}
+        for key in sorted(keys):
+            loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key, values)
+
     async def _say(self, node: Node) -> str | None:
-        _, pcm = self.prompts.audio(self.ctx.locale, node.prompt, self.ctx.prompt_values())
+        _, pcm = await self._prompt(node, node.prompt)
         await self.audio.say(pcm)
         return node.next
 
     async def _transfer(self, node: Node) -> None:
-        _, pcm = self.prompts.audio(self.ctx.locale, node.prompt, self.ctx.prompt_values())
+        _, pcm = await self._prompt(node, node.prompt)
         await self.audio.say(pcm)
         self.ctx.next = "queue"
         return None
@@ -102,7 +124,7 @@ class FlowRunner:
         tries = node.retries + 1
         for attempt in range(1, tries + 1):
             key = node.prompt if attempt == 1 or not node.reprompt else node.reprompt
-            text, pcm = self.prompts.audio(self.ctx.locale, key, self.ctx.prompt_values())
+            text, pcm = await self._prompt(node, key)
             utterance = None
             if self.speech.available(self.ctx.locale):
                 try:
@@ -128,13 +150,48 @@ class FlowRunner:
                 self._remember(node, meaning)
                 return node.when[intent]
             if attempt == tries:
+                self.ctx.no_match_at = node.name
                 return node.on_no_match
         return node.on_no_match
+
+    # ---- actions: the records a conversation leaves behind ------------------------------------
+    async def _act(self, node: Node) -> None:
+        self.ctx.actions.append({"action": node.action, "node": node.name, "slots": dict(self.ctx.slots)})
+        borrower_id = self.ctx.borrower.get("id")
+        if node.action == "record_promise":
+            await self.store.promise({"attempt_id": self.ctx.attempt_id, "borrower_id": borrower_id,
+                                      "promise_date": self.ctx.slots.get("promise_date"),
+                                      "amount": self.ctx.slots.get("promise_amount"),
+                                      "confirmed": int(node.result == "promise")})
+        elif node.action == "schedule_callback":
+            date, hhmm = self.ctx.slots.get("callback_date"), self.ctx.slots.get("callback_time")
+            due = f"{date}T{hhmm or '10:00'}" if date else None
+            await self.store.callback({"attempt_id": self.ctx.attempt_id, "borrower_id": borrower_id,
+                                       "reason": "requested", "requested_date": date, "requested_time": hhmm,
+                                       "due_at": due})
+        elif node.action == "escalate":
+            b = self.ctx.borrower
+            said = await self.store.answers(self.ctx.attempt_id)
+            await self.store.escalation({
+                "attempt_id": self.ctx.attempt_id, "borrower_id": borrower_id,
+                "reason": (node.result if node.result not in (None, "transferred")
+                           else "no_match" if self.ctx.no_match_at else "requested"),
+                "context": {"name": b.get("name"), "loan_id": b.get("loan_id"), "amount_due": b.get("amount_due"),
+                            "due_date": b.get("due_date"), "locale": self.ctx.locale,
+                            "identity_verified": self.ctx.result == "identity_confirmed"
+                            or bool(self.ctx.slots.get("digits")) and self._cond_id_matches(),
+                            "slots": dict(self.ctx.slots), "answers": said}})
+        log.info("call %s: action %s", self.ctx.attempt_id, node.action)
 
     # ---- helpers -----------------------------------------------------------------------------
     def _understand(self, node: Node, turn: Turn) -> dict:
         if turn.via == "keypad":
-            return intents.keypad(node.step, turn.digits.rstrip("#"))
+            keys = turn.digits.rstrip("#")
+            if node.keypad == "date":
+                return keypad_date(keys, self.ctx.today)
+            if node.keypad == "time":
+                return keypad_time(keys, self.ctx.today)
+            return intents.keypad(node.step, keys)
         if turn.via == "voice" and turn.text:
             return intents.understand(turn.text, locale=self.ctx.locale, step=node.step, today=self.ctx.today)
         return {"intent": "no_input" if turn.via == "none" else "unknown", "date": None, "time": None,
@@ -143,16 +200,17 @@ class FlowRunner:
     def _remember(self, node: Node, meaning: dict) -> None:
         if node.step == "digits" and meaning.get("digits"):
             self.ctx.slots["digits"] = meaning["digits"]
-        if node.step == "plan":
+        if node.step == "plan" and node.capture != "callback_time":
             if meaning.get("date"):
                 self.ctx.slots["promise_date"] = meaning["date"]
             if meaning.get("amount"):
                 self.ctx.slots["promise_amount"] = meaning["amount"]
             if meaning["intent"] == "promise" and not self.ctx.slots.get("promise_amount") and meaning.get("date"):
                 self.ctx.slots["promise_amount"] = self.ctx.borrower.get("amount_due")
-        if meaning["intent"] == "callback":
-            self.ctx.slots["callback_date"] = meaning.get("date")
-            self.ctx.slots["callback_time"] = meaning.get("time")
+        if meaning["intent"] == "callback" or node.capture == "callback_time":
+            if meaning.get("date") or meaning.get("time"):
+                self.ctx.slots["callback_date"] = meaning.get("date") or self.ctx.today.isoformat()
+                self.ctx.slots["callback_time"] = meaning.get("time")
 
     async def _record(self, node: Node, attempt: int, text: str, turn: Turn, meaning: dict,
                       ref_mono: float, ref_wall: dt.datetime) -> None:

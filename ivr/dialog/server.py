@@ -31,7 +31,9 @@ AUDIO_CONNECT_TIMEOUT = 5.0
 class DialogServer:
     def __init__(self, settings: Settings, *, today: dt.date | None = None):
         self.settings = settings
-        self.flow: Flow = load_flow(settings.flows_dir / "followup.yaml", settings.prompts_dir)
+        # every flow is checked before the first call; an attempt names the one it runs
+        self.flows: dict[str, Flow] = {p.stem: load_flow(p, settings.prompts_dir)
+                                       for p in sorted(settings.flows_dir.glob("*.yaml"))}
         self.prompts = Prompts(settings)
         self.speech = SpeechEngine(settings)
         self.store = DialogStore(settings.database)
@@ -99,7 +101,10 @@ class DialogServer:
                 raise RuntimeError("Asterisk did not open the AudioSocket connection")
             conn = self._waiting[attempt_id].result()
             audio = CallAudio(conn)
-            runner = FlowRunner(self.flow, self.prompts, self.speech, audio, self.store, ctx)
+            flow = self.flows.get(attempt["flow"] or "followup")
+            if flow is None:
+                raise RuntimeError(f"attempt names unknown flow {attempt['flow']!r}")
+            runner = FlowRunner(flow, self.prompts, self.speech, audio, self.store, ctx)
             await runner.run()
         except CallHungUp:
             ctx.result = "hung_up" if ctx.result in ("completed", "identity_confirmed") else ctx.result
@@ -114,7 +119,7 @@ class DialogServer:
             self._done[attempt_id].set()
             if audio is not None:
                 await audio.close()
-            await self.store.finish(attempt_id, ctx.result, ctx.last_node, error)
+            await self.store.finish(attempt_id, ctx.result, ctx.last_node, error, ctx.played)
             self._waiting.pop(attempt_id, None)
             self._done.pop(attempt_id, None)
         # the AudioSocket application returns once our side has closed
@@ -134,6 +139,10 @@ class DialogServer:
         locale = (await agi.get_variable("IVR_LOCALE")) or self.settings.default_locale
         attempt_id = (await agi.get_variable("IVR_ATTEMPT")) or ""
         log.info("call %s: no agent answered; offering a callback", attempt_id)
+        context = await self.store.context(attempt_id) if attempt_id else None
+        if context is not None:
+            await self.store.callback({"attempt_id": attempt_id, "borrower_id": context["attempt"]["borrower_id"],
+                                       "reason": "no_agent"})
         # played by Asterisk from the copied prompt audio
         await agi.exec("Playback", f"{self.settings.asterisk_dir_in_chroot}/sounds/{locale}/no_agent")
 

@@ -54,12 +54,43 @@ class DialogStore:
     async def answer(self, row: dict) -> None:
         await self._run(self._answer, row)
 
-    def _finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None) -> None:
-        self._db["dialogs"].update(attempt_id, {"ended_at": now_iso(), "result": result,
-                                                "last_node": last_node, "error": error})
+    def _finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None, played: list) -> None:
+        self._db["dialogs"].update(attempt_id, {"ended_at": now_iso(), "result": result, "last_node": last_node,
+                                                "error": error, "played": json.dumps(played, ensure_ascii=False)})
 
-    async def finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None = None) -> None:
-        await self._run(self._finish, attempt_id, result, last_node, error)
+    async def finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None = None,
+                     played: list | None = None) -> None:
+        await self._run(self._finish, attempt_id, result, last_node, error, played or [])
+
+    # ---- what the conversation produced ------------------------------------------------------
+    def _insert(self, table: str, row: dict) -> None:
+        row = dict(row)
+        row.setdefault("created_at", now_iso())
+        if "context" in row:
+            row["context"] = json.dumps(row["context"], ensure_ascii=False, default=str)
+        self._db[table].insert(row)
+
+    async def promise(self, row: dict) -> None:
+        await self._run(self._insert, "promises", row)
+
+    async def callback(self, row: dict) -> None:
+        await self._run(self._insert, "callbacks", row)
+
+    def _escalation(self, row: dict) -> None:
+        row = dict(row)
+        row["context"] = json.dumps(row.get("context") or {}, ensure_ascii=False, default=str)
+        row.setdefault("queued_at", now_iso())
+        self._db["escalations"].upsert(row, pk="attempt_id")
+
+    async def escalation(self, row: dict) -> None:
+        await self._run(self._escalation, row)
+
+    def _answers(self, attempt_id: str) -> list[dict]:
+        return list(self._db.query("SELECT step, intent, via, text, digits FROM answers WHERE attempt_id = ? "
+                                   "ORDER BY seq", [attempt_id]))
+
+    async def answers(self, attempt_id: str) -> list[dict]:
+        return await self._run(self._answers, attempt_id)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

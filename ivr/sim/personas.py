@@ -6,6 +6,10 @@
      "13800000002": {"reject": "busy"},
      "13800000006": {"announcement": {"text": "您拨打的号码是空号", "locale": "zh-CN", "then": "notfound"}}}
 
+`"first_calls": {"reject": "busy", "count": 1}` rejects the first `count` calls to the number
+(counted in the shared call log, so across phone processes and restarts of the dialer) and then
+behaves as the rest of the persona says: "busy, then answers on the retry".
+
 A persona either rejects (`reject`), plays a carrier announcement as early media and then fails
 (`announcement`), or answers after `answer_after_ms` and runs its `steps`. Every error names the
 file, the number and the field.
@@ -57,6 +61,13 @@ class Announcement:
 
 
 @dataclass(frozen=True)
+class FirstCalls:
+    """The first `count` calls to the number are rejected with `reject`; later ones follow the persona."""
+    reject: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class Persona:
     number: str
     answer_after_ms: int = DEFAULT_ANSWER_AFTER_MS
@@ -64,6 +75,7 @@ class Persona:
     reject: str | None = None
     announcement: Announcement | None = None
     hangup_after_ms: int | None = None
+    first_calls: FirstCalls | None = None
 
     @property
     def reject_status(self) -> int | None:
@@ -137,7 +149,7 @@ def _step(source, number, i, raw) -> Step:
     return Step("hangup", True)
 
 
-_PERSONA_FIELDS = {"answer_after_ms", "steps", "reject", "announcement", "hangup_after_ms"}
+_PERSONA_FIELDS = {"answer_after_ms", "steps", "reject", "announcement", "hangup_after_ms", "first_calls"}
 
 
 def parse_persona(source: str, number: str, raw: object) -> Persona:
@@ -178,6 +190,22 @@ def parse_persona(source: str, number: str, raw: object) -> Persona:
         _fail(source, number, "reject" if reject is not None else "announcement",
               "a persona that rejects cannot also have steps, answer_after_ms or hangup_after_ms")
 
+    first_calls = None
+    if "first_calls" in raw:
+        fc = raw["first_calls"]
+        if not isinstance(fc, dict):
+            _fail(source, number, "first_calls", "must be an object with reject and count")
+        extra = sorted(set(fc) - {"reject", "count"})
+        if extra:
+            _fail(source, number, f"first_calls.{extra[0]}", "unknown field (allowed: reject, count)")
+        if fc.get("reject") not in REJECT_CODES:
+            _fail(source, number, "first_calls.reject",
+                  f"unknown reject {fc.get('reject')!r} (known: {', '.join(REJECT_CODES)})")
+        count = fc.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            _fail(source, number, "first_calls.count", f"must be an integer >= 1, got {count!r}")
+        first_calls = FirstCalls(fc["reject"], count)
+
     steps_raw = raw.get("steps", [])
     if not isinstance(steps_raw, list):
         _fail(source, number, "steps", f"must be a list, got {type(steps_raw).__name__}")
@@ -191,6 +219,7 @@ def parse_persona(source: str, number: str, raw: object) -> Persona:
         announcement=announcement,
         hangup_after_ms=None if hangup_after is None else _ms(source, number, "hangup_after_ms", hangup_after,
                                                                allow_zero=False),
+        first_calls=first_calls,
     )
 
 

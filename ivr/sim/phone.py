@@ -23,7 +23,7 @@ import pjsua2 as pj
 
 from ivr import tts
 from ivr.sim import pjsua_workarounds as pw
-from ivr.sim.calllog import CallLogWriter, now_iso
+from ivr.sim.calllog import CallLogWriter, calls_to, now_iso
 from ivr.sim.personas import REJECT_CODES, Persona, load_personas
 from ivr.sim.sipmsg import parse, uri_user
 
@@ -261,9 +261,18 @@ class Session:
 
 
 # ---- scripts ------------------------------------------------------------------------------------
-def borrower_script(s: Session, persona: Persona | None):
+def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0):
     if persona is None:
         s.reject(404)
+        return
+    if persona.first_calls is not None and earlier_calls < persona.first_calls.count:
+        if persona.first_calls.reject == "noanswer":
+            s.respond(180)
+            yield from s.until(lambda: s.disconnected, NOANSWER_CAP_S)
+            if not s.disconnected:
+                s.reject(REJECT_CODES["noanswer"])
+        else:
+            s.reject(REJECT_CODES[persona.first_calls.reject])
         return
     if persona.announcement is not None:
         s.respond(183)
@@ -303,7 +312,9 @@ def borrower_script(s: Session, persona: Persona | None):
             s.hangup("local_hangup")
             return
         else:
-            heard = yield from s.wait_prompt_end(since)
+            # a step right after a wait_ms runs at once: the persona timed it (barge-in tests);
+            # otherwise it answers the prompt being played, once that prompt has ended
+            heard = False if previous == "wait_ms" else (yield from s.wait_prompt_end(since))
             started, at = time.monotonic(), now_iso()
             if step.action == "say":
                 yield from s.say(step.value, step.locale)
@@ -379,7 +390,12 @@ class PhoneWorker:
         if self.kind == "agent":
             s.script = agent_script(s, self.agent)
         else:
-            s.script = borrower_script(s, self.persona_for(s.number))
+            persona = self.persona_for(s.number)
+            earlier = 0
+            if persona is not None and persona.first_calls is not None:
+                # this call's own "incoming" line is already in the shared log
+                earlier = max(0, len(calls_to(self.log.path, s.number)) - 1)
+            s.script = borrower_script(s, persona, earlier)
         self.sessions.append(s)
 
     def run(self) -> int:

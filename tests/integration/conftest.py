@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ivr import config
-from ivr.demo import call_all
+from ivr.demo import call_all, demo_due_date as DEMO_DUE
+from ivr.dialog.prompts import Prompts
 from ivr.sim.personas import load_personas
 from ivr.stack import Stack, ensure_installed
 
@@ -29,18 +30,45 @@ def settings(tmp_path_factory):
     return s
 
 
+BARGE_IN_NUMBER = "13900000014"
+
+
+def seconds(pcm: bytes) -> float:
+    return len(pcm) / 16000
+
+
+def timed_personas(settings, borrowers) -> dict:
+    """Personas whose timing depends on how long our prompts are: barge-in during the plan question."""
+    b = borrowers[BARGE_IN_NUMBER]
+    prompts = Prompts(settings)
+    values = {"name": b["name"], "amount": b["amount_due"], "due_date": DEMO_DUE()}
+    before_plan = sum(seconds(prompts.audio(b["locale"], key, values)[1]) for key in ("id_ok", "reminder"))
+    return {BARGE_IN_NUMBER: {"answer_after_ms": 500, "steps": [
+        {"dtmf": "1"}, {"dtmf": "1234"}, {"wait_ms": int((before_plan + 2.5) * 1000)}, {"dtmf": "1"}]}}
+
+
 @pytest.fixture(scope="session")
-def stack(settings, tmp_path_factory):
-    st = Stack(settings, tmp_path_factory.mktemp("run"), HERE / "personas.json")
+def personas_file(settings, tmp_path_factory):
+    borrowers = json.loads((HERE / "borrowers.json").read_text())
+    data = json.loads((HERE / "personas.json").read_text())
+    data.update(timed_personas(settings, borrowers))
+    path = tmp_path_factory.mktemp("personas") / "personas.json"
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(settings, tmp_path_factory, personas_file):
+    st = Stack(settings, tmp_path_factory.mktemp("run"), personas_file)
     st.start()
     yield st
     st.stop()
 
 
 @pytest.fixture(scope="session")
-def persona_calls(stack, settings):
-    """Every persona of personas.json called once, concurrently; {number: attempt row + answers}."""
-    personas = load_personas(HERE / "personas.json")
+def persona_calls(stack, settings, personas_file):
+    """Every persona called once, concurrently; {number: attempt row + answers + dialog}."""
+    personas = load_personas(personas_file)
     borrowers = json.loads((HERE / "borrowers.json").read_text())
     rows = asyncio.run(call_all(settings, personas, borrowers, concurrency=10, run_tag="it"))
     return {row["number"]: row for row in rows}

@@ -176,3 +176,24 @@ def test_orphan_target_without_attempt_row_goes_back_to_pending(db):
     reverted, ended = controller.fix_orphan_targets(db, NOW)
     t = target(db, 1)
     assert reverted == 1 and ended == [] and t["status"] == "pending" and t["attempts"] == 0 and t["retry"] == 0
+
+
+def test_callback_uses_the_dialog_servers_callbacks_row(db):
+    attempt(db, "cb1", 1, outcome="answered")
+    db["dialogs"].insert({"attempt_id": "cb1", "started_at": "x", "result": "callback_requested"})
+    db["callbacks"].insert({"attempt_id": "cb1", "borrower_id": 1, "reason": "requested",
+                            "due_at": "2026-12-02T15:00:00", "created_at": "x"})
+    r = controller.finalize(db, "cb1", NOW)
+    assert r["disposition"] == "answered-callback-requested"
+    assert r["next_at"] == "2026-12-02T07:00:00.000+00:00"    # 15:00 Shanghai
+    assert target(db, 1)["next_at"] == "2026-12-02T07:00:00.000+00:00"
+
+
+def test_finalize_corrects_outcome_when_a_dialog_exists(db):
+    # followed after a restart, the answer was missed: CallPlacer closed it as "failed"
+    attempt(db, "f1", 1, outcome="failed", cause=None)
+    db["dialogs"].insert({"attempt_id": "f1", "started_at": "2026-12-01T02:00:03.000+00:00", "result": "will_pay_on_time"})
+    r = controller.finalize(db, "f1", NOW)
+    row = next(db.query("SELECT * FROM attempts WHERE id = 'f1'"))
+    assert r["disposition"] == "answered-completed"
+    assert (row["outcome"], row["answered_at"]) == ("answered", "2026-12-01T02:00:03.000+00:00")

@@ -65,7 +65,7 @@ def test_broken_promise_from_answers_unless_paid(db):
 
 
 def test_promises_table_is_used_when_present(db):
-    db.execute("CREATE TABLE promises (attempt_id TEXT, borrower_id INTEGER, promise_date TEXT, amount INTEGER, created_at TEXT)")
+    attempt(db, "x", "answered", when="2026-12-01T01:00:00.000+00:00", result="promise")
     db["promises"].insert({"attempt_id": "x", "borrower_id": 1, "promise_date": "2026-12-02", "amount": 500,
                            "created_at": "2026-12-01T00:00:00"})
     r = risk.assess(db, 1, TODAY)

@@ -41,6 +41,13 @@ IDENTITY = [
     ("네 시에 전화 주세요", {"intent": "callback", "time": "16:00"}),  # 네 시 = four o'clock, not "yes"
     ("본인 아닙니다", {"intent": "deny"}),
     ("여보세요", {"intent": "unknown"}),
+    # as the shipped Vosk model splits words (grammar tokens, see ko_kr.SPLITS)
+    ("네 맞아 요", {"intent": "confirm"}),
+    ("맞 습니다", {"intent": "confirm"}),
+    ("아니 예요", {"intent": "deny"}),
+    ("아니 에 요", {"intent": "deny"}),
+    ("지금 바빠 요", {"intent": "callback"}),
+    ("이 따가 네 시 반에 전화 주세요", {"intent": "callback", "time": "16:30"}),
 ]
 
 PLAN = [
@@ -92,6 +99,13 @@ PLAN = [
     ("이따가 전화해 주세요", {"intent": "callback"}),
     ("지금 회의 중이라 나중에 전화 주세요", {"intent": "callback"}),
     ("무슨 일이세요", {"intent": "unknown"}),
+    ("못 갚아 요", {"intent": "refuse"}),
+    ("이 미 갚았 어요", {"intent": "dispute"}),
+    ("제 때 낼게요", {"intent": "confirm"}),
+    ("월말 에 낼게요", {"intent": "promise", "date": "2026-12-31"}),
+    ("다음 주 금요일 에 낼게요", {"intent": "promise", "date": "2026-12-11"}),
+    ("십오 일 에 낼게요", {"intent": "promise", "date": "2026-12-15"}),
+    ("내일 삼십 만 원", {"intent": "promise", "date": "2026-12-02", "amount": 300000}),
 ]
 
 CONFIRM = [

@@ -72,7 +72,7 @@ CREATE TABLE campaign_targets (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (campaign_id, borrower_id)
 );
-CREATE INDEX campaign_targets_due ON campaign_targets(campaign_id, status, retry, next_at);
+CREATE INDEX campaign_targets_due ON campaign_targets(campaign_id, status, retry, next_at, borrower_id);
 CREATE INDEX campaign_targets_borrower ON campaign_targets(borrower_id, status);
 -- written by the web app (and the CLI), processed by the controller
 CREATE TABLE commands (

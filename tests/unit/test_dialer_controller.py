@@ -1,0 +1,160 @@
+"""The controller loop without Asterisk (a fake placer): commands, retries to a final state,
+fallback message, pacing, AMI down = no originate, and restart reconciliation."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from ivr.config import Settings
+from ivr.db.writer import AsyncDb
+from ivr.dialer import campaigns, controller
+from ivr.dialer.clock import OffsetClock
+from ivr.dialer.fakes import FakePlacer
+
+TEN_AM = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
+
+OUTCOMES = {
+    "13800000001": [{"outcome": "answered", "dialog": "completed"}],
+    "13800000002": [{"outcome": "busy", "cause": 17}, {"outcome": "answered", "dialog": "promise"}],
+    "13800000003": [{"outcome": "invalid-number", "cause": 1}],
+    "13800000004": [{"outcome": "no-answer", "cause": 19}],
+}
+
+
+def setup_db(path):
+    adb = AsyncDb(path)
+    d = adb.db
+    for i, phone in enumerate(OUTCOMES, start=1):
+        d["borrowers"].insert({"id": i, "loan_id": f"L{i}", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
+                               "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"})
+        d["contacts"].insert({"borrower_id": i, "phone": phone, "kind": "mobile", "created_at": "x"})
+    return adb
+
+
+def scripted():
+    calls: dict[str, int] = {}
+
+    def outcome_for(number):
+        n = calls.get(number, 0)
+        calls[number] = n + 1
+        seq = OUTCOMES[number]
+        return seq[min(n, len(seq) - 1)]
+    return outcome_for
+
+
+def test_campaign_runs_to_final_states(tmp_path):
+    adb = setup_db(tmp_path / "t.db")
+    clock = OffsetClock.starting_at(TEN_AM)
+    cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
+                           retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}},
+                           fallback={"channel": "sms"}, now=clock.now())
+    campaigns.request(adb.db, cid, "start", "web:test", now=clock.now())   # processed by the controller
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05, clock=clock)
+    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.05)
+    asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
+    d = adb.db
+    t = {r["borrower_id"]: (r["status"], r["done_reason"], r["attempts"]) for r in d.query("SELECT * FROM campaign_targets")}
+    assert t == {1: ("done", "completed", 1), 2: ("done", "completed", 2), 3: ("done", "no-dialable-number", 1),
+                 4: ("done", "exhausted", 3)}
+    assert campaigns.get(d, cid)["state"] == "finished"
+    counts = {}
+    for _, number in placer.placed:
+        counts[number] = counts.get(number, 0) + 1
+    assert counts == {"13800000001": 1, "13800000002": 2, "13800000003": 1, "13800000004": 3}
+    disp = [r["disposition"] for r in d.query("SELECT disposition FROM attempts WHERE number='13800000002' ORDER BY created_at")]
+    assert disp == ["busy", "answered-completed"]
+    # the retry came no earlier than its delay
+    times = [r["created_at"] for r in d.query("SELECT created_at FROM attempts WHERE number='13800000004' ORDER BY created_at")]
+    gaps = [(dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds() for a, b in zip(times, times[1:])]
+    assert all(g >= 1.0 for g in gaps), gaps
+    sms = list(d.query("SELECT borrower_id, to_address FROM outbox ORDER BY borrower_id"))
+    assert sms == [{"borrower_id": 4, "to_address": "13800000004"}]   # 3's only number is invalid: no SMS
+    assert next(d.query("SELECT result FROM commands"))["result"] == "ok: running"
+    adb.close()
+
+
+def test_ami_down_originates_nothing(tmp_path):
+    adb = setup_db(tmp_path / "t.db")
+    clock = OffsetClock.starting_at(TEN_AM)
+    cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_cps=50, now=clock.now())
+    campaigns.apply_command(adb.db, cid, "start", now=clock.now())
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.01, clock=clock)
+    placer.ami.connected = False
+    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.01)
+
+    async def go():
+        await ctl.start()
+        for _ in range(20):
+            await ctl.tick()
+            await asyncio.sleep(0.01)
+        assert placer.placed == []
+        placer.ami.connected = True
+        for _ in range(10):
+            await ctl.tick()
+            await asyncio.sleep(0.05)
+        assert len(placer.placed) == 4
+        await asyncio.gather(*ctl._tasks)
+    asyncio.run(go())
+    adb.close()
+
+
+def test_pacing_calls_per_second(tmp_path):
+    adb = setup_db(tmp_path / "t.db")
+    d = adb.db
+    for i in range(5, 45):
+        d["borrowers"].insert({"id": i, "loan_id": f"L{i}", "name": "n", "locale": "zh-CN", "timezone": "Asia/Shanghai",
+                               "created_at": "x", "updated_at": "x"})
+        d["contacts"].insert({"borrower_id": i, "phone": f"139000000{i:02d}", "kind": "mobile", "created_at": "x"})
+    clock = OffsetClock.starting_at(TEN_AM)
+    cid = campaigns.create(d, name="t", selection={"all": True}, max_cps=10, max_concurrent=50, now=clock.now())
+    campaigns.apply_command(d, cid, "start", now=clock.now())
+    placer = FakePlacer(adb, outcome_for=lambda n: {"outcome": "answered", "dialog": "completed"}, duration_s=0.01)
+    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.02)
+    asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
+    t = ctl.stats.originate_times
+    assert len(t) == 44
+    rate = (len(t) - 1) / (t[-1] - t[0])
+    assert 7.0 <= rate <= 11.5, rate
+    adb.close()
+
+
+def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
+    adb = setup_db(tmp_path / "t.db")
+    d = adb.db
+    clock = OffsetClock.starting_at(TEN_AM)
+    now = clock.now()
+    cid = campaigns.create(d, name="t", selection={"all": True}, max_cps=50, now=now,
+                           retry_policy={"unknown-after-restart": {"delay_s": 3600}})
+    campaigns.apply_command(d, cid, "start", now=now)
+    # what a killed controller left behind:
+    for b, aid, state in ((1, "live-1", "in_dialog"), (2, "gone-2", "ringing")):
+        controller.mark_active(d, cid, b, aid, now)
+        d["attempts"].insert({"id": aid, "borrower_id": b, "contact_id": b, "campaign_id": cid,
+                              "number": list(OUTCOMES)[b - 1], "locale": "zh-CN", "state": state,
+                              "created_at": controller.iso(now), "originated_at": controller.iso(now)})
+    controller.mark_active(d, cid, 3, "never-placed-3", now)
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05, clock=clock)
+    placer.alive.add("live-1")        # Asterisk still has this call
+
+    async def go():
+        ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.02)
+        await ctl.start()               # reconcile
+        assert ctl.stats.reconciled_adopted == 1 and ctl.stats.reconciled_closed == 1 and ctl.stats.reverted == 1
+        for _ in range(10):
+            await ctl.tick()
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*ctl._tasks)
+        return ctl
+    asyncio.run(go())
+    rows = {r["id"]: r for r in d.query("SELECT * FROM attempts")}
+    assert rows["live-1"]["disposition"] == "answered-completed"
+    assert rows["gone-2"]["disposition"] == "unknown-after-restart"
+    t = {r["borrower_id"]: r for r in d.query("SELECT * FROM campaign_targets")}
+    # borrower 1 not called again (its call was followed), borrower 2 waits an hour, 3 was placed now once
+    numbers = [n for _, n in placer.placed]
+    assert "13800000001" not in numbers and "13800000002" not in numbers and numbers.count("13800000003") == 1
+    assert t[1]["status"] == "done" and t[2]["status"] == "pending" and t[2]["attempts"] == 1
+    assert t[3]["attempts"] == 1
+    adb.close()
