@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ivr import config
+from ivr.asterisk import process as asterisk
 from ivr.demo import call_all, demo_due_date as DEMO_DUE
 from ivr.dialog.prompts import Prompts
 from ivr.sim.personas import load_personas
@@ -61,6 +62,7 @@ def personas_file(settings, tmp_path_factory):
 def stack(settings, tmp_path_factory, personas_file):
     st = Stack(settings, tmp_path_factory.mktemp("run"), personas_file)
     st.start()
+    asterisk.cli(settings, "pjsip set logger on")  # every SIP message, SDP included, in messages.log
     yield st
     st.stop()
 
