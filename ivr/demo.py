@@ -87,7 +87,8 @@ def summarize(rows: list[dict]) -> dict:
 def print_table(summary: dict) -> None:
     print(f"{'number':<13} {'outcome':<15} {'cause':>5}  {'result':<20} answers")
     for c in summary["calls"]:
-        answers = "; ".join(f"{a['step']}={a['intent']} ({a['via']}{': ' + (a['text'] or a['digits'] or '') if a['via'] != 'none' else ''})"
+        answers = "; ".join(f"{a['step']}={a['intent']} ({a['via']}"
+                            f"{': ' + (a['text'] or a['digits'] or '') if a['via'] in ('voice', 'keypad') else ''})"
                             for a in c["answers"])
         print(f"{c['number']:<13} {c['outcome'] or '?':<15} {c['cause'] if c['cause'] is not None else '-':>5}  "
               f"{c['result'] or '-':<20} {answers}")
