@@ -176,6 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="leave Asterisk and the servers running afterwards")
     p.set_defaults(fn=cmd_demo)
 
+    p = sub.add_parser("sim", help="simulated phones: `ivr sim borrower --personas F ...`, `ivr sim agent ...`",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=lambda a: __import__("ivr.sim.__main__", fromlist=["main"]).main(a.rest))
+
+    # each area registers its own commands
+    from .dialer.cli import register as register_dialer
+    register_dialer(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -34,7 +34,11 @@ _jio = None
 def _jionlp():
     global _jio
     if _jio is None:
-        import jionlp  # ~0.3-0.6 s, only on first use
+        import contextlib
+        import io
+        # jionlp prints a banner to stdout on import; our commands print JSON there
+        with contextlib.redirect_stdout(io.StringIO()):
+            import jionlp  # ~0.3-0.6 s, only on first use
         _jio = jionlp
     return _jio
 
