@@ -25,6 +25,17 @@ def add_event(db: Database, attempt_id: str, source: str, name: str, data: dict)
                          "data": json.dumps(data, ensure_ascii=False, default=str)})
 
 
+def note_recording(db: Database, attempt_id: str, path: str) -> None:
+    """Register an ended call's recording (its size tells QA whether anything was captured)."""
+    import os
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None  # MixMonitor could not write it (disk full, permissions): recorded as missing
+    db["recordings"].upsert({"attempt_id": attempt_id, "path": path, "bytes": size, "created_at": now_iso()},
+                            pk="attempt_id")
+
+
 def get(db: Database, attempt_id: str) -> dict | None:
     rows = list(db.query("SELECT * FROM attempts WHERE id = ?", [attempt_id]))
     return rows[0] if rows else None

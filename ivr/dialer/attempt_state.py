@@ -30,6 +30,8 @@ class AttemptView:
     failed_reason: int | None = None
     main_hangup: bool = False         # our ;1 channel (Uniqueid == attempt id) is gone
     hangup_cause: int | None = None   # cause on our ;1 channel
+    early_media: bool = False         # the borrower's leg sent 183 (PROGRESSTIME of the Dial)
+    announcement: str | None = None   # carrier announcement recognized in that early media
 
     @property
     def sip_code(self) -> int | None:
@@ -89,7 +91,9 @@ def reduce(view: AttemptView, event: dict) -> AttemptView:
         if kind == "HuifangDial":
             view = dataclasses.replace(view, dial_status=_h(event, "DialStatus") or None,
                                        cause=_int(_h(event, "Cause")) or view.cause,
-                                       tech_cause=_h(event, "TechCause") or view.tech_cause)
+                                       tech_cause=_h(event, "TechCause") or view.tech_cause,
+                                       early_media=view.early_media or bool(_h(event, "ProgressMs")),
+                                       announcement=_h(event, "Announcement") or view.announcement)
         elif kind == "HuifangStage":
             stage = _h(event, "Stage")
             if stage == "answered":

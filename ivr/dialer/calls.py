@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from pathlib import Path
 
 from ..ami.client import AmiClient, AmiDisconnected, AmiError
 from ..asterisk.secret import ami_secret
@@ -25,7 +26,8 @@ log = logging.getLogger("ivr.dialer")
 
 # event headers worth keeping in the events table
 KEEP = ("Event", "UserEvent", "Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Cause", "Cause-txt",
-        "DialStatus", "TechCause", "Stage", "Reason", "Response", "Recording", "Next", "AgiStatus", "QueueStatus")
+        "DialStatus", "TechCause", "Stage", "Reason", "Response", "Recording", "Next", "AgiStatus", "QueueStatus",
+        "ProgressMs", "Announcement", "AnnouncementVia", "AnnouncementScore", "EarlyMedia")
 FAILED_GRACE_S = 3.0
 
 
@@ -187,7 +189,16 @@ class CallPlacer:
         changes = {"state": "ended", "ended_at": now_iso(), "outcome": outcome, "cause": cause,
                    "dial_status": view.dial_status, "sip_code": view.sip_code,
                    "originate_reason": view.originate_reason, "cause_txt": view.tech_cause}
+        if view.announcement:
+            changes["announcement"] = view.announcement
         await self.db.call(attempts_db.update, view.attempt_id, changes)
+        if view.answered and view.recording:
+            # early media of an answered call (colour ring-back) is nobody's evidence: the dial
+            # wrapper keeps it only when non-empty, and only failed calls' is worth keeping
+            early = Path(self._host_path(view.recording)).with_name(f"early-{view.attempt_id}.sln")
+            early.unlink(missing_ok=True)
+        if view.recording:
+            await self.db.call(attempts_db.note_recording, view.attempt_id, self._host_path(view.recording))
         log.info("attempt %s: ended %s (cause %s, dial %s, sip %s)", view.attempt_id, outcome, cause,
                  view.dial_status, view.sip_code)
         # forget this call's keys a little later (late events of it are ignored meanwhile)

@@ -133,6 +133,11 @@ def classify(attempt: dict, dialog_result: str | None, *, early_media: bool = Fa
         if not dialog_result:
             return "answered-no-dialog"
         return RESULT_DISPOSITIONS.get(dialog_result, "answered-completed")
+    announcement = attempt.get("announcement")   # recognized early media (announcements.py, 0005)
+    if announcement in ("empty_number", "suspended"):
+        return "carrier-announcement"
+    if announcement in ("powered_off", "unreachable"):
+        return "unreachable"                     # switched off / out of reach: retry later, keep the number
     if outcome == "invalid-number":
         return "carrier-announcement" if early_media else "invalid-number"
     if early_media and outcome in ("unreachable", "rejected", "failed") and attempt.get("sip_code") in (404, 410, 484, 604):

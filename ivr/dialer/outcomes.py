@@ -27,12 +27,20 @@ DEFAULT_CAUSE = {"answered": 16, "busy": 17, "no-answer": 19, "rejected": 21, "i
                  "unreachable": 3}
 
 
+# a carrier announcement heard in early media (ivr/dialer/announcements.py) says more than the
+# generic 404/480/503 that follows it
+ANNOUNCEMENT_OUTCOMES = {"empty_number": "invalid-number", "suspended": "invalid-number",
+                         "powered_off": "unreachable", "unreachable": "unreachable"}
+
+
 def classify(view: AttemptView) -> tuple[str, int | None]:
     """(outcome, Q.850 cause) of a finished attempt."""
     if view.answered:
         return "answered", view.hangup_cause or 16
     cause = view.cause
-    if view.sip_code in SIP_OUTCOMES:
+    if view.announcement in ANNOUNCEMENT_OUTCOMES:
+        outcome = ANNOUNCEMENT_OUTCOMES[view.announcement]
+    elif view.sip_code in SIP_OUTCOMES:
         outcome = SIP_OUTCOMES[view.sip_code]
     elif view.dial_status in DIALSTATUS_OUTCOMES:
         outcome = DIALSTATUS_OUTCOMES[view.dial_status]

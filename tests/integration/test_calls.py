@@ -39,6 +39,14 @@ def test_voice_answer_korean(persona_calls, stack):
     assert [c["attempt"] for c in received] == [row["id"]]
 
 
+def test_recording_is_registered_with_its_size(persona_calls, settings):
+    """The controller registers each answered call's MixMonitor file once the call has ended."""
+    from ivr.db.connect import connect
+    row = persona_calls["13900000002"]
+    [rec] = list(connect(settings.database).query("SELECT * FROM recordings WHERE attempt_id = ?", [row["id"]]))
+    assert rec["path"] == row["recording_path"] and rec["bytes"] > 16000
+
+
 def test_keypad_answer_chinese(persona_calls):
     """zh-CN borrower answers every question by keypad: 1 (it is me), 1234 (ID), 1 (on time)."""
     row = persona_calls["13900000002"]
