@@ -51,7 +51,9 @@ RESULT_DISPOSITIONS = {
     "completed": "answered-completed", "identity_confirmed": "answered-completed",
     "will_pay_on_time": "answered-completed", "promise": "answered-completed",
     "promise_unconfirmed": "answered-completed", "refused": "answered-completed",
-    "dispute": "answered-completed", "hardship": "answered-completed",
+    # a dispute or hardship is handed to an agent by the flow
+    "dispute": "answered-transferred", "hardship": "answered-transferred",
+    "third_party_will_relay": "answered-completed", "third_party_declined": "answered-completed",
     "transferred": "answered-transferred", "callback_requested": "answered-callback-requested",
     "wrong_person": "answered-wrong-person", "id_mismatch": "answered-id-mismatch",
     "no_input": "answered-no-input", "hung_up": "answered-hung-up-early", "error": "answered-error",
