@@ -32,6 +32,7 @@ def settings(tmp_path_factory):
 
 
 BARGE_IN_NUMBER = "13900000014"
+VOICE_BARGE_IN_NUMBER = "13900000021"
 
 
 def seconds(pcm: bytes) -> float:
@@ -44,8 +45,15 @@ def timed_personas(settings, borrowers) -> dict:
     prompts = Prompts(settings)
     values = {"name": b["name"], "amount": b["amount_due"], "due_date": DEMO_DUE()}
     before_plan = sum(seconds(prompts.audio(b["locale"], key, values)[1]) for key in ("id_ok", "reminder"))
-    return {BARGE_IN_NUMBER: {"answer_after_ms": 500, "steps": [
-        {"dtmf": "1"}, {"dtmf": "1234"}, {"wait_ms": int((before_plan + 2.5) * 1000)}, {"dtmf": "1"}]}}
+    k = borrowers[VOICE_BARGE_IN_NUMBER]
+    greeting = seconds(prompts.audio(k["locale"], "greeting", {"name": k["name"]})[1])
+    return {
+        BARGE_IN_NUMBER: {"answer_after_ms": 500, "steps": [
+            {"dtmf": "1"}, {"dtmf": "1234"}, {"wait_ms": int((before_plan + 2.5) * 1000)}, {"dtmf": "1"}]},
+        # speaks 1.5 s into the identity question (the greeting cannot be interrupted)
+        VOICE_BARGE_IN_NUMBER: {"answer_after_ms": 500, "steps": [
+            {"wait_ms": int((greeting + 1.5) * 1000)}, {"say": "네", "locale": "ko-KR"}, {"dtmf": "1234"}]},
+    }
 
 
 @pytest.fixture(scope="session")

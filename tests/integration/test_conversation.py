@@ -122,3 +122,37 @@ def test_korean_voice_call_me_later(persona_calls, settings):
     assert intents_of(row)[0] == ("identity", "callback", "voice")
     [cb] = rows(settings, "SELECT * FROM callbacks WHERE attempt_id = ?", [row["id"]])
     assert cb["requested_time"] == "15:00"
+
+
+def test_wrong_person_by_keypad(persona_calls):
+    """zh-CN, key 2 at the identity question: apology only, nothing disclosed."""
+    row = persona_calls["13900000019"]
+    assert intents_of(row) == [("identity", "deny", "keypad")]
+    assert [p["prompt"] for p in json.loads(row["dialog"]["played"])] == ["greeting", "identity", "wrong_person"]
+    assert row["dialog"]["result"] == "wrong_person"
+
+
+def test_id_mismatch_after_a_voice_answer(persona_calls):
+    """ko-KR: 네 by voice, then wrong ID digits: a mismatch, ended politely, the debt never mentioned."""
+    row = persona_calls["13900000020"]
+    assert intents_of(row) == [("identity", "confirm", "voice"), ("id_check", "digits", "keypad")]
+    assert row["dialog"]["result"] == "id_mismatch"
+    played = [p["prompt"] for p in json.loads(row["dialog"]["played"])]
+    assert "reminder" not in played and played[-1] == "id_mismatch"
+
+
+def test_voice_barges_in_during_the_identity_question(persona_calls):
+    """ko-KR: the borrower says 네 while the identity question is still playing: the prompt stops."""
+    row = persona_calls["13900000021"]
+    identity = row["answers"][0]
+    assert (identity["intent"], identity["via"], identity["barge_in"]) == ("confirm", "voice", 1)
+
+
+def test_korean_no_input_twice_and_hang_up_mid_question(persona_calls):
+    """ko-KR: silence twice ends the call; a hang-up during the identity question is recorded as such."""
+    silent = persona_calls["13900000022"]
+    assert [a["via"] for a in silent["answers"]] == ["none", "none"]
+    assert silent["dialog"]["result"] == "no_input"
+    gone = persona_calls["13900000023"]
+    assert intents_of(gone) == [("identity", "hangup", "hangup")]
+    assert gone["dialog"]["result"] == "hung_up"
