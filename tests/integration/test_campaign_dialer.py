@@ -178,12 +178,12 @@ def test_campaign_mixed_personas(stack):
     report = importer.import_file(db, csv_path)
     assert report.rejected == 0 and report.created == len(cases), report.as_dict()
     clock = OffsetClock.starting_at(TEN_AM)
-    cid = campaigns.create(db, name="mixed", selection={"batch_id": report.batch_id}, max_concurrent=8, max_cps=4,
+    cid = campaigns.create(db, name="mixed", selection={"batch_id": report.batch_id}, max_concurrent=16, max_cps=6,
                            max_attempts=3, retry_policy=RETRY, fallback={"channel": "sms"}, now=clock.now())
     campaigns.run_command_now(db, cid, "start", "test", now=clock.now())
 
     adb = AsyncDb(settings.database)
-    ctl = Controller(settings, clock=clock, db=adb, tick_s=0.2, max_channels=10)
+    ctl = Controller(settings, clock=clock, db=adb, tick_s=0.2, max_channels=20)
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 1100))
     adb.close()
 
