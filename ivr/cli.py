@@ -114,7 +114,7 @@ def cmd_call(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
-    return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep)
+    return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep, serve=not args.no_serve)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="a demo campaign against simulated borrowers through a real Asterisk")
     p.add_argument("--personas", help="persona JSON file (default: the built-in one)")
     p.add_argument("--out", help="output directory (default: a fresh one under runs/)")
-    p.add_argument("--keep", action="store_true", help="leave Asterisk and the servers running afterwards")
+    p.add_argument("--keep", action="store_true", help="keep Asterisk and the phones running with the dashboard")
+    p.add_argument("--no-serve", action="store_true", help="exit after the summary instead of serving the dashboard")
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("sim", help="simulated phones: `ivr sim borrower --personas F ...`, `ivr sim agent ...`",

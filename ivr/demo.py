@@ -1,8 +1,12 @@
-"""`ivr demo`: call every simulated borrower once through a real local Asterisk and report.
+"""`ivr demo`: a real campaign against simulated borrowers through a real local Asterisk.
 
 Installs what is missing, starts the stack (Asterisk, dialog server, borrower and agent phones),
-places one call per number of the persona file, waits for every outcome, prints a table and
-writes <out>/summary.json.
+imports the demo borrowers from a CSV file, creates and starts a campaign that calls each number
+once, runs the dialer controller until the campaign is finished, prints a table, writes
+<out>/summary.json, and ends with the dashboard running (its URL and the demo logins printed).
+
+The campaign runs on a clock that starts at 10:00 Beijing time, so the demo works at any hour
+of the day: real campaigns use the real clock and its calling hours.
 """
 from __future__ import annotations
 
@@ -69,11 +73,57 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
         db.close()
 
 
+def write_borrowers_csv(path: Path, personas: dict, table: dict) -> Path:
+    """The demo's borrower list as a lender would upload it."""
+    import csv
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["loan_id", "name", "id_last4", "phone", "phone_type", "amount_due", "due_date", "locale"])
+        for n, number in enumerate(personas, 1):
+            b = demo_borrower(number, personas[number], table)
+            out.writerow([f"DEMO-{n:03d}", b["name"], b.get("id_last4", "1234"), number, "mobile",
+                          b.get("amount_due", 3500), b.get("due_date", demo_due_date()), b["locale"]])
+    return path
+
+
+async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
+    """Import, create and start a one-attempt-per-number campaign, run the controller until it is done."""
+    from zoneinfo import ZoneInfo
+
+    from .db.connect import connect
+    from .dialer import campaigns, importer
+    from .dialer.clock import OffsetClock
+    from .dialer.controller import Controller
+
+    db = connect(settings.database)
+    report = importer.import_file(db, csv_path)
+    if report.rejected:
+        raise RuntimeError(f"demo borrowers rejected: {report.as_dict()['errors']}")
+    clock = OffsetClock.starting_at(dt.datetime.combine(dt.date.today(), dt.time(10, 0),
+                                                        tzinfo=ZoneInfo("Asia/Shanghai")))
+    cid = campaigns.create(db, name="演示回访 demo", selection={"batch_id": report.batch_id},
+                           max_concurrent=CONCURRENCY, max_cps=2, max_attempts=1, created_by="demo",
+                           now=clock.now())
+    campaigns.run_command_now(db, cid, "start", "demo", now=clock.now())
+    adb = AsyncDb(settings.database)
+    try:
+        await Controller(settings, clock=clock, db=adb, tick_s=0.2).run(until_idle=True)
+    finally:
+        adb.close()
+    rows = list(db.query("SELECT * FROM attempts WHERE campaign_id = ? ORDER BY number", [cid]))
+    for row in rows:
+        row["answers"] = attempts_db.answers(db, row["id"])
+        row["dialog"] = next(iter(db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None)
+    db.conn.close()
+    return rows
+
+
 def summarize(rows: list[dict]) -> dict:
     calls = []
     for row in rows:
         calls.append({
             "number": row["number"], "attempt": row["id"], "outcome": row["outcome"], "cause": row["cause"],
+            "disposition": row.get("disposition"),
             "sip_code": row.get("sip_code"), "dial_status": row.get("dial_status"),
             "result": (row.get("dialog") or {}).get("result"),
             "recording": row.get("recording_path"),
@@ -85,20 +135,21 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def print_table(summary: dict) -> None:
-    print(f"{'number':<13} {'outcome':<15} {'cause':>5}  {'result':<20} answers")
+    print(f"{'number':<13} {'outcome':<15} {'cause':>5}  {'disposition':<24} answers")
     for c in summary["calls"]:
         answers = "; ".join(f"{a['step']}={a['intent']} ({a['via']}"
                             f"{': ' + (a['text'] or a['digits'] or '') if a['via'] in ('voice', 'keypad') else ''})"
                             for a in c["answers"])
         print(f"{c['number']:<13} {c['outcome'] or '?':<15} {c['cause'] if c['cause'] is not None else '-':>5}  "
-              f"{c['result'] or '-':<20} {answers}")
+              f"{c.get('disposition') or c['result'] or '-':<24} {answers}")
 
 
-def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False) -> int:
+def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,
+             serve: bool = True) -> int:
     if settings.instance == "default":
         settings = settings.replace(instance="demo")
     personas_path = Path(personas) if personas else DATA / "personas.json"
-    table = json.loads((DATA / "borrowers.json").read_text())
+    table = {k: v for k, v in json.loads((DATA / "borrowers.json").read_text()).items() if not k.startswith("_")}
     out_dir = Path(out) if out else REPO_ROOT / "runs" / time.strftime("demo-%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     parsed = load_personas(personas_path)  # bad persona files fail here, with file and field
@@ -112,8 +163,11 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     print(f"stack up in {time.monotonic() - started:.1f} s: Asterisk SIP {settings.bind}:{settings.sip_port}, "
           f"AMI {settings.ami_port}, dialog AGI {settings.agi_port} / AudioSocket {settings.audiosocket_port}",
           flush=True)
+    stop_dashboard = None
     try:
-        rows = asyncio.run(call_all(settings, parsed, table))
+        csv_path = write_borrowers_csv(out_dir / "borrowers.csv", parsed, table)
+        print(f"campaign: importing {csv_path.name} and calling every borrower once...", flush=True)
+        rows = asyncio.run(run_campaign(settings, csv_path))
         summary = summarize(rows)
         summary["database"] = str(settings.database)
         summary["phones_log"] = str(stack.calls_log)
@@ -121,13 +175,22 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         print()
         print_table(summary)
         print(f"\nsummary: {out_dir / 'summary.json'}   database: {settings.database}")
-        if keep:
-            print("--keep: leaving the stack running; stop it with `ivr asterisk stop` and Ctrl-C")
+        if not keep:
+            stack.stop()
+        if serve:
+            from .web.demo import serve_dashboard
+            url, logins, stop_dashboard = serve_dashboard(settings, settings.database)
+            print(f"\ndashboard: {url}")
+            for user, password in logins.items():
+                print(f"  {user:<11} {password}")
+            print("Ctrl-C to stop.", flush=True)
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
     finally:
+        if stop_dashboard:
+            stop_dashboard()
         stack.stop()
     return 0
