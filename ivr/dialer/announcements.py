@@ -25,7 +25,6 @@ Pure functions (numpy only): the dialog server calls them from its `announcement
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -37,13 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .outcomes import ANNOUNCEMENT_OUTCOMES
+
 log = logging.getLogger("ivr.announcements")
 
 SAMPLE_RATE = 8000
 # the precise reasons (attempts.announcement) and the outcome each one stands for
 REASONS = ("empty_number", "powered_off", "suspended", "unreachable")
-REASON_OUTCOMES = {"empty_number": "invalid-number", "suspended": "invalid-number",
-                   "powered_off": "unreachable", "unreachable": "unreachable"}
+REASON_OUTCOMES = ANNOUNCEMENT_OUTCOMES   # empty_number/suspended: invalid-number; others: unreachable
 # reasons after which the number itself is not worth dialling again (dispositions: carrier-announcement)
 INVALID_REASONS = ("empty_number", "suspended")
 
@@ -359,7 +359,3 @@ def fingerprinter(tts_cache: Path, extra_dir: Path | None = None) -> Fingerprint
             log.info("announcement references: %d in %.2f s", len(_shared[key].references),
                      time.monotonic() - started)
         return _shared[key]
-
-
-def reference_key(text: str, locale: str) -> str:
-    return hashlib.sha256(f"{locale}|{text}".encode()).hexdigest()[:16]

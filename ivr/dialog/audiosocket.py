@@ -189,6 +189,8 @@ class AudioSocketConnection:
         self._sender: asyncio.Task | None = None
         self._sender_done = False   # sender exited (peer gone): further play() is a no-op
         self.frames_sent = 0
+        self.bursts = 0                         # playbacks started from an empty queue
+        self.burst_started_at: float | None = None   # monotonic time the latest one's first frame went out
 
     # -- inbound ---------------------------------------------------------------------
 
@@ -310,6 +312,7 @@ class AudioSocketConnection:
                     await self._wake.wait()
                     continue
                 t0, n = clock(), 0
+                first = True
                 while not self._closed:
                     delay = t0 + n * FRAME_SECONDS - clock()
                     if delay > 0:
@@ -328,6 +331,8 @@ class AudioSocketConnection:
                     if self.writer.transport.is_closing():
                         raise ConnectionResetError("peer closed the connection")
                     self.writer.write(encode_frame(Kind.AUDIO, chunk))
+                    if first:
+                        self.burst_started_at, self.bursts, first = clock(), self.bursts + 1, False
                     self.frames_sent += 1
                     n += 1
                     if self.writer.transport.get_write_buffer_size() > 64 * FRAME_BYTES:

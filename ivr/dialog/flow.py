@@ -98,6 +98,31 @@ def prompt_texts(prompts_dir: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+INT_KEYS = ("timeout_ms", "retries", "max_digits")
+STR_KEYS = ("next", "step", "reprompt", "on_no_input", "on_no_match", "result", "action", "capture", "keypad")
+
+
+def _types_ok(spec: dict, kind: str, name: str, at, fname: str, problems: list) -> bool:
+    """Values of the wrong type are problems of the file, not exceptions of the loader."""
+    ok = True
+    for key in INT_KEYS:
+        value = spec.get(key)
+        if key in spec and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0
+                                or isinstance(value, str) and value.strip().isdigit()):
+            problems.append(Problem(fname, at(name, key), f"node {name!r}: {key} must be a whole number >= 0, "
+                                                          f"got {value!r}"))
+            ok = False
+    text_keys = STR_KEYS + ((kind,) if kind in ("say", "ask", "transfer", "branch") else ())
+    for key in text_keys:
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            problems.append(Problem(fname, at(name, key), f"node {name!r}: {key} must be a name, got {spec[key]!r}"))
+            ok = False
+    if spec.get("when") is not None and not isinstance(spec["when"], dict):
+        problems.append(Problem(fname, at(name, "when"), f"node {name!r}: when must be a mapping intent: node"))
+        ok = False
+    return ok
+
+
 def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
@@ -111,7 +136,7 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
         text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
         lines = _line_map(text)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         raise FlowError([Problem(fname, mark.line + 1 if mark else 0, f"cannot read flow: {exc}")]) from None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
@@ -134,6 +159,8 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
             if key not in NODE_KEYS:
                 problems.append(Problem(fname, at(name, str(key)), f"node {name!r}: unknown key {key!r}"))
         kind = kinds[0]
+        if not _types_ok(spec, kind, name, at, fname, problems):
+            continue
         node = Node(name=name, kind=kind, line=at(name),
                     prompt=spec[kind] if kind in ("say", "ask", "transfer") else None,
                     next=spec.get("next"), when={str(k): str(v) for k, v in (spec.get("when") or {}).items()},

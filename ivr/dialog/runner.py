@@ -96,14 +96,30 @@ class FlowRunner:
 
     async def _say(self, node: Node) -> str | None:
         _, pcm = await self._prompt(node, node.prompt)
-        await self.audio.say(pcm)
+        try:
+            await self.audio.say(pcm)
+        finally:
+            await self._note_reply()
         return node.next
 
     async def _transfer(self, node: Node) -> None:
         _, pcm = await self._prompt(node, node.prompt)
-        await self.audio.say(pcm)
+        try:
+            await self.audio.say(pcm)
+        finally:
+            await self._note_reply()
         self.ctx.next = "queue"
         return None
+
+    async def _note_reply(self) -> None:
+        """Turn latency (bench/turn_latency.py): store when the first frame of the prompt that
+        followed the last answer went out, as answers.reply_audio_at of that answer."""
+        pending, self._reply_for = getattr(self, "_reply_for", None), None
+        conn = getattr(self.audio, "conn", None)
+        if pending is None or conn is None or getattr(conn, "bursts", 0) <= pending[1] or conn.burst_started_at is None:
+            return
+        at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=time.monotonic() - conn.burst_started_at)
+        await self.store.reply(self.ctx.attempt_id, pending[0], at.isoformat(timespec="milliseconds"))
 
     async def _hangup(self, node: Node) -> None:
         self.ctx.next = "hangup"
@@ -133,7 +149,10 @@ class FlowRunner:
                     utterance = None
             ref_mono, ref_wall = time.monotonic(), dt.datetime.now(dt.timezone.utc)
             try:
-                turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits)
+                try:
+                    turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits)
+                finally:
+                    await self._note_reply()
             except CallHungUp:
                 # the borrower hung up while being asked: that is an answer too, for QA
                 gone = Turn(via="hangup", prompt_started=ref_mono, result_at=time.monotonic())
@@ -227,5 +246,7 @@ class FlowRunner:
             "speech_ended_at": _wall(turn.speech_ended, ref_mono, ref_wall),
             "result_at": _wall(turn.result_at, ref_mono, ref_wall) or now_iso(),
         })
+        conn = getattr(self.audio, "conn", None)
+        self._reply_for = (self.ctx.seq, getattr(conn, "bursts", 0)) if turn.via in ("voice", "keypad") else None
         log.info("call %s: %s try %d via %s text=%r digits=%r -> %s", self.ctx.attempt_id, node.name, attempt,
                  turn.via, turn.text, turn.digits, meaning["intent"])

@@ -16,7 +16,9 @@ import signal
 
 from ..config import Settings
 from .agi import AgiSession, CallHungUp, start_agi_server
+from .announce import AnnouncementRoute, warm_up as warm_up_announcements
 from .audiosocket import AudioSocketConnection, start_audiosocket_server
+from .baseline import BaselineDialog
 from .flow import Flow, load as load_flow
 from .prompts import Prompts
 from .runner import CallContext, FlowRunner
@@ -45,9 +47,14 @@ class DialogServer:
 
     async def start(self) -> None:
         loaded = await self.speech.preload(self.prompts.locales)
+        await warm_up_announcements(self.settings)
         log.info("speech models loaded: %s", ", ".join(loaded) or "none (keypad only)")
         self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port,
-                                                    {"followup": self.followup, "no-agent": self.no_agent}))
+                                                    {"followup": self.followup, "no-agent": self.no_agent,
+                                                     # record-then-recognize, for bench/capacity.py only
+                                                     "baseline": BaselineDialog(self),
+                                                     # the dial wrapper: early media of a failed call
+                                                     "announcement": AnnouncementRoute(self)}))
         self._servers.append(await start_audiosocket_server(self.settings.bind, self.settings.audiosocket_port,
                                                             self.on_audio))
         log.info("dialog server: FastAGI on %s:%d, AudioSocket on %s:%d", self.settings.bind,

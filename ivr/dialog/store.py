@@ -62,6 +62,15 @@ class DialogStore:
                      played: list | None = None) -> None:
         await self._run(self._finish, attempt_id, result, last_node, error, played or [])
 
+    def _reply(self, attempt_id: str, seq: int, at: str) -> None:
+        with self._db.conn:
+            self._db.execute("UPDATE answers SET reply_audio_at = ? WHERE attempt_id = ? AND seq = ?",
+                             [at, attempt_id, seq])
+
+    async def reply(self, attempt_id: str, seq: int, at: str) -> None:
+        """When the first frame of the prompt that followed answer `seq` went out (turn latency, 0005)."""
+        await self._run(self._reply, attempt_id, seq, at)
+
     # ---- what the conversation produced ------------------------------------------------------
     def _insert(self, table: str, row: dict) -> None:
         row = dict(row)

@@ -1,0 +1,142 @@
+"""Fault: the dialog server dies in the middle of a question.
+
+With a call in its identity question, the dialog server process is killed (SIGKILL, no clean-up).
+Asterisk's AudioSocket and AGI lose their peer; the dialplan sees IVR_DIALOG_DONE unset and takes
+its `dialog-down` path: it plays technical_difficulty and hangs up. What must hold:
+
+* the borrower heard audio after the kill (the apology), and Asterisk hung up, the phone did not;
+* the attempt is ended, outcome answered, with an event Stage: dialog-unavailable;
+* the dialogs row is left as the dead server left it: started_at set, ended_at and result NULL.
+  Decision: only the dialog server writes `dialogs`; a row without ended_at whose attempt has ended
+  is exactly how "the dialog server died during this call" reads, and the controller's disposition
+  for it is answered-no-dialog (retried in 30 minutes). Nobody back-fills the row.
+* after a restart of the dialog server the next call works.
+
+Runs its own stack on IVR_FAULT_PORT_BASE (default 37000, instance announce-dev).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from ivr import config
+from ivr.db import attempts as attempts_db
+from ivr.db.connect import connect
+from ivr.db.writer import AsyncDb
+from ivr.dialer import controller
+from ivr.dialer.calls import CallPlacer
+from ivr.dialog.prompts import Prompts
+from ivr.sim.calllog import calls
+from ivr.stack import Stack, ensure_installed
+
+pytestmark = pytest.mark.integration
+
+SLOW = "13500000001"     # answers, then says nothing for 25 s: the identity question is pending
+KEYPAD = "13500000002"   # the full keypad conversation
+PERSONAS = {SLOW: {"answer_after_ms": 300, "steps": [{"wait_ms": 25000}, {"hangup": True}]},
+            KEYPAD: {"answer_after_ms": 300, "steps": [{"dtmf": "1"}, {"dtmf": "1234"}, {"dtmf": "1"}]}}
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fault")
+    base = int(os.environ.get("IVR_FAULT_PORT_BASE", "37000"))
+    instance = "announce-dev" if base == 37000 else f"fault-{base}"
+    settings = config.load().replace(instance=instance, port_base=base, db_path=str(out / "huifang.db"),
+                                     ring_timeout_s=10)
+    ensure_installed(settings)
+    path = out / "personas.json"
+    path.write_text(json.dumps(PERSONAS))
+    stack = Stack(settings, out / "run", path, agents=False)
+    stack.start()
+    yield settings, stack
+    stack.stop()
+
+
+async def place(settings, number, *, during=None):
+    db = AsyncDb(settings.database)
+    placer = CallPlacer(settings, db)
+    await placer.start()
+    try:
+        bid, cid = await db.call(lambda d: attempts_db.ensure_borrower(
+            d, loan_id=f"fault-{number}", name="张伟", id_last4="1234", amount_due=3500,
+            due_date=(dt.date.today() + dt.timedelta(days=5)).isoformat(), locale="zh-CN", phone=number))
+        aid = await placer.place(number, locale="zh-CN", borrower_id=bid, contact_id=cid)
+        extra = await during(db, aid) if during else None
+        row = await placer.wait(aid, timeout=90)
+        return row, extra
+    finally:
+        await placer.close()
+        db.close()
+
+
+def seconds_of(pcm: bytes) -> float:
+    return len(pcm) / 16000
+
+
+def voiced_seconds(path, start_s: float) -> float:
+    with wave.open(path) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
+    x = x[int(start_s * rate):]
+    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
+    return float((np.sqrt((frames ** 2).mean(axis=1)) > 300).sum() * 0.02)
+
+
+def test_dialog_server_killed_mid_question_ends_politely(fault_stack):
+    settings, stack = fault_stack
+    prompts = Prompts(settings)
+    greeting = seconds_of(prompts.audio("zh-CN", "greeting", {"name": "张伟"})[1])
+    apology = seconds_of(prompts.audio("zh-CN", "technical_difficulty", {})[1])
+
+    async def kill_in_question(db, aid):
+        # wait for the dialog to start, then for the greeting to end: the identity question is on
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if await db.call(lambda d: d.execute("SELECT 1 FROM dialogs WHERE attempt_id = ?", [aid]).fetchone()):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the dialog never started")
+        await asyncio.sleep(greeting + 1.5)
+        killed_at = time.time()
+        await asyncio.get_running_loop().run_in_executor(None, stack.dialog.kill)
+        return killed_at
+
+    row, killed_at = asyncio.run(place(settings, SLOW, during=kill_in_question))
+    assert row["state"] == "ended" and row["outcome"] == "answered"
+    db = connect(settings.database)
+    events = [dict(e, data=json.loads(e["data"])) for e in
+              db.query("SELECT name, data FROM events WHERE attempt_id = ? ORDER BY id", [row["id"]])]
+    stages = [e["data"].get("Stage") for e in events if e["name"] == "HuifangStage"]
+    assert "dialog-unavailable" in stages, stages
+    [dialog] = db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])
+    assert dialog["started_at"] and dialog["ended_at"] is None and dialog["result"] is None
+    # the answer being asked was never recorded: the server died before the borrower answered
+    assert not list(db.query("SELECT 1 FROM answers WHERE attempt_id = ?", [row["id"]]))
+    result = controller.finalize(db, row["id"], dt.datetime.now(dt.timezone.utc))
+    assert result["disposition"] == "answered-no-dialog"
+
+    # the phone: Asterisk hung up (not the persona, which would have waited 25 s), soon after the kill,
+    # and the apology was heard after the kill
+    [call] = [c for c in calls(stack.calls_log) if c["attempt"] == row["id"]]
+    assert call["status"] == 200 and call["end_reason"] == "remote_hangup", call
+    ended = dt.datetime.fromisoformat(call["ended_at"]).timestamp()
+    assert ended - killed_at < apology + 5
+    answered_at = dt.datetime.fromisoformat([r for r in call["responses"] if r["status"] == 200][0]["at"]).timestamp()
+    after_kill = voiced_seconds(call["recording"], killed_at - answered_at + 0.2)
+    assert after_kill >= 0.5 * apology, (after_kill, apology)
+
+    # restarted, the dialog server takes the next call as if nothing happened
+    stack.dialog.start()
+    row2, _ = asyncio.run(place(settings, KEYPAD))
+    assert row2["outcome"] == "answered"
+    [dialog2] = db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row2["id"]])
+    assert dialog2["result"] == "will_pay_on_time" and dialog2["ended_at"]
