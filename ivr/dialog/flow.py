@@ -15,13 +15,16 @@ import yaml
 
 KINDS = ("say", "ask", "branch", "transfer", "hangup")
 STEPS = ("identity", "digits", "plan", "confirm")
+# silence that ends the borrower's turn, by kind of question: yes/no answers are short and end fast;
+# people pause inside dates, amounts and digit strings
+END_SILENCE_MS = {"identity": 300, "confirm": 300, "plan": 400, "digits": 700}
 CONDITIONS = ("id_matches", "promise_complete")
 ACTIONS = ("record_promise", "schedule_callback", "escalate")
 CAPTURES = ("callback_time",)
 KEYPAD_MODES = ("menu", "date", "time")
 PLACEHOLDERS = {"lender", "name", "amount", "due_date", "promise_date", "promise_amount"}
 NODE_KEYS = {"say", "ask", "branch", "transfer", "hangup", "next", "when", "step", "reprompt", "timeout_ms",
-             "retries", "max_digits", "on_no_input", "on_no_match", "result", "action", "capture", "keypad"}
+             "retries", "max_digits", "on_no_input", "on_no_match", "result", "action", "capture", "keypad", "end_silence_ms"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Node:
     action: str | None = None
     capture: str | None = None
     keypad: str = "menu"           # menu: one key per choice; date: MMDD; time: HHMM
+    end_silence_ms: int | None = None  # default: END_SILENCE_MS of the step
 
     def targets(self) -> list[str]:
         out = [t for t in (self.next, self.on_no_input, self.on_no_match) if t]
@@ -98,7 +102,7 @@ def prompt_texts(prompts_dir: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-INT_KEYS = ("timeout_ms", "retries", "max_digits")
+INT_KEYS = ("timeout_ms", "retries", "max_digits", "end_silence_ms")
 STR_KEYS = ("next", "step", "reprompt", "on_no_input", "on_no_match", "result", "action", "capture", "keypad")
 
 
@@ -169,7 +173,9 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
                     max_digits=int(spec.get("max_digits", 1)), on_no_input=spec.get("on_no_input"),
                     on_no_match=spec.get("on_no_match"), condition=spec.get("branch") if kind == "branch" else None,
                     result=spec.get("result"), action=spec.get("action"), capture=spec.get("capture"),
-                    keypad=spec.get("keypad", "menu"))
+                    keypad=spec.get("keypad", "menu"),
+                    end_silence_ms=(int(spec["end_silence_ms"]) if "end_silence_ms" in spec
+                                    else END_SILENCE_MS.get(spec.get("step"))))
         nodes[name] = node
         if kind == "say" and not node.next:
             problems.append(Problem(fname, node.line, f"say node {name!r} needs `next`"))

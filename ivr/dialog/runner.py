@@ -150,7 +150,8 @@ class FlowRunner:
             ref_mono, ref_wall = time.monotonic(), dt.datetime.now(dt.timezone.utc)
             try:
                 try:
-                    turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits)
+                    turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits,
+                                            end_silence_ms=node.end_silence_ms)
                 finally:
                     await self._note_reply()
             except CallHungUp:

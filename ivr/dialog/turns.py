@@ -105,10 +105,15 @@ class CallAudio:
         self._check()
         return started, time.monotonic()
 
-    async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1) -> Turn:
-        """Play `pcm` and listen (voice via `utterance` if given, keypad always)."""
+    async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1,
+                  end_silence_ms: int | None = None) -> Turn:
+        """Play `pcm` and listen (voice via `utterance` if given, keypad always).
+
+        `end_silence_ms` overrides how much silence ends the borrower's turn for this question:
+        short for yes/no, longer where people pause mid-answer (dates, digits)."""
         self._check()
         t = self.tuning
+        end_silence = end_silence_ms or t.end_silence_ms
         turn = Turn(prompt_started=time.monotonic())
         inbox: asyncio.Queue = asyncio.Queue()
         self._inbox = inbox
@@ -128,7 +133,7 @@ class CallAudio:
                 if turn.speech_started is not None and last_voice is not None:
                     silent_ms = (now - last_voice) * 1000
                     spoken_ms = (now - turn.speech_started) * 1000
-                    if (silent_ms >= t.end_silence_ms or spoken_ms >= t.max_speech_ms
+                    if (silent_ms >= end_silence or spoken_ms >= t.max_speech_ms
                             or (utterance is not None and utterance.endpoint and silent_ms >= 200)):
                         if speech_frames * FRAME_MS < t.min_speech_ms:
                             # a click or a cough: forget it and keep listening

@@ -273,16 +273,20 @@ def guarded(fn):
 
 
 class CallKeeper:
-    """Gap 4: holds every pj.Call until we are done with it (dropping it late, from the main loop)."""
+    """Gap 5: every pj.Call object is kept for the life of the phone process, never released.
+
+    Why never: pjsua2's Call destructor hangs up *whatever call currently has its id*. Call ids
+    are reused as soon as a call ends, so releasing the object of a finished call (or replacing
+    it in a dict keyed by call id, as an earlier version did) hung up a newer, unrelated call that
+    had been given the same id — seen as two calls of one phone process dropping at once under
+    load. A Call object is small and a phone process lives for one test session or demo.
+    """
 
     def __init__(self):
-        self._calls: dict[int, object] = {}
+        self._calls: list[object] = []
 
     def keep(self, key: int, obj: object) -> None:
-        self._calls[key] = obj
-
-    def drop(self, key: int) -> None:
-        self._calls.pop(key, None)
+        self._calls.append(obj)
 
     def __len__(self) -> int:
         return len(self._calls)
