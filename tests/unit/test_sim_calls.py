@@ -64,10 +64,13 @@ def pool(tmp_path_factory, tts_cache):
 
 
 
-def run_callers(tmp: Path, groups: list[list[dict]], pj_log: bool = False) -> list[list[dict]]:
-    """Run one caller process per group (<= 3 calls each) in parallel; their results, in order."""
+def run_callers(tmp: Path, groups: list[list[dict]], pj_log: bool = False, stagger_s: float = 0.0) -> list[list[dict]]:
+    """Run one caller process per group (<= 3 calls each) in parallel; their results, in order.
+    `stagger_s` starts each group that long after the previous one (ordering under load)."""
     procs = []
     for i, specs in enumerate(groups):
+        if i and stagger_s:
+            time.sleep(stagger_s)
         tag = uuid.uuid4().hex[:8]
         calls_f, out_f = tmp / f"calls-{tag}.json", tmp / f"out-{tag}.json"
         calls_f.write_text(json.dumps(specs), encoding="utf-8")
@@ -202,7 +205,8 @@ def test_full_pool_answers_503(tmp_path, tts_cache):
     s = SETTINGS.replace(port_base=BASE + 100)  # trunk port of its own; RTP blocks below are explicit
     with PhonePool(s, personas, tmp_path / "log.jsonl", tmp_path / "rec", workers=1, tts_cache=tts_cache,
                    rtp_base=SETTINGS.sim_rtp_base + 400) as small:
-        [first, second] = run_callers(tmp_path, [[{"uri": uri("1", small.port)}] * 3, [{"uri": uri("1", small.port)}]])
+        [first, second] = run_callers(tmp_path, [[{"uri": uri("1", small.port)}] * 3, [{"uri": uri("1", small.port)}]],
+                                      stagger_s=2.5)
     assert [r["final_status"] for r in first] == [200] * 3
     assert second[0]["final_status"] == 503
 
