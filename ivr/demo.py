@@ -165,6 +165,10 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
           flush=True)
     stop_dashboard = None
     try:
+        if serve:  # up before the calls, so the live monitor shows them
+            from .web.demo import serve_dashboard
+            url, logins, stop_dashboard = serve_dashboard(settings, settings.database)
+            print(f"dashboard (live monitor during the calls): {url}", flush=True)
         csv_path = write_borrowers_csv(out_dir / "borrowers.csv", parsed, table)
         print(f"campaign: importing {csv_path.name} and calling every borrower once...", flush=True)
         rows = asyncio.run(run_campaign(settings, csv_path))
@@ -178,8 +182,6 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         if not keep:
             stack.stop()
         if serve:
-            from .web.demo import serve_dashboard
-            url, logins, stop_dashboard = serve_dashboard(settings, settings.database)
             print(f"\ndashboard: {url}")
             for user, password in logins.items():
                 print(f"  {user:<11} {password}")

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2)
-[[ "${IVR_WITH_BROWSER:-1}" == "1" ]] && DEBS+=(chromium)
+[[ "${IVR_WITH_BROWSER:-1}" == "1" ]] && DEBS+=(chromium fonts-wqy-microhei)
 
 missing=()
 for p in "${DEBS[@]}"; do

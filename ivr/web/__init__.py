@@ -1,16 +1,63 @@
-"""The web app for supervisors, agents and QA reviewers (application factory, blueprints per area)."""
+"""The web app for supervisors, agents, QA reviewers, auditors and the lender's loan system.
+
+`create_app(settings)` builds the Flask app: one blueprint per area (auth, dashboard, calls,
+campaigns, monitor, borrowers, agent, qa, reports, compliance, admin, api), a per-request database
+handle, sessions with secure cookie settings, CSRF protection on every form, security headers and
+the UI language (zh-CN by default; en and ko-KR) per user or session.
+"""
 from __future__ import annotations
 
-from flask import Flask, g
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
 
 from .. import config
 from ..db.connect import connect
+
+csrf = CSRFProtect()
+
+
+def secret_key(settings: config.Settings) -> str:
+    """The session signing key: generated once per instance, kept in a 0600 file."""
+    path = Path(settings.instance_dir) / "web_secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
 
 
 def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     settings = settings or config.load()
     app = Flask(__name__)
-    app.config.update(SETTINGS=settings, DATABASE=str(settings.database), **overrides)
+    app.config.update(
+        SETTINGS=settings,
+        DATABASE=str(settings.database),
+        SECRET_KEY=secret_key(settings),
+        SESSION_COOKIE_NAME="huifang_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(getattr(settings, "web_secure_cookies", False)),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        WTF_CSRF_SSL_STRICT=True,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        RECORDINGS_DIR=str(settings.recordings_dir),
+        UPLOAD_DIR=str(Path(settings.instance_dir) / "uploads"),
+        RETENTION_DAYS=int(getattr(settings, "recordings_retention_days", 180)),
+        LOGIN_WINDOW_S=900, LOGIN_MAX_FAILS_USER=5, LOGIN_MAX_FAILS_IP=20,
+        DISPLAY_TZ=settings.web_display_tz,
+    )
+    app.config.update(overrides)
+    connect(app.config["DATABASE"]).conn.close()  # migrations applied once, at start-up
+    csrf.init_app(app)
 
     @app.teardown_appcontext
     def close_db(_exc):
@@ -18,14 +65,65 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
         if db is not None:
             db.conn.close()
 
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    from . import common, i18n, security
+    i18n.init_app(app)
+    app.jinja_env.filters["when"] = lambda ts: common.local(ts)                       # display time zone
+    app.jinja_env.filters["when_min"] = lambda ts: common.local(ts, fmt="%Y-%m-%d %H:%M")
+    security.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .agent import bp as agent_bp
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .borrowers import bp as borrowers_bp
     from .calls import bp as calls_bp
-    app.register_blueprint(calls_bp)
+    from .campaigns import bp as campaigns_bp
+    from .compliance import bp as compliance_bp
+    from .dashboard import bp as dashboard_bp
+    from .monitor import bp as monitor_bp
+    from .qa import bp as qa_bp
+    from .reports import bp as reports_bp
+    for bp in (auth_bp, dashboard_bp, calls_bp, campaigns_bp, monitor_bp, borrowers_bp, agent_bp, qa_bp,
+               reports_bp, compliance_bp, admin_bp, api_bp):
+        app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # token-authenticated JSON, no cookies
+    _error_pages(app)
     return app
+
+
+def _error_pages(app: Flask) -> None:
+    from flask import jsonify, render_template
+    from flask_wtf.csrf import CSRFError
+
+    from .i18n import translate
+
+    def page(code: int, key: str):
+        if request.path.startswith("/api/") or request.path.endswith(".json"):
+            return jsonify({"error": translate(key, "en")}), code
+        return render_template("error.html", code=code, message=translate(key)), code
+
+    app.register_error_handler(CSRFError, lambda e: page(400, "error.csrf"))
+    for code, key in ((400, "error.400"), (401, "error.401"), (403, "error.403"), (404, "error.404"),
+                      (405, "error.405"), (409, "error.409"), (413, "error.413"), (429, "error.429")):
+        app.register_error_handler(code, lambda e, c=code, k=key: page(c, k))
 
 
 def get_db():
     """One database handle per request."""
     from flask import current_app
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        g.db = connect(current_app.config["DATABASE"], migrate=False)
+        g.db.execute("PRAGMA mmap_size = 268435456")  # reads straight from the OS page cache
     return g.db

@@ -1,30 +1,76 @@
-"""Calls: every attempt with its outcome and cause, and one call's conversation turn by turn."""
+"""Calls: every attempt with its outcome and cause (numbers masked), one call turn by turn, and the
+recording, served only from inside the recordings directory."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, g, render_template, request, send_file
 
-from . import get_db
+from . import audit, conversation, get_db, privacy, security
+from .common import borrower_view, current_escalation_borrowers, one
 
 bp = Blueprint("calls", __name__)
+PAGE = 100
 
 
-@bp.get("/")
+@bp.get("/calls")
+@security.require("calls")
 def index():
     db = get_db()
-    rows = list(db.query("""
-        SELECT a.id, a.number, a.locale, a.state, a.outcome, a.cause, a.sip_code, a.created_at, a.ended_at,
-               d.result, b.name
+    where, params = [], []
+    if request.args.get("outcome"):
+        where.append("a.outcome = ?")
+        params.append(request.args["outcome"])
+    before = request.args.get("before")
+    if before:
+        where.append("a.created_at < ?")
+        params.append(before)
+    rows = list(db.query(f"""
+        SELECT a.id, a.number, a.locale, a.state, a.outcome, a.disposition, a.cause, a.sip_code, a.created_at,
+               a.ended_at, a.borrower_id, a.campaign_id, d.result, b.name
         FROM attempts a LEFT JOIN dialogs d ON d.attempt_id = a.id LEFT JOIN borrowers b ON b.id = a.borrower_id
-        ORDER BY a.created_at DESC LIMIT 200"""))
-    return render_template("calls.html", rows=rows)
+        {'WHERE ' + ' AND '.join(where) if where else ''}
+        ORDER BY a.created_at DESC LIMIT {PAGE}""", params))
+    for r in rows:
+        r["number"] = privacy.mask_phone(r["number"])
+        r["name"] = privacy.mask_name(r["name"])
+    more = rows[-1]["created_at"] if len(rows) == PAGE else None
+    return render_template("calls.html", rows=rows, more=more)
 
 
 @bp.get("/calls/<attempt_id>")
+@security.require("calls")
 def detail(attempt_id: str):
     db = get_db()
-    found = list(db.query("SELECT * FROM attempts WHERE id = ?", [attempt_id]))
-    if not found:
+    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    if attempt is None:
         abort(404)
-    answers = list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
+    borrower = one(db, "SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]]) if attempt["borrower_id"] else None
+    contacts = list(db.query("SELECT * FROM contacts WHERE borrower_id = ?", [attempt["borrower_id"]])) if borrower else []
+    if borrower:
+        view = borrower_view(db, borrower, contacts, purpose="call")
+    else:
+        view = privacy.View(False, None, [attempt["number"]])
+    call = conversation.load(db, attempt_id, view)
     events = list(db.query("SELECT * FROM events WHERE attempt_id = ? ORDER BY id", [attempt_id]))
-    return render_template("call.html", attempt=found[0], answers=answers, events=events)
+    for e in events:
+        e["data"] = view.text(e["data"])
+    return render_template("call.html", call=call, a=attempt, borrower=borrower, view=view, events=events)
+
+
+@bp.get("/recordings/<attempt_id>")
+@security.require("dashboard")
+def recording(attempt_id: str):
+    """The call's recording: only a file under the recordings directory; the listener is audited."""
+    db = get_db()
+    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    if attempt is None:
+        abort(404)
+    role = g.user["role"]
+    if role == "agent" and attempt["borrower_id"] not in current_escalation_borrowers(db, g.user):
+        abort(403)
+    rec = one(db, "SELECT * FROM recordings WHERE attempt_id = ?", [attempt_id])
+    path = conversation.recording_file(attempt, rec)
+    if path is None:
+        abort(404)
+    if request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+        audit.log(db, "listen_recording", "attempt", attempt_id)
+    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)

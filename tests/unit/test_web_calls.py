@@ -1,26 +1,27 @@
-"""The calls pages show what the database holds, and escape what borrowers said."""
+"""The calls pages show what the database holds, mask numbers, and escape what borrowers said."""
 from __future__ import annotations
 
-from ivr import config
 from ivr.db import attempts
-from ivr.db.connect import connect
-from ivr.web import create_app
+from ivr.web.testing import Client, add_users, db_of, make_app
 
 
-def make_app(tmp_path):
-    s = config.load(env={}).replace(db_path=str(tmp_path / "w.db"), cache_dir=tmp_path)
-    db = connect(s.database)
+def make(tmp_path):
+    app = make_app(tmp_path)
+    add_users(app, ["supervisor"])
+    db = db_of(app)
     attempts.create(db, {"id": "a1", "number": "13800000001", "locale": "zh-CN", "state": "ended",
                          "outcome": "busy", "cause": 17})
     db["answers"].insert({"attempt_id": "a1", "seq": 1, "step": "identity", "node": "identity", "via": "voice",
                           "text": "<script>alert(1)</script>", "intent": "unknown"})
-    return create_app(s, TESTING=True)
+    c = Client(app)
+    c.login("supervisor")
+    return c
 
 
 def test_list_and_detail(tmp_path):
-    client = make_app(tmp_path).test_client()
-    page = client.get("/").get_data(as_text=True)
-    assert "13800000001" in page and "busy" in page
+    client = make(tmp_path)
+    page = client.get("/calls").get_data(as_text=True)
+    assert "138****0001" in page and "13800000001" not in page and "忙线" in page
     detail = client.get("/calls/a1").get_data(as_text=True)
     assert "&lt;script&gt;" in detail and "<script>alert" not in detail
     assert client.get("/calls/nope").status_code == 404

@@ -118,7 +118,22 @@ CREATE INDEX recording_purges_attempt ON recording_purges(attempt_id);
 CREATE INDEX IF NOT EXISTS attempts_created ON attempts(created_at);
 CREATE INDEX IF NOT EXISTS attempts_ended ON attempts(ended_at, id);
 CREATE INDEX IF NOT EXISTS escalations_open ON escalations(closed_at, agent);
+CREATE INDEX IF NOT EXISTS escalations_queued ON escalations(queued_at);
 CREATE INDEX IF NOT EXISTS promises_attempt ON promises(attempt_id);
+CREATE INDEX IF NOT EXISTS promises_created ON promises(created_at);
+-- campaign progress (ivr.dialer.campaigns.status) counts these per campaign: covering indexes
+CREATE INDEX IF NOT EXISTS attempts_campaign_disposition ON attempts(campaign_id, disposition);
+CREATE INDEX IF NOT EXISTS dial_refusals_campaign ON dial_refusals(campaign_id, reason);
+CREATE INDEX IF NOT EXISTS campaign_targets_done ON campaign_targets(campaign_id, status, done_reason);
 CREATE INDEX IF NOT EXISTS callbacks_borrower ON callbacks(borrower_id);
 CREATE INDEX IF NOT EXISTS dial_refusals_at ON dial_refusals(at);
 CREATE INDEX IF NOT EXISTS outbox_borrower ON outbox(borrower_id);
+-- report figures of closed days (attempts of a day no longer change two days later): one row per
+-- local day of the display time zone, JSON {campaign_id: {attempts, connected, ...}}
+CREATE TABLE report_days (
+    day TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    computed_at TEXT NOT NULL,
+    PRIMARY KEY (day, zone)
+);

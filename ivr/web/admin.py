@@ -1,0 +1,162 @@
+"""Administration: users and roles, API tokens for the loan system, result webhooks; and the
+audit log (admins and auditors)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from ..db.clock import now_iso
+from . import audit, get_db, i18n, security
+from .api import encode_cursor
+from .common import one
+from .i18n import translate as t
+
+bp = Blueprint("admin", __name__)
+
+
+def new_token(db, name: str, by: str, scopes: str = "push,pull") -> str:
+    """Create an API token; only its SHA-256 is stored, the token is shown once."""
+    token = "hf_" + secrets.token_urlsafe(32)
+    db["api_tokens"].insert({"name": name, "prefix": token[:9], "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                             "scopes": scopes, "created_by": by, "created_at": now_iso()})
+    return token
+
+
+@bp.get("/admin/users")
+@security.require("admin")
+def users():
+    rows = list(get_db().query("SELECT * FROM users ORDER BY id"))
+    return render_template("admin_users.html", rows=rows, roles=security.ROLES)
+
+
+@bp.post("/admin/users")
+@security.require("admin")
+def add_user():
+    db = get_db()
+    f = request.form
+    try:
+        uid = security.add_user(db, f.get("username", ""), f.get("password", ""), f.get("role", ""),
+                                display_name=f.get("display_name") or None,
+                                locale=f.get("locale") if f.get("locale") in i18n.LANGUAGES else "zh-CN",
+                                can_unmask=bool(f.get("can_unmask")), agent_ext=f.get("agent_ext") or None)
+    except security.UserError as exc:
+        flash(t("admin.user_error", reason=str(exc)), "error")
+        return redirect(url_for("admin.users"))
+    audit.log(db, "user_add", "user", uid, {"username": f.get("username"), "role": f.get("role"),
+                                            "can_unmask": bool(f.get("can_unmask"))})
+    flash(t("admin.user_added"), "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/admin/users/<int:user_id>")
+@security.require("admin")
+def update_user(user_id: int):
+    db = get_db()
+    u = one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    if u is None:
+        abort(404)
+    f = request.form
+    changes = {}
+    if f.get("role") in security.ROLES:
+        changes["role"] = f["role"]
+    changes["active"] = int(bool(f.get("active")))
+    changes["can_unmask"] = int(bool(f.get("can_unmask")))
+    changes["agent_ext"] = f.get("agent_ext") or None
+    if user_id == g.user["id"] and (changes.get("role", "admin") != "admin" or not changes["active"]):
+        flash(t("admin.not_self"), "error")
+        return redirect(url_for("admin.users"))
+    changes["updated_at"] = now_iso()
+    db["users"].update(user_id, changes)
+    if f.get("password"):
+        try:
+            security.set_password(db, user_id, f["password"])
+        except security.UserError as exc:
+            flash(t("admin.user_error", reason=str(exc)), "error")
+            return redirect(url_for("admin.users"))
+    audit.log(db, "user_update", "user", user_id,
+              {**{k: v for k, v in changes.items() if k != "updated_at"}, "password_reset": bool(f.get("password"))})
+    flash(t("admin.user_saved"), "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/admin/tokens")
+@security.require("admin")
+def tokens():
+    db = get_db()
+    return render_template("admin_tokens.html", rows=list(db.query("SELECT * FROM api_tokens ORDER BY id DESC")),
+                           hooks=list(db.query("SELECT id, url, active, cursor, created_at FROM webhooks ORDER BY id")),
+                           token=None)
+
+
+@bp.post("/admin/tokens")
+@security.require("admin")
+def create_token():
+    db = get_db()
+    name = request.form.get("name", "").strip()[:80]
+    if not name:
+        flash(t("admin.token_name"), "error")
+        return redirect(url_for("admin.tokens"))
+    scopes = ",".join(s for s in ("push", "pull") if request.form.get(f"scope_{s}")) or "pull"
+    token = new_token(db, name, g.user["username"], scopes)
+    audit.log(db, "token_create", "api_token", token[:9], {"name": name, "scopes": scopes})
+    return render_template("admin_tokens.html", rows=list(db.query("SELECT * FROM api_tokens ORDER BY id DESC")),
+                           hooks=list(db.query("SELECT id, url, active, cursor, created_at FROM webhooks ORDER BY id")),
+                           token=token)
+
+
+@bp.post("/admin/tokens/<int:token_id>/revoke")
+@security.require("admin")
+def revoke_token(token_id: int):
+    db = get_db()
+    db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now_iso(), token_id])
+    audit.log(db, "token_revoke", "api_token", token_id)
+    return redirect(url_for("admin.tokens"))
+
+
+@bp.post("/admin/webhooks")
+@security.require("admin")
+def add_webhook():
+    db = get_db()
+    from ..notify.webhook import WebhookSender
+    url = request.form.get("url", "").strip()
+    secret = request.form.get("secret", "").strip() or secrets.token_hex(16)
+    try:
+        WebhookSender(url, secret)  # same rules as the dialer's notifier: https, or http to loopback
+    except ValueError as exc:
+        flash(t("admin.webhook_error", reason=str(exc)), "error")
+        return redirect(url_for("admin.tokens"))
+    hook_id = db["webhooks"].insert({"url": url, "secret": secret, "created_by": g.user["username"],
+                                     "created_at": now_iso(),
+                                     "cursor": encode_cursor(now_iso(), "")}).last_pk  # results from now on
+    audit.log(db, "webhook_add", "webhook", hook_id, {"url": url})
+    flash(t("admin.webhook_added", secret=secret), "ok")
+    return redirect(url_for("admin.tokens"))
+
+
+@bp.post("/admin/webhooks/<int:hook_id>/toggle")
+@security.require("admin")
+def toggle_webhook(hook_id: int):
+    db = get_db()
+    db.execute("UPDATE webhooks SET active = 1 - active WHERE id = ?", [hook_id])
+    audit.log(db, "webhook_toggle", "webhook", hook_id)
+    return redirect(url_for("admin.tokens"))
+
+
+@bp.get("/audit")
+@security.require("audit")
+def audit_log():
+    db = get_db()
+    where, params = [], []
+    for key, col in (("actor", "actor"), ("action", "action"), ("object_type", "object_type")):
+        if request.args.get(key):
+            where.append(f"{col} = ?")
+            params.append(request.args[key])
+    before = request.args.get("before", type=int)
+    if before:
+        where.append("id < ?")
+        params.append(before)
+    rows = list(db.query(f"SELECT * FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''} "
+                         f"ORDER BY id DESC LIMIT 200", params))
+    return render_template("audit.html", rows=rows, args=request.args)

@@ -1,0 +1,161 @@
+"""The agent's screen: the queue of escalations, taking one, the screen-pop (who is on the line,
+why the call was escalated, what was said: escalations.context) and recording the outcome: a
+promise (date + amount, source 'agent'), a dispute note, a callback time. The result shows on
+the borrower's record."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from ..db.clock import now_iso
+from . import audit, get_db, privacy, security
+from .common import borrower_view, duration, loads, one, tz
+from .i18n import label
+from .i18n import translate as t
+
+bp = Blueprint("agent", __name__)
+OUTCOMES = ("promise", "dispute", "callback", "paid", "hardship", "wrong_person", "no_result")
+
+
+def _mine(user) -> list[str]:
+    return [user["username"]] + ([user["agent_ext"]] if user["agent_ext"] else [])
+
+
+def queue(db, user) -> dict:
+    mine = _mine(user)
+    marks = ",".join("?" * len(mine))
+    rows = lambda sql, p=(): list(db.query(sql, p))  # noqa: E731
+    base = ("SELECT e.*, a.number, a.state AS call_state FROM escalations e JOIN attempts a ON a.id = e.attempt_id ")
+    current = rows(base + f"WHERE e.closed_at IS NULL AND e.agent IN ({marks}) ORDER BY e.queued_at", mine)
+    waiting = rows(base + "WHERE e.closed_at IS NULL AND e.agent IS NULL ORDER BY e.queued_at LIMIT 100")
+    closed = rows(base + f"WHERE e.closed_at IS NOT NULL AND e.agent IN ({marks}) ORDER BY e.closed_at DESC LIMIT 20",
+                  mine)
+    for r in current + waiting + closed:
+        r["number"] = privacy.mask_phone(r["number"])
+        r["waited"] = duration(r["queued_at"], r["answered_at"])
+    return {"current": current, "waiting": waiting, "closed": closed}
+
+
+@bp.get("/agent")
+@security.require("agent")
+def index():
+    return render_template("agent.html", q=queue(get_db(), g.user))
+
+
+@bp.get("/agent/queue.json")
+@security.require("agent")
+def queue_json():
+    q = queue(get_db(), g.user)
+    return jsonify({"current": [{"id": r["id"], "url": url_for("agent.escalation", escalation_id=r["id"])}
+                                for r in q["current"]],
+                    "waiting": [{"id": r["id"], "number": r["number"], "reason": label("reason", r["reason"]),
+                                 "waited": r["waited"]} for r in q["waiting"]]})
+
+
+@bp.post("/agent/escalations/<int:escalation_id>/take")
+@security.require("agent")
+def take(escalation_id: int):
+    db = get_db()
+    cur = db.execute("UPDATE escalations SET agent = ?, answered_at = coalesce(answered_at, ?) "
+                     "WHERE id = ? AND agent IS NULL AND closed_at IS NULL",
+                     [g.user["username"], now_iso(), escalation_id])
+    if cur.rowcount != 1:
+        flash(t("agent.taken_by_other"), "error")
+        return redirect(url_for("agent.index"))
+    audit.log(db, "escalation_take", "escalation", escalation_id)
+    return redirect(url_for("agent.escalation", escalation_id=escalation_id))
+
+
+def _own(db, escalation_id: int) -> dict:
+    e = one(db, "SELECT * FROM escalations WHERE id = ?", [escalation_id])
+    if e is None:
+        abort(404)
+    if g.user["role"] == "agent" and (e["agent"] not in _mine(g.user) or e["closed_at"]):
+        abort(403)
+    return e
+
+
+@bp.get("/agent/escalations/<int:escalation_id>")
+@security.require("agent")
+def escalation(escalation_id: int):
+    db = get_db()
+    e = _own(db, escalation_id)
+    borrower = one(db, "SELECT * FROM borrowers WHERE id = ?", [e["borrower_id"]]) if e["borrower_id"] else None
+    if borrower is None:
+        abort(404)
+    contacts = list(db.query("SELECT * FROM contacts WHERE borrower_id = ? ORDER BY position", [borrower["id"]]))
+    if g.user["role"] == "agent" or e["agent"]:
+        view = borrower_view(db, borrower, contacts, purpose="screen_pop")
+    else:
+        view = privacy.View(False, borrower, [c["phone"] for c in contacts])
+    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [e["attempt_id"]])
+    context = loads(e["context"], {}) or {}
+    said = [{"step": a.get("step"), "intent": a.get("intent"), "via": a.get("via"), "text": view.text(a.get("text")),
+             "digits": view.digits(a.get("step"), a.get("digits"))} for a in context.get("answers") or []]
+    history = list(db.query("""SELECT a.created_at, a.disposition, a.outcome, d.result FROM attempts a
+                               LEFT JOIN dialogs d ON d.attempt_id = a.id WHERE a.borrower_id = ?
+                               ORDER BY a.created_at DESC LIMIT 10""", [borrower["id"]]))
+    promises = list(db.query("SELECT * FROM promises WHERE borrower_id = ? ORDER BY created_at DESC LIMIT 5",
+                             [borrower["id"]]))
+    return render_template("escalation.html", e=e, b=borrower, contacts=contacts, view=view, attempt=attempt,
+                           context=context, said=said, history=history, promises=promises, outcomes=OUTCOMES,
+                           number=view.phone(attempt["number"]) if attempt else "",
+                           today=dt.date.today().isoformat())
+
+
+@bp.post("/agent/escalations/<int:escalation_id>/outcome")
+@security.require("agent")
+def outcome(escalation_id: int):
+    db = get_db()
+    e = _own(db, escalation_id)
+    if e["closed_at"]:
+        abort(409)
+    form = request.form
+    result = form.get("outcome", "")
+    note = form.get("note", "").strip()[:2000]
+    now = now_iso()
+    errors = []
+    promise = callback = None
+    if result not in OUTCOMES:
+        errors.append(t("agent.pick_outcome"))
+    if result == "promise":
+        try:
+            date = dt.date.fromisoformat(form.get("promise_date", ""))
+            amount = int(form.get("promise_amount", ""))
+            if amount <= 0 or date < dt.date.today() - dt.timedelta(days=1):
+                raise ValueError
+            promise = {"attempt_id": e["attempt_id"], "borrower_id": e["borrower_id"],
+                       "promise_date": date.isoformat(), "amount": amount, "confirmed": 1, "source": "agent",
+                       "created_at": now}
+        except ValueError:
+            errors.append(t("agent.bad_promise"))
+    if result == "dispute" and not note:
+        errors.append(t("agent.need_note"))
+    if result == "callback" or form.get("callback_at"):
+        try:
+            when = dt.datetime.fromisoformat(form.get("callback_at", ""))
+            borrower = one(db, "SELECT timezone FROM borrowers WHERE id = ?", [e["borrower_id"]]) or {}
+            callback = {"attempt_id": e["attempt_id"], "borrower_id": e["borrower_id"], "reason": "agent",
+                        "requested_date": when.date().isoformat(), "requested_time": when.strftime("%H:%M"),
+                        "due_at": when.replace(tzinfo=tz(borrower.get("timezone"))).isoformat(timespec="minutes"),
+                        "created_at": now}
+        except ValueError:
+            errors.append(t("agent.bad_callback"))
+    if errors:
+        for msg in errors:
+            flash(msg, "error")
+        return redirect(url_for("agent.escalation", escalation_id=escalation_id))
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        if promise:
+            db["promises"].insert(promise)
+        if callback:
+            db["callbacks"].insert(callback)
+        db["escalations"].update(e["id"], {"outcome": result, "note": note or None, "closed_at": now,
+                                           "agent": e["agent"] or g.user["username"]})
+    audit.log(db, "escalation_outcome", "escalation", e["id"],
+              {"outcome": result, "promise": promise and {k: promise[k] for k in ("promise_date", "amount")},
+               "callback": callback and callback["due_at"], "note": bool(note)})
+    flash(t("agent.saved"), "ok")
+    return redirect(url_for("agent.index"))

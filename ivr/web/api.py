@@ -1,0 +1,225 @@
+"""JSON API for the lender's loan system: push borrowers and payments (through the same importer
+as file uploads, so the same validation and per-row report), pull call results (cursor-paged),
+one borrower's status. Authentication: `Authorization: Bearer hf_...` (only a SHA-256 of each
+token is stored). The OpenAPI description is at /api/openapi.json."""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+
+from ..db.clock import now_iso
+from ..dialer import importer, risk
+from . import audit, get_db, privacy
+from .common import one
+from .openapi import SPEC
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_ROWS = 10_000
+
+
+def _token():
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+    db = get_db()
+    row = one(db, "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [digest])
+    if row:
+        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now_iso(), row["id"]])
+    return row
+
+
+def _require(scope: str):
+    tok = _token()
+    if tok is None:
+        abort(401)
+    if scope not in tok["scopes"].split(","):
+        abort(403)
+    g.api_actor = f"api:{tok['name']}"
+    return tok
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(401)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(413)
+def _error(exc):
+    return jsonify({"error": exc.name, "detail": exc.description}), exc.code
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(SPEC)
+
+
+def _import_json(kind: str, rows) -> dict:
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        abort(400, description=f"body must be {{\"{kind}\": [ {{...}}, ... ]}} with at least one row")
+    if len(rows) > MAX_ROWS:
+        abort(413, description=f"at most {MAX_ROWS} rows per request")
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    folder = Path(current_app.config["UPLOAD_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix=f"api-{kind}-", dir=folder, delete=False,
+                                     newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        path = Path(fh.name)
+    db = get_db()
+    try:
+        report = (importer.import_file if kind == "borrowers" else importer.import_payments)(db, path)
+    except importer.ImportFileError as exc:
+        abort(400, description=str(exc).replace(str(path), kind))
+    out = report.as_dict()
+    out["source"] = "api"
+    audit.log(db, f"api_push_{kind}", "import_batch", report.batch_id,
+              {k: out[k] for k in ("rows", "created", "updated", "unchanged", "rejected")})
+    return out
+
+
+@bp.post("/v1/borrowers")
+def push_borrowers():
+    _require("push")
+    body = request.get_json(silent=True) or {}
+    return jsonify(_import_json("borrowers", body.get("borrowers")))
+
+
+@bp.post("/v1/payments")
+def push_payments():
+    _require("push")
+    body = request.get_json(silent=True) or {}
+    return jsonify(_import_json("payments", body.get("payments")))
+
+
+def result_row(db, a: dict) -> dict:
+    promises = list(db.query("SELECT promise_date, amount, confirmed, source, created_at FROM promises "
+                             "WHERE attempt_id = ?", [a["id"]]))
+    callbacks = list(db.query("SELECT reason, requested_date, requested_time, due_at FROM callbacks WHERE attempt_id = ?",
+                              [a["id"]]))
+    esc = one(db, "SELECT reason, agent, outcome, closed_at FROM escalations WHERE attempt_id = ?", [a["id"]])
+    return {"attempt_id": a["id"], "loan_id": a["loan_id"], "campaign_id": a["campaign_id"],
+            "number": privacy.mask_phone(a["number"]), "created_at": a["created_at"], "answered_at": a["answered_at"],
+            "ended_at": a["ended_at"], "outcome": a["outcome"], "disposition": a["disposition"], "cause": a["cause"],
+            "result": a["result"], "promises": promises, "callbacks": callbacks, "escalation": esc,
+            "cursor": encode_cursor(a["ended_at"], a["id"])}
+
+
+def encode_cursor(ended_at: str, attempt_id: str) -> str:
+    """An opaque, URL-safe position in the results (ended_at, attempt id)."""
+    return base64.urlsafe_b64encode(f"{ended_at}|{attempt_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    if not cursor:
+        return "", ""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        abort(400, description="bad cursor")
+    ended, sep, last_id = raw.partition("|")
+    if not sep:
+        abort(400, description="bad cursor")
+    return ended, last_id
+
+
+def results_after(db, cursor: str, limit: int) -> list[dict]:
+    ended, last_id = decode_cursor(cursor)
+    rows = db.query("""
+        SELECT a.*, b.loan_id, d.result FROM attempts a LEFT JOIN borrowers b ON b.id = a.borrower_id
+        LEFT JOIN dialogs d ON d.attempt_id = a.id
+        WHERE a.state = 'ended' AND a.ended_at IS NOT NULL AND (a.ended_at > ? OR (a.ended_at = ? AND a.id > ?))
+        ORDER BY a.ended_at, a.id LIMIT ?""", [ended, ended, last_id, limit])
+    return [result_row(db, a) for a in rows]
+
+
+@bp.get("/v1/results")
+def results():
+    _require("pull")
+    limit = max(1, min(request.args.get("limit", 100, type=int), 1000))
+    items = results_after(get_db(), request.args.get("after", ""), limit)
+    return jsonify({"results": items, "next": items[-1]["cursor"] if items else request.args.get("after", "")})
+
+
+@bp.get("/v1/borrowers/<loan_id>")
+def borrower(loan_id: str):
+    _require("pull")
+    db = get_db()
+    b = one(db, "SELECT * FROM borrowers WHERE loan_id = ?", [loan_id])
+    if b is None:
+        abort(404, description="unknown loan_id")
+    level = risk.assess(db, b["id"])
+    last = one(db, """SELECT a.id, a.created_at, a.disposition, d.result FROM attempts a
+                      LEFT JOIN dialogs d ON d.attempt_id = a.id WHERE a.borrower_id = ?
+                      ORDER BY a.created_at DESC LIMIT 1""", [b["id"]])
+    return jsonify({"loan_id": b["loan_id"], "amount_due": b["amount_due"], "due_date": b["due_date"],
+                    "attempts": db.execute("SELECT count(*) FROM attempts WHERE borrower_id = ?", [b["id"]]).fetchone()[0],
+                    "last_attempt": last, "risk": {"level": level.level, "score": level.score,
+                                                   "reasons": [r.flag for r in level.reasons]},
+                    "promises": list(db.query("SELECT promise_date, amount, source, created_at FROM promises "
+                                              "WHERE borrower_id = ? ORDER BY created_at", [b["id"]]))})
+
+
+# ---- result webhooks ------------------------------------------------------------------------------
+def queue_webhooks(db, limit: int = 500) -> int:
+    """For every active webhook, queue the results that ended after its cursor."""
+    queued = 0
+    for hook in list(db.query("SELECT * FROM webhooks WHERE active = 1")):
+        items = results_after(db, hook["cursor"], limit)
+        for item in items:
+            cur = db.execute("INSERT OR IGNORE INTO webhook_deliveries (webhook_id, attempt_id, payload, next_try_at, "
+                             "created_at) VALUES (?, ?, ?, ?, ?)",
+                             [hook["id"], item["attempt_id"], json.dumps({"event": "call.result", **item},
+                                                                         ensure_ascii=False), now_iso(), now_iso()])
+            queued += cur.rowcount
+        if items:
+            db.execute("UPDATE webhooks SET cursor = ? WHERE id = ?", [items[-1]["cursor"], hook["id"]])
+    return queued
+
+
+def deliver_webhooks(db, *, max_tries: int = 8, base_delay_s: float = 30.0) -> int:
+    """POST every due delivery, signed like the dialer's webhook notifier; back off on failure."""
+    import datetime as dt
+    import time
+    import urllib.error
+    import urllib.request
+
+    from ..notify.webhook import sign
+    sent = 0
+    due = list(db.query("""SELECT d.*, w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                           WHERE d.status = 'queued' AND d.next_try_at <= ? ORDER BY d.id LIMIT 100""", [now_iso()]))
+    for d in due:
+        body = d["payload"].encode("utf-8")
+        ts = str(int(time.time()))
+        req = urllib.request.Request(d["url"], data=body, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8", "X-Huifang-Timestamp": ts,
+            "X-Huifang-Signature": sign(d["secret"], ts, body), "Idempotency-Key": f"result-{d['attempt_id']}",
+            "User-Agent": "huifang-web/1"})
+        code, error = None, None
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                code = resp.status
+        except urllib.error.HTTPError as exc:
+            code, error = exc.code, f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        tries = d["tries"] + 1
+        if error is None:
+            changes = {"status": "sent", "sent_at": now_iso(), "status_code": code, "tries": tries, "last_error": None}
+            sent += 1
+        elif tries >= max_tries or (code and 400 <= code < 500 and code not in (408, 429)):
+            changes = {"status": "failed", "status_code": code, "tries": tries, "last_error": error}
+        else:
+            nxt = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=base_delay_s * 2 ** (tries - 1))
+            changes = {"status_code": code, "tries": tries, "last_error": error,
+                       "next_try_at": nxt.isoformat(timespec="milliseconds")}
+        db["webhook_deliveries"].update(d["id"], changes)
+    return sent

@@ -1,0 +1,88 @@
+"""Sign in (throttled per IP and per user), sign out, the language switch, one's own password."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+
+from ..db.clock import now_iso
+from . import audit, get_db, i18n, security
+from .i18n import translate as t
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("dashboard.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("dashboard.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    db = get_db()
+    username = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")
+    ip = request.remote_addr or "?"
+    if security.login_blocked(db, ip, username):
+        audit.log(db, "login_blocked", "user", username, actor=username or "?")
+        return render_template("login.html", error=t("login.blocked"), next=request.form.get("next", "")), 429
+    user = security.authenticate(db, username, password)
+    security.record_login(db, ip, username, user is not None)
+    if user is None:
+        audit.log(db, "login_failed", "user", username, actor=username or "?")
+        return render_template("login.html", error=t("login.failed"), next=request.form.get("next", "")), 401
+    lang = session.get("lang")
+    security.start_session(user)
+    if lang:
+        session["lang"] = lang
+    db["users"].update(user["id"], {"last_login_at": now_iso()})
+    audit.log(db, "login", "user", user["id"], actor=user["username"], role=user["role"])
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    if g.get("user"):
+        audit.log(get_db(), "logout", "user", g.user["id"])
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def language():
+    lang = request.form.get("lang", "")
+    if lang not in i18n.LANGUAGES:
+        abort(400)
+    session["lang"] = lang
+    if g.get("user"):
+        get_db()["users"].update(g.user["id"], {"locale": lang})
+    return redirect(_safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path))
+
+
+@bp.route("/account", methods=["GET", "POST"], endpoint="password")
+@security.require("dashboard")
+def password():
+    if request.method == "POST":
+        db = get_db()
+        if not security.check_password(g.user["password_hash"], request.form.get("current", "")):
+            flash(t("account.wrong_current"), "error")
+        elif request.form.get("new") != request.form.get("repeat"):
+            flash(t("account.mismatch"), "error")
+        else:
+            try:
+                security.set_password(db, g.user["id"], request.form.get("new", ""))
+            except security.UserError:
+                flash(t("account.too_short", n=security.MIN_PASSWORD), "error")
+            else:
+                audit.log(db, "password_change", "user", g.user["id"])
+                user = list(db.query("SELECT * FROM users WHERE id = ?", [g.user["id"]]))[0]
+                security.start_session(user)
+                flash(t("account.changed"), "ok")
+                return redirect(url_for("auth.password"))
+    return render_template("account.html")

@@ -1,0 +1,198 @@
+"""Campaigns: create from a borrower upload (CSV/XLSX through the importer, with its per-row error
+report) or an existing selection; flow, locale, schedule, pacing, retry policy; start / pause /
+resume / stop through the `commands` table the controller processes; progress live."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+
+from ..dialer import campaigns as campaigns_mod
+from ..dialer import importer
+from . import audit, get_db, security
+from .common import OPEN_STATES, loads, one, tz
+from .i18n import translate as t
+
+bp = Blueprint("campaigns", __name__)
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
+RETRY_FIELDS = ("busy", "no-answer", "rejected", "answered-hung-up-early", "answered-no-input")
+
+
+def flows() -> list[str]:
+    return sorted(p.stem for p in Path(current_app.config["SETTINGS"].flows_dir).glob("*.yaml"))
+
+
+@bp.get("/campaigns")
+@security.require("campaigns")
+def index():
+    db = get_db()
+    rows = list(db.query("""
+        SELECT c.*, (SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id) AS targets,
+               (SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.status = 'done') AS done
+        FROM campaigns c ORDER BY c.id DESC LIMIT 200"""))
+    return render_template("campaigns.html", rows=rows)
+
+
+def _save_upload(storage) -> Path:
+    name = storage.filename or ""
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ValueError(t("campaign.bad_file"))
+    folder = Path(current_app.config["UPLOAD_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^\w.-]", "_", Path(name).stem)[:60] or "upload"
+    path = folder / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(4)}-{safe}{suffix}"
+    storage.save(path)
+    return path
+
+
+def _local_to_utc(value: str, zone: str) -> str | None:
+    if not value:
+        return None
+    local = dt.datetime.fromisoformat(value)
+    return local.replace(tzinfo=tz(zone)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _form_settings(form) -> dict:
+    zone = form.get("tz") or "Asia/Shanghai"
+    retry = {}
+    for key in RETRY_FIELDS:
+        raw = form.get(f"retry_{key}", "").strip()
+        if raw:
+            retry[key] = {"delay_s": int(float(raw) * 60)}
+    policy = {}
+    for key in ("window_start", "window_end"):
+        if form.get(key):
+            policy[key] = form[key]
+    if form.get("max_connected_per_borrower_day"):
+        policy["max_connected_per_borrower_day"] = int(form["max_connected_per_borrower_day"])
+    if form.get("skip_holidays"):
+        policy["skip_holidays"] = True
+    fallback = {"channel": form.get("fallback", "")} if form.get("fallback") else {}
+    return {"name": form.get("name", "").strip(), "flow": form.get("flow") or "followup",
+            "locale_default": form.get("locale") or "zh-CN",
+            "schedule_start": _local_to_utc(form.get("schedule_start", ""), zone),
+            "schedule_end": _local_to_utc(form.get("schedule_end", ""), zone),
+            "max_concurrent": int(form.get("max_concurrent") or 4), "max_cps": float(form.get("max_cps") or 1),
+            "max_attempts": int(form.get("max_attempts") or 6), "retry_policy": retry, "policy": policy,
+            "fallback": fallback}
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@security.require("campaigns.write")
+def new():
+    db = get_db()
+    batches = list(db.query("SELECT * FROM import_batches WHERE kind = 'borrowers' ORDER BY id DESC LIMIT 30"))
+    ctx = {"batches": batches, "flows": flows(), "form": request.form, "report": None}
+    if request.method == "GET":
+        return render_template("campaign_new.html", **ctx)
+    try:
+        values = _form_settings(request.form)
+        if values["flow"] not in flows():
+            raise campaigns_mod.CampaignError(t("campaign.bad_flow"))
+        source = request.form.get("source", "upload")
+        upload = request.files.get("file")
+        if source == "upload":
+            if not upload or not upload.filename:
+                raise campaigns_mod.CampaignError(t("campaign.need_file"))
+            path = _save_upload(upload)
+            try:
+                report = importer.import_file(db, path)
+            except importer.ImportFileError as exc:
+                raise campaigns_mod.CampaignError(str(exc).replace(str(path), upload.filename)) from None
+            ctx["report"] = report
+            audit.log(db, "import_borrowers", "import_batch", report.batch_id,
+                      {"file": upload.filename, "rows": report.rows, "created": report.created,
+                       "updated": report.updated, "rejected": report.rejected})
+            if report.rows - report.rejected == 0:
+                flash(t("campaign.no_good_rows"), "error")
+                return render_template("campaign_new.html", **ctx), 400
+            selection = {"batch_id": report.batch_id}
+        elif source == "batch":
+            selection = {"batch_id": int(request.form["batch_id"])}
+        elif source == "due":
+            selection = {k: request.form[k] for k in ("due_from", "due_to") if request.form.get(k)} or {"all": True}
+        else:
+            selection = {"all": True}
+        campaign_id = campaigns_mod.create(db, selection=selection, created_by=g.user["username"], **values)
+    except (campaigns_mod.CampaignError, ValueError, KeyError) as exc:
+        flash(t("campaign.invalid", reason=str(exc)), "error")
+        return render_template("campaign_new.html", **ctx), 400
+    audit.log(db, "campaign_create", "campaign", campaign_id, {**values, "selection": selection})
+    flash(t("campaign.created"), "ok")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+
+
+def progress(db, campaign_id: int) -> dict:
+    st = campaigns_mod.status(db, campaign_id)
+    total = sum(st["targets"].values())
+    if not total:
+        c = campaigns_mod.get(db, campaign_id)
+        if c["state"] == "draft":
+            total = len(campaigns_mod.select_borrowers(db, loads(c["selection"], {})))
+    done = st["targets"].get("done", 0)
+    live = db.execute(f"SELECT count(*) FROM attempts INDEXED BY attempts_state WHERE campaign_id = ? "
+                      f"AND state IN {OPEN_STATES}",
+                      [campaign_id]).fetchone()[0]
+    connected = sum(n for d, n in st["dispositions"].items() if d and d.startswith("answered"))
+    return {**st, "total": total, "done": done, "active": st["targets"].get("active", 0), "live": live,
+            "connected": connected, "percent": round(100 * done / total) if total else 0}
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@security.require("campaigns")
+def detail(campaign_id: int):
+    db = get_db()
+    c = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    if c is None:
+        abort(404)
+    selection = loads(c["selection"], {})
+    batch = one(db, "SELECT * FROM import_batches WHERE id = ?", [selection["batch_id"]]) if "batch_id" in selection else None
+    commands = list(db.query("SELECT * FROM commands WHERE campaign_id = ? ORDER BY id DESC LIMIT 20", [campaign_id]))
+    pending = any(cmd["processed_at"] is None for cmd in commands)
+    return render_template("campaign.html", c=c, selection=selection, batch=batch,
+                           batch_errors=loads(batch["errors"], []) if batch else [], commands=commands,
+                           p=progress(db, campaign_id), loads=loads,
+                           allowed=[] if pending else [cmd for cmd in campaigns_mod.COMMANDS
+                                                       if (c["state"], cmd) in campaigns_mod.TRANSITIONS])
+
+
+@bp.get("/campaigns/<int:campaign_id>/progress.json")
+@security.require("campaigns")
+def progress_json(campaign_id: int):
+    db = get_db()
+    if one(db, "SELECT id FROM campaigns WHERE id = ?", [campaign_id]) is None:
+        abort(404)
+    p = progress(db, campaign_id)
+    p["state_label"] = t(f"cstate.{p['state']}")
+    p["pending_commands"] = db.execute("SELECT count(*) FROM commands WHERE campaign_id = ? AND processed_at IS NULL",
+                                       [campaign_id]).fetchone()[0]
+    return jsonify(p)
+
+
+@bp.post("/campaigns/<int:campaign_id>/command")
+@security.require("campaigns.write")
+def command(campaign_id: int):
+    db = get_db()
+    c = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    if c is None:
+        abort(404)
+    cmd = request.form.get("command", "")
+    if db.execute("SELECT count(*) FROM commands WHERE campaign_id = ? AND processed_at IS NULL",
+                  [campaign_id]).fetchone()[0]:
+        flash(t("campaign.command_pending"), "error")  # one at a time: the state it applies to must be known
+        return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+    try:
+        campaigns_mod.transition(c["state"], cmd)
+        if cmd not in campaigns_mod.COMMANDS:
+            raise campaigns_mod.CampaignError(cmd)
+        cmd_id = campaigns_mod.request(db, campaign_id, cmd, requested_by=g.user["username"])
+    except campaigns_mod.CampaignError:
+        flash(t("campaign.command_refused", command=t(f"ccmd.{cmd}"), state=t(f"cstate.{c['state']}")), "error")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+    audit.log(db, "campaign_command", "campaign", campaign_id, {"command": cmd, "command_id": cmd_id})
+    flash(t("campaign.command_queued", command=t(f"ccmd.{cmd}")), "ok")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

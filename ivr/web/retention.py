@@ -1,0 +1,51 @@
+"""Recording retention: recordings older than the configured period are deleted from disk; every
+removed file is logged in `recording_purges` (and the run in the audit log)."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ..db.clock import now_iso
+from . import audit
+
+SETTING = "recordings_retention_days"
+
+
+def retention_days(db, default: int) -> int:
+    row = next(iter(db.query("SELECT value FROM web_settings WHERE key = ?", [SETTING])), None)
+    return int(row["value"]) if row else default
+
+
+def set_retention_days(db, days: int, by: str) -> None:
+    if days < 1:
+        raise ValueError("retention must be at least one day")
+    db["web_settings"].upsert({"key": SETTING, "value": str(days), "updated_by": by, "updated_at": now_iso()},
+                              pk="key")
+
+
+def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", dry_run: bool = False,
+          now: dt.datetime | None = None) -> list[dict]:
+    """Delete recordings of calls older than `days`; only files inside recordings_dir. Returns what
+    was (or, dry_run, would be) removed."""
+    root = Path(recordings_dir).resolve()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    cutoff = (now - dt.timedelta(days=days)).isoformat(timespec="milliseconds")
+    removed = []
+    rows = db.query("""SELECT a.id, a.created_at, coalesce(r.path, a.recording_path) AS path, r.bytes
+                       FROM attempts a LEFT JOIN recordings r ON r.attempt_id = a.id
+                       WHERE a.created_at < ? AND coalesce(r.path, a.recording_path) IS NOT NULL""", [cutoff])
+    for r in list(rows):
+        path = Path(r["path"]).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue
+        size = path.stat().st_size
+        item = {"attempt_id": r["id"], "path": str(path), "bytes": size, "recorded_at": r["created_at"]}
+        if not dry_run:
+            path.unlink()
+            db["recording_purges"].insert({**item, "purged_at": now_iso(), "purged_by": actor, "retention_days": days})
+        removed.append(item)
+    if not dry_run:
+        audit.log(db, "purge_recordings", "recordings", None,
+                  {"retention_days": days, "cutoff": cutoff, "removed": len(removed),
+                   "bytes": sum(i["bytes"] for i in removed)}, actor=actor)
+    return removed

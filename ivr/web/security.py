@@ -1,0 +1,177 @@
+"""Accounts, roles, password hashing (argon2id), login throttling and access control.
+
+Roles: admin (everything), supervisor (campaigns, monitor, borrowers, reports), agent (the
+escalations they take, and only the borrower on their current escalation), qa (review queue, masked
+borrower data), auditor (read-only: reports, compliance, audit log; masked unless permitted).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import abort, current_app, g, redirect, request, session, url_for
+
+from ..db.clock import now_iso
+
+ROLES = ("admin", "supervisor", "agent", "qa", "auditor")
+_hasher = PasswordHasher()
+# a hash to verify against when the user does not exist, so timing does not tell
+_DUMMY = _hasher.hash(secrets.token_hex(16))
+# POST endpoints a read-only auditor may still use
+AUDITOR_POSTS = {"auth.login", "auth.logout", "auth.language", "auth.password", "compliance.export"}
+MIN_PASSWORD = 10
+
+
+class UserError(ValueError):
+    pass
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Tests use cheap argon2 parameters; production keeps argon2-cffi's defaults (RFC 9106 low-memory)."""
+    global _hasher, _DUMMY
+    _hasher = hasher
+    _DUMMY = hasher.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(db, username: str, password: str, role: str, *, display_name: str | None = None,
+             locale: str = "zh-CN", can_unmask: bool = False, agent_ext: str | None = None) -> int:
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise UserError("user name must be 1-64 characters without spaces")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must be at least {MIN_PASSWORD} characters")
+    if list(db.query("SELECT id FROM users WHERE username = ?", [username])):
+        raise UserError(f"user {username} exists")
+    now = now_iso()
+    return db["users"].insert({"username": username, "display_name": display_name or username,
+                               "password_hash": hash_password(password), "role": role, "locale": locale,
+                               "can_unmask": int(can_unmask), "agent_ext": agent_ext or None, "active": 1,
+                               "created_at": now, "updated_at": now}).last_pk
+
+
+def set_password(db, user_id: int, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must be at least {MIN_PASSWORD} characters")
+    db["users"].update(user_id, {"password_hash": hash_password(password), "updated_at": now_iso()})
+
+
+# ---- login throttling (stored in the database, so it holds across processes and restarts) ---------
+def _since(seconds: int) -> str:
+    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def login_blocked(db, ip: str, username: str) -> bool:
+    cfg = current_app.config
+    since = _since(cfg["LOGIN_WINDOW_S"])
+    by_user = db.execute("SELECT count(*) FROM login_attempts WHERE username = ? AND ok = 0 AND at >= ?",
+                         [username, since]).fetchone()[0]
+    by_ip = db.execute("SELECT count(*) FROM login_attempts WHERE ip = ? AND ok = 0 AND at >= ?",
+                       [ip, since]).fetchone()[0]
+    return by_user >= cfg["LOGIN_MAX_FAILS_USER"] or by_ip >= cfg["LOGIN_MAX_FAILS_IP"]
+
+
+def record_login(db, ip: str, username: str, ok: bool) -> None:
+    db["login_attempts"].insert({"at": now_iso(), "ip": ip, "username": username[:64], "ok": int(ok)})
+
+
+def authenticate(db, username: str, password: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM users WHERE username = ? AND active = 1", [username]))
+    user = rows[0] if rows else None
+    if not check_password(user["password_hash"] if user else None, password):
+        return None
+    if _hasher.check_needs_rehash(user["password_hash"]):
+        db["users"].update(user["id"], {"password_hash": hash_password(password)})
+    return user
+
+
+# ---- the signed-in user -------------------------------------------------------------------------
+def _load_user():
+    g.user = None
+    uid = session.get("uid")
+    if uid is None:
+        return
+    from . import get_db
+    rows = list(get_db().query("SELECT * FROM users WHERE id = ? AND active = 1", [uid]))
+    if not rows or rows[0]["password_hash"][-16:] != session.get("pwv"):
+        session.clear()  # disabled, deleted, or password changed since this session began
+        return
+    g.user = rows[0]
+
+
+def _read_only_auditor():
+    user = g.get("user")
+    if user and user["role"] == "auditor" and request.method not in ("GET", "HEAD", "OPTIONS") \
+            and request.endpoint not in AUDITOR_POSTS:
+        abort(403)
+
+
+def init_app(app) -> None:
+    app.before_request(_load_user)
+    app.before_request(_read_only_auditor)
+
+    @app.context_processor
+    def inject_user():
+        return {"user": g.get("user"), "can": can}
+
+
+def start_session(user: dict) -> None:
+    session.clear()  # no session fixation: a fresh session on every login
+    session.permanent = True
+    session["uid"] = user["id"]
+    session["pwv"] = user["password_hash"][-16:]
+
+
+# ---- access rules per area ------------------------------------------------------------------------
+AREAS = {
+    "dashboard": set(ROLES),
+    "calls": {"admin", "supervisor", "qa", "auditor"},
+    "campaigns": {"admin", "supervisor", "auditor"},
+    "campaigns.write": {"admin", "supervisor"},
+    "monitor": {"admin", "supervisor"},
+    "borrowers": {"admin", "supervisor", "qa", "auditor"},
+    "agent": {"admin", "supervisor", "agent"},
+    "qa": {"admin", "qa", "auditor"},
+    "qa.write": {"admin", "qa"},
+    "reports": {"admin", "supervisor", "qa", "auditor"},
+    "compliance": {"admin", "auditor"},
+    "retention": {"admin"},
+    "admin": {"admin"},
+    "audit": {"admin", "auditor"},
+}
+
+
+def can(area: str, user: dict | None = None) -> bool:
+    user = user if user is not None else g.get("user")
+    return bool(user) and user["role"] in AREAS[area]
+
+
+def require(area: str):
+    """View decorator: signed in, and the user's role may use `area` (else 403)."""
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            if g.get("user") is None:
+                if request.method == "GET" and not request.path.endswith(".json"):
+                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                abort(401)
+            if not can(area):
+                abort(403)
+            return view(*args, **kwargs)
+        return inner
+    return wrap

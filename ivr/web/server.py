@@ -1,0 +1,77 @@
+"""Serving the app on 127.0.0.1 with werkzeug's threaded server, in the foreground or a thread.
+A background thread does the app's periodic work: result webhooks every 5 s, the recording
+retention purge once a day (each removed file logged in `recording_purges`)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from werkzeug.serving import make_server
+
+from ..db.connect import connect
+
+log = logging.getLogger("ivr.web")
+PURGE_EVERY_S = 24 * 3600
+
+
+class Server:
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, *, webhooks: bool = True):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the web app binds to the loopback only; put a TLS reverse proxy in front of it")
+        self.app = app
+        self.httpd = make_server(host, port, app, threaded=True)
+        self.host, self.port = host, self.httpd.server_port
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.webhooks = webhooks
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _webhook_loop(self) -> None:
+        from . import retention
+        from .api import deliver_webhooks, queue_webhooks
+        last_purge = 0.0
+        while not self._stop.wait(5.0):
+            try:
+                db = connect(self.app.config["DATABASE"], migrate=False)
+                try:
+                    queue_webhooks(db)
+                    deliver_webhooks(db)
+                    if time.monotonic() - last_purge > PURGE_EVERY_S:
+                        last_purge = time.monotonic()
+                        days = retention.retention_days(db, self.app.config["RETENTION_DAYS"])
+                        removed = retention.purge(db, self.app.config["RECORDINGS_DIR"], days, actor="system")
+                        if removed:
+                            log.info("retention: removed %d recording(s) older than %d days", len(removed), days)
+                finally:
+                    db.conn.close()
+            except Exception:  # the loop must survive a bad round
+                log.exception("web background round failed")
+
+    def start(self) -> "Server":
+        t = threading.Thread(target=self.httpd.serve_forever, name="huifang-web", daemon=True)
+        t.start()
+        self._threads.append(t)
+        if self.webhooks:
+            w = threading.Thread(target=self._webhook_loop, name="huifang-webhooks", daemon=True)
+            w.start()
+            self._threads.append(w)
+        return self
+
+    def serve_forever(self) -> None:
+        if self.webhooks:
+            threading.Thread(target=self._webhook_loop, name="huifang-webhooks", daemon=True).start()
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for t in self._threads:
+            t.join(5)

@@ -1,0 +1,140 @@
+"""One real demo run per browser-test session: the stack (Asterisk, dialog server, pjsua2 phones)
+on port base 33000 / instance web-dev calls keypad personas once while a supervisor watches the
+live monitor; the web app is served by a real server on 127.0.0.1 against that database and
+Debian's chromium is driven by playwright (no `playwright install`: executable_path).
+
+Screenshots of every main page go to tests/artifacts/screenshots/ (gitignored).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from ivr import config
+from ivr.db.connect import connect
+from ivr.demo import call_all
+from ivr.sim.personas import load_personas
+from ivr.stack import Stack, ensure_installed
+from ivr.web import create_app, security
+from ivr.web.server import Server
+
+HERE = Path(__file__).parent
+SHOTS = HERE.parent / "artifacts" / "screenshots"
+PASSWORD = "browser-test-password"
+ROLES = ("admin", "supervisor", "agent", "qa", "auditor")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_settings(tmp_path_factory):
+    out = tmp_path_factory.mktemp("web-demo")
+    base = int(os.environ.get("IVR_WEB_TEST_PORT_BASE", "33000"))
+    s = config.load().replace(instance="web-dev", port_base=base, db_path=str(out / "huifang.db"), ring_timeout_s=8)
+    ensure_installed(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def server(demo_settings):
+    """The web app on 127.0.0.1 (a real threaded server), with one account per role."""
+    app = create_app(demo_settings)  # applies the migrations to the fresh database
+    db = connect(demo_settings.database)
+    for role in ROLES:
+        security.add_user(db, role, PASSWORD, role)
+    db.conn.close()
+    srv = Server(app, "127.0.0.1", demo_settings.web_port_effective, webhooks=False).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def new_page(browser, server, role: str, lang: str | None = None):
+    ctx = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    page = ctx.new_page()
+    page.goto(server.url + "/login")
+    if lang:
+        page.click(f"form.lang button[value='{lang}']")
+    page.fill("input[name=username]", role)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login")
+    page.wait_for_load_state()
+    return ctx, page
+
+
+@pytest.fixture(scope="session")
+def demo_calls(demo_settings, server, browser, tmp_path_factory):
+    """Every persona called once through the real stack while a supervisor watches the live monitor
+    (a screenshot of calls in progress); the stack is stopped afterwards: the pages need only the
+    database and the recordings."""
+    personas_path = HERE / "personas.json"
+    stack = Stack(demo_settings, tmp_path_factory.mktemp("web-run"), personas_path)
+    stack.start()
+    result: dict = {}
+
+    def run():
+        try:
+            result["rows"] = asyncio.run(call_all(demo_settings, load_personas(personas_path),
+                                                  json.loads((HERE / "borrowers.json").read_text()),
+                                                  concurrency=4, run_tag="web"))
+        except BaseException as exc:  # re-raised in the test thread
+            result["error"] = exc
+
+    caller = threading.Thread(target=run, name="demo-calls")
+    try:
+        caller.start()
+        ctx, page = new_page(browser, server, "supervisor")
+        page.goto(server.url + "/monitor")
+        try:  # the page refreshes itself: wait until it shows a call in progress
+            page.wait_for_function("document.querySelectorAll('#calls tbody tr td').length > 1", timeout=90000)
+            for _ in range(40):  # and, better, until one is in the conversation (a node answered)
+                if any(x.strip() for x in page.locator("#calls tbody tr td:nth-child(3)").all_inner_texts()):
+                    break
+                page.wait_for_timeout(500)
+            result["live_shot"] = shot(page, "04-monitor-live")
+            result["live_html"] = page.content()
+        except Exception:  # every call may end between two refreshes; the tests still run
+            pass
+        ctx.close()
+        caller.join(600)
+    finally:
+        stack.stop()
+    if "error" in result:
+        raise result["error"]
+    return {"rows": {r["number"]: r for r in result["rows"]}, "live_shot": result.get("live_shot"),
+            "live_html": result.get("live_html", "")}
+
+
+@pytest.fixture
+def login(browser, server, demo_calls):
+    """login(role) -> a signed-in page in a fresh browser context (after the demo run)."""
+    contexts = []
+
+    def go(role: str, lang: str | None = None):
+        ctx, page = new_page(browser, server, role, lang)
+        contexts.append(ctx)
+        return page
+
+    yield go
+    for ctx in contexts:
+        ctx.close()

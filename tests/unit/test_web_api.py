@@ -1,0 +1,123 @@
+"""The loan system's API: hashed tokens with scopes, pushing borrowers and payments through the
+importer (same per-row report), pulling results with a cursor, the OpenAPI description, and
+result webhooks signed like the dialer's notifier."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+
+from ivr.notify.webhook import verify
+from ivr.web import admin, api
+from ivr.web.testing import PHONE, Client, add_users, db_of, make_app, seed
+
+
+def setup(tmp_path, scopes="push,pull"):
+    app = make_app(tmp_path)
+    seed(app)
+    db = db_of(app)
+    token = admin.new_token(db, "loan-system", "test", scopes)
+    return app, db, token, app.test_client()
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_tokens_are_hashed_and_checked(tmp_path):
+    app, db, token, c = setup(tmp_path, scopes="pull")
+    row = list(db.query("SELECT * FROM api_tokens"))[0]
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest() and token not in json.dumps(row)
+    assert c.get("/api/v1/results").status_code == 401
+    assert c.get("/api/v1/results", headers=auth("hf_wrong")).status_code == 401
+    assert c.get("/api/v1/results", headers=auth(token)).status_code == 200
+    assert c.post("/api/v1/borrowers", json={"borrowers": []}, headers=auth(token)).status_code == 403
+    db.execute("UPDATE api_tokens SET revoked_at = 'now'")
+    assert c.get("/api/v1/results", headers=auth(token)).status_code == 401
+
+
+def test_push_borrowers_and_payments(tmp_path):
+    app, db, token, c = setup(tmp_path)
+    r = c.post("/api/v1/borrowers", headers=auth(token), json={"borrowers": [
+        {"loan_id": "API-1", "name": "周八", "phone": "13700000001", "amount_due": 4200, "due_date": "2026-12-20"},
+        {"loan_id": "API-2", "name": "吴九", "phone": "12345"},
+        {"loan_id": "API-3", "name": "x'); DROP TABLE borrowers; --", "phone": "13700000003"}]})
+    body = r.get_json()
+    assert r.status_code == 200 and body["created"] == 2 and body["rejected"] == 1
+    assert body["errors"][0]["line"] == 3 and body["errors"][0]["column"] == "phone"
+    names = [x["name"] for x in db.query("SELECT name FROM borrowers WHERE loan_id LIKE 'API-%' ORDER BY loan_id")]
+    assert names == ["周八", "x'); DROP TABLE borrowers; --"]
+    r = c.post("/api/v1/payments", headers=auth(token), json={"payments": [
+        {"loan_id": "API-1", "paid_amount": 4200, "paid_at": "2026-12-02"}, {"loan_id": "nobody", "paid_amount": 1,
+                                                                          "paid_at": "2026-12-02"}]})
+    assert r.get_json()["created"] == 1 and r.get_json()["rejected"] == 1
+    assert c.post("/api/v1/borrowers", headers=auth(token), json={"nope": 1}).status_code == 400
+    assert [a["actor"] for a in db.query("SELECT actor FROM audit_log WHERE action LIKE 'api_push_%'")] == \
+        ["api:loan-system"] * 2
+    status = c.get("/api/v1/borrowers/API-1", headers=auth(token)).get_json()
+    assert status["amount_due"] == 4200 and status["risk"]["level"] == "low"
+
+
+def test_pull_results_with_cursor(tmp_path):
+    app, db, token, c = setup(tmp_path)
+    first = c.get("/api/v1/results?limit=1", headers=auth(token)).get_json()
+    assert [r["attempt_id"] for r in first["results"]] == ["a-busy"]
+    second = c.get(f"/api/v1/results?limit=5&after={first['next']}", headers=auth(token)).get_json()
+    got = second["results"]
+    assert [r["attempt_id"] for r in got] == ["a-answered"]
+    assert got[0]["promises"][0]["amount"] == 1000 and got[0]["escalation"]["reason"] == "requested"
+    assert PHONE not in json.dumps(first) + json.dumps(second)
+    assert c.get(f"/api/v1/results?after={second['next']}", headers=auth(token)).get_json()["results"] == []
+
+
+def test_openapi_describes_every_route(tmp_path):
+    app, db, token, c = setup(tmp_path)
+    spec = c.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    routes = {r.rule.replace("<loan_id>", "{loan_id}") for r in app.url_map.iter_rules()
+              if r.rule.startswith("/api/v1/")}
+    assert routes == set(spec["paths"])
+
+
+def test_webhook_results_are_signed_and_delivered_once(tmp_path):
+    app, db, token, c = setup(tmp_path)
+    got = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.headers["X-Huifang-Timestamp"], self.headers["X-Huifang-Signature"], body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        db["webhooks"].insert({"url": f"http://127.0.0.1:{srv.server_port}/hook", "secret": "s3cret",
+                               "created_at": "x", "cursor": ""})
+        assert api.queue_webhooks(db) == 2 and api.queue_webhooks(db) == 0
+        assert api.deliver_webhooks(db) == 2 and api.deliver_webhooks(db) == 0
+    finally:
+        srv.shutdown()
+    ts, sig, body = got[0]
+    assert verify("s3cret", ts, body, sig)
+    assert json.loads(body)["event"] == "call.result"
+    assert {r["status"] for r in db.query("SELECT status FROM webhook_deliveries")} == {"sent"}
+
+
+def test_admin_creates_token_shown_once(tmp_path):
+    app = make_app(tmp_path)
+    add_users(app, ["admin"])
+    c = Client(app)
+    c.login("admin")
+    c.get("/admin/tokens")
+    page = c.post("/admin/tokens", {"name": "core-banking", "scope_pull": "1"}).get_data(as_text=True)
+    token = page.split('id="new-token">')[1].split("<")[0]
+    assert token.startswith("hf_") and token not in c.get("/admin/tokens").get_data(as_text=True)
+    assert app.test_client().get("/api/v1/results", headers=auth(token)).status_code == 200
+    c.post("/admin/webhooks", {"url": "http://example.com/hook"})
+    assert "Webhook 无效" in c.get("/admin/tokens").get_data(as_text=True)
