@@ -86,18 +86,24 @@ def _import_json(kind: str, rows) -> dict:
     return out
 
 
+def _json_object() -> dict:
+    """The request body as a JSON object; anything else (a list, a number, garbage) is a 400."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
 @bp.post("/v1/borrowers")
 def push_borrowers():
     _require("push")
-    body = request.get_json(silent=True) or {}
-    return jsonify(_import_json("borrowers", body.get("borrowers")))
+    return jsonify(_import_json("borrowers", _json_object().get("borrowers")))
 
 
 @bp.post("/v1/payments")
 def push_payments():
     _require("push")
-    body = request.get_json(silent=True) or {}
-    return jsonify(_import_json("payments", body.get("payments")))
+    return jsonify(_import_json("payments", _json_object().get("payments")))
 
 
 def result_row(db, a: dict) -> dict:
