@@ -90,7 +90,10 @@ class AgiAudio:
         _, started, ended = await self._stream(pcm, "")
         return started, ended
 
-    async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1) -> Turn:
+    async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1,
+                  end_silence_ms: int | None = None) -> Turn:
+        # end_silence_ms is ignored on purpose: the common alternative this baseline stands for
+        # ends the borrower's turn with RECORD FILE's own silence detection (s=1: one second)
         turn = Turn()
         digit, turn.prompt_started, turn.prompt_ended = await self._stream(pcm, ESCAPE)
         if digit:
