@@ -1,15 +1,12 @@
 """The dialer's subcommands: `ivr import`, `ivr campaign ...`, `ivr dialer run`, `ivr notify run`,
-`ivr risk`. Wired into `ivr.cli` by `register(subparsers)`; also runnable alone as
-`python -m ivr.dialer.cli ...` (same arguments).
+`ivr risk`. Wired into `ivr.cli` by `register(subparsers)`.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import getpass
 import json
-import logging
 import sys
 
 from .. import config
@@ -179,27 +176,3 @@ def register(sub) -> None:
     p.add_argument("--all", action="store_true", help="list low-risk borrowers too")
     p.add_argument("--today", help="YYYY-MM-DD (default: today)")
     p.set_defaults(fn=cmd_risk)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ivr")
-    parser.add_argument("--config")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return args.fn(args) or 0
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        if args.verbose:
-            raise
-        print(f"ivr {args.cmd}: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

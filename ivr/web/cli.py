@@ -3,7 +3,6 @@
 dispatch) and `func` (this module's standalone `main`)."""
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import sys
@@ -77,7 +76,7 @@ def register(subparsers) -> None:
     add.add_argument("--locale", default="zh-CN", choices=("zh-CN", "en", "ko-KR"))
     add.add_argument("--can-unmask", action="store_true", help="auditors: may see unmasked borrower data")
     add.add_argument("--agent-ext", help="the agent's queue member name, as the dialer writes it")
-    add.set_defaults(fn=cmd_user_add, func=cmd_user_add)
+    add.set_defaults(fn=cmd_user_add)
 
     web = subparsers.add_parser("web", help="the web app")
     web_sub = web.add_subparsers(dest="web_action", required=True)
@@ -85,22 +84,9 @@ def register(subparsers) -> None:
     serve.add_argument("--port", type=int, default=0, help="default: port_base + 500")
     serve.add_argument("--secure-cookies", action="store_true",
                        help="mark the session cookie Secure (behind a TLS reverse proxy)")
-    serve.set_defaults(fn=cmd_web_serve, func=cmd_web_serve)
+    serve.set_defaults(fn=cmd_web_serve)
 
     purge = subparsers.add_parser("purge-recordings", help="delete recordings past the retention period")
     purge.add_argument("--days", type=int, default=0, help="default: the retention set in the web app (180)")
     purge.add_argument("--dry-run", action="store_true")
-    purge.set_defaults(fn=cmd_purge, func=cmd_purge)
-
-
-def main(argv=None) -> int:
-    """Standalone entry (`python -m ivr.web.cli ...`) until ivr/cli.py wires `register`."""
-    parser = argparse.ArgumentParser(prog="ivr")
-    parser.add_argument("--config")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    purge.set_defaults(fn=cmd_purge)

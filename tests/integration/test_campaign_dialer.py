@@ -233,7 +233,7 @@ def _controller_proc(settings, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(settings.to_env())
     env["PYTHONPATH"] = str(REPO_ROOT)
-    return subprocess.Popen([sys.executable, "-m", "ivr.dialer.cli", "dialer", "run", "--until-idle",
+    return subprocess.Popen([sys.executable, "-m", "ivr.cli", "dialer", "run", "--until-idle",
                              "--fake-now", FAKE_NOW, "--max-channels", "8"], cwd=str(REPO_ROOT), env=env,
                             stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 

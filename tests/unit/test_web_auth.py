@@ -2,7 +2,7 @@
 per IP (stored in the database), safe redirects, `ivr user add`."""
 from __future__ import annotations
 
-from ivr.web import cli as web_cli
+from ivr import cli as ivr_cli
 from ivr.web.testing import PASSWORD, Client, add_users, db_of, make_app
 
 
@@ -99,10 +99,10 @@ def test_cli_user_add(tmp_path, capsys):
     old = dict(os.environ)
     os.environ.update(IVR_DB_PATH=str(db_path), IVR_CACHE_DIR=str(tmp_path))
     try:
-        rc = web_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"])
+        rc = ivr_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"])
         assert rc == 0
-        assert web_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"]) == 1
-        assert web_cli.main(["user", "add", "short", "--role", "admin", "--password", "short"]) == 1
+        assert ivr_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"]) == 1
+        assert ivr_cli.main(["user", "add", "short", "--role", "admin", "--password", "short"]) == 1
     finally:
         os.environ.clear()
         os.environ.update(old)
