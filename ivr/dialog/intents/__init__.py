@@ -31,7 +31,7 @@ from .keypad import keypad
 
 LOCALES = {"zh-CN": zh_cn, "ko-KR": ko_kr}
 
-__all__ = ["understand", "grammar", "keypad", "LOCALES"]
+__all__ = ["understand", "interpret", "grammar", "keypad", "LOCALES"]
 
 
 def _locale(locale: str):
@@ -62,3 +62,22 @@ def grammar(locale: str, step: str) -> list[str]:
     mod = _locale(locale)
     common.check_step(step)
     return mod.grammar(step)
+
+
+def interpret(text: str, *, locale: str, step: str, today: _dt.date | None = None) -> dict:
+    """``understand`` plus the evidence the decision layer (``ivr.dialog.decision``) weighs.
+
+    Returns the result of ``understand`` with two more keys:
+
+    * ``conflict``: sorted labels of answers that contradict each other within this one
+      utterance (a yes and a no at identity; a date and a refusal at plan), ``[]`` if none;
+    * ``covered``: the share (0..1) of the normalised transcript's characters that the
+      lexicon and the slot readers explained. Speech outside the grammar decodes to words
+      that explain nothing, so a low coverage is evidence the answer was not understood.
+    """
+    mod = _locale(locale)
+    common.check_step(step)
+    today = today or _dt.date.today()
+    if not (text or "").strip():
+        return {**common.result("unknown"), "conflict": [], "covered": 0.0}
+    return mod.interpret(text, step, today)

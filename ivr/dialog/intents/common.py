@@ -196,3 +196,39 @@ def decide(step: str, hits: list[Hit], slots: Slots) -> str:
 
 def last_digits(chars: str, n: int = 4) -> str:
     return chars[-n:]
+
+
+# Answer families that cannot both be meant in one answer. Hearing two of them is evidence the
+# recognizer mixed up the answer (or the borrower is undecided): the decision layer never acts
+# on such an utterance without confirming it.
+_FAMILIES = {
+    "identity": {"yes": "yes", "no": "no", "wrong": "no", "dispute": "no"},
+    "confirm": {"yes": "yes", "no": "no", "wrong": "no"},
+    "plan": {"yes": "pay", "ontime": "pay", "partial": "pay", "refuse": "refuse", "dispute": "dispute",
+             "wrong": "dispute"},
+    "digits": {},
+}
+_CLASHES = {"identity": [{"yes", "no"}], "confirm": [{"yes", "no"}],
+            "plan": [{"pay", "refuse"}, {"pay", "dispute"}], "digits": []}
+
+
+def evidence(step: str, text: str, hits: list[Hit], slots: Slots,
+             slot_spans: list[tuple[int, int]]) -> dict:
+    """Conflict and coverage of one normalised transcript (see ``intents.interpret``)."""
+    corrections = [h for h in hits if h.label in ("no", "wrong") and slots.after(h.end)]
+    kept = [h for h in hits if h not in corrections and h.label not in ("agent", "agent_neg")]
+    families = {_FAMILIES[step][h.label] for h in kept if h.label in _FAMILIES[step]}
+    if step == "plan" and slots.any():
+        families.add("pay")       # a date or an amount is an offer to pay, wherever it was said
+    conflict: set[str] = set()
+    for clash in _CLASHES[step]:
+        if clash <= families:
+            conflict |= clash
+    spans = [(h.start, h.end) for h in hits] + list(slot_spans)
+    covered = set()
+    for s, e in spans:
+        covered.update(i for i in range(s, e) if not text[i].isspace())
+    total = sum(1 for c in text if not c.isspace() and c not in "#＃")
+    masked = sum(1 for c in text if c in "#＃")
+    share = min(1.0, (len(covered) + masked) / (total + masked)) if total + masked else 0.0
+    return {"conflict": sorted(conflict), "covered": round(share, 3)}

@@ -183,29 +183,42 @@ def find_amounts(text: str) -> list[tuple[int, int]]:
 
 
 def understand(text: str, step: str, today: _dt.date) -> dict:
+    out = interpret(text, step, today)
+    return {k: out[k] for k in ("intent", "date", "time", "amount", "digits")}
+
+
+def interpret(text: str, step: str, today: _dt.date) -> dict:
     s = normalise(text)
     if step == "digits":
-        if any(h.label == "agent" for h in _LEX.hits(s)):
-            return common.result("agent")
+        hits = _LEX.hits(s)
+        tokens = s.split()
+        read = sum(len(t) for t in tokens if numbers_ko.read_digits(t))
+        agent = sum(h.end - h.start for h in hits if h.label == "agent")
+        covered = round(min(1.0, (read + agent) / max(1, sum(len(t) for t in tokens))), 3)
+        if any(h.label == "agent" for h in hits):
+            return {**common.result("agent"), "conflict": [], "covered": covered}
         digits = numbers_ko.read_digits(s)
         if len(digits) >= 4:
-            return common.result("digits", digits=common.last_digits(digits))
-        return common.result("unknown", digits=digits or None)
+            return {**common.result("digits", digits=common.last_digits(digits)), "conflict": [], "covered": covered}
+        return {**common.result("unknown", digits=digits or None), "conflict": [], "covered": covered}
 
     mentions = dates_ko.find_dates(s, today)
     date, time = dates_ko.pick(mentions, today)
     slots = common.Slots(date=date, time=time, positions=[m.start for m in mentions])
-    masked = _mask(s, [(m.start, m.end) for m in mentions])
+    spans = [(m.start, m.end) for m in mentions]
+    masked = _mask(s, spans)
     if step in ("plan", "confirm"):
         amounts = find_amounts(masked)
         if amounts:
             slots.amount = amounts[-1][1]
             slots.positions += [a[0] for a in amounts]
+            spans += [(a[0], a[0] + len(masked[a[0]:].split(" ", 1)[0])) for a in amounts]
     hits = _LEX.hits(masked)
     intent = common.decide(step, hits, slots)
+    ev = common.evidence(step, masked, hits, slots, spans)
     if step == "identity" and intent != "callback":
         slots.date = slots.time = None
-    return common.result(intent, slots.date, slots.time, slots.amount)
+    return {**common.result(intent, slots.date, slots.time, slots.amount), **ev}
 
 
 def grammar(step: str) -> list[str]:
