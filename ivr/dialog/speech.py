@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..config import Settings
+from .vocab import decoder_grammar
 
 log = logging.getLogger("ivr.speech")
 SAMPLE_RATE = 8000
@@ -105,7 +106,8 @@ class Utterance:
         import vosk
         model = self.engine.model(self.locale)
         if self.grammar:
-            rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(self.grammar, ensure_ascii=False))
+            phrases = decoder_grammar(model_path(self.engine.settings, self.locale), self.grammar)  # model words
+            rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(phrases, ensure_ascii=False))
         else:
             rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
         rec.SetWords(True)
