@@ -158,6 +158,10 @@ _warned: set[tuple[str, str]] = set()
 
 @functools.lru_cache(maxsize=64)
 def _decoder_grammar(model_dir: str, phrases: tuple[str, ...]) -> tuple[str, ...]:
+    if os.path.isfile(os.path.join(model_dir, "graph", "HCLG.fst")) and (model_dir, "HCLG") not in _warned:
+        _warned.add((model_dir, "HCLG"))
+        log.warning("%s has a static graph (graph/HCLG.fst): Vosk ignores grammars with it and decodes free-form; "
+                    "install a model with runtime graphs, e.g. vosk-model-small-cn-0.22 (`ivr models add`)", model_dir)
     try:
         vocab = model_words(model_dir)
         unk = knows_unk(model_dir)

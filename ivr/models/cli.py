@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import config
 from ..dialog import vocab
+from ..dialog.intents import common
 from ..dialog.speech import model_path
 from . import grammar_check, install, layout
 
@@ -87,8 +88,9 @@ def list_models(s: config.Settings) -> list[dict]:
                 row.update(locale=locale, active=False, source=f"installed, not in use (set {name} to use it)")
                 rows.append(row)
         if not active:
+            problem = f"no model: keypad only (install one: ivr models add {locale} PATH)"
             rows.append({"locale": locale, "active": False, "path": None, "grammar": None, "words": None,
-                         "source": None, "problem": f"no model: keypad only (install one: ivr models add {locale} PATH)"})
+                         "source": None, "problem": problem})
     return rows
 
 
@@ -123,7 +125,7 @@ def cmd_check_grammar(args) -> int:
               f"({'folder not found: ' + path if path else 'install one: ivr models add ' + args.locale + ' PATH'})",
               file=sys.stderr)
         return 1
-    steps = [args.step] if args.step else list(grammar_check.common.STEPS)
+    steps = [args.step] if args.step else list(common.STEPS)
     report = grammar_check.check(path, args.locale, steps=steps)
     if getattr(args, "json", False):
         print(json.dumps(grammar_check.as_dict(report), ensure_ascii=False, indent=2))
