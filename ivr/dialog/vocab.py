@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import struct
+import threading
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def spell(phrase: str, vocab) -> Spelling:
 
 
 _warned: set[tuple[str, str]] = set()
+_grammar_lock = threading.Lock()  # recognizers are made on several threads: read a vocabulary once
 
 
 @functools.lru_cache(maxsize=64)
@@ -165,7 +167,7 @@ def _decoder_grammar(model_dir: str, phrases: tuple[str, ...]) -> tuple[str, ...
     try:
         vocab = model_words(model_dir)
         unk = knows_unk(model_dir)
-    except (OSError, VocabularyError, struct.error) as exc:
+    except (OSError, ValueError, VocabularyError, struct.error) as exc:
         log.warning("cannot read the vocabulary of %s (%s): grammar passed to Vosk unspelled", model_dir, exc)
         return phrases
     out: list[str] = []
@@ -190,4 +192,5 @@ def decoder_grammar(model_dir: str, phrases) -> list[str]:
     A phrase with a piece the model cannot spell is left out (warned once); ``[unk]`` is kept
     only if the model has it. Cached per (model, phrase list), so a step costs one lookup.
     """
-    return list(_decoder_grammar(str(model_dir), tuple(phrases)))
+    with _grammar_lock:
+        return list(_decoder_grammar(str(model_dir), tuple(phrases)))

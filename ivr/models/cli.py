@@ -38,13 +38,15 @@ def cmd_add(args) -> int:
         print(f"ivr models add: {exc}", file=sys.stderr)
         return 1
     name = install.setting_name(args.locale)
-    print(f"{args.locale}: model at {done.path}")
+    where = "unpacked to" if Path(args.path).expanduser().is_file() else "used in place (not copied) at"
+    print(f"{args.locale}: model {where} {done.path}")
     print(f"  runtime grammar graph (graph/HCLr.fst + graph/Gr.fst); vocabulary {done.words} words")
     print(f"  recorded {name} = \"{done.path}\" in {done.settings_file}")
     effective = getattr(config.load(config_file=target), name)
     if effective != str(done.path):
         print(f"  note: IVR_{name.upper()} in the environment overrides the file ({effective})")
-    print(f"  next: ivr --config {done.settings_file} asr check-grammar --locale {args.locale}")
+    config_option = f"--config {done.settings_file} " if getattr(args, "config", None) else ""
+    print(f"  next: ivr {config_option}asr check-grammar --locale {args.locale}")
     return 0
 
 

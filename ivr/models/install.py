@@ -191,5 +191,5 @@ def add(settings: config.Settings, locale: str, source: str, *, settings_path: P
     if settings_path is not None:
         config.write_setting(settings_path, name, str(path))
         done.settings_file = settings_path
-    log.info("installed %s model %s (%d words)", locale, path, words)
+    log.debug("installed %s model %s (%d words)", locale, path, words)
     return done
