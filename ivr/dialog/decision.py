@@ -124,18 +124,26 @@ def _unknown() -> dict:
 
 
 def _read(text: str, locale: str, step: str, today: dt.date) -> dict:
-    """``intents.interpret`` with coverage measured against the grammar: the share of words heard
-    that are not garbage (words that answer nothing), or the lexicon's coverage if higher."""
+    """``intents.interpret`` with coverage measured against the grammar: the share of the words
+    heard that are whole words of this question's answers (not garbage, not a stray piece of a
+    word the model spells in parts), or the lexicon's coverage if higher."""
     reading = intents.interpret(text, locale=locale, step=step, today=today)
     words = text.split()
     try:
-        junk = grammars.garbage_words(locale, step)
+        known = grammars.answer_words(locale, step)
     except grammars.GrammarError:
-        junk = frozenset()
-    if words:
-        share = sum(1 for w in words if w not in junk and w != "<unk>") / len(words)
-        reading["covered"] = round(max(share if reading["intent"] != "unknown" else 0.0, reading["covered"]), 3)
+        return reading
+    if words and reading["intent"] != "unknown":
+        share = sum(1 for w in words if w in known) / len(words)
+        # Chinese phrases are whole sentences, so a mix of pieces of two phrases is still judged
+        # by the lexicon (character coverage); Korean words are judged one by one
+        reading["covered"] = round(max(share, reading["covered"]) if locale_has_free_text(locale) else share, 3)
     return reading
+
+
+def locale_has_free_text(locale: str) -> bool:
+    """zh-CN transcripts come unsegmented from text input and are judged by the lexicon's coverage."""
+    return locale.startswith("zh")
 
 
 def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = None,
