@@ -1,4 +1,5 @@
-"""ko-KR understanding: keyword tables + glue to the Korean slot readers.
+"""ko-KR reader for the understanding pipeline (``common.interpret``): normaliser, keyword
+table with negators, and the Korean slot readers (``dates_ko``, ``numbers_ko``).
 
 Vosk's Korean model prints Hangul words separated by spaces, and may or may
 not split a phrase the way we write it, so multi-word phrases are written as
@@ -139,86 +140,21 @@ def normalise(text: str) -> str:
     return s
 
 
-def _mask(text: str, spans) -> str:
-    for s, e in spans:
-        text = text[:s] + "#" * (e - s) + text[e:]
-    return text
+def digit_tokens(text: str) -> list[tuple[str, bool]]:
+    """Words, each marked when it is wholly digits read aloud (일, 공, 칠이에요)."""
+    return [(t, bool(numbers_ko.read_digits(t))) for t in text.split()]
 
 
-_NUM_TOKEN = re.compile(rf"([{numbers_ko.SINO_CHARS}0-9]*)(원)?(?:이요|요|은|을|이|만|씩|정도|쯤|까지|이에요|입니다|이나|은요)?")
-_PARTICLE_ONLY = ("이요", "요", "은", "을", "이", "만", "씩")
-
-
-def find_amounts(text: str) -> list[tuple[int, int]]:
-    """(start, value) of money amounts; dates must be masked out first.
-
-    Works on words: consecutive numeral words are joined ("오십 만 원"), a
-    word ending in 원 closes the amount.  Without 원 only a number with
-    천/만/억 counts, so a stray 이 / 사 / 십 is not money.
-    """
-    out: list[tuple[int, int]] = []
-    run: list[tuple[int, str]] = []
-
-    def flush(unit: bool) -> None:
-        if run:
-            num = "".join(c for _, c in run)
-            if unit or any(c in "천만억" for c in num):
-                v = numbers_ko.parse_sino(num)
-                if v:
-                    out.append((run[0][0], v))
-        run.clear()
-
-    for m in re.finditer(r"\S+", text):
-        tok = m.group()
-        nm = _NUM_TOKEN.fullmatch(tok)
-        if nm and (nm.group(1) or (nm.group(2) and run)):
-            if nm.group(1):
-                run.append((m.start(), nm.group(1)))
-            if nm.group(2):
-                flush(True)
-        else:
-            flush(False)
-    flush(False)
-    return out
-
-
-def understand(text: str, step: str, today: _dt.date) -> dict:
-    out = interpret(text, step, today)
-    return {k: out[k] for k in ("intent", "date", "time", "amount", "digits")}
-
-
-def interpret(text: str, step: str, today: _dt.date) -> dict:
-    s = normalise(text)
-    if step == "digits":
-        hits = _LEX.hits(s)
-        tokens = s.split()
-        read = sum(len(t) for t in tokens if numbers_ko.read_digits(t))
-        agent = sum(h.end - h.start for h in hits if h.label == "agent")
-        covered = round(min(1.0, (read + agent) / max(1, sum(len(t) for t in tokens))), 3)
-        if any(h.label == "agent" for h in hits):
-            return {**common.result("agent"), "conflict": [], "covered": covered}
-        digits = numbers_ko.read_digits(s)
-        if len(digits) >= 4:
-            return {**common.result("digits", digits=common.last_digits(digits)), "conflict": [], "covered": covered}
-        return {**common.result("unknown", digits=digits or None), "conflict": [], "covered": covered}
-
-    mentions = dates_ko.find_dates(s, today)
-    date, time = dates_ko.pick(mentions, today)
-    slots = common.Slots(date=date, time=time, positions=[m.start for m in mentions])
-    spans = [(m.start, m.end) for m in mentions]
-    masked = _mask(s, spans)
-    if step in ("plan", "confirm"):
-        amounts = find_amounts(masked)
-        if amounts:
-            slots.amount = amounts[-1][1]
-            slots.positions += [a[0] for a in amounts]
-            spans += [(a[0], a[0] + len(masked[a[0]:].split(" ", 1)[0])) for a in amounts]
-    hits = _LEX.hits(masked)
-    intent = common.decide(step, hits, slots)
-    ev = common.evidence(step, masked, hits, slots, spans)
-    if step == "identity" and intent != "callback":
-        slots.date = slots.time = None
-    return {**common.result(intent, slots.date, slots.time, slots.amount), **ev}
+READER = common.Reader(
+    locale="ko-KR",
+    normalise=normalise,
+    lexicon=_LEX,
+    read_digits=numbers_ko.read_digits,
+    digit_tokens=digit_tokens,
+    find_dates=dates_ko.find_dates,
+    pick=dates_ko.pick,
+    find_amounts=numbers_ko.find_amounts,
+)
 
 
 def grammar(step: str) -> list[str]:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import cn2an
+
+from .slots import Amount
 
 # Words that contain numerals but are not numbers.
 NOT_NUMBERS = ("千万", "万一", "十分", "一定", "一下", "一点", "一些", "一半", "一部分",
@@ -23,13 +24,6 @@ DIGIT_CHARS = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "壹"
 X_WORDS = ("艾克斯", "爱克斯", "埃克斯", "艾克思", "爱克思", "埃克思", "艾克西", "叉", "x", "X", "ｘ", "Ｘ")
 # Filler words that contain digit characters.
 DIGIT_NOISE = ("一下", "一点", "一个", "一共", "是不是", "一遍")
-
-
-@dataclass(frozen=True)
-class Amount:
-    start: int
-    end: int
-    value: int
 
 
 def _to_int(num: str) -> int | None:

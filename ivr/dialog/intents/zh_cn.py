@@ -1,4 +1,10 @@
-"""zh-CN understanding: keyword tables + glue to the Chinese slot readers."""
+"""zh-CN reader for the understanding pipeline (``common.interpret``): normaliser, keyword
+table with negators, and the Chinese slot readers (``dates_zh``, ``numbers_zh``).
+
+Vosk's Chinese model prints words separated by spaces; ``normalise`` joins them (spaces are not
+word boundaries in Chinese), turns fillers into a boundary, and blanks out connectives that
+contain an answer word but answer nothing (但是, 是不是).
+"""
 from __future__ import annotations
 
 import datetime as _dt
@@ -86,49 +92,24 @@ def normalise(text: str) -> str:
     return s
 
 
-def _mask(text: str, spans) -> str:
-    for s, e in spans:
-        text = text[:s] + "＃" * (e - s) + text[e:]
-    return text
+_X_OR_CHAR = re.compile("|".join(re.escape(w) for w in numbers_zh.X_WORDS) + r"|\S")
 
 
-def understand(text: str, step: str, today: _dt.date) -> dict:
-    out = interpret(text, step, today)
-    return {k: out[k] for k in ("intent", "date", "time", "amount", "digits")}
+def digit_tokens(text: str) -> list[tuple[str, bool]]:
+    """Characters (an X word is one token), each marked when it is a digit said aloud."""
+    return [(t, bool(numbers_zh.find_digits(t))) for t in _X_OR_CHAR.findall(text)]
 
 
-def interpret(text: str, step: str, today: _dt.date) -> dict:
-    s = normalise(text)
-    if step == "digits":
-        hits = _LEX.hits(s)
-        read = sum(1 for c in s if numbers_zh.find_digits(c))
-        agent = sum(h.end - h.start for h in hits if h.label == "agent")
-        covered = round(min(1.0, (read + agent) / max(1, len(s))), 3)
-        if any(h.label == "agent" for h in hits):
-            return {**common.result("agent"), "conflict": [], "covered": covered}
-        digits = numbers_zh.find_digits(s)
-        if len(digits) >= 4:
-            return {**common.result("digits", digits=common.last_digits(digits)), "conflict": [], "covered": covered}
-        return {**common.result("unknown", digits=digits or None), "conflict": [], "covered": covered}
-
-    mentions = dates_zh.find_dates(s, today)
-    date, time = dates_zh.pick(mentions, today)
-    slots = common.Slots(date=date, time=time,
-                         positions=[m.start for m in mentions])
-    spans = [(m.start, m.end) for m in mentions]
-    masked = _mask(s, spans)
-    if step in ("plan", "confirm"):
-        amounts = numbers_zh.find_amounts(masked)
-        if amounts:
-            slots.amount = amounts[-1].value  # the last-said amount wins
-            slots.positions += [a.start for a in amounts]
-            spans += [(a.start, a.end) for a in amounts]
-    hits = _LEX.hits(masked)
-    intent = common.decide(step, hits, slots)
-    ev = common.evidence(step, masked, hits, slots, spans)
-    if step == "identity" and intent != "callback":
-        slots.date = slots.time = None
-    return {**common.result(intent, slots.date, slots.time, slots.amount), **ev}
+READER = common.Reader(
+    locale="zh-CN",
+    normalise=normalise,
+    lexicon=_LEX,
+    read_digits=numbers_zh.find_digits,
+    digit_tokens=digit_tokens,
+    find_dates=dates_zh.find_dates,
+    pick=dates_zh.pick,
+    find_amounts=numbers_zh.find_amounts,
+)
 
 
 def grammar(step: str) -> list[str]:
