@@ -4,11 +4,15 @@
 spoken order as ``Mention(start, end, date, time)``.  jionlp does the heavy
 lifting; this module only
 
-* adds 月底 / 月末 / 月中 / 月初 (jionlp raises on them),
+* adds month and year parts (月底 / 月末 / 十二月底 / 下个月初 / 月中 / 年底 / 明年初; jionlp raises
+  on them) and counted days and weeks (过两天, 两周后, 一个礼拜以后; jionlp misses or misreads them),
+* reads dialect day words as their standard twins (明儿 = 明天, 今儿, 后儿),
 * drops pseudo-times jionlp finds in ordinary speech (现在, 晚一点),
 * turns jionlp's ranges into "a day" or "a clock time" (a week or an
   afternoon is too vague to book, so it gives no slot),
-* rolls a bare day of the month that has already passed into next month,
+* rolls a bare day of the month that has already passed into next month, and a month-day
+  without a year that has passed into next year when that is within half a year (一月十号
+  said in December); anything else in the past stays there (the pipeline drops past days),
 * reads an hour 1-6 without 上午/早上/凌晨 as afternoon (三点打给我 = 15:00).
 """
 from __future__ import annotations
@@ -25,8 +29,16 @@ MORNING = ("上午", "早上", "早晨", "凌晨", "清晨", "一早", "早")
 # A mention made only of these is a time of day with no date of its own.
 TIME_ONLY = re.compile(r"^(今天|今晚)?(上午|下午|中午|晚上|傍晚|早上|早晨|凌晨|夜里|今晚)?"
                        r"[零一二两三四五六七八九十\d]+(点|时|:|：)([零一二三四五六七八九十\d]+分?|半|一刻|三刻)?(钟)?(以后|之后|左右)?$")
-# Month-end and friends, handled here.
-MONTH_PART = re.compile(r"(下个?月|本月|这个?月|下月)?(月底|月末|底|月中|月初|初)")
+_NUM = r"[零一二两三四五六七八九十\d]+"
+# Month-end and friends, handled here: (which month)(which part).
+# A month number never follows another numeral: 一万二 月底 is 12,000 by the month's end, not February.
+MONTH_PART = re.compile(rf"(下个?月|本月|这个?月|(?<![零一二两三四五六七八九十百千万\d])({_NUM})月)?"
+                        r"(月底|月末|月中|月初|底|末|中|初)(?!午|旬)")
+YEAR_PART = re.compile(r"(明年|今年)?(年底|年末|年终|年初|底|末|初)")
+# Counted days / weeks from today: 过两天, 三个礼拜以后, 两周后.
+COUNTED = re.compile(rf"过({_NUM})天|({_NUM})个?(周|星期|礼拜|天)(?:以后|之后|后)")
+# Dialect day words -> standard ones of the same length (offsets stay valid).
+DIALECT = {"明儿": "明天", "今儿": "今天", "后儿": "后天"}
 
 _jio = None
 
@@ -52,14 +64,30 @@ class Mention:
     time_only: bool = False
 
 
+def _number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    import cn2an
+    try:
+        return int(cn2an.cn2an(text, "smart"))
+    except Exception:
+        return None
+
+
 def _month_part(m: re.Match, today: _dt.date) -> _dt.date | None:
-    prefix, part = m.group(1) or "", m.group(2)
-    if part in ("底", "初") and not prefix:
-        return None  # a lone 底/初 is not a date
+    prefix, named, part = m.group(1) or "", m.group(2), m.group(3)
+    if len(part) == 1 and not prefix:
+        return None  # a lone 底/初/中 is not a date
     y, mo = today.year, today.month
     if prefix.startswith("下"):
         y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
-    if part in ("月底", "月末", "底"):
+    elif named:
+        n = _number(named)
+        if n is None or not 1 <= n <= 12:
+            return None
+        y, mo = (y + 1 if n < mo else y), n
+        prefix = "named"     # 一月初 is that month's first, not next month's
+    if part in ("月底", "月末", "底", "末"):
         return _dt.date(y, mo, calendar.monthrange(y, mo)[1])
     if part == "月中":
         d = _dt.date(y, mo, 15)
@@ -68,6 +96,35 @@ def _month_part(m: re.Match, today: _dt.date) -> _dt.date | None:
             y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
         d = _dt.date(y, mo, 1)
     return d
+
+
+def _year_part(m: re.Match, today: _dt.date) -> _dt.date | None:
+    which, part = m.group(1) or "", m.group(2)
+    if len(part) == 1 and not which:
+        return None
+    y = today.year + (1 if which == "明年" else 0)
+    if part.endswith("初"):
+        d = _dt.date(y, 1, 1)
+        return d if d >= today else _dt.date(y + 1, 1, 1)
+    return _dt.date(y, 12, 31)
+
+
+def _counted(m: re.Match, today: _dt.date) -> _dt.date | None:
+    n = _number(m.group(1) or m.group(2))
+    if n is None or not 0 < n <= 90:
+        return None
+    return today + _dt.timedelta(days=n * (1 if m.group(1) or m.group(3) == "天" else 7))
+
+
+def _roll_year(date: _dt.date, text: str, today: _dt.date) -> _dt.date:
+    """一月十号 said in December means next January (when that is within half a year)."""
+    if date >= today or "月" not in text or re.search("[年去昨前上]", text):
+        return date
+    try:
+        later = date.replace(year=date.year + 1)
+    except ValueError:
+        return date
+    return later if (later - today).days <= 183 else date
 
 
 def _from_jionlp(item: dict, today: _dt.date) -> Mention | None:
@@ -117,6 +174,7 @@ def _from_jionlp(item: dict, today: _dt.date) -> Mention | None:
         y, mo = (date.year + 1, 1) if date.month == 12 else (date.year, date.month + 1)
         day = min(date.day, calendar.monthrange(y, mo)[1])
         date = _dt.date(y, mo, day)
+    date = _roll_year(date, text, today)
     time_only = TIME_ONLY.match(text) is not None
     return Mention(item["offset"][0], item["offset"][1], date, time, time_only)
 
@@ -125,11 +183,16 @@ def find_dates(text: str, today: _dt.date) -> list[Mention]:
     """All date / time mentions in ``text`` (already space-free), in order."""
     out: list[Mention] = []
     taken: list[tuple[int, int]] = []
-    for m in MONTH_PART.finditer(text):
-        d = _month_part(m, today)
-        if d is not None:
-            out.append(Mention(m.start(), m.end(), d, None))
-            taken.append((m.start(), m.end()))
+    for word, standard in DIALECT.items():
+        text = text.replace(word, standard)
+    for rx, read in ((COUNTED, _counted), (MONTH_PART, _month_part), (YEAR_PART, _year_part)):
+        for m in rx.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            d = read(m, today)
+            if d is not None:
+                out.append(Mention(m.start(), m.end(), d, None))
+                taken.append((m.start(), m.end()))
     base = {"year": today.year, "month": today.month, "day": today.day,
             "hour": 0, "minute": 0, "second": 0}
     masked = text

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 #   hardship      lost job, illness, money trouble
 #   ontime        "on time" (按时, 제때, 不会逾期): plan confirm
 #   partial       partial / delayed payment without a number (先还一部分)
+#   paid          a payment in the past tense (还了, 转过去了): a dispute unless a new date is said
 LABELS = ("yes", "no", "ok", "agent", "agent_neg", "callback", "refuse", "dispute",
-          "wrong", "hardship", "ontime", "partial")
+          "wrong", "hardship", "ontime", "partial", "paid")
 AGREEING = ("yes", "ok")
 
 

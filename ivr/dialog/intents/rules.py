@@ -85,6 +85,8 @@ def decide(step: str, hits: list[Hit], slots: Slots) -> str:
     refuse = _last(hits, "refuse")
     if refuse is not None and not slots.after(refuse.end):
         return "refuse"
+    if "paid" in labels and slots.date is None and slots.amount is None:
+        return "dispute"          # "昨天就还了": the past day is no slot, the payment is done
     if "callback" in labels:
         return "callback"
     if "ontime" in labels and slots.date is None and refuse is None:
