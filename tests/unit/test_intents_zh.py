@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ivr.dialog.intents import grammar, keypad, understand
+from ivr.dialog.intents import grammar, interpret, keypad, understand
 
 TODAY = datetime.date(2026, 12, 1)
 KEYS = ["intent", "date", "time", "amount", "digits"]
@@ -185,6 +185,12 @@ IDENTITY += [
     ("我 是 他 同事", {"intent": "deny"}),
     ("没有 这个 人 啊", {"intent": "deny"}),
     ("不 是 我 可以 帮 你 转告", {"intent": "deny"}),   # 可以 agrees to something, not "I am him"
+    ("我 不是 李娜 本人", {"intent": "deny"}),         # a copula negates its whole complement
+    ("本人 没 在", {"intent": "deny"}),
+    ("他 本人 不 在 家", {"intent": "deny"}),
+    ("她 不在 是 我 老公 接 的", {"intent": "deny"}),
+    ("我 也 不是 他", {"intent": "deny"}),
+    ("非 本人", {"intent": "deny"}),
     ("我 就是 本人", {"intent": "confirm"}),
     ("我 就是 他", {"intent": "confirm"}),
     ("是 我 本人 没错", {"intent": "confirm"}),
@@ -252,7 +258,38 @@ CONFIRM += [
     ("钱数 错 了", {"intent": "deny"}),
     ("不 是 的", {"intent": "deny"}),
     ("可以", {"intent": "confirm"}),
+    ("没 说 对", {"intent": "deny"}),
+    ("不 太 对", {"intent": "deny"}),
+    ("不 行", {"intent": "deny"}),
 ]
+
+
+@pytest.mark.parametrize("text,step,intent", [
+    ("我 不是 他 本人", "identity", "deny"), ("不是 本人", "identity", "deny"),
+    ("本人 不在 这", "identity", "deny"), ("不 是 的", "confirm", "deny"),
+    ("肯定 不 行", "plan", "refuse"), ("不会 逾期", "plan", "confirm"),
+])
+def test_negation_is_one_answer_not_a_conflict(text, step, intent):
+    """A negated yes is a single "no" (or a promise to be on time), never also a yes."""
+    got = interpret(text, locale="zh-CN", step=step, today=TODAY)
+    assert (got["intent"], got["conflict"]) == (intent, []), got
+
+
+@pytest.mark.parametrize("text,step,conflict", [
+    ("是 我 哦 不是", "identity", ["no", "yes"]),
+    ("明天 还 三千 但是 我 不 还", "plan", ["pay", "refuse"]),
+    ("好 的 我 已经 还 了", "plan", ["dispute", "pay"]),
+])
+def test_real_conflicts_are_still_reported(text, step, conflict):
+    assert interpret(text, locale="zh-CN", step=step, today=TODAY)["conflict"] == conflict
+
+
+def test_coverage_tells_answers_from_other_speech():
+    answer = interpret("不是 本人", locale="zh-CN", step="identity", today=TODAY)
+    other = interpret("你们 公司 在 哪里", locale="zh-CN", step="identity", today=TODAY)
+    assert answer["covered"] == 1.0 and other["covered"] < 0.5 and other["intent"] == "unknown"
+
+
 DIGITS += [
     ("尾号 四 位 一 二 三 X", {"intent": "digits", "digits": "123X"}),
     ("最后 四位 幺 三", {"intent": "unknown", "digits": "13"}),

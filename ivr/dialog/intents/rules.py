@@ -72,7 +72,7 @@ def decide(step: str, hits: list[Hit], slots: Slots) -> str:
         return "confirm" if pol is not None else "unknown"
 
     if step == "confirm":
-        pol = _last(hits, *yes, "no", "wrong", "dispute")
+        pol = _last(hits, *yes, "no", "wrong", "dispute", "refuse")   # 不行 to a read-back is a no
         if pol is not None:
             return "confirm" if pol.label in yes else "deny"
         return "deny" if slots.any() else "unknown"   # a bare new value is a correction
@@ -104,7 +104,7 @@ def decide(step: str, hits: list[Hit], slots: Slots) -> str:
 # on such an utterance without confirming it.
 _FAMILIES = {
     "identity": {"yes": "yes", "no": "no", "wrong": "no", "dispute": "no"},
-    "confirm": {"yes": "yes", "ok": "yes", "no": "no", "wrong": "no", "dispute": "no"},
+    "confirm": {"yes": "yes", "ok": "yes", "no": "no", "wrong": "no", "dispute": "no", "refuse": "no"},
     "plan": {"yes": "pay", "ok": "pay", "ontime": "pay", "partial": "pay", "refuse": "refuse",
              "dispute": "dispute", "wrong": "dispute"},
     "digits": {},

@@ -16,19 +16,22 @@ from . import common, dates_zh, numbers_zh
 # Data
 # ---------------------------------------------------------------------------
 # Connectives and set phrases that contain an answer word (是, 好, 对, 能) but answer nothing:
-# the A-not-A question (是不是, 能不能, 可不可以), apologies, complaints about the line.
+# the A-not-A question (是不是, 能不能, 可不可以), apologies, complaints about the line, and
+# 肯定/一定 before a negation (肯定不行 is no promise).
 NEUTRAL = re.compile(r"但是|可是|还是|要是|只是|是否|于是|老是|总是|银行|不管怎么样|你好|您好|不好意思"
                      r"|可不可以|(?<!不)(是|能|行|好|对|会|要|可以)不\1"
                      r"|信号不好|信号差|信号不太好|听不清|听不太清|听不见|听不到|没听清|没听见"
-                     r"|是(?=哪|谁|什么|干嘛|干什么|怎么)")
+                     r"|是(?=哪|谁|什么|干嘛|干什么|怎么)"
+                     r"|(?:肯定|一定|确实|绝对|保证|真的)(?=还?不|没)")   # intensifiers of a negation
 # Fillers carry no answer, but a filler between two words often marks a new start ("不是 哦
 # 是我", "三千 哦 不 三千五"), so it becomes a space: phrases never match across it.
 FILLERS = re.compile(r"嗯+|啊+|呃+|额(?![度数])|哦+|噢|唉|诶|欸|哎|那个|就是(?![我他她本]|$)|然后呢|嘛|呀|吧|呢")
 PUNCT = re.compile(r"[\s,，。.!！?？、;；:：~～…\"'“”‘’()（）\-—]+")
-# Words that negate the answer word after them (不是本人, 并不是我, 没错 is a phrase of its own),
-# and what may sit between the two (不是他本人).
-NEGATORS = r"并不是|并非|不是|不|没有|没|别|非"
-NEGATION_GAP = r"(?:他|她|我|你|您)?"
+# Words that negate the answer word after them (不是本人, 并不是我, 不太对; 没错 is a phrase of its
+# own). A copula (不是) negates its whole complement, so a few words may sit between it and the
+# answer word (不是张伟本人); other negators allow a pronoun or an adverb (不太对, 没说对).
+NEGATORS = (r"(?:并不是|不是|并非|非)[^是对嗯\s#，]{0,4}?"
+            r"|(?:不|没有|没|别)(?:他|她|我|你|您|太|怎么|完全|全|大|说|很)?")
 # Who else may answer the borrower's phone: "我是他老婆", "他是我儿子".
 RELATIONS = ("老婆|老公|爱人|媳妇|妻子|丈夫|太太|先生|对象|女朋友|男朋友|妈妈|妈|爸爸|爸|母亲|父亲"
              "|儿子|女儿|哥哥|哥|姐姐|姐|弟弟|弟|妹妹|妹|朋友|同事|家人|家里人|亲戚|邻居|室友|同学"
@@ -78,7 +81,8 @@ LEXICON = {
     "wrong": ["不对", "错了", "说错", "不是这个", "不是这样"],
     "no": ["不是", "没有", "不用", "不要", "不认识", "打错", "找错", "不在", "查无此人", "re:没有?(?:这|这个|此|那个)个?人",
            f"re:(?:我|这)就?是(?:他|她)的?(?:{RELATIONS})", f"re:(?:他|她)是我的?(?:{RELATIONS})",
-           "re:(?:替|帮|给)(?:他|她)接", "re:^不+$", "re:^没$", "不清楚"],
+           f"re:是我的?(?:{RELATIONS})", "re:(?:替|帮|给)(?:他|她)接",
+           "re:(?:他|她)?本人(?:现在|今天)?(?:不|没)(?:在|是)", "re:^不+$", "re:^没$", "不清楚"],
     "yes": ["是的", "是我", "我是", "就是我", "我就是", "本人", "对的", "对对", "对", "是", "没错", "嗯",
             "确认", "正确"],
     "ok": ["没问题", "好的", "好", "可以", "行", "re:能(?![力够否])", "会的", "放心", "一定", "保证", "肯定",
@@ -95,7 +99,7 @@ GRAMMAR_EXTRA = {
     "digits": list("零一二三四五六七八九幺两") + ["叉", "艾克斯", "x"],
 }
 
-_LEX = common.Lexicon(LEXICON, negators=NEGATORS, gap=NEGATION_GAP)
+_LEX = common.Lexicon(LEXICON, negators=NEGATORS)
 
 
 # ---------------------------------------------------------------------------
