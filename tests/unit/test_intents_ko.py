@@ -143,11 +143,17 @@ IDENTITY += [
     ("그분 지금 안 계세요", {"intent": "deny"}),
     ("맞지 않아요", {"intent": "deny"}),
     ("안 맞아요", {"intent": "deny"}),
+    ("번호 잘못 거신 거예요", {"intent": "deny"}),
     ("전 그 사람 아내인데요", {"intent": "deny"}),
     ("알겠습니다", {"intent": "unknown"}),            # "understood" is no answer to "are you X?"
     ("상담원 연결 안 해도 돼요 제가 본인이에요", {"intent": "confirm"}),
 ]
 PLAN += [
+    ("이번 주말에 낼게요", {"intent": "promise", "date": "2026-12-06"}),
+    ("다음 주말까지 갚을게요", {"intent": "promise", "date": "2026-12-13"}),
+    ("지난주에 입금했어요", {"intent": "dispute", "date": None}),
+    ("어제 냈는데요", {"intent": "dispute", "date": None}),
+    ("가게가 망해서 힘들어요", {"intent": "hardship"}),
     ("제때 못 낼 것 같아요", {"intent": "refuse"}),
     ("알겠습니다", {"intent": "confirm"}),
 ]
@@ -155,6 +161,7 @@ CONFIRM += [
     ("안 맞아요", {"intent": "deny"}),
     ("맞지 않아요", {"intent": "deny"}),
     ("그렇지 않아요", {"intent": "deny"}),
+    ("금액이 잘못됐어요", {"intent": "deny"}),
     ("그게 아니라 삼십만 원이요", {"intent": "deny", "amount": 300000}),
 ]
 
@@ -186,16 +193,6 @@ def test_read_digits_skips_words():
     assert read_digits("뒷자리는 일 이 삼 엑스 입니다") == "123X"
 
 
-@pytest.mark.parametrize("step", ["identity", "plan", "digits", "confirm"])
-def test_grammar(step):
-    g = grammar("ko-KR", step)
-    assert g[-1] == "[unk]" and len(g) == len(set(g))
-    if step == "digits":
-        assert {"일", "공", "엑스"} <= set(g)
-    else:
-        assert {"네", "아니요", "상담원", "나중에"} <= set(g)
-
-
 @pytest.mark.parametrize("text,step,intent", [
     ("제가 아니에요", "identity", "deny"), ("그 사람 아니에요", "identity", "deny"),
     ("안 맞아요", "confirm", "deny"), ("맞지 않아요", "confirm", "deny"),
@@ -218,3 +215,13 @@ def test_yes_and_no_together_is_a_conflict():
 def test_coverage(text, step, low):
     covered = interpret(text, locale="ko-KR", step=step, today=TODAY)["covered"]
     assert (covered < 0.6) == low, covered
+
+
+@pytest.mark.parametrize("step", ["identity", "plan", "digits", "confirm"])
+def test_grammar(step):
+    g = grammar("ko-KR", step)
+    assert g[-1] == "[unk]" and len(g) == len(set(g))
+    if step == "digits":
+        assert {"일", "공", "엑스"} <= set(g)
+    else:
+        assert {"네", "아니요", "상담원", "나중에"} <= set(g)

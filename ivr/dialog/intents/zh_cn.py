@@ -7,7 +7,6 @@ contain an answer word but answer nothing (但是, 是不是).
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
 
 from . import common, dates_zh, numbers_zh
