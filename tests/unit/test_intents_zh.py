@@ -191,6 +191,8 @@ IDENTITY += [
     ("她 不在 是 我 老公 接 的", {"intent": "deny"}),
     ("我 也 不是 他", {"intent": "deny"}),
     ("非 本人", {"intent": "deny"}),
+    ("张伟 啊 他 不 住 这 了", {"intent": "deny"}),
+    ("他 早 搬走 了", {"intent": "deny"}),
     ("我 就是 本人", {"intent": "confirm"}),
     ("我 就是 他", {"intent": "confirm"}),
     ("是 我 本人 没错", {"intent": "confirm"}),
@@ -248,6 +250,13 @@ PLAN += [
     ("十一 月 三十 号 就 还 了", {"intent": "dispute", "date": None}),
     ("手头 很 紧", {"intent": "hardship"}),
     ("经济 上 有点 困难", {"intent": "hardship"}),
+    ("一千 块 钱 都 拿 不 出 来", {"intent": "refuse", "amount": None}),   # "not even 1000"
+    ("五百 都 还 不 起", {"intent": "refuse", "amount": None}),
+    ("按时 还 不 了", {"intent": "refuse"}),
+    ("再 给 我 几 天 时间", {"intent": "promise", "date": None}),
+    ("我 尽快 还", {"intent": "promise", "date": None}),
+    ("先 还 最低 的", {"intent": "promise", "amount": None}),
+    ("这 钱 我 不 认", {"intent": "dispute"}),
     ("让 你们 主管 接 电话", {"intent": "agent"}),
     ("找 负责人", {"intent": "agent"}),
     ("等下 再 打", {"intent": "callback"}),
@@ -267,7 +276,7 @@ CONFIRM += [
 @pytest.mark.parametrize("text,step,intent", [
     ("我 不是 他 本人", "identity", "deny"), ("不是 本人", "identity", "deny"),
     ("本人 不在 这", "identity", "deny"), ("不 是 的", "confirm", "deny"),
-    ("肯定 不 行", "plan", "refuse"), ("不会 逾期", "plan", "confirm"),
+    ("肯定 不 行", "plan", "refuse"), ("不会 逾期", "plan", "confirm"), ("按时 还 不 了", "plan", "refuse"),
 ])
 def test_negation_is_one_answer_not_a_conflict(text, step, intent):
     """A negated yes is a single "no" (or a promise to be on time), never also a yes."""

@@ -19,6 +19,8 @@ MULTIPLIERS = set("十百千万kKwW")
 SHORTHAND = {"k": "千", "K": "千", "w": "万", "W": "万"}
 # Without a unit a number is money only from this value on ("还 八十" is not a payment plan).
 MIN_BARE_AMOUNT = 100
+# "一千块钱都拿不出来": an amount the borrower cannot even raise is no offer.
+EVEN_NOT = re.compile(r"钱?都(?:没|拿不|还不|交不|付不|凑不)")
 
 # Spoken digits for the ID-number step.
 DIGIT_CHARS = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "壹": "1", "二": "2",
@@ -63,6 +65,8 @@ def find_amounts(text: str) -> list[Amount]:
             continue
         v = _to_int(num)
         if v is None or v <= 0 or (not unit and v < MIN_BARE_AMOUNT):
+            continue
+        if EVEN_NOT.match(masked, m.end()):
             continue
         out.append(Amount(m.start(), m.end(), v))
     return out
