@@ -20,9 +20,13 @@ grammar mode; ``keypad(step, digits)`` maps DTMF input.
 Modules: ``common`` (the one pipeline and the ``Reader`` a locale fills in),
 ``lexicon`` (keyword matcher with negation scope), ``rules`` (decision and
 evidence rules), ``slots``; per locale ``zh_cn`` / ``ko_kr`` (normaliser,
-keyword tables, grammar phrases, the reader), ``dates_zh`` (jionlp wrapper plus
-colloquial day names), ``numbers_zh`` (cn2an amounts, spoken digits),
-``dates_ko`` and ``numbers_ko`` (hand-written Korean readers); ``keypad``.
+keyword tables, grammar phrases, the reader), ``dates_zh`` (jionlp wrapper)
+with ``days_zh`` (the day phrases jionlp cannot read), ``numbers_zh`` (cn2an
+amounts, spoken digits), ``dates_ko`` and ``numbers_ko`` (hand-written Korean
+readers); ``keypad``.
+
+A third locale adds one module like ``zh_cn`` (tables + a ``common.Reader``)
+and its slot readers, and one line in ``READERS``; no control flow.
 """
 from __future__ import annotations
 

@@ -4,9 +4,7 @@
 spoken order as ``Mention(start, end, date, time)``.  jionlp does the heavy
 lifting; this module only
 
-* adds month and year parts (月底 / 月末 / 十二月底 / 下个月初 / 月中 / 年底 / 明年初; jionlp raises
-  on them) and counted days and weeks (过两天, 两周后, 一个礼拜以后; jionlp misses or misreads them),
-* reads dialect day words as their standard twins (明儿 = 明天, 今儿, 后儿),
+* first reads what jionlp cannot (``days_zh``: 月底, 下个月初, 年底, 过两天, 明儿 ...),
 * drops pseudo-times jionlp finds in ordinary speech (现在, 晚一点),
 * turns jionlp's ranges into "a day" or "a clock time" (a week or an
   afternoon is too vague to book, so it gives no slot),
@@ -22,6 +20,8 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
+from . import days_zh
+
 # Pseudo-times jionlp extracts from ordinary speech.
 IGNORED = {"现在", "晚一点", "早一点", "一点", "马上", "刚才", "目前", "一会", "一会儿", "晚点"}
 # Morning markers: keep hours 1-6 as a.m. when one of these is said.
@@ -29,17 +29,6 @@ MORNING = ("上午", "早上", "早晨", "凌晨", "清晨", "一早", "早")
 # A mention made only of these is a time of day with no date of its own.
 TIME_ONLY = re.compile(r"^(今天|今晚)?(上午|下午|中午|晚上|傍晚|早上|早晨|凌晨|夜里|今晚)?"
                        r"[零一二两三四五六七八九十\d]+(点|时|:|：)([零一二三四五六七八九十\d]+分?|半|一刻|三刻)?(钟)?(以后|之后|左右)?$")
-_NUM = r"[零一二两三四五六七八九十\d]+"
-# Month-end and friends, handled here: (which month)(which part).
-# A month number never follows another numeral: 一万二 月底 is 12,000 by the month's end, not February.
-MONTH_PART = re.compile(rf"(下个?月|本月|这个?月|(?<![零一二两三四五六七八九十百千万\d])({_NUM})月)?"
-                        r"(月底|月末|月中|月初|底|末|中|初)(?!午|旬)")
-YEAR_PART = re.compile(r"(明年|今年)?(年底|年末|年终|年初|底|末|初)")
-# Counted days / weeks from today: 过两天, 三个礼拜以后, 两周后.
-COUNTED = re.compile(rf"过({_NUM})天|({_NUM})个?(周|星期|礼拜|天)(?:以后|之后|后)")
-# Dialect day words -> standard ones of the same length (offsets stay valid).
-DIALECT = {"明儿": "明天", "今儿": "今天", "后儿": "后天"}
-
 _jio = None
 
 
@@ -62,58 +51,6 @@ class Mention:
     date: _dt.date | None
     time: tuple[int, int] | None
     time_only: bool = False
-
-
-def _number(text: str) -> int | None:
-    if text.isdigit():
-        return int(text)
-    import cn2an
-    try:
-        return int(cn2an.cn2an(text, "smart"))
-    except Exception:
-        return None
-
-
-def _month_part(m: re.Match, today: _dt.date) -> _dt.date | None:
-    prefix, named, part = m.group(1) or "", m.group(2), m.group(3)
-    if len(part) == 1 and not prefix:
-        return None  # a lone 底/初/中 is not a date
-    y, mo = today.year, today.month
-    if prefix.startswith("下"):
-        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
-    elif named:
-        n = _number(named)
-        if n is None or not 1 <= n <= 12:
-            return None
-        y, mo = (y + 1 if n < mo else y), n
-        prefix = "named"     # 一月初 is that month's first, not next month's
-    if part in ("月底", "月末", "底", "末"):
-        return _dt.date(y, mo, calendar.monthrange(y, mo)[1])
-    if part == "月中":
-        d = _dt.date(y, mo, 15)
-    else:  # 月初 / 初: the 1st; "this month's start" already gone -> next month
-        if not prefix:
-            y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
-        d = _dt.date(y, mo, 1)
-    return d
-
-
-def _year_part(m: re.Match, today: _dt.date) -> _dt.date | None:
-    which, part = m.group(1) or "", m.group(2)
-    if len(part) == 1 and not which:
-        return None
-    y = today.year + (1 if which == "明年" else 0)
-    if part.endswith("初"):
-        d = _dt.date(y, 1, 1)
-        return d if d >= today else _dt.date(y + 1, 1, 1)
-    return _dt.date(y, 12, 31)
-
-
-def _counted(m: re.Match, today: _dt.date) -> _dt.date | None:
-    n = _number(m.group(1) or m.group(2))
-    if n is None or not 0 < n <= 90:
-        return None
-    return today + _dt.timedelta(days=n * (1 if m.group(1) or m.group(3) == "天" else 7))
 
 
 def _roll_year(date: _dt.date, text: str, today: _dt.date) -> _dt.date:
@@ -183,16 +120,10 @@ def find_dates(text: str, today: _dt.date) -> list[Mention]:
     """All date / time mentions in ``text`` (already space-free), in order."""
     out: list[Mention] = []
     taken: list[tuple[int, int]] = []
-    for word, standard in DIALECT.items():
-        text = text.replace(word, standard)
-    for rx, read in ((COUNTED, _counted), (MONTH_PART, _month_part), (YEAR_PART, _year_part)):
-        for m in rx.finditer(text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
-                continue
-            d = read(m, today)
-            if d is not None:
-                out.append(Mention(m.start(), m.end(), d, None))
-                taken.append((m.start(), m.end()))
+    text = days_zh.standardise(text)
+    for start, end, day in days_zh.find(text, today):
+        out.append(Mention(start, end, day, None))
+        taken.append((start, end))
     base = {"year": today.year, "month": today.month, "day": today.day,
             "hour": 0, "minute": 0, "second": 0}
     masked = text
