@@ -83,9 +83,14 @@ class FlowRunner:
     # ---- node kinds --------------------------------------------------------------------------
     async def _prompt(self, node: Node, key: str) -> tuple[str, bytes]:
         # synthesis (espeak-ng) and file reads block: never on the event loop that paces every call's audio
-        loop = asyncio.get_running_loop()
-        text, pcm = await loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key,
-                                               self.ctx.prompt_values())
+        # a prompt already in memory is taken at once: queued behind other calls' synthesis in the
+        # executor, it would open a gap between two prompts that reads as "your turn"
+        values = self.ctx.prompt_values()
+        found = self.prompts.ready(self.ctx.locale, key, values)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key, values)
+        text, pcm = found
         self.ctx.played.append({"node": node.name, "prompt": key, "text": text, "at": now_iso()})
         return text, pcm
 
