@@ -164,6 +164,8 @@ def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> d
                         for a in row.get("answers", [])],
         }
         persona = personas.get(row["number"])
+        if persona is not None:
+            call["persona"] = persona.written  # the key as the persona file writes it
         if persona is not None and persona.expect is not None:
             call["expect"] = expect_dict(persona)
             call["problems"] = expectation_problems(persona, call)
