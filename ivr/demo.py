@@ -12,9 +12,8 @@ Any persona file works. Each borrower's locale is the persona's (`Persona.locale
 the language it speaks; keypad-only personas keep the built-in borrower table's, else zh-CN). The
 demo dials a simulated trunk, so the import takes every persona key as written (digits, a leading
 + dialled as 00) through `simulated_trunk_number` instead of the importer's numbering-plan check,
-which every real import keeps. A persona's `expect` block is checked against how its call ended:
-the table marks each call, the last line says "N/M personas as intended", and the demo's exit
-status is 1 when one was not.
+which every real import keeps. A persona's `expect` block is checked against how its call ended
+(ivr/demo_report.py): the demo's exit status is 1 when one did not end as intended.
 """
 from __future__ import annotations
 
@@ -28,6 +27,7 @@ from pathlib import Path
 from .config import REPO_ROOT, Settings
 from .db import attempts as attempts_db
 from .db.writer import AsyncDb
+from .demo_report import print_table, summarize
 from .dialer.calls import CallPlacer
 from .dialer.importer import RowInvalid
 from .sim.personas import Persona, dial_string, load_personas
@@ -137,119 +137,6 @@ async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
         row["dialog"] = next(iter(db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None)
     db.conn.close()
     return rows
-
-
-def _evidence(a: dict) -> dict:
-    try:
-        ev = json.loads(a.get("evidence") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return ev if isinstance(ev, dict) else {}
-
-
-def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> dict:
-    personas = personas or {}
-    calls = []
-    for row in rows:
-        call = {
-            "number": row["number"], "attempt": row["id"], "outcome": row["outcome"], "cause": row["cause"],
-            "disposition": row.get("disposition"),
-            "sip_code": row.get("sip_code"), "dial_status": row.get("dial_status"),
-            "result": (row.get("dialog") or {}).get("result"),
-            "recording": row.get("recording_path"),
-            "answers": [{"step": a["step"], "node": a["node"], "intent": a["intent"], "via": a["via"],
-                         "text": a["text"], "digits": a["digits"], "barge_in": bool(a["barge_in"]),
-                         "decision": a.get("decision"), "confirmed_by": a.get("confirmed_by"),
-                         "confirmed_with": _evidence(a).get("confirmed_with")}
-                        for a in row.get("answers", [])],
-        }
-        persona = personas.get(row["number"])
-        if persona is not None:
-            call["persona"] = persona.written  # the key as the persona file writes it
-        if persona is not None and persona.expect is not None:
-            call["expect"] = expect_dict(persona)
-            call["problems"] = expectation_problems(persona, call)
-            call["as_intended"] = not call["problems"]
-        calls.append(call)
-    checked = [c for c in calls if "as_intended" in c]
-    return {"calls": calls, "as_intended": sum(c["as_intended"] for c in checked), "checked": len(checked),
-            "personas": len(personas) or len(calls)}
-
-
-def expect_dict(persona: Persona) -> dict:
-    e = persona.expect
-    d = {"disposition": e.disposition}
-    if e.result is not None:
-        d["result"] = e.result
-    if e.answers is not None:
-        d["answers"] = dict(e.answers)
-    return d
-
-
-def final_intents(answers: list[dict]) -> dict[str, str]:
-    """{flow node: intent of the last answer at that node}: what each question came to."""
-    out: dict[str, str] = {}
-    for a in answers:
-        out[a["node"]] = a["intent"]
-    return out
-
-
-def expectation_problems(persona: Persona, call: dict) -> list[str]:
-    """How the call differs from the persona's `expect` block ([] when it ended as intended)."""
-    e = persona.expect
-    problems = []
-    if call.get("disposition") != e.disposition:
-        problems.append(f"disposition {call.get('disposition')} (expected {e.disposition})")
-    if e.result is not None and call.get("result") != e.result:
-        problems.append(f"result {call.get('result')} (expected {e.result})")
-    if e.answers is not None:
-        got, want = final_intents(call["answers"]), dict(e.answers)
-        for node, intent in want.items():
-            if node not in got:
-                problems.append(f"{node} never answered (expected {intent})")
-            elif got[node] != intent:
-                problems.append(f"{node}={got[node]} (expected {intent})")
-        for node in got.keys() - want.keys():
-            problems.append(f"{node}={got[node]} (not expected to be asked)")
-    return problems
-
-
-def format_answer(a: dict) -> str:
-    """identity=deny (voice: 아니요, accept); identity=confirm (voice: 네, confirm→keypad 1);
-    id_check=digits (keypad: 1234); plan=unknown (voice: 음, reject)."""
-    if a["via"] == "voice":
-        how = f"voice: {a['text'] or ''}"
-    elif a["via"] == "keypad":
-        how = f"keypad: {a['digits'] or ''}"
-    else:
-        how = "no input" if a["via"] == "none" else a["via"]
-    decision = a.get("decision")
-    if decision == "confirm":
-        by = " ".join(x for x in (a.get("confirmed_by"), a.get("confirmed_with")) if x) or "?"
-        how += f", confirm→{by}"
-    elif decision:
-        how += f", {decision}"
-    return f"{a['node']}={a['intent']} ({how})"
-
-
-def table_lines(summary: dict) -> list[str]:
-    lines = [f"{'number':<15} {'outcome':<15} {'cause':>5}  {'disposition':<28} {'ok':<3} answers"]
-    for c in summary["calls"]:
-        mark = {True: "yes", False: "NO"}.get(c.get("as_intended"), "-")
-        answers = "; ".join(format_answer(a) for a in c["answers"])
-        lines.append(f"{c['number']:<15} {c['outcome'] or '?':<15} "
-                     f"{c['cause'] if c['cause'] is not None else '-':>5}  "
-                     f"{c.get('disposition') or c['result'] or '-':<28} {mark:<3} {answers}")
-        for problem in c.get("problems", []):
-            lines.append(f"{'':<15} not as intended: {problem}")
-    lines.append(f"{summary['as_intended']}/{summary['checked']} personas as intended"
-                 + (f" ({summary['personas'] - summary['checked']} without an expect block)"
-                    if summary["personas"] > summary["checked"] else ""))
-    return lines
-
-
-def print_table(summary: dict) -> None:
-    print("\n".join(table_lines(summary)))
 
 
 def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,

@@ -8,8 +8,8 @@ import pytest
 
 from ivr import cli
 from ivr.db.connect import connect
-from ivr.demo import (DATA, demo_borrower, expectation_problems, format_answer, simulated_trunk_number, summarize,
-                      table_lines, write_borrowers_csv)
+from ivr.demo import DATA, demo_borrower, simulated_trunk_number, write_borrowers_csv
+from ivr.demo_report import expectation_problems, format_answer, summarize, table_lines
 from ivr.dialer import importer
 from ivr.sim.personas import load_personas, parse_personas
 
