@@ -3,23 +3,39 @@ whether the call ended as its persona intended.
 
 One line per call; each answer reads `question=intent (how)`, where "how" is the transcript or the
 keys and, for a spoken answer, the decision the dialog server took on it (answers.decision:
-accept, confirm→keypad 1 / confirm→voice, reject). A question asked again after a rejected answer
-shows both answers, in order; the last one is what the question came to, and that is what the
-persona's `expect.answers` is compared with (exactly the questions asked, none missing, none extra).
+accept; confirm→keypad 1 / confirm→voice 네, with the borrower's reply to "did you say ...?",
+which the runner records at node "<node>:confirm", folded in, and ", not confirmed" when it was no;
+reject). A question asked again shows every answer, in order; the last one is what the question
+came to, and that is what the persona's `expect.answers` is compared with (exactly the questions
+asked, none missing, none extra).
 """
 from __future__ import annotations
-
-import json
 
 from .sim.personas import Persona
 
 
-def _evidence(a: dict) -> dict:
-    try:
-        ev = json.loads(a.get("evidence") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return ev if isinstance(ev, dict) else {}
+CONFIRM_SUFFIX = ":confirm"  # the runner records the borrower's reply to "did you say ...?" at node "<node>:confirm"
+
+
+def _answer(a: dict) -> dict:
+    return {"step": a["step"], "node": a["node"], "intent": a["intent"], "via": a["via"], "text": a["text"],
+            "digits": a["digits"], "barge_in": bool(a["barge_in"]), "decision": a.get("decision"),
+            "confirmed_by": a.get("confirmed_by")}
+
+
+def fold_confirmations(rows: list[dict]) -> list[dict]:
+    """The answers in order, each reply to a confirmation prompt folded into the answer it confirms
+    (as "confirmation": {via, text, digits, intent}); a reply with nothing before it stays as is."""
+    out: list[dict] = []
+    for a in rows:
+        a = _answer(a)
+        asked = out[-1] if out else None
+        if (asked is not None and a["node"] == asked["node"] + CONFIRM_SUFFIX and asked["decision"] == "confirm"
+                and "confirmation" not in asked):
+            asked["confirmation"] = {k: a[k] for k in ("via", "text", "digits", "intent", "decision")}
+            continue
+        out.append(a)
+    return out
 
 
 def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> dict:
@@ -32,11 +48,7 @@ def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> d
             "sip_code": row.get("sip_code"), "dial_status": row.get("dial_status"),
             "result": (row.get("dialog") or {}).get("result"),
             "recording": row.get("recording_path"),
-            "answers": [{"step": a["step"], "node": a["node"], "intent": a["intent"], "via": a["via"],
-                         "text": a["text"], "digits": a["digits"], "barge_in": bool(a["barge_in"]),
-                         "decision": a.get("decision"), "confirmed_by": a.get("confirmed_by"),
-                         "confirmed_with": _evidence(a).get("confirmed_with")}
-                        for a in row.get("answers", [])],
+            "answers": fold_confirmations(row.get("answers", [])),
         }
         persona = personas.get(row["number"])
         if persona is not None:
@@ -62,10 +74,12 @@ def expect_dict(persona: Persona) -> dict:
 
 
 def final_intents(answers: list[dict]) -> dict[str, str]:
-    """{flow node: intent of the last answer at that node}: what each question came to."""
+    """{flow node: intent of the last answer at that node}: what each question came to (a reply to
+    a confirmation prompt is about the answer it confirms, not a question of its own)."""
     out: dict[str, str] = {}
     for a in answers:
-        out[a["node"]] = a["intent"]
+        if not a["node"].endswith(CONFIRM_SUFFIX):
+            out[a["node"]] = a["intent"]
     return out
 
 
@@ -89,19 +103,29 @@ def expectation_problems(persona: Persona, call: dict) -> list[str]:
     return problems
 
 
+def _how(a: dict) -> str:
+    if a["via"] == "voice":
+        return f"voice: {a['text'] or ''}"
+    if a["via"] == "keypad":
+        return f"keypad: {a['digits'] or ''}"
+    return "no input" if a["via"] == "none" else a["via"]
+
+
 def format_answer(a: dict) -> str:
     """identity=deny (voice: 아니요, accept); identity=confirm (voice: 네, confirm→keypad 1);
-    id_check=digits (keypad: 1234); plan=unknown (voice: 음, reject)."""
-    if a["via"] == "voice":
-        how = f"voice: {a['text'] or ''}"
-    elif a["via"] == "keypad":
-        how = f"keypad: {a['digits'] or ''}"
-    else:
-        how = "no input" if a["via"] == "none" else a["via"]
+    identity=deny (voice: 아니요, confirm→keypad 2, not confirmed); id_check=digits (keypad: 1234);
+    plan=unknown (voice: 음, reject)."""
+    how = _how(a)
     decision = a.get("decision")
     if decision == "confirm":
-        by = " ".join(x for x in (a.get("confirmed_by"), a.get("confirmed_with")) if x) or "?"
-        how += f", confirm→{by}"
+        reply = a.get("confirmation")
+        if reply is None:
+            how += f", confirm→{a.get('confirmed_by') or 'no reply'}"
+        else:
+            said = reply["digits"] if reply["via"] == "keypad" else reply["text"] if reply["via"] == "voice" else ""
+            how += f", confirm→{reply['via']}{' ' + said if said else ''}"
+            if not a.get("confirmed_by"):
+                how += ", not confirmed"
     elif decision:
         how += f", {decision}"
     return f"{a['node']}={a['intent']} ({how})"

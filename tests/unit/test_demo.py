@@ -91,17 +91,34 @@ def row(number, disposition, result, answers, outcome="answered", cause=16):
 def test_each_answer_says_how_it_was_decided():
     assert format_answer(answer("identity", "deny", "voice", "아니요", decision="accept")) == \
         "identity=deny (voice: 아니요, accept)"
-    [call] = summarize([row("1", "answered-completed", None, [
-        answer("identity", "confirm", "voice", "네", decision="confirm", confirmed_by="keypad",
-               evidence=json.dumps({"confirmed_with": "1", "nbest": []}))])])["calls"]
-    assert call["answers"][0]["decision"] == "confirm" and call["answers"][0]["confirmed_by"] == "keypad"
-    assert format_answer(call["answers"][0]) == "identity=confirm (voice: 네, confirm→keypad 1)"
-    assert format_answer(answer("plan", "confirm", "voice", "네", decision="confirm", confirmed_by="voice")) == \
-        "plan=confirm (voice: 네, confirm→voice)"
     assert format_answer(answer("plan", "unknown", "voice", "음", decision="reject")) == \
         "plan=unknown (voice: 음, reject)"
     assert format_answer(answer("id_check", "digits", "keypad", digits="1234")) == "id_check=digits (keypad: 1234)"
     assert format_answer(answer("identity", "no_input", "none")) == "identity=no_input (no input)"
+
+
+def test_the_reply_to_a_confirmation_is_shown_with_the_answer_it_confirms():
+    """The runner records "did you say ...?" replies at node "<node>:confirm" and marks the confirmed
+    answer's confirmed_by; the table shows one entry per answer, the reply folded in."""
+    confirmed = row("01010000001", "answered-completed", None, [
+        answer("identity", "confirm", "voice", "네", decision="confirm", confirmed_by="keypad"),
+        answer("identity:confirm", "confirm", "keypad", digits="1", step="confirm"),
+        answer("id_check", "digits", "keypad", digits="1234")])
+    refused = row("01010000007", "answered-wrong-person", None, [
+        answer("identity", "deny", "voice", "아니요", decision="confirm"),
+        answer("identity:confirm", "deny", "keypad", digits="2", step="confirm"),
+        answer("identity", "deny", "keypad", digits="2")])
+    by_voice = row("01010000010", "answered-completed", None, [
+        answer("plan", "confirm", "voice", "네", decision="confirm", confirmed_by="voice"),
+        answer("plan:confirm", "confirm", "voice", "네 맞아요", decision="accept", step="confirm")])
+    calls = summarize([confirmed, refused, by_voice])["calls"]
+    assert [format_answer(a) for a in calls[0]["answers"]] == [
+        "identity=confirm (voice: 네, confirm→keypad 1)", "id_check=digits (keypad: 1234)"]
+    assert [format_answer(a) for a in calls[1]["answers"]] == [
+        "identity=deny (voice: 아니요, confirm→keypad 2, not confirmed)", "identity=deny (keypad: 2)"]
+    assert [format_answer(a) for a in calls[2]["answers"]] == ["plan=confirm (voice: 네, confirm→voice 네 맞아요)"]
+    assert calls[0]["answers"][0]["confirmation"] == {"via": "keypad", "text": None, "digits": "1",
+                                                     "intent": "confirm", "decision": None}
 
 
 def test_expect_is_checked_on_the_last_answer_to_each_question():
@@ -110,6 +127,8 @@ def test_expect_is_checked_on_the_last_answer_to_each_question():
         "expect": {"disposition": "answered-wrong-person", "answers": {"identity": "deny"}}}})
     rejected_then_keyed = row("01010000007", "answered-wrong-person", "wrong_person", [
         answer("identity", "unknown", "voice", "아니 예요", decision="reject"),
+        answer("identity", "deny", "voice", "아니요", decision="confirm"),
+        answer("identity:confirm", "deny", "keypad", digits="2", step="confirm"),
         answer("identity", "deny", "keypad", digits="2")])
     misheard = row("01010000007", "answered-completed", "will_pay_on_time", [
         answer("identity", "confirm", "voice", "예요", decision="accept"),
@@ -124,7 +143,8 @@ def test_expect_is_checked_on_the_last_answer_to_each_question():
     assert (s["as_intended"], s["checked"]) == (1, 2)
     lines = table_lines(s)
     assert lines[-1] == "1/2 personas as intended"
-    assert "identity=unknown (voice: 아니 예요, reject); identity=deny (keypad: 2)" in lines[1]
+    assert ("identity=unknown (voice: 아니 예요, reject); identity=deny (voice: 아니요, confirm→keypad 2, "
+            "not confirmed); identity=deny (keypad: 2)") in lines[1]
     assert "NO" in lines[2] and "not as intended: identity=confirm (expected deny)" in "\n".join(lines)
     json.dumps(s, ensure_ascii=False)  # summary.json holds it as is
 
