@@ -20,12 +20,14 @@ persona's first `say` step (`Persona.locale`; None for a keypad-only persona). `
 ivr/dialer/dispositions.py), optionally the dialog `result`, and `answers`: {flow node: intent}
 of the last answer to each question asked, exactly those questions.
 
-A `say` step may carry `or_dtmf`: the keys the borrower presses when the IVR asks the same
-question again instead of moving on (it confirms an unsure answer or, having rejected it, offers
-the keypad). The phone cannot understand prompts, so it uses them only where a re-ask is the only
-thing that can follow: after the persona's last answer, every further prompt is answered with
-`or_dtmf` (at most OR_DTMF_REPEATS times). A re-ask must therefore accept the question's own keys
-(the same key for the same intent as the question's keypad menu).
+A `say` step may carry `or_dtmf`: the question's own key for the same answer, pressed when the IVR
+asks again instead of moving on (a reprompt or keypad offer after a rejected answer, "did you say
+...? 1 yes 2 no" after an unsure one). The phone cannot understand prompts, so it uses them only
+where a re-ask is the only thing that can follow: after the persona's last answer, every further
+prompt is answered with `or_dtmf` (at most OR_DTMF_REPEATS times); on an earlier step it is refused.
+The question's key is a safe reply to any re-ask: the answer itself at a reprompt or keypad offer;
+at "did you say ...?" key 1 (yes, on time) confirms and any other key declines, after which the IVR
+asks the question again and gets the key.
 
 `"first_calls": {"reject": "busy", "count": 1}` rejects the first `count` calls to the number
 (counted in the shared call log, so across phone processes and restarts of the dialer) and then
