@@ -25,9 +25,10 @@ asks again instead of moving on (a reprompt or keypad offer after a rejected ans
 ...? 1 yes 2 no" after an unsure one). The phone cannot understand prompts, so it uses them only
 where a re-ask is the only thing that can follow: after the persona's last answer, every further
 prompt is answered with `or_dtmf` (at most OR_DTMF_REPEATS times); on an earlier step it is refused.
-The question's key is a safe reply to any re-ask: the answer itself at a reprompt or keypad offer;
-at "did you say ...?" key 1 (yes, on time) confirms and any other key declines, after which the IVR
-asks the question again and gets the key.
+The question's key fits every re-ask: the answer itself at a reprompt or keypad offer; at "did you
+say ...?" key 1 (yes, on time) confirms and any other key declines, after which the IVR asks the
+question again and gets the key. (A key-1 persona asked to confirm a *wrong* hypothesis confirms
+it: the demo then reports the call as not as intended.)
 
 `"first_calls": {"reject": "busy", "count": 1}` rejects the first `count` calls to the number
 (counted in the shared call log, so across phone processes and restarts of the dialer) and then
