@@ -85,20 +85,29 @@ def cmd_nlu(args) -> int:
 
 
 def cmd_asr(args) -> int:
+    """Recognize one WAV file as an answer to ``--step`` and decide on it exactly as a live call does."""
     from . import tts
-    from .dialog import intents
+    from .dialog.decision import decide
     from .dialog.speech import SpeechEngine, recognize_pcm
     s = _settings(args)
     engine = SpeechEngine(s)
-    pcm = tts.read_pcm(args.file)
-    rec = recognize_pcm(engine, args.locale, intents.grammar(args.locale, args.step), pcm)
+    try:
+        pcm = tts.read_pcm(args.file)
+        rec = recognize_pcm(engine, args.locale, args.step, pcm)
+    finally:
+        engine.close()
     today = dt.date.fromisoformat(args.today) if args.today else None
-    result = intents.understand(rec.text, locale=args.locale, step=args.step, today=today) if rec.text else \
-        {"intent": "unknown", "date": None, "time": None, "amount": None, "digits": None}
+    decision = decide(rec, locale=args.locale, step=args.step, today=today)
+    result = dict(decision.meaning)
     result["text"] = rec.text
     result["confidence"] = rec.confidence
+    result["decision"] = decision.kind
+    result["hypothesis"] = decision.hypothesis
+    result["posterior"] = decision.posterior
+    result["word_conf"] = decision.word_conf
+    result["reasons"] = decision.reasons
+    result["nbest"] = decision.nbest
     print(json.dumps(result, ensure_ascii=False))
-    engine.close()
     return 0
 
 

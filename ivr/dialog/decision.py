@@ -40,6 +40,7 @@ class Thresholds:
     accept: float = 0.9
     confirm: float = 0.5
     word_conf: float = 0.7
+    always_confirm: bool = False     # never acted on by voice alone, however sure the recognizer is
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,10 @@ def _thresholds(raw, where: str, base: Thresholds) -> Thresholds:
         values[key] = float(v)
     if values["confirm"] > values["accept"]:
         raise PolicyError(f"{where}: confirm ({values['confirm']}) is above accept ({values['accept']})")
-    return Thresholds(**values)
+    always = raw.get("always_confirm", False)
+    if not isinstance(always, bool):
+        raise PolicyError(f"{where}: always_confirm must be true or false")
+    return Thresholds(**values, always_confirm=always)
 
 
 @functools.lru_cache(maxsize=16)
@@ -195,5 +199,7 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
         reasons.append(f"word confidence {word_conf:.2f} below {th.word_conf:.2f}")
     if posterior < th.accept:
         reasons.append(f"posterior {posterior:.2f} below {th.accept:.2f}")
+    if th.always_confirm:
+        reasons.append(f"{step} {best['intent']} by voice is always confirmed")
     kind = "confirm" if reasons else "accept"
     return Decision(kind, dict(hypothesis), hypothesis, posterior, word_conf, reasons, nbest)

@@ -49,9 +49,10 @@ pytestmark = pytest.mark.integration
 TEN_AM = dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
 FAKE_NOW = TEN_AM.isoformat()
 KEYPAD = {"answer_after_ms": 400, "steps": [{"dtmf": "1"}, {"dtmf": "1234"}, {"dtmf": "1"}]}
-# identity and plan confirmed by voice; the ID digits keyed (Vosk heard "일 이 삼 사" as "이 바꿔 주세요")
-KO_VOICE = {"answer_after_ms": 500, "steps": [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1234"},
-                                             {"say": "네", "locale": "ko-KR"}]}
+# identity and plan answered by voice, each followed by the key the borrower presses when the IVR
+# asks to confirm or asks again (a spoken yes to identity is always confirmed); the ID digits keyed
+KO_VOICE = {"answer_after_ms": 500, "steps": [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1"}, {"dtmf": "1234"},
+                                             {"say": "네", "locale": "ko-KR"}, {"dtmf": "1"}]}
 RETRY = {"busy": {"delay_s": 3}, "no-answer": {"delay_s": 3}, "rejected": {"delay_s": 3},
          "answered-hung-up-early": {"delay_s": 3}, "answered-wrong-person": {"delay_s": 0},
          "unknown-after-restart": {"delay_s": 3}, "answered-no-dialog": {"delay_s": 3}, "dialer-error": {"delay_s": 3}}
