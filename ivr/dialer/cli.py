@@ -70,22 +70,15 @@ def cmd_campaign(args) -> int:
     return 0
 
 
-def _clock(args):
-    from .clock import OffsetClock, SystemClock, parse_iso
-    if getattr(args, "fake_now", None):
-        return OffsetClock.starting_at(parse_iso(args.fake_now))
-    return SystemClock()
-
-
 def cmd_dialer(args) -> int:
     from ..notify.config import load_notifier
     from .controller import Controller
     s = _settings(args)
-    clock = _clock(args)
-    ctl = Controller(s, clock=clock, max_channels=args.max_channels, tick_s=args.tick, lender=s.lender_name)
+    # the real clock, always: production offers no way to shift it (see ivr.dialer.clock)
+    ctl = Controller(s, max_channels=args.max_channels, tick_s=args.tick, lender=s.lender_name)
     if args.notify_config:
         from ..db.connect import connect
-        ctl.notifier = load_notifier(connect(s.database), args.notify_config, clock=clock)
+        ctl.notifier = load_notifier(connect(s.database), args.notify_config)
     print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port}, instance {s.instance}", flush=True)
     asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
     _print(ctl.stats.__dict__ | {"originate_times": len(ctl.stats.originate_times)})
@@ -97,7 +90,7 @@ def cmd_notify(args) -> int:
     from ..db.connect import connect
     from ..notify.config import load_notifier
     s = _settings(args)
-    notifier = load_notifier(connect(s.database), args.notify_config, clock=_clock(args))
+    notifier = load_notifier(connect(s.database), args.notify_config)
     while True:
         sent = notifier.run_once()
         if args.once:
@@ -160,7 +153,6 @@ def register(sub) -> None:
     p.add_argument("--max-channels", type=int, default=30)
     p.add_argument("--tick", type=float, default=0.2, help="seconds between scheduling ticks")
     p.add_argument("--notify-config", help="TOML file of the message senders (see ivr.notify.config)")
-    p.add_argument("--fake-now", help="tests/demos only: run the clock from this ISO time at real speed")
     p.set_defaults(fn=cmd_dialer)
 
     p = sub.add_parser("notify", help="send queued fallback messages")
@@ -168,7 +160,6 @@ def register(sub) -> None:
     p.add_argument("--notify-config", required=True)
     p.add_argument("--once", action="store_true")
     p.add_argument("--interval", type=float, default=5.0)
-    p.add_argument("--fake-now")
     p.set_defaults(fn=cmd_notify)
 
     p = sub.add_parser("risk", help="borrower risk levels with their reasons")

@@ -19,6 +19,11 @@ channels (`CoreShowChannels`):
     recorded) or disposition `unknown-after-restart`; it counts toward the caps like any attempt;
   * active target whose attempt row does not exist: the Originate was never sent; back to pending.
 So no borrower is called twice because of a restart.
+
+Time. `clock` stamps everything written (always the real clock in production; unit tests may pass
+a `FixedClock` in-process). `policy_shift` (a timedelta, zero unless `ivr demo` or a test passes
+one in-process) moves only the time the calling-hours policy decides on; no flag, environment
+variable or setting reaches it, and stored times are never shifted.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import dispositions, scheduler
 from .attempt_state import AttemptView, belongs, reduce
-from .clock import SystemClock, iso, parse_iso
+from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .outcomes import classify as classify_outcome
 from .policy import OWN_KINDS, Dial
 
@@ -252,9 +257,10 @@ class ControllerStats:
 class Controller:
     def __init__(self, settings: Settings, *, clock=None, placer=None, db: AsyncDb | None = None,
                  tick_s: float = 0.2, max_channels: int = 30, notifier=None, lender: str = "",
-                 reconcile_every_s: float = 30.0):
+                 reconcile_every_s: float = 30.0, policy_shift: dt.timedelta = NO_SHIFT):
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.policy_shift = policy_shift
         self.db = db
         self.placer = placer
         self.tick_s = tick_s
@@ -364,7 +370,8 @@ class Controller:
             return
         in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
         result = await self.db.call(lambda d: scheduler.tick(d, now, budgets, in_flight=in_flight_borrowers,
-                                                             global_slots=global_slots, campaigns=running))
+                                                             global_slots=global_slots, campaigns=running,
+                                                             policy_shift=self.policy_shift))
         for campaign_id, borrower_id, reason in result.finished_targets:
             await self.db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
         for dial in result.dials:
