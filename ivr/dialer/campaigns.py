@@ -16,7 +16,7 @@ import json
 
 from sqlite_utils import Database
 
-from . import dispositions
+from . import dispositions, limits
 from .clock import iso, parse_iso
 from .policy import Policy
 
@@ -70,13 +70,21 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
            max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict | None = None,
            policy: dict | None = None, fallback: dict | None = None, created_by: str | None = None,
            now: dt.datetime | None = None) -> int:
-    """Create a draft campaign (every setting validated); returns its id."""
+    """Create a draft campaign (every setting validated); returns its id.
+
+    Every cap goes through `limits.campaign_settings`: a value that makes no sense is refused
+    (CampaignError, caused by the `limits.LimitError`), one above its hard limit is stored as the limit."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if not name.strip():
         raise CampaignError("a campaign needs a name")
     _validate_selection(selection)
-    if max_concurrent < 1 or max_cps <= 0 or max_attempts < 1:
-        raise CampaignError("max_concurrent, max_cps and max_attempts must be positive")
+    try:
+        capped, _ = limits.campaign_settings(max_concurrent=max_concurrent, max_cps=max_cps,
+                                             max_attempts=max_attempts, retry_policy=retry_policy, policy=policy)
+    except limits.LimitError as exc:
+        raise CampaignError(str(exc)) from exc
+    max_concurrent, max_cps, max_attempts = capped["max_concurrent"], capped["max_cps"], capped["max_attempts"]
+    retry_policy, policy = capped["retry_policy"], capped["policy"]
     try:
         dispositions.rules(retry_policy or {})
         Policy.from_dict(policy or {})

@@ -38,7 +38,7 @@ import uuid
 from ..config import Settings
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
-from . import dispositions, scheduler
+from . import dispositions, limits, scheduler
 from .attempt_state import AttemptView, belongs, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .outcomes import classify as classify_outcome
@@ -264,7 +264,7 @@ class Controller:
         self.db = db
         self.placer = placer
         self.tick_s = tick_s
-        self.max_channels = max_channels
+        self.max_channels = limits.clamp("max_channels", max_channels, limits.MAX_CHANNELS)
         self.notifier = notifier
         self.lender = lender
         self.reconcile_every_s = reconcile_every_s
@@ -361,10 +361,12 @@ class Controller:
         active = await self.db.call(active_counts)
         budgets = {}
         for c in running:
+            rate = limits.pacing_rate(c["max_cps"])   # within the hard limits whatever the row says
             pacer = self._pacers.get(c["id"])
-            if pacer is None or pacer.rate != c["max_cps"]:
-                pacer = self._pacers[c["id"]] = scheduler.Pacer(c["max_cps"])
-            budgets[c["id"]] = max(0, min(c["max_concurrent"] - active.get(c["id"], 0), pacer.available()))
+            if pacer is None or pacer.rate != rate:
+                pacer = self._pacers[c["id"]] = scheduler.Pacer(rate)
+            budgets[c["id"]] = max(0, min(limits.concurrency(c["max_concurrent"]) - active.get(c["id"], 0),
+                                          pacer.available()))
         global_slots = self.max_channels - len(self._in_flight) - len(self._placing)
         if global_slots <= 0 or not any(budgets.values()):
             return

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-HARD_START = dt.time(8, 0)
-HARD_END = dt.time(22, 0)
+from . import limits
+from .limits import HARD_END, HARD_START  # noqa: F401  (re-exported: the hard calling hours)
 THIRD_PARTY_FLOW = "third_party"
 OWN_KINDS = ("mobile", "home", "work")
 # contact statuses that end a number for good
@@ -40,16 +40,6 @@ REASONS = {
     "do-not-call": "every remaining number is on the do-not-call list",
     "no-dialable-number": "no valid number left (own numbers invalid, no usable third-party contact)",
 }
-
-
-def _hhmm(value, name: str) -> dt.time:
-    if isinstance(value, dt.time):
-        return value
-    try:
-        h, m = str(value).split(":")
-        return dt.time(int(h), int(m))
-    except (ValueError, TypeError):
-        raise ValueError(f"policy {name}: expected HH:MM, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -70,6 +60,9 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Policy":
+        """The policy a campaign's stored settings give, always within the hard limits (`limits`):
+        a stored cap above its limit (a row written before the limits, or by hand) is applied as
+        the limit. Setting a campaign refuses or clamps earlier, in `limits.campaign_settings`."""
         data = dict(data or {})
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - fields)
@@ -77,14 +70,16 @@ class Policy:
             raise ValueError(f"unknown policy setting(s): {', '.join(unknown)}")
         for name in ("window_start", "window_end"):
             if name in data:
-                data[name] = _hhmm(data[name], name)
+                data[name] = limits.hhmm(name, data[name])
+        for name, limit in limits.POLICY_LIMITS.items():
+            if name in data:
+                data[name] = limits.clamp(name, data[name], limit)
+        if "skip_holidays" in data:
+            data["skip_holidays"] = data["skip_holidays"] is True
         policy = cls(**data)
         start, end = policy.window
         if start >= end:
-            raise ValueError(f"empty calling window {start:%H:%M}-{end:%H:%M} (hard limits 08:00-22:00)")
-        for name in ("max_connected_per_borrower_day", "max_unanswered_per_number_day", "unreachable_after_fails"):
-            if getattr(policy, name) < 1:
-                raise ValueError(f"policy {name} must be >= 1")
+            raise limits.LimitError("empty_window", start=f"{start:%H:%M}", end=f"{end:%H:%M}")
         return policy
 
     def to_dict(self) -> dict:
