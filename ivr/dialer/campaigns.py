@@ -16,7 +16,7 @@ import json
 
 from sqlite_utils import Database
 
-from . import dispositions, limits
+from . import dispositions, holidays, limits
 from .clock import iso, parse_iso
 from .policy import Policy
 
@@ -149,13 +149,26 @@ def _materialise(db: Database, campaign: dict, now: dt.datetime) -> int:
     return len(ids)
 
 
-def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datetime | None = None) -> str:
+def check_holidays(campaign: dict, now: dt.datetime, calendar: holidays.HolidayCalendar | None = None) -> None:
+    """A campaign that skips holidays may not start (or resume) when a day it could call on is in a
+    year the holiday calendar does not know: CampaignError naming the year and the holiday file."""
+    try:
+        skip = Policy.from_dict(json.loads(campaign["policy"] or "{}")).skip_holidays
+        holidays.check_campaign(campaign, skip, now, calendar or holidays.HolidayCalendar())
+    except (holidays.MissingHolidayYear, holidays.HolidayFileError) as exc:
+        raise CampaignError(str(exc)) from exc
+
+
+def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datetime | None = None,
+                  calendar: holidays.HolidayCalendar | None = None) -> str:
     """Apply one command to a campaign now; returns the new state, or raises CampaignError."""
     now = now or dt.datetime.now(dt.timezone.utc)
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
         campaign = get(db, campaign_id)
         new = transition(campaign["state"], command)
+        if command in ("start", "resume"):
+            check_holidays(campaign, now, calendar)
         changes = {"state": new, "updated_at": iso(now)}
         if command == "start":
             changes["started_at"] = iso(now)
@@ -178,13 +191,14 @@ def request(db: Database, campaign_id: int, command: str, requested_by: str | No
                                   "created_at": iso(now)}).last_pk
 
 
-def process_commands(db: Database, now: dt.datetime | None = None) -> list[dict]:
+def process_commands(db: Database, now: dt.datetime | None = None,
+                     calendar: holidays.HolidayCalendar | None = None) -> list[dict]:
     """Apply every unprocessed command in order; each gets processed_at and result (ok / reason)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     done = []
     for cmd in list(db.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id")):
         try:
-            state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now)
+            state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now, calendar=calendar)
             result = f"ok: {state}"
         except CampaignError as exc:
             result = f"refused: {exc}"
@@ -194,12 +208,12 @@ def process_commands(db: Database, now: dt.datetime | None = None) -> list[dict]
 
 
 def run_command_now(db: Database, campaign_id: int, command: str, requested_by: str | None = None,
-                    now: dt.datetime | None = None) -> str:
+                    now: dt.datetime | None = None, calendar: holidays.HolidayCalendar | None = None) -> str:
     """The CLI's path: apply at once and record it in `commands` as processed."""
     now = now or dt.datetime.now(dt.timezone.utc)
     cmd_id = request(db, campaign_id, command, requested_by, now)
     try:
-        state = apply_command(db, campaign_id, command, now=now)
+        state = apply_command(db, campaign_id, command, now=now, calendar=calendar)
         db["commands"].update(cmd_id, {"processed_at": iso(now), "result": f"ok: {state}"})
         return state
     except CampaignError as exc:

@@ -80,7 +80,9 @@ def cmd_campaign(args) -> int:
     if args.action == "status":
         _print(campaigns.status(db, args.id))
         return 0
-    state = campaigns.run_command_now(db, args.id, args.action, who)
+    from .holidays import HolidayCalendar
+    calendar = HolidayCalendar(_settings(args).holiday_file or None)   # the dialer's calendar, for start/resume
+    state = campaigns.run_command_now(db, args.id, args.action, who, calendar=calendar)
     print(f"campaign {args.id}: {state}")
     return 0
 

@@ -41,6 +41,7 @@ from . import campaigns as campaigns_mod
 from . import dispositions, limits, scheduler
 from .attempt_state import AttemptView, belongs, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
+from .holidays import HolidayCalendar, HolidayFileError
 from .outcomes import classify as classify_outcome
 from .policy import OWN_KINDS, Dial
 
@@ -261,6 +262,8 @@ class Controller:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.policy_shift = policy_shift
+        # the lender's holiday file completes the package's calendar (re-read when it changes)
+        self.holidays = HolidayCalendar(settings.holiday_file or None)
         self.db = db
         self.placer = placer
         self.tick_s = tick_s
@@ -342,7 +345,11 @@ class Controller:
         started = time.perf_counter()
         now = self.clock.now()
         self.stats.ticks += 1
-        await self.db.call(campaigns_mod.process_commands, now)
+        try:
+            self.holidays.refresh()
+        except HolidayFileError as exc:   # keep the days read before; the policy refuses unknown years
+            log.warning("%s", exc)
+        await self.db.call(campaigns_mod.process_commands, now, self.holidays)
         await self.db.call(campaigns_mod.finish_due, now)
         connected = self.placer.ami.connected
         if not connected:
@@ -373,7 +380,8 @@ class Controller:
         in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
         result = await self.db.call(lambda d: scheduler.tick(d, now, budgets, in_flight=in_flight_borrowers,
                                                              global_slots=global_slots, campaigns=running,
-                                                             policy_shift=self.policy_shift))
+                                                             policy_shift=self.policy_shift,
+                                                             calendar=self.holidays))
         for campaign_id, borrower_id, reason in result.finished_targets:
             await self.db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
         for dial in result.dials:

@@ -155,7 +155,7 @@ class TickResult:
 
 def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: set[int] = frozenset(),
          global_slots: int | None = None, campaigns: list[dict] | None = None,
-         policy_shift: dt.timedelta = NO_SHIFT) -> TickResult:
+         policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> TickResult:
     """One scheduling decision: read, decide (pure), write the refusals. The caller places the dials.
 
     `now` is real time; the policy decides at `now + policy_shift` (see the module docstring)."""
@@ -169,7 +169,7 @@ def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: 
         if slots > 0:
             targets += due_targets(db, c, now, max(slots * FETCH_FACTOR, 8))
     candidates = gather(db, targets, by_id, now, set(in_flight), policy_shift)
-    dials, refusals = plan(candidates, now + policy_shift, policies, budgets, global_slots)
+    dials, refusals = plan(candidates, now + policy_shift, policies, budgets, global_slots, calendar)
     if policy_shift:
         refusals = [dataclasses.replace(r, until=r.until - policy_shift) if r.until else r for r in refusals]
     finished = [(r.campaign_id, r.borrower_id, r.reason) for r in refusals if r.until is None]
