@@ -5,8 +5,11 @@ imports the demo borrowers from a CSV file, creates and starts a campaign that c
 once, runs the dialer controller until the campaign is finished, prints a table, writes
 <out>/summary.json, and ends with the dashboard running (its URL and the demo logins printed).
 
-The campaign runs on a clock that starts at 10:00 Beijing time, so the demo works at any hour
-of the day: real campaigns use the real clock and its calling hours.
+The calling-hours policy of the demo campaign sees a time that starts at 10:00 Beijing, so the
+demo works at any hour of the day. That shift is passed in-process to the controller here (no
+flag, variable or setting of a production command can shift it), and only the policy decision
+sees it: every time written to the database, the compliance proof included, is real time.
+Real campaigns (`ivr dialer run`) use the real clock and its calling hours.
 
 Any persona file works. Each borrower's locale is the persona's (`Persona.locale`: declared, else
 the language it speaks; keypad-only personas keep the built-in borrower table's, else zh-CN). The
@@ -113,22 +116,20 @@ async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
 
     from .db.connect import connect
     from .dialer import campaigns, importer
-    from .dialer.clock import OffsetClock
+    from .dialer.clock import shift_to
     from .dialer.controller import Controller
 
     db = connect(settings.database)
     report = importer.import_file(db, csv_path, phone_rule=simulated_trunk_number)
     if report.rejected:
         raise RuntimeError(f"demo borrowers rejected: {report.as_dict()['errors']}")
-    clock = OffsetClock.starting_at(dt.datetime.combine(dt.date.today(), dt.time(10, 0),
-                                                        tzinfo=ZoneInfo("Asia/Shanghai")))
     cid = campaigns.create(db, name="演示回访 demo", selection={"batch_id": report.batch_id},
-                           max_concurrent=CONCURRENCY, max_cps=2, max_attempts=1, created_by="demo",
-                           now=clock.now())
-    campaigns.run_command_now(db, cid, "start", "demo", now=clock.now())
+                           max_concurrent=CONCURRENCY, max_cps=2, max_attempts=1, created_by="demo")
+    campaigns.run_command_now(db, cid, "start", "demo")
+    policy_shift = shift_to(dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
     adb = AsyncDb(settings.database)
     try:
-        await Controller(settings, clock=clock, db=adb, tick_s=0.2).run(until_idle=True)
+        await Controller(settings, db=adb, tick_s=0.2, policy_shift=policy_shift).run(until_idle=True)
     finally:
         adb.close()
     rows = list(db.query("SELECT * FROM attempts WHERE campaign_id = ? ORDER BY number", [cid]))
