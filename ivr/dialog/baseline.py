@@ -141,7 +141,7 @@ class AgiAudio:
             await utterance.feed(pcm)
             rec = await utterance.result()
             turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
-            turn.alternatives = rec.alternatives
+            turn.alternatives, turn.pieces = rec.alternatives, rec.pieces
 
     async def close(self) -> None:
         return None

@@ -104,6 +104,7 @@ class Decision:
     word_conf: float | None
     reasons: list[str] = field(default_factory=list)
     nbest: list[dict] = field(default_factory=list)
+    keypad_only: bool = False    # to be confirmed by a key, not by saying it again (always_confirm)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -127,21 +128,27 @@ def _unknown() -> dict:
     return {"intent": "unknown", "date": None, "time": None, "amount": None, "digits": None}
 
 
-def _read(text: str, locale: str, step: str, today: dt.date) -> dict:
-    """``intents.interpret`` with coverage measured against the grammar: the share of the words
-    heard that are whole words of this question's answers (not garbage, not a stray piece of a
-    word the model spells in parts), or the lexicon's coverage if higher."""
+def _read(text: str, locale: str, step: str, today: dt.date, pieces=frozenset()) -> dict:
+    """``intents.interpret`` with coverage measured against the grammar: of the words heard, the
+    share that are whole words of this question's answers rather than garbage (words that answer
+    nothing). Stray pieces of words the model spells in parts (게요 of 갚을게요, 니다 of 맞습니다)
+    are left out of the count: the decoder inserts them around real answers as often as around
+    noise, so they are evidence of neither (bench/README.md, "ASR robustness")."""
     reading = intents.interpret(text, locale=locale, step=step, today=today)
     words = text.split()
     try:
         known = grammars.answer_words(locale, step)
+        junk = grammars.garbage_words(locale, step)
     except grammars.GrammarError:
         return reading
-    if words and reading["intent"] != "unknown":
-        share = sum(1 for w in words if w in known) / len(words)
+    counted = [w for w in words if w in known or w in junk or w == "<unk>" or w not in pieces]
+    if counted and reading["intent"] != "unknown":
+        share = sum(1 for w in counted if w in known) / len(counted)
         # Chinese phrases are whole sentences, so a mix of pieces of two phrases is still judged
         # by the lexicon (character coverage); Korean words are judged one by one
         reading["covered"] = round(max(share, reading["covered"]) if locale_has_free_text(locale) else share, 3)
+    elif reading["intent"] != "unknown" and not locale_has_free_text(locale):
+        reading["covered"] = 0.0
     return reading
 
 
@@ -160,7 +167,8 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
         return Decision("reject", _unknown(), _unknown(), 0.0, None, ["nothing was recognized"], [])
 
     shares = _posteriors(alternatives, policy.temperature)
-    readings = [_read(a["text"], locale, step, today) for a in alternatives]
+    pieces = frozenset(rec.pieces)
+    readings = [_read(a["text"], locale, step, today, pieces) for a in alternatives]
     nbest, mass, first = [], {}, {}
     for alt, share, reading in zip(alternatives, shares, readings):
         key = _key(reading)
@@ -176,7 +184,7 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
     reasons: list[str] = []
 
     # word posteriors of the MBR decoding, if it reads as the same answer
-    mbr = _read(rec.text, locale, step, today) if rec.text.strip() else None
+    mbr = _read(rec.text, locale, step, today, pieces) if rec.text.strip() else None
     confs = [float(w.get("conf", 0.0)) for w in rec.words]
     word_conf = round(min(confs), 3) if confs else None
     agree = mbr is not None and _key(mbr) == best_key
@@ -202,4 +210,5 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
     if th.always_confirm:
         reasons.append(f"{step} {best['intent']} by voice is always confirmed")
     kind = "confirm" if reasons else "accept"
-    return Decision(kind, dict(hypothesis), hypothesis, posterior, word_conf, reasons, nbest)
+    return Decision(kind, dict(hypothesis), hypothesis, posterior, word_conf, reasons, nbest,
+                    keypad_only=th.always_confirm)

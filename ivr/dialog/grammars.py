@@ -127,6 +127,7 @@ class DecoderGrammar:
     phrases: list[str]
     missing: dict[str, list[str]] = field(default_factory=dict)   # phrase -> pieces the model lacks
     joins: dict[tuple[str, ...], str] = field(default_factory=dict)  # model pieces -> our word
+    pieces: frozenset = frozenset()   # model words that are only pieces of the answers' words
 
     def rejoin(self, text: str) -> str:
         """A transcript in model words, back in the grammar's spelling ("맞 아요" -> "맞아요")."""
@@ -174,6 +175,8 @@ def for_decoder(locale: str, step: str, model_dir: str | None, *, garbage: bool 
 
     answers = [t for t in (spelled(p) for p in grammar.phrases(step)) if t]
     answers = list(dict.fromkeys(answers))
+    whole = {w for p in grammar.phrases(step) for w in p.split()}
+    pieces = frozenset(piece for parts in joins for piece in parts if piece not in whole)
     out += answers * (weight or grammar.weight)
     if garbage:
         junk = [t for t in (spelled(w) for w in grammar.garbage_for(step)) if t]
@@ -183,4 +186,4 @@ def for_decoder(locale: str, step: str, model_dir: str | None, *, garbage: bool 
     if missing:
         log.warning("%s %s grammar: the model cannot spell %s", locale, step,
                     "; ".join(f"{p!r} ({' '.join(m)})" for p, m in missing.items()))
-    return DecoderGrammar(out, missing, joins)
+    return DecoderGrammar(out, missing, joins, pieces)

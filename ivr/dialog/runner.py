@@ -241,7 +241,8 @@ class FlowRunner:
         The confirmation keeps the question's own keys ("본인이 아니시라고요? 아니시면 2번, 본인이시면
         1번"). A key press is an answer to the question itself, so it settles it either way (the
         borrower may press the key of another answer than the one we heard). Spoken again, the
-        answer counts only if a second, independent recognition agrees with the first."""
+        answer counts only if a second recognition agrees with the first, and never for answers the
+        evidence file marks ``always_confirm``: those need the key."""
         intent = decision.meaning["intent"]
         asked_seq = self.ctx.seq
         self.ctx.heard = dict(decision.meaning)
@@ -256,7 +257,11 @@ class FlowRunner:
         settled = None
         if turn.via == "keypad" and meaning["intent"] not in ("unknown", "no_input"):
             settled = meaning
-        elif turn.via == "voice" and same and again is not None and again.kind in ("accept", "confirm"):
+        elif (turn.via == "voice" and same and again is not None and again.kind in ("accept", "confirm")
+              and not decision.keypad_only):
+            # the same talker on the same line tends to be misheard the same way twice (bench:
+            # handset noise heard as 응 twice), so what must never come from voice alone
+            # (identity yes, call me later) is settled only by a key
             settled = decision.meaning
         if settled is not None and settled["intent"] == intent:
             await self.store.confirmed(self.ctx.attempt_id, asked_seq, turn.via)
@@ -308,7 +313,7 @@ class FlowRunner:
             return intents.keypad(step, keys), None
         if turn.via == "voice" and (turn.text or turn.alternatives):
             rec = Recognition(text=turn.text or "", confidence=turn.confidence, words=turn.words,
-                              alternatives=turn.alternatives)
+                              alternatives=turn.alternatives, pieces=turn.pieces)
             decision = decide(rec, locale=self.ctx.locale, step=step, today=self.ctx.today)
             return decision.meaning, decision
         return {"intent": "no_input" if turn.via == "none" else "unknown", "date": None, "time": None,

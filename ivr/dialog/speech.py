@@ -60,6 +60,7 @@ class Recognition:
     confidence: float | None                              # mean MBR word posterior of `text`
     words: list[dict] = field(default_factory=list)       # [{"word", "start", "end", "conf"}]
     alternatives: list[dict] = field(default_factory=list)  # n-best [{"text", "score"}], best first
+    pieces: list[str] = field(default_factory=list)   # words of the grammar that are only word pieces
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -67,7 +68,8 @@ class Recognition:
     @classmethod
     def from_json(cls, data: dict) -> "Recognition":
         return cls(text=data.get("text") or "", confidence=data.get("confidence"),
-                   words=list(data.get("words") or []), alternatives=list(data.get("alternatives") or []))
+                   words=list(data.get("words") or []), alternatives=list(data.get("alternatives") or []),
+                   pieces=list(data.get("pieces") or []))
 
 
 def overlay(model_dir: str, cache_dir: Path, lattice_beam: float | None) -> str:
@@ -217,8 +219,10 @@ class Utterance:
                 alternatives.append({"text": t, "score": round(float(alt.get("confidence", 0.0)), 3)})
         if not alternatives and text:
             alternatives = [{"text": text, "score": 0.0}]
+        heard = {w for a in alternatives for w in a["text"].split()} | set(text.split())
+        pieces = sorted(heard & self.grammar.pieces) if self.grammar else []
         return Recognition(text=text, confidence=round(sum(confs) / len(confs), 3) if confs else None,
-                           words=words, alternatives=alternatives)
+                           words=words, alternatives=alternatives, pieces=pieces)
 
     async def feed(self, pcm: bytes) -> bool:
         loop = asyncio.get_running_loop()

@@ -58,6 +58,14 @@ def test_a_wrong_answer_is_never_accepted(engine, step, text, intent):
 
 
 @pytest.mark.parametrize("step,text", OUTSIDE, ids=[f"{s}:{t}" for s, t in OUTSIDE])
-def test_speech_outside_the_grammar_is_rejected(engine, step, text):
+def test_speech_outside_the_grammar_is_never_accepted(engine, step, text):
     decision = decide(recognize_pcm(engine, "ko-KR", step, synth(text)), locale="ko-KR", step=step, today=TODAY)
+    assert decision.kind != "accept", decision
+    if decision.kind == "confirm":   # asked back, with the keypad: never acted on from voice alone
+        assert decision.keypad_only or decision.reasons, decision
+
+
+def test_a_garbage_word_is_rejected(engine):
+    decision = decide(recognize_pcm(engine, "ko-KR", "identity", synth("여보세요")), locale="ko-KR",
+                      step="identity", today=TODAY)
     assert decision.kind == "reject", decision

@@ -51,8 +51,24 @@ def test_garbage_words_are_rejected_and_never_become_an_intent():
 
 
 def test_an_answer_word_among_garbage_is_rejected():
-    d = decide(rec(("네 게요", 100.0)), locale="ko-KR", step="identity", today=TODAY)
+    d = decide(rec(("네 여보세요 누구", 100.0)), locale="ko-KR", step="identity", today=TODAY)
     assert d.kind == "reject" and d.hypothesis["intent"] == "confirm"
+
+
+def test_stray_word_pieces_are_evidence_of_nothing():
+    pieces = ["게요"]
+    with_piece = Recognition(text="내일 낼게요 게요", confidence=None,
+                             words=[{"word": w, "conf": 0.99} for w in "내일 낼게요 게요".split()],
+                             alternatives=[{"text": "내일 낼게요 게요", "score": 100.0}], pieces=pieces)
+    d = decide(with_piece, locale="ko-KR", step="plan", today=TODAY)
+    assert d.kind != "reject" and d.hypothesis["date"] == "2026-12-02"
+    without = decide(dataclasses.replace(with_piece, pieces=[]), locale="ko-KR", step="plan", today=TODAY)
+    assert without.kind == "reject"
+
+
+def test_an_identity_yes_is_to_be_confirmed_by_a_key():
+    d = decide(rec(("네", 100.0)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind == "confirm" and d.keypad_only
 
 
 def test_a_promise_date_needs_high_evidence():
