@@ -1,0 +1,103 @@
+"""How bench/asr_robustness.py recognizes and decides: through the product's own code, nothing else.
+
+Two backends with one shape (``make_engine``, ``recognize`` -> a JSON-able dict, ``decide`` ->
+``Verdict``, ``version`` for the recognition cache):
+
+* ``decision``: ``ivr.dialog.speech.recognize_pcm(engine, locale, step, pcm)`` and
+  ``ivr.dialog.decision.decide(rec, locale=, step=, today=, policy=)`` — the one place live calls
+  and ``ivr asr`` decide on a spoken answer; recognitions are cached with ``Recognition.as_json()``.
+* ``baseline``: what existed before the decision layer — the step's grammar, ``understand`` on the
+  transcript, and every answer that yields an intent is acted on (only "unknown" is rejected).
+  Kept so the tables can show what the decision layer changed.
+
+The recognition cache key includes ``version()``, a hash of the grammars and of the recognizer's
+source files, so changing a grammar never reuses stale transcripts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from bench.asr_scoring import Verdict
+
+LOCALE = "ko-KR"
+ROOT = Path(__file__).resolve().parent.parent
+_SOURCES = ["ivr/dialog/speech.py", "ivr/dialog/vocab.py", "ivr/dialog/intents/ko_kr.py"]
+
+
+def decision_available() -> bool:
+    try:
+        import ivr.dialog.decision  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _settings():
+    from ivr import config
+    return config.load(env={})
+
+
+class Baseline:
+    name = "baseline"
+
+    def make_engine(self):
+        from ivr.dialog.speech import SpeechEngine
+        return SpeechEngine(_settings(), workers=1)
+
+    def recognize(self, engine, step: str, pcm: bytes) -> dict:
+        from ivr.dialog.intents import grammar
+        from ivr.dialog.speech import recognize_pcm
+        rec = recognize_pcm(engine, LOCALE, grammar(LOCALE, step), pcm)
+        return {"text": rec.text, "confidence": rec.confidence, "words": rec.words, "alternatives": []}
+
+    def load_policy(self):
+        return None
+
+    def decide(self, rec: dict, step: str, today, policy) -> Verdict:
+        from ivr.dialog.intents import understand
+        meaning = understand(rec.get("text") or "", locale=LOCALE, step=step, today=today)
+        return Verdict("reject" if meaning["intent"] == "unknown" else "accept", meaning)
+
+    def version(self) -> str:
+        from ivr.dialog.intents import grammar
+        h = hashlib.sha256(self.name.encode())
+        for step in ("identity", "plan", "digits", "confirm"):
+            h.update(json.dumps(grammar(LOCALE, step), ensure_ascii=False).encode())
+        for src in _SOURCES:
+            p = ROOT / src
+            h.update(p.read_bytes() if p.exists() else b"")
+        return h.hexdigest()[:16]
+
+
+class DecisionLayer(Baseline):
+    name = "decision"
+
+    def recognize(self, engine, step: str, pcm: bytes) -> dict:
+        from ivr.dialog.speech import recognize_pcm
+        return recognize_pcm(engine, LOCALE, step, pcm).as_json()
+
+    def load_policy(self):
+        from ivr.dialog.decision import load_policy
+        return load_policy(LOCALE)
+
+    def decide(self, rec: dict, step: str, today, policy) -> Verdict:
+        from ivr.dialog.decision import decide
+        from ivr.dialog.speech import Recognition
+        d = decide(Recognition.from_json(rec), locale=LOCALE, step=step, today=today, policy=policy)
+        return Verdict(d.kind, dict(d.meaning))
+
+
+
+def backend(name: str):
+    """``auto`` = the decision layer when it exists, else the baseline."""
+    if name == "auto":
+        name = "decision" if decision_available() else "baseline"
+    if name == "decision":
+        if not decision_available():
+            raise SystemExit("ivr.dialog.decision is not there yet; use --decider baseline")
+        return DecisionLayer()
+    if name == "baseline":
+        return Baseline()
+    raise SystemExit(f"unknown decider {name!r}; expected auto, decision or baseline")
