@@ -34,7 +34,7 @@ SOUND_RECIPES = {
     "silence": None,
     "cough": ["synth", "0.28", "pinknoise", "band", "700", "500", "fade", "l", "0.004", "0.28", "0.24",
               "pad", "0", "0.15", "repeat", "1", "gain", "-n", "-4"],
-    "noise": ["synth", "1.2", "brownnoise", "fade", "q", "0.1", "1.2", "0.2", "gain", "-n", "-14"],
+    "noise": ["synth", "1.2", "brownnoise", "fade", "q", "0.1", "1.2", "0.2", "gain", "-n", "-20"],
 }
 BABBLE_LINES = [
     "오늘 회의는 세 시에 시작합니다 자료를 미리 준비해 주세요",
