@@ -22,9 +22,10 @@ CONDITIONS = ("id_matches", "promise_complete")
 ACTIONS = ("record_promise", "schedule_callback", "escalate")
 CAPTURES = ("callback_time",)
 KEYPAD_MODES = ("menu", "date", "time")
-PLACEHOLDERS = {"lender", "name", "amount", "due_date", "promise_date", "promise_amount"}
+PLACEHOLDERS = {"lender", "name", "amount", "due_date", "promise_date", "promise_amount", "digits"}
 NODE_KEYS = {"say", "ask", "branch", "transfer", "hangup", "next", "when", "step", "reprompt", "timeout_ms",
-             "retries", "max_digits", "on_no_input", "on_no_match", "result", "action", "capture", "keypad", "end_silence_ms"}
+             "retries", "max_digits", "on_no_input", "on_no_match", "result", "action", "capture", "keypad", "end_silence_ms",
+             "readback"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class Node:
     capture: str | None = None
     keypad: str = "menu"           # menu: one key per choice; date: MMDD; time: HHMM
     end_silence_ms: int | None = None  # default: END_SILENCE_MS of the step
+    # intents whose values the flow reads back to the borrower anyway (a promise): an unsure answer
+    # with one of them goes on to that read-back instead of a separate confirmation
+    readback: tuple[str, ...] = ()
 
     def targets(self) -> list[str]:
         out = [t for t in (self.next, self.on_no_input, self.on_no_match) if t]
@@ -174,6 +178,7 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
                     on_no_match=spec.get("on_no_match"), condition=spec.get("branch") if kind == "branch" else None,
                     result=spec.get("result"), action=spec.get("action"), capture=spec.get("capture"),
                     keypad=spec.get("keypad", "menu"),
+                    readback=tuple(str(i) for i in (spec.get("readback") or []) if isinstance(spec.get("readback"), list)),
                     end_silence_ms=(int(spec["end_silence_ms"]) if "end_silence_ms" in spec
                                     else END_SILENCE_MS.get(spec.get("step"))))
         nodes[name] = node
@@ -197,6 +202,10 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
         if node.keypad not in KEYPAD_MODES:
             problems.append(Problem(fname, at(name, "keypad"), f"node {name!r}: keypad must be one of "
                                                                f"{', '.join(KEYPAD_MODES)}"))
+        if "readback" in spec and not (isinstance(spec["readback"], list)
+                                       and all(str(i) in node.when for i in spec["readback"])):
+            problems.append(Problem(fname, at(name, "readback"), f"node {name!r}: readback must list intents "
+                                                                 f"of its `when`"))
         if node.capture and node.capture not in CAPTURES:
             problems.append(Problem(fname, at(name, "capture"), f"node {name!r}: unknown capture {node.capture!r}"))
         if node.action and node.action not in ACTIONS:
@@ -240,6 +249,20 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
                     problems.append(Problem(pfile, 0, f"prompt {key!r} uses unknown placeholder(s) "
                                                       f"{', '.join(sorted(unknown))}"))
         if node.kind == "ask" and node.step in STEPS:
+            for locale, table in texts.items():
+                pfile = str(Path(prompts_dir) / locale / "prompts.yaml")
+                keypad = {"date": ["keypad_date"], "time": ["keypad_time"]}.get(
+                    node.keypad, [f"keypad_{node.name}", f"keypad_{node.step}"])
+                if not any(k in table for k in keypad):
+                    problems.append(Problem(fname, node.line, f"node {node.name!r}: no keypad prompt "
+                                                              f"({' or '.join(keypad)}) in {pfile}"))
+                for intent in node.when:
+                    if intent in node.readback:
+                        continue
+                    heard = [f"heard_{node.name}_{intent}", f"heard_{node.step}_{intent}", f"heard_{intent}"]
+                    if not any(k in table for k in heard):
+                        problems.append(Problem(fname, node.line, f"node {node.name!r}: no prompt to confirm "
+                                                                  f"{intent!r} ({' or '.join(heard)}) in {pfile}"))
             for locale in texts:
                 try:
                     phrases = grammar(locale, node.step)

@@ -52,6 +52,13 @@ class Prompts:
     def locales(self) -> list[str]:
         return sorted(self.texts)
 
+    def first(self, locale: str, *keys: str) -> str:
+        """The first of ``keys`` that ``locale`` has (the flow check makes sure one exists)."""
+        for key in keys:
+            if key in self.texts.get(locale, {}):
+                return key
+        raise KeyError(f"none of the prompts {', '.join(keys)} exists in {locale}")
+
     def text(self, locale: str, key: str, values: dict | None = None) -> str:
         template = self.texts[locale][key]
         values = dict(values or {})

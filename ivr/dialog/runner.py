@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 from ..db.clock import now_iso
 from . import intents
-from .intents.keypad import keypad_date, keypad_time
 from .agi import CallHungUp
+from .decision import Decision, decide
+from .intents.keypad import keypad_date, keypad_time
 from .flow import Flow, Node
 from .prompts import Prompts
-from .speech import NoModel, SpeechEngine
+from .speech import NoModel, Recognition, SpeechEngine
 from .store import DialogStore
 from .turns import CallAudio, Turn
 
@@ -39,11 +40,14 @@ class CallContext:
     no_match_at: str | None = None                    # the question the machine could not understand
     played: list = field(default_factory=list)        # every prompt as heard: {node, prompt, text, at}
     seq: int = 0
+    heard: dict = field(default_factory=dict)         # the unsure answer being confirmed (for its prompt)
 
     def prompt_values(self) -> dict:
         b = self.borrower
+        digits = self.heard.get("digits") or ""
         return {"name": b.get("name") or "", "amount": b.get("amount_due"), "due_date": b.get("due_date"),
-                "promise_date": self.slots.get("promise_date"), "promise_amount": self.slots.get("promise_amount")}
+                "promise_date": self.heard.get("date") or self.slots.get("promise_date"),
+                "promise_amount": self.slots.get("promise_amount"), "digits": " ".join(digits)}
 
 
 def _wall(mono: float | None, ref_mono: float, ref_wall: dt.datetime) -> str | None:
@@ -137,42 +141,97 @@ class FlowRunner:
         return bool(self.ctx.slots.get("promise_date")) and bool(self.ctx.slots.get("promise_amount"))
 
     async def _ask(self, node: Node) -> str:
+        """Ask, decide on the answer, act only on what is sure.
+
+        A spoken answer is accepted, confirmed or rejected (``decision.decide``). A confirmed one
+        is acted on only after the borrower confirms it; a rejected or unconfirmed one counts as
+        not understood: the question is asked again, and once the voice tries are used up the
+        keypad is offered explicitly, with voice off, before the node gives up."""
         tries = node.retries + 1
-        for attempt in range(1, tries + 1):
-            key = node.prompt if attempt == 1 or not node.reprompt else node.reprompt
-            text, pcm = await self._prompt(node, key)
-            utterance = None
-            if self.speech.available(self.ctx.locale):
-                try:
-                    utterance = self.speech.recognizer(self.ctx.locale, intents.grammar(self.ctx.locale, node.step))
-                except NoModel:
-                    utterance = None
-            ref_mono, ref_wall = time.monotonic(), dt.datetime.now(dt.timezone.utc)
-            try:
-                try:
-                    turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=node.max_digits,
-                                            end_silence_ms=node.end_silence_ms)
-                finally:
-                    await self._note_reply()
-            except CallHungUp:
-                # the borrower hung up while being asked: that is an answer too, for QA
-                gone = Turn(via="hangup", prompt_started=ref_mono, result_at=time.monotonic())
-                await self._record(node, attempt, text, gone, {"intent": "hangup"}, ref_mono, ref_wall)
-                raise
-            meaning = self._understand(node, turn)
-            await self._record(node, attempt, text, turn, meaning, ref_mono, ref_wall)
+        heard_voice = False                       # some answer was spoken but not acted on
+        for attempt in range(1, tries + 2):
+            keypad_only = attempt > tries
+            if keypad_only and not heard_voice:
+                break
+            key = (self._keypad_prompt(node) if keypad_only
+                   else node.prompt if attempt == 1 or not node.reprompt else node.reprompt)
+            turn, meaning, decision = await self._listen(node, key, attempt, voice=not keypad_only)
             intent = meaning["intent"]
             if turn.via == "none":
-                if attempt == tries:
-                    return node.on_no_input
+                if attempt >= tries:
+                    return node.on_no_input if not heard_voice else node.on_no_match
+                continue
+            if decision is not None and decision.kind == "confirm" and intent in node.when:
+                if intent in node.readback or await self._confirm(node, decision):
+                    self._remember(node, meaning)
+                    return node.when[intent]
+                heard_voice = True
+                continue
+            if decision is not None and decision.kind == "reject":
+                heard_voice = True
                 continue
             if intent in node.when:
                 self._remember(node, meaning)
                 return node.when[intent]
-            if attempt == tries:
-                self.ctx.no_match_at = node.name
-                return node.on_no_match
+            heard_voice = heard_voice or turn.via == "voice"
+            if attempt >= tries and not heard_voice:
+                break
+        self.ctx.no_match_at = node.name
         return node.on_no_match
+
+    def _keypad_prompt(self, node: Node) -> str:
+        key = {"date": "keypad_date", "time": "keypad_time"}.get(node.keypad)
+        return key or self.prompts.first(self.ctx.locale, f"keypad_{node.name}", f"keypad_{node.step}")
+
+    async def _listen(self, node: Node, key: str, attempt: int, *, voice: bool = True,
+                      step: str | None = None, keypad: str | None = None, label: str | None = None
+                      ) -> tuple[Turn, dict, Decision | None]:
+        """Play one prompt, take one answer, understand and record it."""
+        step = step or node.step
+        text, pcm = await self._prompt(node, key)
+        utterance = None
+        if voice and self.speech.available(self.ctx.locale):
+            try:
+                utterance = self.speech.recognizer(self.ctx.locale, step)
+            except NoModel:
+                utterance = None
+        ref_mono, ref_wall = time.monotonic(), dt.datetime.now(dt.timezone.utc)
+        max_digits = node.max_digits if step == node.step else 1
+        try:
+            try:
+                turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=max_digits,
+                                            end_silence_ms=node.end_silence_ms if step == node.step else None)
+            finally:
+                await self._note_reply()
+        except CallHungUp:
+            # the borrower hung up while being asked: that is an answer too, for QA
+            gone = Turn(via="hangup", prompt_started=ref_mono, result_at=time.monotonic())
+            await self._record(node, attempt, text, gone, {"intent": "hangup"}, ref_mono, ref_wall,
+                               step=step, label=label)
+            raise
+        meaning, decision = self._understand(node, turn, step=step, keypad=keypad)
+        await self._record(node, attempt, text, turn, meaning, ref_mono, ref_wall, decision=decision,
+                           step=step, label=label)
+        return turn, meaning, decision
+
+    async def _confirm(self, node: Node, decision: Decision) -> bool:
+        """Ask the borrower whether we heard them right; True only on a sure yes."""
+        intent = decision.meaning["intent"]
+        asked_seq = self.ctx.seq
+        self.ctx.heard = dict(decision.meaning)
+        try:
+            key = self.prompts.first(self.ctx.locale, f"heard_{node.name}_{intent}", f"heard_{node.step}_{intent}",
+                                     f"heard_{intent}")
+            turn, meaning, check = await self._listen(node, key, 1, step="confirm", keypad="menu",
+                                                      label=f"{node.name}:confirm")
+        finally:
+            self.ctx.heard = {}
+        sure = meaning["intent"] == "confirm" and (check is None or check.kind == "accept")
+        if sure:
+            await self.store.confirmed(self.ctx.attempt_id, asked_seq, turn.via)
+        log.info("call %s: %s %s %s by %s", self.ctx.attempt_id, node.name, intent,
+                 "confirmed" if sure else "not confirmed", turn.via)
+        return sure
 
     # ---- actions: the records a conversation leaves behind ------------------------------------
     async def _act(self, node: Node) -> None:
@@ -204,18 +263,24 @@ class FlowRunner:
         log.info("call %s: action %s", self.ctx.attempt_id, node.action)
 
     # ---- helpers -----------------------------------------------------------------------------
-    def _understand(self, node: Node, turn: Turn) -> dict:
+    def _understand(self, node: Node, turn: Turn, *, step: str | None = None,
+                    keypad: str | None = None) -> tuple[dict, Decision | None]:
+        step = step or node.step
+        keypad = keypad or node.keypad
         if turn.via == "keypad":
             keys = turn.digits.rstrip("#")
-            if node.keypad == "date":
-                return keypad_date(keys, self.ctx.today)
-            if node.keypad == "time":
-                return keypad_time(keys, self.ctx.today)
-            return intents.keypad(node.step, keys)
-        if turn.via == "voice" and turn.text:
-            return intents.understand(turn.text, locale=self.ctx.locale, step=node.step, today=self.ctx.today)
+            if keypad == "date":
+                return keypad_date(keys, self.ctx.today), None
+            if keypad == "time":
+                return keypad_time(keys, self.ctx.today), None
+            return intents.keypad(step, keys), None
+        if turn.via == "voice" and (turn.text or turn.alternatives):
+            rec = Recognition(text=turn.text or "", confidence=turn.confidence, words=turn.words,
+                              alternatives=turn.alternatives)
+            decision = decide(rec, locale=self.ctx.locale, step=step, today=self.ctx.today)
+            return decision.meaning, decision
         return {"intent": "no_input" if turn.via == "none" else "unknown", "date": None, "time": None,
-                "amount": None, "digits": None}
+                "amount": None, "digits": None}, None
 
     def _remember(self, node: Node, meaning: dict) -> None:
         if node.step == "digits" and meaning.get("digits"):
@@ -233,11 +298,18 @@ class FlowRunner:
                 self.ctx.slots["callback_time"] = meaning.get("time")
 
     async def _record(self, node: Node, attempt: int, text: str, turn: Turn, meaning: dict,
-                      ref_mono: float, ref_wall: dt.datetime) -> None:
+                      ref_mono: float, ref_wall: dt.datetime, *, decision: Decision | None = None,
+                      step: str | None = None, label: str | None = None) -> None:
         self.ctx.seq += 1
         slots = {k: v for k, v in meaning.items() if k != "intent" and v is not None}
+        evidence = None
+        if decision is not None:
+            evidence = {"hypothesis": decision.hypothesis, "posterior": decision.posterior,
+                        "word_conf": decision.word_conf, "reasons": decision.reasons, "nbest": decision.nbest}
         await self.store.answer({
-            "attempt_id": self.ctx.attempt_id, "seq": self.ctx.seq, "step": node.step, "node": node.name,
+            "decision": decision.kind if decision is not None else None, "evidence": evidence,
+            "attempt_id": self.ctx.attempt_id, "seq": self.ctx.seq, "step": step or node.step,
+            "node": label or node.name,
             "try": attempt, "prompt_text": text, "via": turn.via, "text": turn.text, "confidence": turn.confidence,
             "intent": meaning["intent"], "slots": slots, "digits": turn.digits or None,
             "barge_in": int(turn.barge_in),
@@ -249,5 +321,6 @@ class FlowRunner:
         })
         conn = getattr(self.audio, "conn", None)
         self._reply_for = (self.ctx.seq, getattr(conn, "bursts", 0)) if turn.via in ("voice", "keypad") else None
-        log.info("call %s: %s try %d via %s text=%r digits=%r -> %s", self.ctx.attempt_id, node.name, attempt,
-                 turn.via, turn.text, turn.digits, meaning["intent"])
+        log.info("call %s: %s try %d via %s text=%r digits=%r -> %s (%s)", self.ctx.attempt_id, label or node.name,
+                 attempt, turn.via, turn.text, turn.digits, meaning["intent"],
+                 decision.kind if decision is not None else turn.via)

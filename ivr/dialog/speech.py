@@ -1,8 +1,20 @@
 """Speech recognition with Vosk: one loaded model per locale, one recognizer per question.
 
-Recognition is CPU-bound, so every call into Vosk runs in a thread pool, never on the event loop
-(the vosk-server pattern). A question's recognizer is built with the question's grammar (a phrase
-list), which on 8 kHz telephone audio is both faster and far more accurate than free-form.
+Why it looks like this:
+
+* Recognition is CPU-bound, so every call into Vosk runs in a thread pool, never on the event
+  loop (the vosk-server pattern).
+* A question's recognizer is built with that question's grammar (``grammars.for_decoder``: the
+  answers in the model's own words plus a garbage path), which on 8 kHz telephone audio is far
+  faster and more accurate than free-form recognition.
+* Nothing is acted on from the 1-best text alone. Each answer is decoded twice in step: once
+  for the n-best alternatives with their path scores (``SetMaxAlternatives``) and once for the
+  minimum-Bayes-risk 1-best with word posteriors (``SetWords``); Vosk gives one or the other per
+  recognizer. ``ivr.dialog.decision`` weighs both.
+* Vosk keeps only paths within ``lattice_beam`` of the best; the stock models set 2.0, which
+  leaves a single alternative even when the audio is ambiguous. The beam comes from the
+  locale's evidence file, applied through a model overlay (symlinks + our own model.conf) so
+  the installed model is never modified.
 """
 from __future__ import annotations
 
@@ -10,14 +22,18 @@ import asyncio
 import json
 import logging
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from ..config import Settings
+from . import grammars
 
-log = logging.getLogger("ivr.speech")
+log = logging.getLogger(__name__)
 SAMPLE_RATE = 8000
+MAX_ALTERNATIVES = 10
 
 
 class NoModel(RuntimeError):
@@ -39,17 +55,55 @@ def model_path(settings: Settings, locale: str) -> str | None:
 
 @dataclass
 class Recognition:
+    """What the recognizer heard, with the evidence for it; texts in the grammar's spelling."""
     text: str
-    confidence: float | None
-    words: list[dict]
+    confidence: float | None                              # mean MBR word posterior of `text`
+    words: list[dict] = field(default_factory=list)       # [{"word", "start", "end", "conf"}]
+    alternatives: list[dict] = field(default_factory=list)  # n-best [{"text", "score"}], best first
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Recognition":
+        return cls(text=data.get("text") or "", confidence=data.get("confidence"),
+                   words=list(data.get("words") or []), alternatives=list(data.get("alternatives") or []))
+
+
+def overlay(model_dir: str, cache_dir: Path, lattice_beam: float | None) -> str:
+    """A view of ``model_dir`` whose model.conf uses ``lattice_beam`` (the original if None)."""
+    conf = os.path.join(model_dir, "conf", "model.conf")
+    if lattice_beam is None or not os.path.isfile(conf):
+        return model_dir
+    text = open(conf, encoding="utf-8").read()
+    line = f"--lattice-beam={lattice_beam:g}"
+    new = re.sub(r"(?m)^--lattice-beam=\S*$", line, text) if "--lattice-beam=" in text else text.rstrip("\n") + f"\n{line}\n"
+    key = re.sub(r"[^A-Za-z0-9]+", "_", os.path.abspath(model_dir)).strip("_")[-80:]
+    target = cache_dir / f"{key}-lb{lattice_beam:g}"
+    if not (target / "conf" / "model.conf").is_file() or (target / "conf" / "model.conf").read_text() != new:
+        (target / "conf").mkdir(parents=True, exist_ok=True)
+        for entry in os.listdir(model_dir):
+            if entry == "conf":
+                continue
+            link = target / entry
+            if not link.is_symlink():
+                os.symlink(os.path.join(os.path.abspath(model_dir), entry), link)
+        for entry in os.listdir(os.path.join(model_dir, "conf")):
+            if entry != "model.conf" and not (target / "conf" / entry).exists():
+                os.symlink(os.path.join(os.path.abspath(model_dir), "conf", entry), target / "conf" / entry)
+        tmp = target / "conf" / "model.conf.tmp"
+        tmp.write_text(new, encoding="utf-8")
+        os.replace(tmp, target / "conf" / "model.conf")
+    return str(target)
 
 
 class SpeechEngine:
-    """Owns the loaded models and the recognition thread pool."""
+    """Owns the loaded models, the per-question grammars and the recognition thread pool."""
 
     def __init__(self, settings: Settings, *, workers: int = 2):
         self.settings = settings
         self._models: dict[str, object] = {}
+        self._grammars: dict[tuple[str, str], grammars.DecoderGrammar] = {}
         self._lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk")
 
@@ -65,11 +119,25 @@ class SpeechEngine:
             if not path or not os.path.isdir(path):
                 raise NoModel(f"no Vosk model for {locale}; set vosk_model_{locale.lower().replace('-', '_')}")
             import vosk
-            # -2: errors only; grammar words missing from a model's vocabulary are dropped silently
+
+            from .decision import load_policy
+            # -2: errors only; grammar words missing from a model's vocabulary are reported by grammars
             vosk.SetLogLevel(-2)
-            log.info("loading Vosk model for %s from %s", locale, path)
-            self._models[locale] = vosk.Model(path)
+            beam = load_policy(locale).lattice_beam
+            view = overlay(path, Path(self.settings.cache_dir) / "vosk-models", beam)
+            log.info("loading Vosk model for %s from %s (lattice beam %s)", locale, path, beam)
+            self._models[locale] = vosk.Model(view)
             return self._models[locale]
+
+    def grammar(self, locale: str, step: str | None) -> grammars.DecoderGrammar | None:
+        if step is None:
+            return None
+        with self._lock:
+            key = (locale, step)
+            if key not in self._grammars:
+                self._grammars[key] = grammars.for_decoder(locale, step, model_path(self.settings, locale),
+                                                           prompts_dir=str(self.settings.prompts_dir))
+            return self._grammars[key]
 
     async def preload(self, locales) -> list[str]:
         loop = asyncio.get_running_loop()
@@ -80,8 +148,9 @@ class SpeechEngine:
                 loaded.append(locale)
         return loaded
 
-    def recognizer(self, locale: str, grammar: list[str] | None) -> "Utterance":
-        return Utterance(self, locale, grammar)
+    def recognizer(self, locale: str, step: str | None) -> "Utterance":
+        """A recognizer for one answer to a question of kind ``step`` (None: free-form)."""
+        return Utterance(self, locale, self.grammar(locale, step))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -93,38 +162,56 @@ class Utterance:
     Feeding is serialized through one asyncio lock so chunks reach Vosk in order.
     """
 
-    def __init__(self, engine: SpeechEngine, locale: str, grammar: list[str] | None):
+    def __init__(self, engine: SpeechEngine, locale: str, grammar: grammars.DecoderGrammar | None):
         self.engine = engine
         self.locale = locale
         self.grammar = grammar
-        self._rec = None
+        self._recs = None
         self._order = asyncio.Lock()
         self.endpoint = False  # Vosk's own end-of-utterance signal
 
     def _make(self):
         import vosk
         model = self.engine.model(self.locale)
-        if self.grammar:
-            rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(self.grammar, ensure_ascii=False))
-        else:
-            rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
-        rec.SetWords(True)
-        return rec
+        pair = []
+        for nbest in (False, True):
+            if self.grammar:
+                rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(self.grammar.phrases, ensure_ascii=False))
+            else:
+                rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
+            if nbest:
+                rec.SetMaxAlternatives(MAX_ALTERNATIVES)
+            else:
+                rec.SetWords(True)
+            pair.append(rec)
+        return pair
 
     def _accept(self, pcm: bytes) -> bool:
-        if self._rec is None:
-            self._rec = self._make()
-        return bool(self._rec.AcceptWaveform(pcm))
+        if self._recs is None:
+            self._recs = self._make()
+        ended = False
+        for rec in self._recs:
+            ended = bool(rec.AcceptWaveform(pcm)) or ended
+        return ended
 
     def _final(self) -> Recognition:
-        if self._rec is None:
-            self._rec = self._make()
-        result = json.loads(self._rec.FinalResult())
-        words = result.get("result") or []
-        text = (result.get("text") or "").replace("[unk]", "").strip()
-        confs = [w.get("conf", 0.0) for w in words if w.get("word") != "[unk]"]
-        confidence = round(sum(confs) / len(confs), 3) if confs else None
-        return Recognition(text=" ".join(text.split()), confidence=confidence, words=words)
+        if self._recs is None:
+            self._recs = self._make()
+        mbr = json.loads(self._recs[0].FinalResult())
+        nbest = json.loads(self._recs[1].FinalResult())
+        join = self.grammar.rejoin if self.grammar else (lambda t: " ".join((t or "").split()))
+        words = [w for w in (mbr.get("result") or []) if w.get("word") != "[unk]"]
+        confs = [float(w.get("conf", 0.0)) for w in words]
+        text = join((mbr.get("text") or "").replace("[unk]", " "))
+        alternatives = []
+        for alt in nbest.get("alternatives") or []:
+            t = join((alt.get("text") or "").replace("[unk]", " <unk> "))
+            if t or alternatives:
+                alternatives.append({"text": t, "score": round(float(alt.get("confidence", 0.0)), 3)})
+        if not alternatives and text:
+            alternatives = [{"text": text, "score": 0.0}]
+        return Recognition(text=text, confidence=round(sum(confs) / len(confs), 3) if confs else None,
+                           words=words, alternatives=alternatives)
 
     async def feed(self, pcm: bytes) -> bool:
         loop = asyncio.get_running_loop()
@@ -139,10 +226,10 @@ class Utterance:
             return await loop.run_in_executor(self.engine.executor, self._final)
 
 
-def recognize_pcm(engine: SpeechEngine, locale: str, grammar: list[str] | None, pcm: bytes) -> Recognition:
-    """Synchronous whole-file recognition (for `ivr asr` and benchmarks)."""
-    utt = Utterance(engine, locale, grammar)
-    step = 3200
-    for i in range(0, len(pcm), step):
-        utt._accept(pcm[i:i + step])
+def recognize_pcm(engine: SpeechEngine, locale: str, step: str | None, pcm: bytes) -> Recognition:
+    """Synchronous whole-file recognition (for `ivr asr`, announcements and benchmarks)."""
+    utt = engine.recognizer(locale, step)
+    chunk = 3200
+    for i in range(0, len(pcm), chunk):
+        utt._accept(pcm[i:i + chunk])
     return utt._final()

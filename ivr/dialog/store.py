@@ -49,7 +49,18 @@ class DialogStore:
     def _answer(self, row: dict) -> None:
         row = dict(row)
         row["slots"] = json.dumps(row.get("slots") or {}, ensure_ascii=False)
+        if row.get("evidence") is not None:
+            row["evidence"] = json.dumps(row["evidence"], ensure_ascii=False)
         self._db["answers"].insert(row, pk="id", replace=False)
+
+    def _confirmed(self, attempt_id: str, seq: int, via: str) -> None:
+        self._db.execute("UPDATE answers SET confirmed_by = ? WHERE attempt_id = ? AND seq = ?",
+                         [via, attempt_id, seq])
+        self._db.conn.commit()
+
+    async def confirmed(self, attempt_id: str, seq: int, via: str) -> None:
+        """The answer recorded as ``seq`` was confirmed by the borrower (by voice or keypad)."""
+        await self._run(self._confirmed, attempt_id, seq, via)
 
     async def answer(self, row: dict) -> None:
         await self._run(self._answer, row)

@@ -50,6 +50,7 @@ class Turn:
     speech_ended: float | None = None
     result_at: float | None = None
     words: list = field(default_factory=list)
+    alternatives: list = field(default_factory=list)   # the recognizer's n-best, for the decision layer
 
 
 try:  # C speed for the one computation done on every 20 ms frame of every call
@@ -158,6 +159,7 @@ class CallAudio:
                                     await utterance.feed(b"".join(pending))
                                 rec = await utterance.result()
                                 turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
+                                turn.alternatives = rec.alternatives
                             break
                 if turn.digits:
                     if len(turn.digits) >= max_digits or turn.digits.endswith("#"):

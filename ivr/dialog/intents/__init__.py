@@ -57,11 +57,13 @@ def understand(text: str, *, locale: str, step: str, today: _dt.date | None = No
 
 
 def grammar(locale: str, step: str) -> list[str]:
-    """Phrases a Vosk recognizer in grammar mode may output for ``step``
-    (always ends with ``"[unk]"``)."""
-    mod = _locale(locale)
+    """The answers' phrases a recognizer in grammar mode may hear at ``step``, in natural
+    spelling (``prompts/<locale>/grammar.yaml``; the garbage path and the spelling in a model's
+    words are added by ``ivr.dialog.grammars.for_decoder``)."""
+    _locale(locale)
     common.check_step(step)
-    return mod.grammar(step)
+    from .. import grammars
+    return grammars.phrases(locale, step)
 
 
 def interpret(text: str, *, locale: str, step: str, today: _dt.date | None = None) -> dict:
