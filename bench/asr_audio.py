@@ -7,8 +7,8 @@ to a temporary name and renamed, so two worker processes never see half a file.
 
 Talkers are espeak-ng (``-v ko+VARIANT -s RATE -p PITCH``) -> sox to 8 kHz mono s16 with
 ``gain -n -3`` (as ivr/tts.py makes the simulated borrowers), padded with 300 ms silence each side,
-the audio around an answer on a call. A second try of the same answer is spoken 8 % faster, so a
-retry never replays identical audio. Non-speech: ``silence`` (1.2 s of nothing but the channel),
+the audio around an answer on a call. Each take of the same answer (a retry, a repetition when
+asked to confirm) is spoken at another rate (``TAKE_RATE``), so no take replays identical audio. Non-speech: ``silence`` (1.2 s of nothing but the channel),
 ``cough`` (two band-passed noise bursts with a fast attack and decay, made with sox) and ``noise``
 (1.2 s of brown noise, a rustle or breath on the handset). Babble is five espeak-ng voices reading
 sentences that are not in the corpus, mixed at equal level, ~12 s, looped.
@@ -28,7 +28,7 @@ from bench.asr_conditions import SAMPLE_RATE, Condition, degrade, seed_for, to_a
 
 CACHE = Path(os.environ.get("HUIFANG_ASR_CACHE", Path(tempfile.gettempdir()) / "huifang-asr-bench")) / "robustness"
 PAD_MS = 300
-RETRY_RATE = 1.08
+TAKE_RATE = {1: 1.0, 2: 1.08, 3: 0.93, 4: 1.15}      # rate factor per take of the same answer
 
 SOUND_RECIPES = {
     "silence": None,
@@ -110,13 +110,13 @@ def babble() -> np.ndarray:
 
 
 def telephone(cond: Condition, text: str | None, sound_kind: str | None, attempt: int) -> bytes:
-    """What the recognizer hears: the talker (or sound) under ``cond``, try ``attempt`` (1 or 2)."""
+    """What the recognizer hears: the talker (or sound) under ``cond``, take ``attempt`` (1..4)."""
     what = text if text is not None else f"<{sound_kind}>"
     path = CACHE / "audio" / cond.name / f"{_key(cond.as_dict(), what, attempt, PAD_MS)}.wav"
     if path.exists():
         return _read_wav(path)
     if text is not None:
-        rate = cond.rate if attempt == 1 else round(cond.rate * RETRY_RATE)
+        rate = round(cond.rate * TAKE_RATE[attempt])
         core = talk(text, cond.voice, rate, cond.pitch)
     else:
         core = sound(sound_kind)

@@ -15,6 +15,7 @@ source files, so changing a grammar never reuses stale transcripts.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -73,6 +74,15 @@ class Baseline:
 
 class DecisionLayer(Baseline):
     name = "decision"
+    SOURCES = ["ivr/dialog/grammars.py", "prompts/ko-KR/grammar.yaml"]
+
+    def __init__(self):
+        # ``decide`` re-reads every n-best text on every call; a threshold sweep decides the same
+        # recognitions hundreds of times, so the reading of a text is memoised here (same inputs,
+        # same result: the reading does not depend on the policy).
+        from ivr.dialog import decision
+        if hasattr(decision, "_read") and not hasattr(decision._read, "cache_info"):
+            decision._read = functools.lru_cache(maxsize=200_000)(decision._read)
 
     def recognize(self, engine, step: str, pcm: bytes) -> dict:
         from ivr.dialog.speech import recognize_pcm
@@ -81,6 +91,15 @@ class DecisionLayer(Baseline):
     def load_policy(self):
         from ivr.dialog.decision import load_policy
         return load_policy(LOCALE)
+
+    def version(self) -> str:
+        """The recognizer's grammars, sources and lattice beam (a decoding setting of the policy)."""
+        h = hashlib.sha256(super().version().encode())
+        for src in self.SOURCES:
+            p = ROOT / src
+            h.update(p.read_bytes() if p.exists() else b"")
+        h.update(repr(self.load_policy().lattice_beam).encode())
+        return h.hexdigest()[:16]
 
     def decide(self, rec: dict, step: str, today, policy) -> Verdict:
         from ivr.dialog.decision import decide

@@ -37,6 +37,7 @@ class Utterance:
     sound: str | None = None          # silence | cough | noise
     intents: tuple[str, ...] = ()     # acceptable intents; () = out of grammar, only a rejection is right
     slots: dict = field(default_factory=dict, compare=False, hash=False)   # field -> expected value (None = empty)
+    readback: tuple[str, ...] = ()    # intents the question confirms through the flow's read-back
 
     @property
     def in_grammar(self) -> bool:
@@ -48,13 +49,15 @@ class Utterance:
 
 
 def questions_of(flow_path: Path = FLOW) -> dict[str, dict]:
-    """Flow nodes that ask: name -> {"step", "intents"} (the intents the node branches on)."""
+    """Flow nodes that ask: name -> {"step", "intents", "readback"} (the intents the node branches on,
+    and those whose unsure answers the flow reads back itself instead of a separate confirmation)."""
     with open(flow_path, encoding="utf-8") as fh:
         flow = yaml.safe_load(fh)
     out = {}
     for name, node in (flow.get("nodes") or {}).items():
         if isinstance(node, dict) and "ask" in node:
-            out[name] = {"step": node["step"], "intents": sorted((node.get("when") or {}).keys())}
+            out[name] = {"step": node["step"], "intents": sorted((node.get("when") or {}).keys()),
+                         "readback": tuple(node.get("readback") or ())}
     return out
 
 
@@ -117,16 +120,17 @@ def load(path: Path = CORPUS, flow_path: Path = FLOW) -> tuple[_dt.date, list[Ut
                 if not isinstance(e.get("say"), str) or unknown:
                     raise CorpusError(f"{where}[{i}]: needs `say` text and only {', '.join(SLOTS)}")
                 slots = {k: _norm(k, e.get(k)) for k in compared}
-                out.append(Utterance(f"{q}/{intent}/{i}", q, flow[q]["step"], e["say"], None, intents, slots))
+                out.append(Utterance(f"{q}/{intent}/{i}", q, flow[q]["step"], e["say"], None, intents, slots,
+                                     flow[q]["readback"]))
     for q, items in (data.get("out_of_grammar") or {}).items():
         if q not in flow:
             raise CorpusError(f"{path}: out_of_grammar question {q!r} is not an asking node")
         for i, e in enumerate(items):
             uid = f"{q}/oog/{i}"
             if isinstance(e, str):
-                out.append(Utterance(uid, q, flow[q]["step"], e))
+                out.append(Utterance(uid, q, flow[q]["step"], e, readback=flow[q]["readback"]))
             elif isinstance(e, dict) and e.get("sound") in SOUNDS:
-                out.append(Utterance(uid, q, flow[q]["step"], None, e["sound"]))
+                out.append(Utterance(uid, q, flow[q]["step"], None, e["sound"], readback=flow[q]["readback"]))
             else:
                 raise CorpusError(f"{path}: out_of_grammar {q}[{i}]: text or {{sound: {'|'.join(SOUNDS)}}}")
     return today, out

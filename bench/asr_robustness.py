@@ -12,8 +12,8 @@ condition of bench/asr_conditions.py (talker variant/rate/pitch, gain, white or 
 G.711 round trip, lost frames; bench/asr_audio.py makes the audio), recognized with the product's
 ``recognize_pcm`` at the question's step and decided with the product's ``decide``
 (bench/asr_backend.py). bench/asr_scoring.py turns decisions into outcomes (right, false accept,
-confirmed right/wrong, rejected) and simulates the rest of the dialog for the completion rate
-(second voice try, yes/no confirmation turn, keypad).
+confirmed right/wrong, rejected) and simulates the rest of the dialog as the runner runs it, for
+the completion rate (a read-back or a repeated answer after "confirm", a second voice try, keypad).
 
 Recognitions are cached as JSON (``$HUIFANG_ASR_CACHE/robustness/recs``), so re-running, or
 sweeping thresholds, re-decides without decoding again. Decoding runs in a pool of at most two
@@ -26,7 +26,6 @@ held-out half evaluated, once, with the chosen policy.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import logging
@@ -49,16 +48,16 @@ NO_REPLIES = ["아니요", "아니요 틀려요", "아닌데요"]
 # ---------------------------------------------------------------------------
 # Turns and their recognitions
 # ---------------------------------------------------------------------------
-def reply_text(utt: Utterance, reply: str, attempt: int) -> str:
+def reply_text(utt: Utterance, reply: str, take: int) -> str:
     choices = YES_REPLIES if reply == "yes" else NO_REPLIES
-    return choices[int(hashlib.sha256(f"{utt.uid}|{attempt}".encode()).hexdigest(), 16) % len(choices)]
+    return choices[int(hashlib.sha256(f"{utt.uid}|{take}".encode()).hexdigest(), 16) % len(choices)]
 
 
-def turn_key(cond: Condition, utt: Utterance, kind: str, attempt: int) -> tuple:
-    """(condition, step, text, sound, attempt): one decoded turn."""
+def turn_key(cond: Condition, utt: Utterance, kind: str, take: int) -> tuple:
+    """(condition, step, text, sound, take): one decoded turn."""
     if kind == "answer":
-        return (cond.name, utt.step, utt.say, utt.sound, attempt)
-    return (cond.name, "confirm", reply_text(utt, kind, attempt), None, attempt)
+        return (cond.name, utt.step, utt.say, utt.sound, take)
+    return (cond.name, "confirm", reply_text(utt, kind, take), None, take)
 
 
 class Recs:
@@ -224,6 +223,23 @@ def print_failures(results: dict, conds, utts, out=sys.stdout) -> None:
                   file=out)
 
 
+def confusions(results: dict, utts: list[Utterance], top: int = 10) -> list[tuple[str, int]]:
+    """The most frequent false accepts: "step: wanted -> acted on"."""
+    by_uid = {u.uid: u for u in utts}
+    counts: dict[str, int] = {}
+    for (_, uid), r in results.items():
+        if r["first"] != "false_accept":
+            continue
+        u, m = by_uid[uid], r["verdict"].meaning
+        want = "/".join(u.intents) if u.in_grammar else "out-of-grammar"
+        got = str(m.get("intent"))
+        if m.get("intent") in u.intents:
+            got += " (wrong " + ",".join(k for k, v in u.slots.items() if m.get(k) != v) + ")"
+        label = f"{u.step}: {want} -> {got}"
+        counts[label] = counts.get(label, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+
+
 def half_json(t: dict) -> dict:
     return {"conditions": {k: v.row() for k, v in t["conditions"].items()},
             "steps": {k: v.row() for k, v in t["steps"].items()}, "total": t["total"].row()}
@@ -314,9 +330,13 @@ def main(argv=None) -> int:
                 results = evaluate(conds, utts, be, policy, today, recs, decode)
                 t = tally(results, conds, utts)
                 print_tables(f"{half} half ({len(conds)} conditions), decider {be.name}", t)
+                conf = confusions(results, utts)
+                if conf:
+                    print(f"\n  most frequent false accepts ({half}): " + "; ".join(f"{k} x{n}" for k, n in conf))
                 if args.verbose:
                     print_failures(results, conds, utts)
-                report["halves"][half] = {**half_json(t), "seconds": round(time.monotonic() - t0, 1)}
+                report["halves"][half] = {**half_json(t), "false_accepts": dict(conf),
+                                          "seconds": round(time.monotonic() - t0, 1)}
                 report.setdefault("results", []).extend(
                     {"condition": c, "uid": u, "first": r["first"], "kind": r["verdict"].kind,
                      "meaning": r["verdict"].meaning, "heard": r["heard"], "completed": r["trail"].completed,
@@ -334,8 +354,10 @@ def main(argv=None) -> int:
                         "synth_cpu_s": round(decode.synth_s, 1), "decode_cpu_s": round(decode.decode_s, 1)}
     print(f"\n# {wall:.0f} s wall; decoded {decode.decoded} turns (synthesis {decode.synth_s:.0f} s, "
           f"recognition {decode.decode_s:.0f} s, summed over {args.workers} workers)")
-    if policy is not None and dataclasses.is_dataclass(policy):
-        report["policy"] = json.loads(json.dumps(dataclasses.asdict(policy), default=str))
+    if policy is not None:
+        report["policy"] = {".".join(map(str, p)): asr_sweep.get_path(policy, p)
+                            for p in asr_sweep.numeric_paths(policy)}
+        report["policy"]["lattice_beam"] = getattr(policy, "lattice_beam", None)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8")

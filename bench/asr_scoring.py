@@ -7,13 +7,22 @@ First answer, one outcome each:
   confirmed_wrong  a confirm decision whose hypothesis was wrong
   rejected         an in-grammar answer rejected
 
-Completion, simulating the dialog the runner runs (flows/followup.yaml: one reprompt, then keypad):
-two voice tries, the second re-synthesized a little faster so it is not the same audio; a confirm
-decision leads to a yes/no turn (step "confirm") where the borrower says yes when the hypothesis
-is right and no when it is wrong; only an *accepted* "confirm" there stores the hypothesis,
-anything else counts as no and goes back to the question. After two voice tries, the keypad,
-which always works. Completed = the stored answer is right and no wrong answer was ever
-accepted; for out-of-grammar speech, nothing was ever accepted.
+Completion, simulating the dialog ivr/dialog/runner.py runs (flows/followup.yaml: one reprompt,
+then the keypad): two voice tries, each spoken afresh (bench/asr_audio.py varies the rate per
+take, so no two takes are the same audio). After a *confirm* decision:
+
+* if the question reads that intent back itself (``readback:`` in the flow, a promise at the plan
+  question), the borrower answers the read-back with yes when the hypothesis is right and no when
+  it is wrong, decided at step "confirm"; an accepted yes stores the hypothesis; a yes that is
+  itself only "confirm" is asked once more (another take) and stores it if heard as yes again;
+* otherwise the runner says what it heard and asks again (the question's own keys stay open); the
+  borrower, speaking, repeats the answer they meant, and the hypothesis is stored only if that
+  second recognition is accepted or confirmed with the same intent and the hypothesis's slots
+  (the runner's "a second, independent recognition agrees").
+
+Anything else goes back to the question (the next voice try, then the keypad). After two voice
+tries, the keypad, which always works. Completed = the stored answer is right and no wrong
+answer was ever acted on; for out-of-grammar speech, nothing was ever acted on.
 
 ``simulate`` asks a ``turn(kind, attempt)`` callback for decisions; the callback raises
 ``Missing`` when that turn's audio has not been decoded yet, so the caller can decode the missing
@@ -62,22 +71,43 @@ class Trail:
     path: list[str] = field(default_factory=list)    # e.g. ["try1:confirm", "yes:reject", "try2:accept"]
 
 
+TAKES = ((1, 2), (3, 4))      # per voice try: (take of the answer, take of its repetition)
+
+
+def agrees(again: Verdict, first: Verdict) -> bool:
+    """The runner's check: same intent, and every slot the first hypothesis has."""
+    if again.kind not in ("accept", "confirm"):
+        return False
+    return all(again.meaning.get(k) == v for k, v in first.meaning.items()
+               if k == "intent" or (k in ("date", "time", "amount", "digits") and v is not None))
+
+
 def simulate(utt: Utterance, turn) -> Trail:
-    """``turn("answer", n)`` -> Verdict for voice try n; ``turn("yes"|"no", n)`` -> Verdict of the
-    confirmation reply after try n."""
+    """``turn("answer", take)`` -> Verdict of the borrower's answer, take 1..4;
+    ``turn("yes"|"no", take)`` -> Verdict of a read-back reply (step "confirm")."""
     path: list[str] = []
-    for attempt in range(1, VOICE_TRIES + 1):
-        v = turn("answer", attempt)
+    for attempt, (take, again) in enumerate(TAKES, 1):
+        v = turn("answer", take)
         path.append(f"try{attempt}:{v.kind}")
         if v.kind == "accept":
             return Trail(is_correct(utt, v.meaning), path)
-        if v.kind == "confirm":
-            right = is_correct(utt, v.meaning)
+        if v.kind != "confirm":
+            continue
+        right = is_correct(utt, v.meaning)
+        if v.meaning.get("intent") in utt.readback:
             reply = "yes" if right else "no"
-            c = turn(reply, attempt)
-            said_yes = c.kind == "accept" and c.meaning.get("intent") == "confirm"
-            path.append(f"{reply}:{c.kind}:{c.meaning.get('intent')}")
-            if said_yes:
+            c = turn(reply, take)
+            path.append(f"readback-{reply}:{c.kind}:{c.meaning.get('intent')}")
+            yes = c.meaning.get("intent") == "confirm"
+            if yes and c.kind == "confirm":
+                c = turn(reply, again)
+                path.append(f"readback-{reply}:{c.kind}:{c.meaning.get('intent')}")
+            if yes and c.kind in ("accept", "confirm") and c.meaning.get("intent") == "confirm":
+                return Trail(right, path)
+        else:
+            r = turn("answer", again)
+            path.append(f"repeat:{r.kind}:{r.meaning.get('intent')}")
+            if agrees(r, v):
                 return Trail(right, path)
     path.append("keypad")
     return Trail(True, path)

@@ -21,8 +21,12 @@ PROB_LADDER = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 SCALES = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 
 
+# Decoding settings cannot be swept offline: changing them needs new recognitions.
+DECODING_FIELDS = {"lattice_beam"}
+
+
 def numeric_paths(obj, prefix=()) -> list[tuple]:
-    """Paths to every int/float (not bool) inside a dataclass / dict tree."""
+    """Paths to every int/float (not bool) inside a dataclass / dict tree, decoding settings excepted."""
     out = []
     if dataclasses.is_dataclass(obj):
         items = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
@@ -31,7 +35,7 @@ def numeric_paths(obj, prefix=()) -> list[tuple]:
     else:
         return out
     for k, v in items:
-        if isinstance(v, bool):
+        if isinstance(v, bool) or (not prefix and k in DECODING_FIELDS):
             continue
         if isinstance(v, (int, float)):
             out.append(prefix + (k,))
@@ -54,6 +58,21 @@ def set_path(obj, path, value):
         new[head] = set_path(obj[head], rest, value) if rest else value
         return new
     return dataclasses.replace(obj, **{head: set_path(getattr(obj, head), rest, value) if rest else value})
+
+
+def valid(pol) -> bool:
+    """Every threshold triple keeps confirm <= accept (what the evidence file loader enforces)."""
+    stack = [pol]
+    while stack:
+        obj = stack.pop()
+        if dataclasses.is_dataclass(obj):
+            names = {f.name for f in dataclasses.fields(obj)}
+            if {"accept", "confirm"} <= names and obj.confirm > obj.accept:
+                return False
+            stack.extend(getattr(obj, n) for n in names)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+    return True
 
 
 def grid(value) -> list:
@@ -92,7 +111,10 @@ def run(policy, evaluate, tuning: list[str], heldout: list[str] | None, passes: 
     for _ in range(passes):
         for path in paths:
             for v in grid(get_path(policy, path)):
-                cand = measure(set_path(best["policy"], path, v))
+                pol = set_path(best["policy"], path, v)
+                if not valid(pol):
+                    continue
+                cand = measure(pol)
                 if score(cand["tally"]) > score(best["tally"]):
                     best = cand
     r = best["row"]

@@ -10,7 +10,7 @@ import pytest
 
 from bench import asr_conditions as ac
 from bench.asr_corpus import CorpusError, Utterance, is_correct, load
-from bench.asr_scoring import Tally, Verdict, outcome, simulate
+from bench.asr_scoring import Tally, Verdict, agrees, outcome, simulate
 
 
 def tone(seconds=1.0, freq=440.0, amp=8000.0):
@@ -163,12 +163,12 @@ def test_confirm_and_reject_outcomes():
 
 
 def scripted(turns):
-    """A turn callback answering from a dict {(kind, attempt): Verdict}; records what was asked."""
+    """A turn callback answering from a dict {(kind, take): Verdict}; records what was asked."""
     asked = []
 
-    def turn(kind, attempt):
-        asked.append((kind, attempt))
-        return turns[(kind, attempt)]
+    def turn(kind, take):
+        asked.append((kind, take))
+        return turns[(kind, take)]
     return turn, asked
 
 
@@ -177,39 +177,77 @@ WRONG = Verdict("accept", meaning("refuse"))
 YES = Verdict("accept", meaning("confirm"))
 NO = Verdict("accept", meaning("deny"))
 REJECT = Verdict("reject", meaning("unknown"))
+READ_BACK = Utterance("plan/promise/0", "plan", "plan", "내일 삼십만 원 낼게요", None, ("promise",),
+                      {"date": "2026-12-02", "amount": 300000}, ("promise",))
+DENY = Utterance("identity/deny/0", "identity", "identity", "아니요", None, ("deny",))
 
 
-def test_completion_reject_then_keypad():
-    turn, asked = scripted({("answer", 1): REJECT, ("answer", 2): REJECT})
-    assert simulate(PROMISE, turn).completed
-    assert asked == [("answer", 1), ("answer", 2)]
+def test_completion_reject_twice_then_keypad():
+    turn, asked = scripted({("answer", 1): REJECT, ("answer", 3): REJECT})
+    trail = simulate(PROMISE, turn)
+    assert trail.completed and trail.path[-1] == "keypad"
+    assert asked == [("answer", 1), ("answer", 3)]
 
 
 def test_completion_fails_when_a_wrong_answer_is_accepted_on_the_second_try():
-    turn, _ = scripted({("answer", 1): REJECT, ("answer", 2): WRONG})
+    turn, _ = scripted({("answer", 1): REJECT, ("answer", 3): WRONG})
     assert not simulate(PROMISE, turn).completed
 
 
-def test_confirmed_wrong_hypothesis_with_a_misheard_no_stores_the_wrong_answer():
-    hyp = Verdict("confirm", meaning("refuse"))
+def test_read_back_of_a_wrong_hypothesis_with_a_misheard_no_stores_the_wrong_answer():
+    hyp = Verdict("confirm", meaning("promise", date="2026-12-03", amount=300000))
     turn, asked = scripted({("answer", 1): hyp, ("no", 1): YES})
-    assert not simulate(PROMISE, turn).completed
+    assert not simulate(READ_BACK, turn).completed
     assert ("no", 1) in asked                    # the borrower said no, because the hypothesis was wrong
 
 
-def test_a_confirmation_that_is_not_accepted_goes_back_to_the_question():
+def test_read_back_yes_that_is_only_confirmed_is_asked_once_more():
     hyp = Verdict("confirm", RIGHT.meaning)
-    turn, asked = scripted({("answer", 1): hyp, ("yes", 1): Verdict("confirm", meaning("confirm")),
-                            ("answer", 2): RIGHT})
-    trail = simulate(PROMISE, turn)
-    assert trail.completed and asked == [("answer", 1), ("yes", 1), ("answer", 2)]
+    unsure_yes = Verdict("confirm", meaning("confirm"))
+    turn, asked = scripted({("answer", 1): hyp, ("yes", 1): unsure_yes, ("yes", 2): unsure_yes})
+    assert simulate(READ_BACK, turn).completed and asked == [("answer", 1), ("yes", 1), ("yes", 2)]
+
+
+def test_a_read_back_that_is_not_a_yes_goes_back_to_the_question():
+    hyp = Verdict("confirm", RIGHT.meaning)
+    turn, asked = scripted({("answer", 1): hyp, ("yes", 1): REJECT, ("answer", 3): RIGHT})
+    trail = simulate(READ_BACK, turn)
+    assert trail.completed and asked == [("answer", 1), ("yes", 1), ("answer", 3)]
+
+
+def test_without_read_back_the_borrower_repeats_and_a_second_agreeing_recognition_settles_it():
+    hyp = Verdict("confirm", meaning("deny"))
+    turn, asked = scripted({("answer", 1): hyp, ("answer", 2): Verdict("confirm", meaning("deny"))})
+    assert simulate(DENY, turn).completed and asked == [("answer", 1), ("answer", 2)]
+
+
+def test_a_repetition_that_disagrees_goes_back_to_the_question():
+    hyp = Verdict("confirm", meaning("deny"))
+    turn, asked = scripted({("answer", 1): hyp, ("answer", 2): YES, ("answer", 3): REJECT})
+    assert simulate(DENY, turn).completed
+    assert asked == [("answer", 1), ("answer", 2), ("answer", 3)]
+
+
+def test_a_wrong_hypothesis_heard_the_same_way_twice_is_stored_and_fails():
+    hyp = Verdict("confirm", meaning("confirm"))
+    turn, _ = scripted({("answer", 1): hyp, ("answer", 2): YES})
+    assert not simulate(DENY, turn).completed
+    turn, _ = scripted({("answer", 1): hyp, ("answer", 2): hyp})
+    assert not simulate(OOG, turn).completed
+
+
+def test_agreement_is_intent_plus_the_hypothesis_slots():
+    first = Verdict("confirm", meaning("promise", date="2026-12-02"))
+    assert agrees(Verdict("accept", meaning("promise", date="2026-12-02", amount=5000)), first)
+    assert not agrees(Verdict("accept", meaning("promise", date="2026-12-03")), first)
+    assert not agrees(Verdict("reject", meaning("unknown")), first)
 
 
 def test_out_of_grammar_completes_only_if_nothing_was_accepted():
-    turn, _ = scripted({("answer", 1): Verdict("confirm", meaning("confirm")), ("no", 1): NO,
-                        ("answer", 2): REJECT})
+    turn, _ = scripted({("answer", 1): Verdict("confirm", meaning("confirm")), ("answer", 2): REJECT,
+                        ("answer", 3): REJECT})
     assert simulate(OOG, turn).completed
-    turn, _ = scripted({("answer", 1): REJECT, ("answer", 2): YES})
+    turn, _ = scripted({("answer", 1): REJECT, ("answer", 3): YES})
     assert not simulate(OOG, turn).completed
 
 
