@@ -37,7 +37,7 @@ from pathlib import Path
 from bench import asr_audio, asr_sweep
 from bench.asr_backend import backend as make_backend
 from bench.asr_conditions import Condition, by_name, split
-from bench.asr_corpus import CorpusError, Utterance, load
+from bench.asr_corpus import CorpusError, Utterance, is_correct, load
 from bench.asr_scoring import OUTCOMES, Missing, Tally, Verdict, outcome, simulate
 
 log = logging.getLogger(__name__)
@@ -245,21 +245,18 @@ def half_json(t: dict) -> dict:
             "steps": {k: v.row() for k, v in t["steps"].items()}, "total": t["total"].row()}
 
 
-def text_level_misses(utts, be, policy, today) -> list[dict]:
-    """Answers already wrong on the exact transcript: understanding, not recognition, errors."""
+def text_level_misses(utts: list[Utterance], today) -> list[dict]:
+    """Answers that ``intents.understand`` gets wrong on the exact text: understanding errors that
+    no recognizer or threshold can fix (out-of-grammar text that reads as an answer included)."""
+    from ivr.dialog.intents import understand
     out = []
     for u in utts:
         if u.say is None:
             continue
-        rec = {"text": u.say, "confidence": 1.0, "words": [{"word": w, "start": 0, "end": 0, "conf": 1.0}
-                                                           for w in u.say.split()],
-               "alternatives": [{"text": u.say, "score": 1.0}]}
-        try:
-            v = be.decide(rec, u.step, today, policy)
-        except Exception as exc:    # a decision layer may need real recognizer scores; say so, go on
-            return [{"error": f"cannot decide a synthetic exact transcript: {exc}"}]
-        if outcome(u, v) in ("false_accept", "confirmed_wrong") or (not u.in_grammar and v.kind == "accept"):
-            out.append({"uid": u.uid, "say": u.say, "kind": v.kind, "meaning": v.meaning})
+        m = understand(u.say, locale="ko-KR", step=u.step, today=today)
+        wrong = (m["intent"] != "unknown") if not u.in_grammar else not is_correct(u, m)
+        if wrong:
+            out.append({"uid": u.uid, "say": u.say, "understood": {k: v for k, v in m.items() if v is not None}})
     return out
 
 
@@ -341,7 +338,7 @@ def main(argv=None) -> int:
                     {"condition": c, "uid": u, "first": r["first"], "kind": r["verdict"].kind,
                      "meaning": r["verdict"].meaning, "heard": r["heard"], "completed": r["trail"].completed,
                      "path": r["trail"].path} for (c, u), r in results.items())
-            misses = text_level_misses(utts, be, policy, today)
+            misses = text_level_misses(utts, today)
             report["text_level_misses"] = misses
             if misses:
                 print(f"\n# {len(misses)} answers are wrong on the exact transcript (understanding, not hearing):")
