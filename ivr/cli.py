@@ -85,20 +85,29 @@ def cmd_nlu(args) -> int:
 
 
 def cmd_asr(args) -> int:
+    """Recognize one WAV file as an answer to ``--step`` and decide on it exactly as a live call does."""
     from . import tts
-    from .dialog import intents
+    from .dialog.decision import decide
     from .dialog.speech import SpeechEngine, recognize_pcm
     s = _settings(args)
     engine = SpeechEngine(s)
-    pcm = tts.read_pcm(args.file)
-    rec = recognize_pcm(engine, args.locale, intents.grammar(args.locale, args.step), pcm)
+    try:
+        pcm = tts.read_pcm(args.file)
+        rec = recognize_pcm(engine, args.locale, args.step, pcm)
+    finally:
+        engine.close()
     today = dt.date.fromisoformat(args.today) if args.today else None
-    result = intents.understand(rec.text, locale=args.locale, step=args.step, today=today) if rec.text else \
-        {"intent": "unknown", "date": None, "time": None, "amount": None, "digits": None}
+    decision = decide(rec, locale=args.locale, step=args.step, today=today)
+    result = dict(decision.meaning)
     result["text"] = rec.text
     result["confidence"] = rec.confidence
+    result["decision"] = decision.kind
+    result["hypothesis"] = decision.hypothesis
+    result["posterior"] = decision.posterior
+    result["word_conf"] = decision.word_conf
+    result["reasons"] = decision.reasons
+    result["nbest"] = decision.nbest
     print(json.dumps(result, ensure_ascii=False))
-    engine.close()
     return 0
 
 
@@ -153,12 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("text", nargs="+")
     p.set_defaults(fn=cmd_nlu)
 
-    p = sub.add_parser("asr", help="recognize and understand a WAV file (8 kHz mono)")
+    from .models.cli import add_check_grammar_options, with_check_grammar
+    p = sub.add_parser("asr", help="recognize and understand a WAV file (8 kHz mono); "
+                                   "`ivr asr check-grammar --locale L`: can the model decode every grammar phrase")
     p.add_argument("--locale", required=True)
-    p.add_argument("--step", required=True, choices=["identity", "plan", "digits", "confirm"])
+    p.add_argument("--step", choices=["identity", "plan", "digits", "confirm"], help="required with FILE")
     p.add_argument("--today")
-    p.add_argument("file")
-    p.set_defaults(fn=cmd_asr)
+    p.add_argument("file", metavar="FILE|check-grammar")
+    add_check_grammar_options(p)
+    p.set_defaults(fn=with_check_grammar(cmd_asr))
 
     p = sub.add_parser("call", help="place one follow-up call and wait for its outcome")
     p.add_argument("--number", required=True)
@@ -184,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # each area registers its own commands
     from .dialer.cli import register as register_dialer
+    from .models.cli import register as register_models
     from .web.cli import register as register_web
     register_dialer(sub)
+    register_models(sub)
     register_web(sub)
 
     args = parser.parse_args(argv)

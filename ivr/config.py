@@ -13,7 +13,9 @@ can run side by side on one machine by choosing different bases and instance nam
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +137,11 @@ class Settings:
         return Path(self.db_path) if self.db_path else self.instance_dir / "huifang.db"
 
     @property
+    def models_dir(self) -> Path:
+        """Where `ivr models add` unpacks speech models: <models_dir>/<locale>/<model name>."""
+        return Path(self.cache_dir) / "models"
+
+    @property
     def prompts_dir(self) -> Path:
         return REPO_ROOT / "prompts"
 
@@ -162,13 +169,43 @@ def _coerce(field_type, raw):
     return str(raw)
 
 
+def settings_file(env: dict[str, str] | None = None, config_file: str | os.PathLike | None = None) -> Path | None:
+    """The TOML file `load` reads (the one given, `$IVR_CONFIG`, else `./ivr.toml` if present)."""
+    env = dict(os.environ if env is None else env)
+    path = config_file or env.get("IVR_CONFIG") or ("ivr.toml" if Path("ivr.toml").exists() else None)
+    return Path(path) if path else None
+
+
+def write_setting(path: str | os.PathLike, name: str, value: str) -> None:
+    """Set one string setting in a TOML settings file, keeping every other line as it is."""
+    if name not in {f.name for f in dataclasses.fields(Settings)}:
+        raise ValueError(f"unknown setting {name!r}")
+    line = f"{name} = {json.dumps(str(value), ensure_ascii=False)}\n"  # a JSON string is a TOML basic string
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+    at = [i for i, old in enumerate(lines) if re.match(rf"\s*{name}\s*=", old)]
+    if at:
+        lines[at[0]] = line
+        for i in reversed(at[1:]):
+            del lines[i]
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(line)
+    text = "".join(lines)
+    tomllib.loads(text)  # never leave a file `load` cannot read
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | None = None) -> Settings:
     """Build the settings from defaults, a TOML file and `IVR_*` environment variables."""
     env = dict(os.environ if env is None else env)
     values: dict[str, object] = {}
     fields = {f.name: f for f in dataclasses.fields(Settings)}
 
-    path = config_file or env.get("IVR_CONFIG") or ("ivr.toml" if Path("ivr.toml").exists() else None)
+    path = settings_file(env, config_file)
     if path:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

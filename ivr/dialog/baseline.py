@@ -141,6 +141,7 @@ class AgiAudio:
             await utterance.feed(pcm)
             rec = await utterance.result()
             turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
+            turn.alternatives = rec.alternatives
 
     async def close(self) -> None:
         return None

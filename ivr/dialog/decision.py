@@ -40,6 +40,7 @@ class Thresholds:
     accept: float = 0.9
     confirm: float = 0.5
     word_conf: float = 0.7
+    always_confirm: bool = False     # never acted on by voice alone, however sure the recognizer is
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,10 @@ def _thresholds(raw, where: str, base: Thresholds) -> Thresholds:
         values[key] = float(v)
     if values["confirm"] > values["accept"]:
         raise PolicyError(f"{where}: confirm ({values['confirm']}) is above accept ({values['accept']})")
-    return Thresholds(**values)
+    always = raw.get("always_confirm", False)
+    if not isinstance(always, bool):
+        raise PolicyError(f"{where}: always_confirm must be true or false")
+    return Thresholds(**values, always_confirm=always)
 
 
 @functools.lru_cache(maxsize=16)
@@ -124,18 +128,26 @@ def _unknown() -> dict:
 
 
 def _read(text: str, locale: str, step: str, today: dt.date) -> dict:
-    """``intents.interpret`` with coverage measured against the grammar: the share of words heard
-    that are not garbage (words that answer nothing), or the lexicon's coverage if higher."""
+    """``intents.interpret`` with coverage measured against the grammar: the share of the words
+    heard that are whole words of this question's answers (not garbage, not a stray piece of a
+    word the model spells in parts), or the lexicon's coverage if higher."""
     reading = intents.interpret(text, locale=locale, step=step, today=today)
     words = text.split()
     try:
-        junk = grammars.garbage_words(locale, step)
+        known = grammars.answer_words(locale, step)
     except grammars.GrammarError:
-        junk = frozenset()
-    if words:
-        share = sum(1 for w in words if w not in junk and w != "<unk>") / len(words)
-        reading["covered"] = round(max(share if reading["intent"] != "unknown" else 0.0, reading["covered"]), 3)
+        return reading
+    if words and reading["intent"] != "unknown":
+        share = sum(1 for w in words if w in known) / len(words)
+        # Chinese phrases are whole sentences, so a mix of pieces of two phrases is still judged
+        # by the lexicon (character coverage); Korean words are judged one by one
+        reading["covered"] = round(max(share, reading["covered"]) if locale_has_free_text(locale) else share, 3)
     return reading
+
+
+def locale_has_free_text(locale: str) -> bool:
+    """zh-CN transcripts come unsegmented from text input and are judged by the lexicon's coverage."""
+    return locale.startswith("zh")
 
 
 def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = None,
@@ -187,5 +199,7 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
         reasons.append(f"word confidence {word_conf:.2f} below {th.word_conf:.2f}")
     if posterior < th.accept:
         reasons.append(f"posterior {posterior:.2f} below {th.accept:.2f}")
+    if th.always_confirm:
+        reasons.append(f"{step} {best['intent']} by voice is always confirmed")
     kind = "confirm" if reasons else "accept"
     return Decision(kind, dict(hypothesis), hypothesis, posterior, word_conf, reasons, nbest)

@@ -109,6 +109,13 @@ def garbage_words(locale: str, step: str, prompts_dir: str | None = None) -> fro
     return frozenset(load(locale, prompts_dir).garbage_for(step))
 
 
+@functools.lru_cache(maxsize=64)
+def answer_words(locale: str, step: str, prompts_dir: str | None = None) -> frozenset[str]:
+    """The whole words of ``step``'s answers. A decoded token outside them is garbage or a stray
+    piece of a word the model spells in parts (게요 without 갚을): either way, not an answer."""
+    return frozenset(w for p in load(locale, prompts_dir).phrases(step) for w in p.split())
+
+
 def phrases(locale: str, step: str, prompts_dir: str | None = None) -> list[str]:
     """The answers' phrases for ``step`` in natural spelling (no garbage)."""
     return load(locale, prompts_dir).phrases(step)
@@ -156,8 +163,9 @@ def for_decoder(locale: str, step: str, model_dir: str | None, *, garbage: bool 
         if words is None:
             return phrase
         s = vocab.spell(phrase, words)
-        if s.missing:
+        if s.missing:              # a phrase the model cannot say whole is left out, never truncated
             missing[phrase] = s.missing
+            return None
         for word in phrase.split():
             pieces = vocab.spell(word, words).tokens
             if len(pieces) > 1:
@@ -170,6 +178,8 @@ def for_decoder(locale: str, step: str, model_dir: str | None, *, garbage: bool 
     if garbage:
         junk = [t for t in (spelled(w) for w in grammar.garbage_for(step)) if t]
         out += list(dict.fromkeys(j for j in junk if j not in answers))
+        if model_dir and vocab.knows_unk(model_dir):
+            out.append("[unk]")    # a model with an unknown-word model gets that garbage path too
     if missing:
         log.warning("%s %s grammar: the model cannot spell %s", locale, step,
                     "; ".join(f"{p!r} ({' '.join(m)})" for p, m in missing.items()))

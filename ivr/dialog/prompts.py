@@ -77,6 +77,26 @@ class Prompts:
     def static_file(self, locale: str, key: str) -> Path:
         return self.settings.prompts_dir / locale / "audio" / f"{key}.wav"
 
+    def preload(self) -> int:
+        """Read every prompt that has no borrower values into memory (they are small); returns how
+        many. Done once at start, so no call waits on a file read queued behind other calls."""
+        n = 0
+        for locale, table in self.texts.items():
+            for key, template in table.items():
+                if key in NOT_SPOKEN or not placeholders(template) <= INSTALL_PLACEHOLDERS:
+                    continue
+                if self.static_file(locale, key).exists():
+                    self.audio(locale, key)
+                    n += 1
+        return n
+
+    def ready(self, locale: str, key: str, values: dict | None = None) -> tuple[str, bytes] | None:
+        """(text, PCM) if this prompt is already in memory, else None; never blocks."""
+        text = self.text(locale, key, values)
+        with self._lock:
+            pcm = self._pcm.get((locale, text))
+        return (text, pcm) if pcm is not None else None
+
     def audio(self, locale: str, key: str, values: dict | None = None) -> tuple[str, bytes]:
         """(text as played, 8 kHz s16 PCM) for one prompt."""
         text = self.text(locale, key, values)

@@ -64,7 +64,7 @@ class FlowRunner:
         self.flow, self.prompts, self.speech, self.audio, self.store, self.ctx = flow, prompts, speech, audio, store, ctx
 
     async def run(self) -> CallContext:
-        self.prefetch()
+        await asyncio.gather(*self.prefetch(), return_exceptions=True)
         node = self.flow.nodes[self.flow.start]
         for _ in range(self.MAX_STEPS):
             self.ctx.last_node = node.name
@@ -83,20 +83,37 @@ class FlowRunner:
     # ---- node kinds --------------------------------------------------------------------------
     async def _prompt(self, node: Node, key: str) -> tuple[str, bytes]:
         # synthesis (espeak-ng) and file reads block: never on the event loop that paces every call's audio
-        loop = asyncio.get_running_loop()
-        text, pcm = await loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key,
-                                               self.ctx.prompt_values())
+        # a prompt already in memory is taken at once: queued behind other calls' synthesis in the
+        # executor, it would open a gap between two prompts that reads as "your turn"
+        values = self.ctx.prompt_values()
+        found = self.prompts.ready(self.ctx.locale, key, values)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key, values)
+        text, pcm = found
         self.ctx.played.append({"node": node.name, "prompt": key, "text": text, "at": now_iso()})
         return text, pcm
 
-    def prefetch(self) -> None:
+    def prefetch(self) -> list:
         """Synthesize this call's borrower-specific prompts while the greeting plays, so that no gap
-        opens between two prompts (a gap reads as 'your turn' to a caller)."""
+        opens between two prompts (a gap reads as 'your turn' to a caller). Returns the futures
+        of the prompts up to the first question, which must be ready before the greeting starts:
+        under load their synthesis can outlast a short greeting."""
         loop = asyncio.get_running_loop()
         values = self.ctx.prompt_values()
+        opening, node = [], self.flow.nodes.get(self.flow.start)
+        while node is not None and len(opening) < 5:
+            opening.append(node.prompt)
+            if node.kind != "say" or not node.next:
+                break
+            node = self.flow.nodes.get(node.next)
         keys = {k for n in self.flow.nodes.values() for k in (n.prompt, n.reprompt) if k}
-        for key in sorted(keys):
-            loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key, values)
+        first = []
+        for key in sorted(keys, key=lambda k: (k not in opening, k)):   # the opening ones first
+            future = loop.run_in_executor(None, self.prompts.audio, self.ctx.locale, key, values)
+            if key in opening:
+                first.append(future)
+        return first
 
     async def _say(self, node: Node) -> str | None:
         _, pcm = await self._prompt(node, node.prompt)
@@ -162,9 +179,13 @@ class FlowRunner:
                     return node.on_no_input if not heard_voice else node.on_no_match
                 continue
             if decision is not None and decision.kind == "confirm" and intent in node.when:
-                if intent in node.readback or await self._confirm(node, decision):
+                if intent in node.readback:
                     self._remember(node, meaning)
                     return node.when[intent]
+                settled = await self._confirm(node, decision)
+                if settled is not None and settled["intent"] in node.when:
+                    self._remember(node, settled)
+                    return node.when[settled["intent"]]
                 heard_voice = True
                 continue
             if decision is not None and decision.kind == "reject":
@@ -214,24 +235,35 @@ class FlowRunner:
                            step=step, label=label)
         return turn, meaning, decision
 
-    async def _confirm(self, node: Node, decision: Decision) -> bool:
-        """Ask the borrower whether we heard them right; True only on a sure yes."""
+    async def _confirm(self, node: Node, decision: Decision) -> dict | None:
+        """Say what we think we heard and ask again; the answer to act on, or None.
+
+        The confirmation keeps the question's own keys ("본인이 아니시라고요? 아니시면 2번, 본인이시면
+        1번"). A key press is an answer to the question itself, so it settles it either way (the
+        borrower may press the key of another answer than the one we heard). Spoken again, the
+        answer counts only if a second, independent recognition agrees with the first."""
         intent = decision.meaning["intent"]
         asked_seq = self.ctx.seq
         self.ctx.heard = dict(decision.meaning)
         try:
             key = self.prompts.first(self.ctx.locale, f"heard_{node.name}_{intent}", f"heard_{node.step}_{intent}",
                                      f"heard_{intent}")
-            turn, meaning, check = await self._listen(node, key, 1, step="confirm", keypad="menu",
-                                                      label=f"{node.name}:confirm")
+            turn, meaning, again = await self._listen(node, key, 1, label=f"{node.name}:confirm")
         finally:
             self.ctx.heard = {}
-        sure = meaning["intent"] == "confirm" and (check is None or check.kind == "accept")
-        if sure:
+        same = all(meaning.get(k) == decision.meaning.get(k) for k in ("intent", "date", "time", "amount", "digits")
+                   if k == "intent" or decision.meaning.get(k) is not None)
+        settled = None
+        if turn.via == "keypad" and meaning["intent"] not in ("unknown", "no_input"):
+            settled = meaning
+        elif turn.via == "voice" and same and again is not None and again.kind in ("accept", "confirm"):
+            settled = decision.meaning
+        if settled is not None and settled["intent"] == intent:
             await self.store.confirmed(self.ctx.attempt_id, asked_seq, turn.via)
-        log.info("call %s: %s %s %s by %s", self.ctx.attempt_id, node.name, intent,
-                 "confirmed" if sure else "not confirmed", turn.via)
-        return sure
+        log.info("call %s: %s heard %s, %s", self.ctx.attempt_id, node.name, intent,
+                 "confirmed" if settled is not None and settled["intent"] == intent
+                 else f"answered {settled['intent']} instead" if settled is not None else "not confirmed")
+        return settled
 
     # ---- actions: the records a conversation leaves behind ------------------------------------
     async def _act(self, node: Node) -> None:

@@ -47,6 +47,7 @@ class DialogServer:
 
     async def start(self) -> None:
         loaded = await self.speech.preload(self.prompts.locales)
+        log.info("%d prompts in memory", await asyncio.get_running_loop().run_in_executor(None, self.prompts.preload))
         await warm_up_announcements(self.settings)
         log.info("speech models loaded: %s", ", ".join(loaded) or "none (keypad only)")
         self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port,

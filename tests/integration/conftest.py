@@ -52,7 +52,8 @@ def timed_personas(settings, borrowers) -> dict:
             {"dtmf": "1"}, {"dtmf": "1234"}, {"wait_ms": int((before_plan + 2.5) * 1000)}, {"dtmf": "1"}]},
         # speaks 1.5 s into the identity question (the greeting cannot be interrupted)
         VOICE_BARGE_IN_NUMBER: {"answer_after_ms": 500, "steps": [
-            {"wait_ms": int((greeting + 1.5) * 1000)}, {"say": "네", "locale": "ko-KR"}, {"dtmf": "1234"}]},
+            {"wait_ms": int((greeting + 1.5) * 1000)}, {"say": "네", "locale": "ko-KR"}, {"dtmf": "1"},
+            {"dtmf": "1234"}]},
     }
 
 

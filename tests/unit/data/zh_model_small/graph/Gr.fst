@@ -1,0 +1,1 @@
+placeholder for unit tests: not model data

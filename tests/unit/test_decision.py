@@ -1,0 +1,92 @@
+"""The decision layer on recorded recognizer output: what is accepted, confirmed, rejected."""
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from ivr.dialog.decision import Policy, PolicyError, Thresholds, decide, load_policy
+from ivr.dialog.speech import Recognition
+
+TODAY = dt.date(2026, 12, 1)
+
+
+def rec(*alts, words=None, text=None):
+    alternatives = [{"text": t, "score": s} for t, s in alts]
+    best = text if text is not None else (alternatives[0]["text"] if alternatives else "")
+    if words is None:
+        words = [{"word": w, "conf": 0.99} for w in best.split()]
+    return Recognition(text=best, confidence=None, words=words, alternatives=alternatives)
+
+
+def test_a_clear_answer_is_accepted():
+    d = decide(rec(("아니요", 100.0), ("아니요 요", 90.0)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind == "accept" and d.meaning["intent"] == "deny" and d.posterior > 0.99
+
+
+def test_identity_yes_by_voice_is_always_confirmed_however_clear():
+    d = decide(rec(("네", 100.0), ("네 요", 90.0)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind == "confirm" and d.meaning["intent"] == "confirm" and d.posterior > 0.99
+
+
+def test_a_close_second_reading_that_means_no_makes_a_yes_unsure():
+    d = decide(rec(("네", 100.0), ("아니요", 99.5)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind in ("confirm", "reject") and d.kind != "accept"
+
+
+def test_yes_and_no_in_one_answer_is_never_accepted():
+    d = decide(rec(("아뇨 네", 100.0)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind != "accept"
+    assert any("conflicting" in r for r in d.reasons) or d.kind == "reject"
+
+
+def test_low_word_confidence_on_identity_yes_asks_to_confirm():
+    words = [{"word": "네", "conf": 0.55}]
+    d = decide(rec(("네", 100.0), words=words), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind == "confirm" and d.meaning["intent"] == "confirm"
+
+
+def test_garbage_words_are_rejected_and_never_become_an_intent():
+    d = decide(rec(("여보세요", 100.0), ("누구 세요", 99.0)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind == "reject" and d.meaning["intent"] == "unknown"
+
+
+def test_an_answer_word_among_garbage_is_rejected():
+    d = decide(rec(("네 게요", 100.0)), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind == "reject" and d.hypothesis["intent"] == "confirm"
+
+
+def test_a_promise_date_needs_high_evidence():
+    d = decide(rec(("내일 낼게요", 100.0), ("모레 낼게요", 98.0)), locale="ko-KR", step="plan", today=TODAY)
+    assert d.kind != "accept" and d.hypothesis["date"] == "2026-12-02"
+    clear = decide(rec(("내일 낼게요", 100.0), ("모레 낼게요", 90.0)), locale="ko-KR", step="plan", today=TODAY)
+    assert clear.kind == "accept" and clear.meaning["date"] == "2026-12-02"
+
+
+def test_the_two_decodings_disagreeing_is_not_accepted():
+    d = decide(rec(("아니요", 100.0), text="네"), locale="ko-KR", step="identity", today=TODAY)
+    assert d.kind != "accept"
+
+
+def test_nothing_heard_is_a_reject():
+    assert decide(rec(), locale="ko-KR", step="identity", today=TODAY).kind == "reject"
+
+
+def test_thresholds_come_from_the_policy():
+    strict = dataclasses.replace(load_policy("ko-KR"), default=Thresholds(accept=1.0, confirm=1.0, word_conf=1.0),
+                                 per_intent={})
+    d = decide(rec(("상담원", 100.0), ("나중에", 99.5)), locale="ko-KR", step="identity", today=TODAY,
+               policy=strict)
+    assert d.kind == "reject"
+
+
+def test_zh_cn_negated_identity_is_never_accepted_as_yes():
+    d = decide(rec(("我 不是 他 本人", 100.0)), locale="zh-CN", step="identity", today=TODAY)
+    assert not (d.kind == "accept" and d.meaning["intent"] == "confirm")
+
+
+def test_a_malformed_evidence_file_is_a_clear_error(tmp_path):
+    (tmp_path / "xx-XX").mkdir()
+    (tmp_path / "xx-XX" / "evidence.yaml").write_text("default: {accept: 0.5, confirm: 0.9}\n")
+    with pytest.raises(PolicyError, match="confirm"):
+        load_policy("xx-XX", str(tmp_path))
+    assert isinstance(load_policy("yy-YY", str(tmp_path)), Policy)
