@@ -6,9 +6,8 @@ Two backends with one shape (``make_engine``, ``recognize`` -> a JSON-able dict,
 * ``decision``: ``ivr.dialog.speech.recognize_pcm(engine, locale, step, pcm)`` and
   ``ivr.dialog.decision.decide(rec, locale=, step=, today=, policy=)`` — the one place live calls
   and ``ivr asr`` decide on a spoken answer; recognitions are cached with ``Recognition.as_json()``.
-* ``baseline``: what existed before the decision layer — the step's grammar, ``understand`` on the
-  transcript, and every answer that yields an intent is acted on (only "unknown" is rejected).
-  Kept so the tables can show what the decision layer changed.
+* ``baseline``: the same recognitions (shared cache), but every transcript that ``understand``
+  reads as an intent is acted on (only "unknown" is rejected): what the thresholds change.
 
 The recognition cache key includes ``version()``, a hash of the grammars and of the recognizer's
 source files, so changing a grammar never reuses stale transcripts.
@@ -24,7 +23,8 @@ from bench.asr_scoring import Verdict
 
 LOCALE = "ko-KR"
 ROOT = Path(__file__).resolve().parent.parent
-_SOURCES = ["ivr/dialog/speech.py", "ivr/dialog/vocab.py", "ivr/dialog/intents/ko_kr.py"]
+_SOURCES = ["ivr/dialog/speech.py", "ivr/dialog/vocab.py", "ivr/dialog/grammars.py", "ivr/dialog/intents/ko_kr.py",
+            "prompts/ko-KR/grammar.yaml"]
 
 
 def decision_available() -> bool:
@@ -48,10 +48,8 @@ class Baseline:
         return SpeechEngine(_settings(), workers=1)
 
     def recognize(self, engine, step: str, pcm: bytes) -> dict:
-        from ivr.dialog.intents import grammar
         from ivr.dialog.speech import recognize_pcm
-        rec = recognize_pcm(engine, LOCALE, grammar(LOCALE, step), pcm)
-        return {"text": rec.text, "confidence": rec.confidence, "words": rec.words, "alternatives": []}
+        return recognize_pcm(engine, LOCALE, step, pcm).as_json()
 
     def load_policy(self):
         return None
@@ -59,22 +57,24 @@ class Baseline:
     def decide(self, rec: dict, step: str, today, policy) -> Verdict:
         from ivr.dialog.intents import understand
         meaning = understand(rec.get("text") or "", locale=LOCALE, step=step, today=today)
-        return Verdict("reject" if meaning["intent"] == "unknown" else "accept", meaning)
+        return Verdict("reject" if meaning["intent"] == "unknown" else "accept", meaning, ("baseline",))
 
     def version(self) -> str:
         from ivr.dialog.intents import grammar
-        h = hashlib.sha256(self.name.encode())
+        h = hashlib.sha256()
         for step in ("identity", "plan", "digits", "confirm"):
             h.update(json.dumps(grammar(LOCALE, step), ensure_ascii=False).encode())
         for src in _SOURCES:
             p = ROOT / src
             h.update(p.read_bytes() if p.exists() else b"")
+        if decision_available():      # the lattice beam is a decoding setting kept in the policy file
+            from ivr.dialog.decision import load_policy
+            h.update(repr(load_policy(LOCALE).lattice_beam).encode())
         return h.hexdigest()[:16]
 
 
 class DecisionLayer(Baseline):
     name = "decision"
-    SOURCES = ["ivr/dialog/grammars.py", "prompts/ko-KR/grammar.yaml"]
 
     def __init__(self):
         # ``decide`` re-reads every n-best text on every call; a threshold sweep decides the same
@@ -84,30 +84,15 @@ class DecisionLayer(Baseline):
         if hasattr(decision, "_read") and not hasattr(decision._read, "cache_info"):
             decision._read = functools.lru_cache(maxsize=200_000)(decision._read)
 
-    def recognize(self, engine, step: str, pcm: bytes) -> dict:
-        from ivr.dialog.speech import recognize_pcm
-        return recognize_pcm(engine, LOCALE, step, pcm).as_json()
-
     def load_policy(self):
         from ivr.dialog.decision import load_policy
         return load_policy(LOCALE)
-
-    def version(self) -> str:
-        """The recognizer's grammars, sources and lattice beam (a decoding setting of the policy)."""
-        h = hashlib.sha256(super().version().encode())
-        for src in self.SOURCES:
-            p = ROOT / src
-            h.update(p.read_bytes() if p.exists() else b"")
-        h.update(repr(self.load_policy().lattice_beam).encode())
-        return h.hexdigest()[:16]
 
     def decide(self, rec: dict, step: str, today, policy) -> Verdict:
         from ivr.dialog.decision import decide
         from ivr.dialog.speech import Recognition
         d = decide(Recognition.from_json(rec), locale=LOCALE, step=step, today=today, policy=policy)
-        return Verdict(d.kind, dict(d.meaning))
-
-
+        return Verdict(d.kind, dict(d.meaning), tuple(d.reasons))
 
 def backend(name: str):
     """``auto`` = the decision layer when it exists, else the baseline."""

@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -180,21 +181,24 @@ def tally(results: dict, conds: list[Condition], utts: list[Utterance]) -> dict:
     for c in conds:
         for u in utts:
             r = results[(c.name, u.uid)]
-            per_cond[c.name].add(r["first"], r["trail"].completed)
+            voice = u.in_grammar and r["trail"].path[-1] != "keypad"
+            per_cond[c.name].add(r["first"], r["trail"].completed, voice)
             group = u.step if u.in_grammar else "out-of-grammar"
-            per_step.setdefault(group, Tally()).add(r["first"], r["trail"].completed)
+            per_step.setdefault(group, Tally()).add(r["first"], r["trail"].completed, voice)
     for t in per_cond.values():
         total.merge(t)
     return {"conditions": per_cond, "steps": per_step, "total": total}
 
 
-HEAD = f"{'':<16} {'n':>5} {'right':>6} {'FA':>5} {'conf':>5} {'c-ok':>5} {'c-bad':>5} {'rej':>5} {'compl':>6}"
+HEAD = (f"{'':<16} {'n':>5} {'right':>6} {'FA':>5} {'conf':>5} {'c-ok':>5} {'c-bad':>5} {'rej':>5} {'compl':>6}"
+        f" {'voice':>6}")
 
 
 def _line(name: str, t: Tally) -> str:
     r = t.row()
     return (f"{name:<16} {t.n:>5} {r['right_pct']:>5.1f}% {r['false_accept_pct']:>4.1f}% {r['confirmed_pct']:>4.1f}%"
-            f" {t.confirmed_right:>5} {t.confirmed_wrong:>5} {r['rejected_pct']:>4.1f}% {r['completion_pct']:>5.1f}%")
+            f" {t.confirmed_right:>5} {t.confirmed_wrong:>5} {r['rejected_pct']:>4.1f}% {r['completion_pct']:>5.1f}%"
+            f" {r['by_voice_pct']:>5.1f}%")
 
 
 def print_tables(title: str, t: dict, out=sys.stdout) -> None:
@@ -237,6 +241,19 @@ def confusions(results: dict, utts: list[Utterance], top: int = 10) -> list[tupl
             got += " (wrong " + ",".join(k for k, v in u.slots.items() if m.get(k) != v) + ")"
         label = f"{u.step}: {want} -> {got}"
         counts[label] = counts.get(label, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+
+
+def reasons(results: dict, utts: list[Utterance], top: int = 8) -> list[tuple[str, int]]:
+    """Why answers that were in the grammar were not simply accepted (numbers stripped)."""
+    by_uid = {u.uid: u for u in utts}
+    counts: dict[str, int] = {}
+    for (_, uid), r in results.items():
+        if not by_uid[uid].in_grammar or r["verdict"].kind == "accept":
+            continue
+        for why in r["verdict"].reasons or ("(no reason given)",):
+            label = f"{by_uid[uid].step} {r['verdict'].kind}: " + re.sub(r"\d+\.\d+", "N", why)
+            counts[label] = counts.get(label, 0) + 1
     return sorted(counts.items(), key=lambda kv: -kv[1])[:top]
 
 
@@ -330,9 +347,12 @@ def main(argv=None) -> int:
                 conf = confusions(results, utts)
                 if conf:
                     print(f"\n  most frequent false accepts ({half}): " + "; ".join(f"{k} x{n}" for k, n in conf))
+                why = reasons(results, utts)
+                if why:
+                    print(f"\n  why answers were not accepted ({half}):\n" + "\n".join(f"    {n:>5}  {k}" for k, n in why))
                 if args.verbose:
                     print_failures(results, conds, utts)
-                report["halves"][half] = {**half_json(t), "false_accepts": dict(conf),
+                report["halves"][half] = {**half_json(t), "false_accepts": dict(conf), "not_accepted_because": dict(why),
                                           "seconds": round(time.monotonic() - t0, 1)}
                 report.setdefault("results", []).extend(
                     {"condition": c, "uid": u, "first": r["first"], "kind": r["verdict"].kind,

@@ -42,6 +42,7 @@ VOICE_TRIES = 2
 class Verdict:
     kind: str            # accept | confirm | reject
     meaning: dict
+    reasons: tuple = ()  # why it was not simply accepted (diagnostics only)
 
 
 class Missing(LookupError):
@@ -122,21 +123,24 @@ class Tally:
     confirmed_wrong: int = 0
     rejected: int = 0
     completed: int = 0
+    by_voice: int = 0            # completed without the keypad (in-grammar answers only)
 
-    def add(self, first: str, completed: bool) -> None:
+    def add(self, first: str, completed: bool, by_voice: bool = False) -> None:
         self.n += 1
         setattr(self, first, getattr(self, first) + 1)
         self.completed += int(completed)
+        self.by_voice += int(completed and by_voice)
 
     def merge(self, other: "Tally") -> None:
-        for k in ("n", *OUTCOMES, "completed"):
+        for k in ("n", *OUTCOMES, "completed", "by_voice"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def pct(self, k: str) -> float:
         return 100.0 * getattr(self, k) / self.n if self.n else 0.0
 
     def row(self) -> dict:
-        return {"n": self.n, **{k: getattr(self, k) for k in (*OUTCOMES, "completed")},
+        return {"n": self.n, **{k: getattr(self, k) for k in (*OUTCOMES, "completed", "by_voice")},
                 "right_pct": round(self.pct("right"), 1), "false_accept_pct": round(self.pct("false_accept"), 1),
                 "confirmed_pct": round(100.0 * (self.confirmed_right + self.confirmed_wrong) / self.n, 1) if self.n else 0.0,
-                "rejected_pct": round(self.pct("rejected"), 1), "completion_pct": round(self.pct("completed"), 1)}
+                "rejected_pct": round(self.pct("rejected"), 1), "completion_pct": round(self.pct("completed"), 1),
+                "by_voice_pct": round(self.pct("by_voice"), 1)}
