@@ -2,7 +2,8 @@
 
 The candidates come from the numeric fields the decision layer's ``Policy`` exposes (a frozen
 dataclass; nested dataclasses and dicts of numbers are walked too): each field is scanned over a
-grid around its current value — probabilities (0..1) over a fixed ladder, other numbers scaled —
+grid — probabilities (accept, confirm, word_conf, min_coverage) over a fixed ladder, other numbers
+(the softmax temperature) scaled around their current value —
 coordinate by coordinate, two passes, keeping the best candidate so far. "Best" is: false accepts
 <= 1 % on the tuning half, then the highest right %, then the highest completion %; when nothing
 is under 1 %, the fewest false accepts.
@@ -75,8 +76,11 @@ def valid(pol) -> bool:
     return True
 
 
-def grid(value) -> list:
-    if isinstance(value, float) and 0.0 <= value <= 1.0:
+PROBABILITIES = {"accept", "confirm", "word_conf", "min_coverage"}
+
+
+def grid(path: tuple, value) -> list:
+    if path[-1] in PROBABILITIES:
         return sorted(set(PROB_LADDER) | {value})
     vals = {type(value)(value * s) for s in SCALES} if value else {0, 1, 2, 5}
     return sorted(vals)
@@ -110,7 +114,7 @@ def run(policy, evaluate, tuning: list[str], heldout: list[str] | None, passes: 
     best = measure(policy)
     for _ in range(passes):
         for path in paths:
-            for v in grid(get_path(policy, path)):
+            for v in grid(path, get_path(policy, path)):
                 pol = set_path(best["policy"], path, v)
                 if not valid(pol):
                     continue

@@ -275,3 +275,46 @@ def test_corpus_with_an_uncovered_intent_is_refused(tmp_path):
     bad.write_text("today: 2026-12-01\nquestions:\n  identity:\n    confirm: [네]\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="no answers"):
         load(bad)
+
+
+# --- sweep --------------------------------------------------------------------------------
+def test_sweep_chooses_on_tuning_only_and_keeps_false_accepts_under_one_percent():
+    import dataclasses
+    import io
+
+    from bench import asr_sweep
+
+    @dataclasses.dataclass(frozen=True)
+    class Th:
+        accept: float = 0.9
+        confirm: float = 0.5
+
+    @dataclasses.dataclass(frozen=True)
+    class Pol:
+        lattice_beam: float = 6.0
+        default: Th = Th()
+        per_intent: dict = dataclasses.field(default_factory=lambda: {("plan", "promise"): Th(0.97, 0.55)})
+
+    calls = []
+
+    def evaluate(pol, names):
+        calls.append(tuple(names))
+        t = Tally()
+        # lower accept thresholds: more right, and below 0.8 more false accepts
+        a = pol.default.accept
+        right = int(100 * (1.2 - a))
+        fa = 3 if a < 0.8 else 0
+        for _ in range(right):
+            t.add("right", True)
+        for _ in range(fa):
+            t.add("false_accept", False)
+        for _ in range(100 - right - fa):
+            t.add("rejected", True)
+        return t
+
+    out = asr_sweep.run(Pol(), evaluate, ["t1", "t2"], ["h1"], out=io.StringIO())
+    assert calls[-1] == ("h1",) and all(c == ("t1", "t2") for c in calls[:-1])
+    assert out["chosen"]["changes"] == {"default.accept": 0.8}
+    assert out["chosen"]["tuning"]["false_accept_pct"] <= 1.0
+    assert all("lattice_beam" not in c["changes"] for c in out["candidates"])     # a decoding setting
+    assert not asr_sweep.valid(asr_sweep.set_path(Pol(), ("default", "accept"), 0.3))
