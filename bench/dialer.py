@@ -21,7 +21,7 @@ from ivr.config import Settings  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
 from ivr.db.writer import AsyncDb  # noqa: E402
 from ivr.dialer import campaigns, controller, scheduler  # noqa: E402
-from ivr.dialer.clock import OffsetClock, iso  # noqa: E402
+from ivr.dialer.clock import iso, shift_to  # noqa: E402
 from ivr.dialer.fakes import FakePlacer  # noqa: E402
 
 TEN_AM = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
@@ -91,12 +91,11 @@ async def pacing_run(path: Path, cps: float, calls: int) -> tuple[float, float]:
                                    "timezone": "Asia/Shanghai", "created_at": stamp, "updated_at": stamp})
             d["contacts"].insert({"borrower_id": i, "phone": f"17{i:09d}", "kind": "mobile", "created_at": stamp})
     loans = [f"P{i}" for i in range(base + 1, base + calls + 1)]
-    clock = OffsetClock.starting_at(TEN_AM)
-    cid = campaigns.create(d, name=f"pace{cps}", selection={"loan_ids": loans}, max_cps=cps, max_concurrent=1000,
-                           now=clock.now())
-    campaigns.apply_command(d, cid, "start", now=clock.now())
+    shift = shift_to(TEN_AM)
+    cid = campaigns.create(d, name=f"pace{cps}", selection={"loan_ids": loans}, max_cps=cps, max_concurrent=1000)
+    campaigns.apply_command(d, cid, "start")
     placer = FakePlacer(adb, outcome_for=lambda n: {"outcome": "answered", "dialog": "completed"}, duration_s=0.0)
-    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.02, max_channels=1000)
+    ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.02, max_channels=1000)
     await ctl.run(until_idle=True)
     t = ctl.stats.originate_times
     achieved = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 else 0.0

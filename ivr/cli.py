@@ -126,7 +126,9 @@ def cmd_demo(args) -> int:
     return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep, serve=not args.no_serve)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every `ivr` command. None of them takes a clock, time shift or "fake now": production always
+    runs on the real clock (tests walk this tree to keep it so; see ivr.dialer.clock)."""
     parser = argparse.ArgumentParser(prog="ivr", description="Huifang (回访) automated follow-up calls")
     parser.add_argument("--config", help="TOML settings file (default: $IVR_CONFIG or ./ivr.toml)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -201,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     register_dialer(sub)
     register_models(sub)
     register_web(sub)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -66,6 +66,9 @@ class Settings:
     web_secure_cookies: int = 0        # 1 behind HTTPS: session cookies get the Secure flag
     web_display_tz: str = "Asia/Shanghai"  # how the web app shows times (Asia/Seoul for Korean lenders)
     recordings_retention_days: int = 180   # the purge job removes recordings older than this
+    # public holidays beyond what `chinese-calendar` knows (one ISO date per line, # comments):
+    # campaigns that skip holidays refuse to start for a year neither knows (ivr/dialer/holidays.py)
+    holiday_file: str = ""
 
     # ---- derived ports -------------------------------------------------------------------------
     @property

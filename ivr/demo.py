@@ -5,8 +5,18 @@ imports the demo borrowers from a CSV file, creates and starts a campaign that c
 once, runs the dialer controller until the campaign is finished, prints a table, writes
 <out>/summary.json, and ends with the dashboard running (its URL and the demo logins printed).
 
-The campaign runs on a clock that starts at 10:00 Beijing time, so the demo works at any hour
-of the day: real campaigns use the real clock and its calling hours.
+The calling-hours policy of the demo campaign sees a time that starts at 10:00 Beijing, so the
+demo works at any hour of the day. That shift is passed in-process to the controller here (no
+flag, variable or setting of a production command can shift it), and only the policy decision
+sees it: every time written to the database, the compliance proof included, is real time.
+Real campaigns (`ivr dialer run`) use the real clock and its calling hours.
+
+Any persona file works. Each borrower's locale is the persona's (`Persona.locale`: declared, else
+the language it speaks; keypad-only personas keep the built-in borrower table's, else zh-CN). The
+demo dials a simulated trunk, so the import takes every persona key as written (digits, a leading
++ dialled as 00) through `simulated_trunk_number` instead of the importer's numbering-plan check,
+which every real import keeps. A persona's `expect` block is checked against how its call ended
+(ivr/demo_report.py): the demo's exit status is 1 when one did not end as intended.
 """
 from __future__ import annotations
 
@@ -20,11 +30,13 @@ from pathlib import Path
 from .config import REPO_ROOT, Settings
 from .db import attempts as attempts_db
 from .db.writer import AsyncDb
+from .demo_report import print_table, summarize
 from .dialer.calls import CallPlacer
-from .sim.personas import load_personas
+from .dialer.importer import RowInvalid
+from .sim.personas import Persona, dial_string, load_personas
 from .stack import Stack, ensure_installed
 
-log = logging.getLogger("ivr.demo")
+log = logging.getLogger(__name__)
 DATA = Path(__file__).with_name("demo_data")
 CONCURRENCY = 6
 
@@ -34,13 +46,25 @@ def demo_due_date() -> str:
     return (dt.date.today() + dt.timedelta(days=5)).isoformat()
 
 
-def demo_borrower(number: str, persona, table: dict) -> dict:
-    known = table.get(number)
-    if known:
-        return known
-    locale = next((s.locale for s in persona.steps if getattr(s, "locale", None)), None) or "zh-CN"
+def demo_borrower(persona: Persona, table: dict) -> dict:
+    """Who the demo says owns the persona's number: the built-in table's borrower when it speaks the
+    persona's language, else a made-up one in that language."""
+    known = table.get(persona.number)
+    locale = persona.locale or (known or {}).get("locale") or "zh-CN"
+    if known and known.get("locale", "zh-CN") == locale:
+        return {**known, "locale": locale}
     return {"name": "김민수" if locale == "ko-KR" else "张伟", "locale": locale, "id_last4": "1234",
             "amount_due": 350000 if locale == "ko-KR" else 3500}
+
+
+def simulated_trunk_number(raw, region: str, column: str) -> str:
+    """The demo's phone rule for the importer: the simulated trunk answers any persona key, so a
+    number is dialled as written (see `dial_string`), whatever country's plan it fits or not."""
+    text = "" if raw is None else str(raw).strip()
+    try:
+        return dial_string(text)
+    except ValueError as exc:
+        raise RowInvalid(column, str(exc)) from None
 
 
 async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concurrency: int = CONCURRENCY,
@@ -53,7 +77,7 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
     due = demo_due_date()
 
     async def one(number: str) -> dict:
-        b = demo_borrower(number, personas[number], borrowers)
+        b = demo_borrower(personas[number], borrowers)
         borrower_id, contact_id = await db.call(lambda d: attempts_db.ensure_borrower(
             d, loan_id=f"{run_tag}-{number}", name=b["name"], id_last4=b.get("id_last4"),
             amount_due=b.get("amount_due"), due_date=b.get("due_date", due), locale=b["locale"], phone=number))
@@ -73,16 +97,16 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
         db.close()
 
 
-def write_borrowers_csv(path: Path, personas: dict, table: dict) -> Path:
-    """The demo's borrower list as a lender would upload it."""
+def write_borrowers_csv(path: Path, personas: dict[str, Persona], table: dict) -> Path:
+    """The demo's borrower list as a lender would upload it (numbers as the persona file writes them)."""
     import csv
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["loan_id", "name", "id_last4", "phone", "phone_type", "amount_due", "due_date", "locale"])
-        for n, number in enumerate(personas, 1):
-            b = demo_borrower(number, personas[number], table)
-            out.writerow([f"DEMO-{n:03d}", b["name"], b.get("id_last4", "1234"), number, "mobile",
-                          b.get("amount_due", 3500), b.get("due_date", demo_due_date()), b["locale"]])
+        for n, persona in enumerate(personas.values(), 1):
+            b = demo_borrower(persona, table)
+            out.writerow([f"DEMO-{n:03d}", b["name"], b.get("id_last4", "1234"), persona.written or persona.number,
+                          "mobile", b.get("amount_due", 3500), b.get("due_date", demo_due_date()), b["locale"]])
     return path
 
 
@@ -92,22 +116,20 @@ async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
 
     from .db.connect import connect
     from .dialer import campaigns, importer
-    from .dialer.clock import OffsetClock
+    from .dialer.clock import shift_to
     from .dialer.controller import Controller
 
     db = connect(settings.database)
-    report = importer.import_file(db, csv_path)
+    report = importer.import_file(db, csv_path, phone_rule=simulated_trunk_number)
     if report.rejected:
         raise RuntimeError(f"demo borrowers rejected: {report.as_dict()['errors']}")
-    clock = OffsetClock.starting_at(dt.datetime.combine(dt.date.today(), dt.time(10, 0),
-                                                        tzinfo=ZoneInfo("Asia/Shanghai")))
     cid = campaigns.create(db, name="演示回访 demo", selection={"batch_id": report.batch_id},
-                           max_concurrent=CONCURRENCY, max_cps=2, max_attempts=1, created_by="demo",
-                           now=clock.now())
-    campaigns.run_command_now(db, cid, "start", "demo", now=clock.now())
+                           max_concurrent=CONCURRENCY, max_cps=2, max_attempts=1, created_by="demo")
+    campaigns.run_command_now(db, cid, "start", "demo")
+    policy_shift = shift_to(dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
     adb = AsyncDb(settings.database)
     try:
-        await Controller(settings, clock=clock, db=adb, tick_s=0.2).run(until_idle=True)
+        await Controller(settings, db=adb, tick_s=0.2, policy_shift=policy_shift).run(until_idle=True)
     finally:
         adb.close()
     rows = list(db.query("SELECT * FROM attempts WHERE campaign_id = ? ORDER BY number", [cid]))
@@ -116,32 +138,6 @@ async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
         row["dialog"] = next(iter(db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None)
     db.conn.close()
     return rows
-
-
-def summarize(rows: list[dict]) -> dict:
-    calls = []
-    for row in rows:
-        calls.append({
-            "number": row["number"], "attempt": row["id"], "outcome": row["outcome"], "cause": row["cause"],
-            "disposition": row.get("disposition"),
-            "sip_code": row.get("sip_code"), "dial_status": row.get("dial_status"),
-            "result": (row.get("dialog") or {}).get("result"),
-            "recording": row.get("recording_path"),
-            "answers": [{"step": a["step"], "node": a["node"], "intent": a["intent"], "via": a["via"],
-                         "text": a["text"], "digits": a["digits"], "barge_in": bool(a["barge_in"])}
-                        for a in row.get("answers", [])],
-        })
-    return {"calls": calls}
-
-
-def print_table(summary: dict) -> None:
-    print(f"{'number':<13} {'outcome':<15} {'cause':>5}  {'disposition':<24} answers")
-    for c in summary["calls"]:
-        answers = "; ".join(f"{a['step']}={a['intent']} ({a['via']}"
-                            f"{': ' + (a['text'] or a['digits'] or '') if a['via'] in ('voice', 'keypad') else ''})"
-                            for a in c["answers"])
-        print(f"{c['number']:<13} {c['outcome'] or '?':<15} {c['cause'] if c['cause'] is not None else '-':>5}  "
-              f"{c.get('disposition') or c['result'] or '-':<24} {answers}")
 
 
 def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,
@@ -172,7 +168,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         csv_path = write_borrowers_csv(out_dir / "borrowers.csv", parsed, table)
         print(f"campaign: importing {csv_path.name} and calling every borrower once...", flush=True)
         rows = asyncio.run(run_campaign(settings, csv_path))
-        summary = summarize(rows)
+        summary = summarize(rows, parsed)
         summary["database"] = str(settings.database)
         summary["phones_log"] = str(stack.calls_log)
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -195,4 +191,4 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         if stop_dashboard:
             stop_dashboard()
         stack.stop()
-    return 0
+    return 0 if summary["as_intended"] == summary["checked"] else 1

@@ -21,8 +21,10 @@ if ((${#missing[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-if [[ ! -x .venv/bin/python ]]; then
+if [[ ! -x .venv/bin/python || ! -x .venv/bin/pip ]]; then
+  # a .venv left half-made by an interrupted run has no pip: make it again
   echo "setup: creating .venv"
+  rm -rf .venv
   "$PY" -m venv .venv
 fi
 stamp=.venv/.huifang-deps

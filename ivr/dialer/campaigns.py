@@ -16,7 +16,7 @@ import json
 
 from sqlite_utils import Database
 
-from . import dispositions
+from . import dispositions, holidays, limits
 from .clock import iso, parse_iso
 from .policy import Policy
 
@@ -70,13 +70,21 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
            max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict | None = None,
            policy: dict | None = None, fallback: dict | None = None, created_by: str | None = None,
            now: dt.datetime | None = None) -> int:
-    """Create a draft campaign (every setting validated); returns its id."""
+    """Create a draft campaign (every setting validated); returns its id.
+
+    Every cap goes through `limits.campaign_settings`: a value that makes no sense is refused
+    (CampaignError, caused by the `limits.LimitError`), one above its hard limit is stored as the limit."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if not name.strip():
         raise CampaignError("a campaign needs a name")
     _validate_selection(selection)
-    if max_concurrent < 1 or max_cps <= 0 or max_attempts < 1:
-        raise CampaignError("max_concurrent, max_cps and max_attempts must be positive")
+    try:
+        capped, _ = limits.campaign_settings(max_concurrent=max_concurrent, max_cps=max_cps,
+                                             max_attempts=max_attempts, retry_policy=retry_policy, policy=policy)
+    except limits.LimitError as exc:
+        raise CampaignError(str(exc)) from exc
+    max_concurrent, max_cps, max_attempts = capped["max_concurrent"], capped["max_cps"], capped["max_attempts"]
+    retry_policy, policy = capped["retry_policy"], capped["policy"]
     try:
         dispositions.rules(retry_policy or {})
         Policy.from_dict(policy or {})
@@ -141,13 +149,26 @@ def _materialise(db: Database, campaign: dict, now: dt.datetime) -> int:
     return len(ids)
 
 
-def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datetime | None = None) -> str:
+def check_holidays(campaign: dict, now: dt.datetime, calendar: holidays.HolidayCalendar | None = None) -> None:
+    """A campaign that skips holidays may not start (or resume) when a day it could call on is in a
+    year the holiday calendar does not know: CampaignError naming the year and the holiday file."""
+    try:
+        skip = Policy.from_dict(json.loads(campaign["policy"] or "{}")).skip_holidays
+        holidays.check_campaign(campaign, skip, now, calendar or holidays.HolidayCalendar())
+    except (holidays.MissingHolidayYear, holidays.HolidayFileError) as exc:
+        raise CampaignError(str(exc)) from exc
+
+
+def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datetime | None = None,
+                  calendar: holidays.HolidayCalendar | None = None) -> str:
     """Apply one command to a campaign now; returns the new state, or raises CampaignError."""
     now = now or dt.datetime.now(dt.timezone.utc)
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
         campaign = get(db, campaign_id)
         new = transition(campaign["state"], command)
+        if command in ("start", "resume"):
+            check_holidays(campaign, now, calendar)
         changes = {"state": new, "updated_at": iso(now)}
         if command == "start":
             changes["started_at"] = iso(now)
@@ -170,13 +191,14 @@ def request(db: Database, campaign_id: int, command: str, requested_by: str | No
                                   "created_at": iso(now)}).last_pk
 
 
-def process_commands(db: Database, now: dt.datetime | None = None) -> list[dict]:
+def process_commands(db: Database, now: dt.datetime | None = None,
+                     calendar: holidays.HolidayCalendar | None = None) -> list[dict]:
     """Apply every unprocessed command in order; each gets processed_at and result (ok / reason)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     done = []
     for cmd in list(db.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id")):
         try:
-            state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now)
+            state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now, calendar=calendar)
             result = f"ok: {state}"
         except CampaignError as exc:
             result = f"refused: {exc}"
@@ -186,12 +208,12 @@ def process_commands(db: Database, now: dt.datetime | None = None) -> list[dict]
 
 
 def run_command_now(db: Database, campaign_id: int, command: str, requested_by: str | None = None,
-                    now: dt.datetime | None = None) -> str:
+                    now: dt.datetime | None = None, calendar: holidays.HolidayCalendar | None = None) -> str:
     """The CLI's path: apply at once and record it in `commands` as processed."""
     now = now or dt.datetime.now(dt.timezone.utc)
     cmd_id = request(db, campaign_id, command, requested_by, now)
     try:
-        state = apply_command(db, campaign_id, command, now=now)
+        state = apply_command(db, campaign_id, command, now=now, calendar=calendar)
         db["commands"].update(cmd_id, {"processed_at": iso(now), "result": f"ok: {state}"})
         return state
     except CampaignError as exc:

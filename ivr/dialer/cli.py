@@ -37,11 +37,27 @@ def cmd_import(args) -> int:
     return 0 if report.rejected == 0 else 2
 
 
+def _json_option(option: str, text: str | None):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{option}: not valid JSON ({exc})") from None
+
+
 def cmd_campaign(args) -> int:
-    from . import campaigns
+    from . import campaigns, limits
     db = _db(args)
     who = args.by or f"cli:{getpass.getuser()}"
     if args.action == "create":
+        retry_policy = _json_option("--retry-policy", args.retry_policy)
+        policy = _json_option("--policy", args.policy)
+        # the same limits as every other entry point; tell the operator what was clamped
+        _, notes = limits.campaign_settings(max_concurrent=args.max_concurrent, max_cps=args.max_cps,
+                                            max_attempts=args.max_attempts, retry_policy=retry_policy, policy=policy)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         selection = {}
         if args.all:
             selection["all"] = True
@@ -57,35 +73,33 @@ def cmd_campaign(args) -> int:
             db, name=args.name, selection=selection, flow=args.flow, locale_default=args.locale,
             schedule_start=args.start, schedule_end=args.end, max_concurrent=args.max_concurrent,
             max_cps=args.max_cps, max_attempts=args.max_attempts,
-            retry_policy=json.loads(args.retry_policy) if args.retry_policy else None,
-            policy=json.loads(args.policy) if args.policy else None,
+            retry_policy=retry_policy, policy=policy,
             fallback={"channel": args.fallback} if args.fallback else None, created_by=who)
         print(cid)
         return 0
     if args.action == "status":
         _print(campaigns.status(db, args.id))
         return 0
-    state = campaigns.run_command_now(db, args.id, args.action, who)
+    from .holidays import HolidayCalendar
+    calendar = HolidayCalendar(_settings(args).holiday_file or None)   # the dialer's calendar, for start/resume
+    state = campaigns.run_command_now(db, args.id, args.action, who, calendar=calendar)
     print(f"campaign {args.id}: {state}")
     return 0
 
 
-def _clock(args):
-    from .clock import OffsetClock, SystemClock, parse_iso
-    if getattr(args, "fake_now", None):
-        return OffsetClock.starting_at(parse_iso(args.fake_now))
-    return SystemClock()
-
-
 def cmd_dialer(args) -> int:
     from ..notify.config import load_notifier
+    from . import limits
     from .controller import Controller
     s = _settings(args)
-    clock = _clock(args)
-    ctl = Controller(s, clock=clock, max_channels=args.max_channels, tick_s=args.tick, lender=s.lender_name)
+    max_channels, note = limits.number("max_channels", args.max_channels, limits.MAX_CHANNELS)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    # the real clock, always: production offers no way to shift it (see ivr.dialer.clock)
+    ctl = Controller(s, max_channels=max_channels, tick_s=args.tick, lender=s.lender_name)
     if args.notify_config:
         from ..db.connect import connect
-        ctl.notifier = load_notifier(connect(s.database), args.notify_config, clock=clock)
+        ctl.notifier = load_notifier(connect(s.database), args.notify_config)
     print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port}, instance {s.instance}", flush=True)
     asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
     _print(ctl.stats.__dict__ | {"originate_times": len(ctl.stats.originate_times)})
@@ -97,7 +111,7 @@ def cmd_notify(args) -> int:
     from ..db.connect import connect
     from ..notify.config import load_notifier
     s = _settings(args)
-    notifier = load_notifier(connect(s.database), args.notify_config, clock=_clock(args))
+    notifier = load_notifier(connect(s.database), args.notify_config)
     while True:
         sent = notifier.run_once()
         if args.once:
@@ -145,11 +159,12 @@ def register(sub) -> None:
     p.add_argument("--locale", default="zh-CN", help="default locale (a borrower's own locale wins)")
     p.add_argument("--start", help="schedule start (ISO timestamp)")
     p.add_argument("--end", help="schedule end (ISO timestamp)")
-    p.add_argument("--max-concurrent", type=int, default=4)
-    p.add_argument("--max-cps", type=float, default=1.0, help="new calls per second")
-    p.add_argument("--max-attempts", type=int, default=6)
+    p.add_argument("--max-concurrent", default=4, help="calls at once (1-200)")
+    p.add_argument("--max-cps", default=1.0, help="new calls per second (0.01-50)")
+    p.add_argument("--max-attempts", default=6, help="attempts per borrower (1-30)")
     p.add_argument("--retry-policy", help='JSON overrides, e.g. \'{"busy": {"delay_s": 300}}\'')
-    p.add_argument("--policy", help='JSON overrides, e.g. \'{"window_end": "20:00", "skip_holidays": true}\'')
+    p.add_argument("--policy", help='JSON overrides, e.g. \'{"window_end": "20:00", "skip_holidays": true}\'; '
+                   'hard limits: 08:00-22:00, max_connected_per_borrower_day <= 3, max_unanswered_per_number_day <= 6')
     p.add_argument("--fallback", choices=["sms", "wechat"], help="message channel for unreachable borrowers")
     p.set_defaults(fn=cmd_campaign)
 
@@ -157,10 +172,9 @@ def register(sub) -> None:
     p.add_argument("action", choices=["run"])
     p.add_argument("--once", action="store_true", help="one scheduling tick, wait for its calls, exit")
     p.add_argument("--until-idle", action="store_true", help="exit when no campaign is running or paused")
-    p.add_argument("--max-channels", type=int, default=30)
+    p.add_argument("--max-channels", default=30, help="calls at once over all campaigns (1-500)")
     p.add_argument("--tick", type=float, default=0.2, help="seconds between scheduling ticks")
     p.add_argument("--notify-config", help="TOML file of the message senders (see ivr.notify.config)")
-    p.add_argument("--fake-now", help="tests/demos only: run the clock from this ISO time at real speed")
     p.set_defaults(fn=cmd_dialer)
 
     p = sub.add_parser("notify", help="send queued fallback messages")
@@ -168,7 +182,6 @@ def register(sub) -> None:
     p.add_argument("--notify-config", required=True)
     p.add_argument("--once", action="store_true")
     p.add_argument("--interval", type=float, default=5.0)
-    p.add_argument("--fake-now")
     p.set_defaults(fn=cmd_notify)
 
     p = sub.add_parser("risk", help="borrower risk levels with their reasons")

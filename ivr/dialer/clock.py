@@ -1,4 +1,16 @@
-"""The dialer's notion of "now": injectable so that every rule can be tested at any hour.
+"""The dialer's notion of "now".
+
+Two different things are kept apart on purpose:
+
+* the *stamping* clock: every time written to the database (attempt created/ended, refusals,
+  commands, the compliance export's proof) comes from the real clock (`SystemClock`). Unit tests
+  may hand the controller a `FixedClock` in-process; nothing else ever replaces it.
+* the *policy shift*: a `timedelta` added to the real time only where the calling-hours policy
+  decides "may this borrower be called now?" (`Controller(policy_shift=...)`,
+  `scheduler.tick(policy_shift=...)`). Production uses no shift. Only `ivr demo` (campaign at
+  10:00 Beijing so it works at any hour) and the test fixtures set one, in-process, with
+  `shift_to`. No command-line flag, environment variable or setting can shift either clock:
+  an auditor can rely on every stored time being real time and on the rules being applied to it.
 
 All times the dialer stores are ISO 8601 UTC with milliseconds (as `ivr.db.clock.now_iso`), so
 they compare correctly as strings.
@@ -29,20 +41,14 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
 
-class OffsetClock(SystemClock):
-    """Real time shifted by a fixed offset: runs at real speed, but e.g. at 10:00 Beijing time.
+NO_SHIFT = dt.timedelta(0)
 
-    Used by tests and demos so calling-hours rules pass whatever the machine's hour is."""
 
-    def __init__(self, offset: dt.timedelta):
-        self.offset = offset
-
-    @classmethod
-    def starting_at(cls, moment: dt.datetime) -> "OffsetClock":
-        return cls(moment - dt.datetime.now(UTC))
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(UTC) + self.offset
+def shift_to(moment: dt.datetime) -> dt.timedelta:
+    """The policy shift that makes the calling-hours policy see `moment` now (and time run on at
+    real speed from there). For `ivr demo` and tests only, passed in-process to the controller;
+    stored times stay real."""
+    return moment - dt.datetime.now(UTC)
 
 
 class FixedClock:

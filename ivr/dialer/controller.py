@@ -19,6 +19,11 @@ channels (`CoreShowChannels`):
     recorded) or disposition `unknown-after-restart`; it counts toward the caps like any attempt;
   * active target whose attempt row does not exist: the Originate was never sent; back to pending.
 So no borrower is called twice because of a restart.
+
+Time. `clock` stamps everything written (always the real clock in production; unit tests may pass
+a `FixedClock` in-process). `policy_shift` (a timedelta, zero unless `ivr demo` or a test passes
+one in-process) moves only the time the calling-hours policy decides on; no flag, environment
+variable or setting reaches it, and stored times are never shifted.
 """
 from __future__ import annotations
 
@@ -33,9 +38,10 @@ import uuid
 from ..config import Settings
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
-from . import dispositions, scheduler
+from . import dispositions, limits, scheduler
 from .attempt_state import AttemptView, belongs, reduce
-from .clock import SystemClock, iso, parse_iso
+from .clock import NO_SHIFT, SystemClock, iso, parse_iso
+from .holidays import HolidayCalendar, HolidayFileError
 from .outcomes import classify as classify_outcome
 from .policy import OWN_KINDS, Dial
 
@@ -252,13 +258,16 @@ class ControllerStats:
 class Controller:
     def __init__(self, settings: Settings, *, clock=None, placer=None, db: AsyncDb | None = None,
                  tick_s: float = 0.2, max_channels: int = 30, notifier=None, lender: str = "",
-                 reconcile_every_s: float = 30.0):
+                 reconcile_every_s: float = 30.0, policy_shift: dt.timedelta = NO_SHIFT):
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.policy_shift = policy_shift
+        # the lender's holiday file completes the package's calendar (re-read when it changes)
+        self.holidays = HolidayCalendar(settings.holiday_file or None)
         self.db = db
         self.placer = placer
         self.tick_s = tick_s
-        self.max_channels = max_channels
+        self.max_channels = limits.clamp("max_channels", max_channels, limits.MAX_CHANNELS)
         self.notifier = notifier
         self.lender = lender
         self.reconcile_every_s = reconcile_every_s
@@ -336,7 +345,11 @@ class Controller:
         started = time.perf_counter()
         now = self.clock.now()
         self.stats.ticks += 1
-        await self.db.call(campaigns_mod.process_commands, now)
+        try:
+            self.holidays.refresh()
+        except HolidayFileError as exc:   # keep the days read before; the policy refuses unknown years
+            log.warning("%s", exc)
+        await self.db.call(campaigns_mod.process_commands, now, self.holidays)
         await self.db.call(campaigns_mod.finish_due, now)
         connected = self.placer.ami.connected
         if not connected:
@@ -355,16 +368,20 @@ class Controller:
         active = await self.db.call(active_counts)
         budgets = {}
         for c in running:
+            rate = limits.pacing_rate(c["max_cps"])   # within the hard limits whatever the row says
             pacer = self._pacers.get(c["id"])
-            if pacer is None or pacer.rate != c["max_cps"]:
-                pacer = self._pacers[c["id"]] = scheduler.Pacer(c["max_cps"])
-            budgets[c["id"]] = max(0, min(c["max_concurrent"] - active.get(c["id"], 0), pacer.available()))
+            if pacer is None or pacer.rate != rate:
+                pacer = self._pacers[c["id"]] = scheduler.Pacer(rate)
+            budgets[c["id"]] = max(0, min(limits.concurrency(c["max_concurrent"]) - active.get(c["id"], 0),
+                                          pacer.available()))
         global_slots = self.max_channels - len(self._in_flight) - len(self._placing)
         if global_slots <= 0 or not any(budgets.values()):
             return
         in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
         result = await self.db.call(lambda d: scheduler.tick(d, now, budgets, in_flight=in_flight_borrowers,
-                                                             global_slots=global_slots, campaigns=running))
+                                                             global_slots=global_slots, campaigns=running,
+                                                             policy_shift=self.policy_shift,
+                                                             calendar=self.holidays))
         for campaign_id, borrower_id, reason in result.finished_targets:
             await self.db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
         for dial in result.dials:

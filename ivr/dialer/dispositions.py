@@ -81,9 +81,9 @@ class Rule:
             raise ValueError(f"retry rule action must be retry, callback or done, got {rule.action!r}")
         if rule.mark_contact not in (None, "invalid", "wrong_person"):
             raise ValueError(f"mark_contact must be invalid or wrong_person, got {rule.mark_contact!r}")
-        if int(rule.delay_s) < 0:
-            raise ValueError("delay_s must be >= 0")
-        return rule
+        # a finite delay within 0..7 days (limits; a stored delay above it is applied as 7 days)
+        from . import limits
+        return dataclasses.replace(rule, delay_s=limits.number("delay_s", rule.delay_s, limits.RETRY_DELAY)[0])
 
 
 MIN, HOUR = 60, 3600

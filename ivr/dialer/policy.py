@@ -3,7 +3,9 @@
 Nothing here touches the database or the clock: `scheduler` gathers the facts (`Candidate`)
 and passes `now`. The rules, in the order they are checked for a due borrower:
 
-  1. public holiday in the borrower's local date (optional, zh-CN borrowers; `chinese-calendar`)
+  1. public holiday in the borrower's local date (optional, zh-CN borrowers; `holidays`: the
+     `chinese-calendar` package completed by the lender's holiday file); a day of a year the
+     calendar does not know is refused ("holiday-calendar-missing"), never called
   2. calling hours in the borrower's local time zone: default 08:00-21:00; configuration may
      narrow it but never widen it past the hard limits 08:00-22:00
   3. never while the borrower is on a call (any campaign)
@@ -24,8 +26,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-HARD_START = dt.time(8, 0)
-HARD_END = dt.time(22, 0)
+from . import limits
+from .holidays import HolidayCalendar, MissingHolidayYear
+from .limits import HARD_END, HARD_START  # noqa: F401  (re-exported: the hard calling hours)
 THIRD_PARTY_FLOW = "third_party"
 OWN_KINDS = ("mobile", "home", "work")
 # contact statuses that end a number for good
@@ -33,6 +36,7 @@ DEAD_STATUSES = ("invalid", "wrong_person", "removed", "dnc")
 
 REASONS = {
     "public-holiday": "the borrower's local date is a public holiday",
+    "holiday-calendar-missing": "the holiday calendar does not know the year of the borrower's local date",
     "outside-calling-hours": "outside the calling window in the borrower's local time",
     "borrower-on-call": "the borrower is on another call",
     "borrower-daily-connected-cap": "the borrower already had the maximum connected calls today",
@@ -40,16 +44,6 @@ REASONS = {
     "do-not-call": "every remaining number is on the do-not-call list",
     "no-dialable-number": "no valid number left (own numbers invalid, no usable third-party contact)",
 }
-
-
-def _hhmm(value, name: str) -> dt.time:
-    if isinstance(value, dt.time):
-        return value
-    try:
-        h, m = str(value).split(":")
-        return dt.time(int(h), int(m))
-    except (ValueError, TypeError):
-        raise ValueError(f"policy {name}: expected HH:MM, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -70,6 +64,9 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Policy":
+        """The policy a campaign's stored settings give, always within the hard limits (`limits`):
+        a stored cap above its limit (a row written before the limits, or by hand) is applied as
+        the limit. Setting a campaign refuses or clamps earlier, in `limits.campaign_settings`."""
         data = dict(data or {})
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - fields)
@@ -77,14 +74,16 @@ class Policy:
             raise ValueError(f"unknown policy setting(s): {', '.join(unknown)}")
         for name in ("window_start", "window_end"):
             if name in data:
-                data[name] = _hhmm(data[name], name)
+                data[name] = limits.hhmm(name, data[name])
+        for name, limit in limits.POLICY_LIMITS.items():
+            if name in data:
+                data[name] = limits.clamp(name, data[name], limit)
+        if "skip_holidays" in data:
+            data["skip_holidays"] = data["skip_holidays"] is True
         policy = cls(**data)
         start, end = policy.window
         if start >= end:
-            raise ValueError(f"empty calling window {start:%H:%M}-{end:%H:%M} (hard limits 08:00-22:00)")
-        for name in ("max_connected_per_borrower_day", "max_unanswered_per_number_day", "unreachable_after_fails"):
-            if getattr(policy, name) < 1:
-                raise ValueError(f"policy {name} must be >= 1")
+            raise limits.LimitError("empty_window", start=f"{start:%H:%M}", end=f"{end:%H:%M}")
         return policy
 
     def to_dict(self) -> dict:
@@ -152,15 +151,22 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@lru_cache(maxsize=4096)
-def is_public_holiday(day: dt.date) -> bool:
-    """A statutory holiday in mainland China (weekends and make-up workdays are not)."""
-    import chinese_calendar
-    try:
-        holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError:  # the package does not know that year yet: do not block calls
-        return False
-    return bool(holiday and name)
+_DEFAULT_CALENDAR: HolidayCalendar | None = None
+MISSING_CALENDAR_RECHECK = dt.timedelta(hours=1)
+
+
+def default_calendar() -> HolidayCalendar:
+    """The package's calendar alone (no holiday file): what callers that pass none get."""
+    global _DEFAULT_CALENDAR
+    if _DEFAULT_CALENDAR is None:
+        _DEFAULT_CALENDAR = HolidayCalendar()
+    return _DEFAULT_CALENDAR
+
+
+def is_public_holiday(day: dt.date, calendar: HolidayCalendar | None = None) -> bool:
+    """A statutory holiday in mainland China (weekends and make-up workdays are not). Raises
+    MissingHolidayYear for a year the calendar does not know."""
+    return (calendar or default_calendar()).is_holiday(day)
 
 
 def window_open_at(local_day: dt.date, tz: ZoneInfo, policy: Policy) -> dt.datetime:
@@ -168,15 +174,19 @@ def window_open_at(local_day: dt.date, tz: ZoneInfo, policy: Policy) -> dt.datet
 
 
 def next_window_open(now: dt.datetime, tz_name: str, policy: Policy, *, skip_today: bool = False,
-                     holidays: bool = False) -> dt.datetime:
-    """The next moment the calling window opens for a borrower in tz_name (after now)."""
+                     holidays: bool = False, calendar: HolidayCalendar | None = None) -> dt.datetime:
+    """The next moment the calling window opens for a borrower in tz_name (after now). A day of a
+    year the calendar does not know ends the search: `decide` refuses that day in its turn."""
     tz = _zone(tz_name)
     local = now.astimezone(tz)
     day = local.date()
     if skip_today or local.time() >= policy.window[0]:
         day += dt.timedelta(days=1)
     for _ in range(60):
-        if not (holidays and is_public_holiday(day)):
+        try:
+            if not (holidays and is_public_holiday(day, calendar)):
+                break
+        except MissingHolidayYear:
             break
         day += dt.timedelta(days=1)
     return window_open_at(day, tz, policy)
@@ -192,7 +202,7 @@ def is_unreachable(cand: Candidate, policy: Policy) -> bool:
     return not alive or cand.fails_in_row >= policy.unreachable_after_fails
 
 
-def decide(cand: Candidate, now: dt.datetime, policy: Policy) -> Dial | Refuse:
+def decide(cand: Candidate, now: dt.datetime, policy: Policy, calendar: HolidayCalendar | None = None) -> Dial | Refuse:
     """Dial this due borrower now (on which number, with which flow), or why not and until when."""
     def refuse(reason, until, detail="", contact=None):
         return Refuse(cand.campaign_id, cand.borrower_id, reason, until, contact.contact_id if contact else None,
@@ -201,19 +211,26 @@ def decide(cand: Candidate, now: dt.datetime, policy: Policy) -> Dial | Refuse:
     tz = _zone(cand.timezone)
     local = now.astimezone(tz)
     holidays = policy.skip_holidays and cand.locale == "zh-CN"
-    if holidays and is_public_holiday(local.date()):
-        return refuse("public-holiday", next_window_open(now, cand.timezone, policy, skip_today=True, holidays=True),
-                      local.date().isoformat())
+    if holidays:
+        try:
+            holiday = is_public_holiday(local.date(), calendar)
+        except MissingHolidayYear as exc:   # never call on a day nobody said is not a holiday
+            return refuse("holiday-calendar-missing", now + MISSING_CALENDAR_RECHECK, str(exc))
+        if holiday:
+            return refuse("public-holiday", next_window_open(now, cand.timezone, policy, skip_today=True,
+                                                             holidays=True, calendar=calendar),
+                          local.date().isoformat())
     start, end = policy.window
     if local.time() < start:
         return refuse("outside-calling-hours", window_open_at(local.date(), tz, policy),
                       f"local {local:%H:%M} before {start:%H:%M}")
     if local.time() >= end:
-        return refuse("outside-calling-hours", next_window_open(now, cand.timezone, policy, holidays=holidays),
+        return refuse("outside-calling-hours", next_window_open(now, cand.timezone, policy, holidays=holidays,
+                                                                calendar=calendar),
                       f"local {local:%H:%M} after {end:%H:%M}")
     if cand.on_call:
         return refuse("borrower-on-call", now + dt.timedelta(seconds=policy.on_call_recheck_s))
-    tomorrow = next_window_open(now, cand.timezone, policy, skip_today=True, holidays=holidays)
+    tomorrow = next_window_open(now, cand.timezone, policy, skip_today=True, holidays=holidays, calendar=calendar)
     if cand.connected_today >= policy.max_connected_per_borrower_day:
         return refuse("borrower-daily-connected-cap", tomorrow, f"{cand.connected_today} connected today")
 
@@ -257,7 +274,8 @@ class Budget:
 
 
 def plan(candidates: list[Candidate], now: dt.datetime, policies: dict[int, Policy],
-         budgets: dict[int, int], global_slots: int | None = None) -> tuple[list[Dial], list[Refuse]]:
+         budgets: dict[int, int], global_slots: int | None = None,
+         calendar: HolidayCalendar | None = None) -> tuple[list[Dial], list[Refuse]]:
     """Decide, in order, across all running campaigns: the calls to start now and the refusals.
 
     A borrower gets at most one call per plan (a borrower due in two campaigns: the second is
@@ -274,7 +292,7 @@ def plan(candidates: list[Candidate], now: dt.datetime, policies: dict[int, Poli
         policy = policies[cand.campaign_id]
         if cand.borrower_id in taken:
             cand = dataclasses.replace(cand, on_call=True)
-        decision = decide(cand, now, policy)
+        decision = decide(cand, now, policy, calendar)
         if isinstance(decision, Dial):
             dials.append(decision)
             taken.add(cand.borrower_id)

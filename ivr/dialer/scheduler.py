@@ -4,6 +4,11 @@ moment their refusal stops applying, so a refused borrower is not looked at agai
 
 Everything is counted from the `attempts` table (all campaigns, all runs of the controller), so
 the caps hold across campaigns and restarts. "Today" is the borrower's local calendar day.
+
+`now` is always real time: it is what gets stored and compared with stored times. Only the
+policy's decision sees `now + policy_shift` (zero in production; `ivr demo` and tests shift it
+in-process, see `clock`); a refusal's "until" and the start of the borrower's day are moved back
+by the same shift, so every time stored or compared with stored times stays real.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from .clock import iso
+from .clock import NO_SHIFT, iso
 from .policy import Candidate, ContactFacts, Dial, Policy, Refuse, plan
 
 FETCH_FACTOR = 4  # due targets fetched per free slot (the policy may refuse some)
@@ -33,9 +38,10 @@ def policy_of(campaign: dict) -> Policy:
     return Policy.from_dict(json.loads(campaign["policy"] or "{}"))
 
 
-def local_day_start(now: dt.datetime, tz_name: str) -> str:
-    local = now.astimezone(ZoneInfo(tz_name))
-    return iso(dt.datetime.combine(local.date(), dt.time(0), tzinfo=local.tzinfo))
+def local_day_start(now: dt.datetime, tz_name: str, policy_shift: dt.timedelta = NO_SHIFT) -> str:
+    """The real time at which the borrower's local day (as the policy sees it) began."""
+    local = (now + policy_shift).astimezone(ZoneInfo(tz_name))
+    return iso(dt.datetime.combine(local.date(), dt.time(0), tzinfo=local.tzinfo) - policy_shift)
 
 
 def due_targets(db: Database, campaign: dict, now: dt.datetime, limit: int) -> list[dict]:
@@ -56,12 +62,12 @@ def _in(values) -> str:
 
 
 def gather(db: Database, targets: list[dict], campaigns: dict[int, dict], now: dt.datetime,
-           in_flight: set[int] = frozenset()) -> list[Candidate]:
+           in_flight: set[int] = frozenset(), policy_shift: dt.timedelta = NO_SHIFT) -> list[Candidate]:
     """The policy's facts for each due target, with a few batched queries."""
     if not targets:
         return []
     borrowers = sorted({t["borrower_id"] for t in targets})
-    day_start = {t["borrower_id"]: local_day_start(now, t["timezone"]) for t in targets}
+    day_start = {t["borrower_id"]: local_day_start(now, t["timezone"], policy_shift) for t in targets}
     since = min(day_start.values())
     contacts: dict[int, list[dict]] = {}
     for row in db.query(f"SELECT * FROM contacts WHERE borrower_id IN ({_in(borrowers)}) ORDER BY position, id",
@@ -148,8 +154,11 @@ class TickResult:
 
 
 def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: set[int] = frozenset(),
-         global_slots: int | None = None, campaigns: list[dict] | None = None) -> TickResult:
-    """One scheduling decision: read, decide (pure), write the refusals. The caller places the dials."""
+         global_slots: int | None = None, campaigns: list[dict] | None = None,
+         policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> TickResult:
+    """One scheduling decision: read, decide (pure), write the refusals. The caller places the dials.
+
+    `now` is real time; the policy decides at `now + policy_shift` (see the module docstring)."""
     started = time.perf_counter()
     campaigns = running_campaigns(db, now) if campaigns is None else campaigns
     by_id = {c["id"]: c for c in campaigns}
@@ -159,8 +168,10 @@ def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: 
         slots = budgets.get(c["id"], 0)
         if slots > 0:
             targets += due_targets(db, c, now, max(slots * FETCH_FACTOR, 8))
-    candidates = gather(db, targets, by_id, now, set(in_flight))
-    dials, refusals = plan(candidates, now, policies, budgets, global_slots)
+    candidates = gather(db, targets, by_id, now, set(in_flight), policy_shift)
+    dials, refusals = plan(candidates, now + policy_shift, policies, budgets, global_slots, calendar)
+    if policy_shift:
+        refusals = [dataclasses.replace(r, until=r.until - policy_shift) if r.until else r for r in refusals]
     finished = [(r.campaign_id, r.borrower_id, r.reason) for r in refusals if r.until is None]
     with db.conn:
         db.execute("BEGIN IMMEDIATE")

@@ -178,7 +178,7 @@ def load(path: str | Path, prompts_dir: str | Path, *, grammar=None) -> Flow:
                     on_no_match=spec.get("on_no_match"), condition=spec.get("branch") if kind == "branch" else None,
                     result=spec.get("result"), action=spec.get("action"), capture=spec.get("capture"),
                     keypad=spec.get("keypad", "menu"),
-                    readback=tuple(str(i) for i in (spec.get("readback") or []) if isinstance(spec.get("readback"), list)),
+                    readback=tuple(str(i) for i in spec["readback"]) if isinstance(spec.get("readback"), list) else (),
                     end_silence_ms=(int(spec["end_silence_ms"]) if "end_silence_ms" in spec
                                     else END_SILENCE_MS.get(spec.get("step"))))
         nodes[name] = node

@@ -140,11 +140,18 @@ class SpeechEngine:
             return self._grammars[key]
 
     async def preload(self, locales) -> list[str]:
+        """Load each locale's model and build every question's grammar before the first call:
+        reading a model's word list takes ~0.5 s, which must not open a gap inside a call."""
         loop = asyncio.get_running_loop()
         loaded = []
         for locale in locales:
             if self.available(locale):
                 await loop.run_in_executor(self.executor, self.model, locale)
+                for step in grammars.load(locale, str(self.settings.prompts_dir)).steps:
+                    await loop.run_in_executor(self.executor, self.grammar, locale, step)
+                    # what the decision layer reads per answer, cached now rather than in a call
+                    grammars.garbage_words(locale, step)
+                    grammars.answer_words(locale, step)
                 loaded.append(locale)
         return loaded
 

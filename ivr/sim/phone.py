@@ -24,7 +24,7 @@ import pjsua2 as pj
 from ivr import tts
 from ivr.sim import pjsua_workarounds as pw
 from ivr.sim.calllog import CallLogWriter, calls_to, now_iso
-from ivr.sim.personas import REJECT_CODES, Persona, load_personas
+from ivr.sim.personas import OR_DTMF_REPEATS, REJECT_CODES, Persona, dial_string, load_personas
 from ivr.sim.sipmsg import parse, uri_user
 
 STATUS_PREFIX = "@@HF "
@@ -297,8 +297,8 @@ def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0)
     yield from s.until(lambda: s.media_slot >= 0, MEDIA_WAIT_CAP_S)
     since = time.monotonic()
     previous = None
-    for step in persona.steps:
-        started = time.monotonic()
+    last_answer = max((i for i, st in enumerate(persona.steps) if st.answers), default=-1)
+    for i, step in enumerate(persona.steps):
         if step.action == "wait_ms":
             yield from s.sleep(step.value / 1000.0)
             s.step_done("wait_ms", ms=step.value)
@@ -315,10 +315,12 @@ def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0)
             # a step right after a wait_ms runs at once: the persona timed it (barge-in tests);
             # otherwise it answers the prompt being played, once that prompt has ended
             heard = False if previous == "wait_ms" else (yield from s.wait_prompt_end(since))
-            started, at = time.monotonic(), now_iso()
+            at = now_iso()
             if step.action == "say":
                 yield from s.say(step.value, step.locale)
                 s.step_done("say", at, text=step.value, locale=step.locale, prompt_ended=heard)
+                if step.or_dtmf and i == last_answer:
+                    yield from answer_reasks(s, step.or_dtmf)
             else:
                 s.call.dialDtmf(step.value)
                 s.step_done("dtmf", at, digits=step.value, prompt_ended=heard)
@@ -329,6 +331,20 @@ def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0)
     yield from s.until(lambda: s.disconnected, STAY_CAP_S_BORROWER)
     if not s.disconnected:
         s.step_done("hangup", reason="stay_cap")
+
+
+def answer_reasks(s: Session, keys: str):
+    """After the persona's last answer (spoken), nothing but a re-ask of that question can need an
+    answer: press `keys` after each prompt that ends (at most OR_DTMF_REPEATS). After a goodbye the
+    IVR hangs up and the keys go nowhere."""
+    since = time.monotonic()
+    for _ in range(OR_DTMF_REPEATS):
+        if not (yield from s.wait_prompt_end(since)):
+            return
+        at = now_iso()
+        s.call.dialDtmf(keys)
+        s.step_done("dtmf", at, digits=keys, prompt_ended=True, reask=True)
+        since = time.monotonic()
 
 
 def agent_script(s: Session, b: AgentBehaviour):
@@ -367,7 +383,11 @@ class PhoneWorker:
         self._seq = 0
 
     def persona_for(self, number: str) -> Persona | None:
-        return self.personas.get(number) or self.personas.get(number.lstrip("+"))
+        """Personas are keyed by dial string: what Asterisk puts in the INVITE's user part."""
+        try:
+            return self.personas.get(dial_string(number))
+        except ValueError:
+            return None
 
     def hangup_after_ms(self, s: Session) -> int | None:
         if self.kind == "agent":

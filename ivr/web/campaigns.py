@@ -4,6 +4,7 @@ resume / stop through the `commands` table the controller processes; progress li
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import secrets
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from ..dialer import campaigns as campaigns_mod
-from ..dialer import importer
+from ..dialer import importer, limits
 from . import audit, get_db, security
 from .common import OPEN_STATES, loads, one, tz
+from .i18n import label
 from .i18n import translate as t
 
 bp = Blueprint("campaigns", __name__)
@@ -61,14 +63,16 @@ def _form_settings(form) -> dict:
     retry = {}
     for key in RETRY_FIELDS:
         raw = form.get(f"retry_{key}", "").strip()
-        if raw:
-            retry[key] = {"delay_s": int(float(raw) * 60)}
+        if raw:  # minutes in the form; the limits apply to the seconds stored
+            minutes, _ = limits.number(f"retry_delay:{key}", raw, limits.Limit(0, math.inf, whole=False))
+            seconds = minutes * 60
+            retry[key] = {"delay_s": round(seconds) if math.isfinite(seconds) else limits.RETRY_DELAY.high + 1}
     policy = {}
     for key in ("window_start", "window_end"):
         if form.get(key):
             policy[key] = form[key]
     if form.get("max_connected_per_borrower_day"):
-        policy["max_connected_per_borrower_day"] = int(form["max_connected_per_borrower_day"])
+        policy["max_connected_per_borrower_day"] = form["max_connected_per_borrower_day"]
     if form.get("skip_holidays"):
         policy["skip_holidays"] = True
     fallback = {"channel": form.get("fallback", "")} if form.get("fallback") else {}
@@ -76,9 +80,36 @@ def _form_settings(form) -> dict:
             "locale_default": form.get("locale") or "zh-CN",
             "schedule_start": _local_to_utc(form.get("schedule_start", ""), zone),
             "schedule_end": _local_to_utc(form.get("schedule_end", ""), zone),
-            "max_concurrent": int(form.get("max_concurrent") or 4), "max_cps": float(form.get("max_cps") or 1),
-            "max_attempts": int(form.get("max_attempts") or 6), "retry_policy": retry, "policy": policy,
+            "max_concurrent": form.get("max_concurrent") or 4, "max_cps": form.get("max_cps") or 1,
+            "max_attempts": form.get("max_attempts") or 6, "retry_policy": retry, "policy": policy,
             "fallback": fallback}
+
+
+def _capped(values: dict) -> dict:
+    """The form's caps through `limits` (the same as every entry point): refused with a message in
+    the user's language, or clamped to their hard limits with a note saying so."""
+    keys = ("max_concurrent", "max_cps", "max_attempts", "retry_policy", "policy")
+    capped, notes = limits.campaign_settings(**{k: values[k] for k in keys})
+    for note in notes:
+        flash(t("limit.clamped", name=_setting_name(note.name), given=note.given, applied=note.applied), "ok")
+    return {**values, **capped}
+
+
+def _setting_name(name: str) -> str:
+    if name.startswith("retry_delay:"):
+        disposition = name.split(":", 1)[1]
+        return t("limit.setting.retry_delay", disposition=label("disp", disposition))
+    key = f"limit.setting.{name}"
+    text = t(key)
+    return name if text == key else text
+
+
+def limit_message(exc: limits.LimitError) -> str:
+    """A limit refusal in the user's language."""
+    params = {**exc.params}
+    if "name" in params:
+        params["name"] = _setting_name(str(params["name"]))
+    return t(f"limit.{exc.key}", **params)
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -90,7 +121,7 @@ def new():
     if request.method == "GET":
         return render_template("campaign_new.html", **ctx)
     try:
-        values = _form_settings(request.form)
+        values = _capped(_form_settings(request.form))
         if values["flow"] not in flows():
             raise campaigns_mod.CampaignError(t("campaign.bad_flow"))
         source = request.form.get("source", "upload")
@@ -118,6 +149,9 @@ def new():
         else:
             selection = {"all": True}
         campaign_id = campaigns_mod.create(db, selection=selection, created_by=g.user["username"], **values)
+    except limits.LimitError as exc:
+        flash(t("campaign.invalid", reason=limit_message(exc)), "error")
+        return render_template("campaign_new.html", **ctx), 400
     except (campaigns_mod.CampaignError, ValueError, KeyError) as exc:
         flash(t("campaign.invalid", reason=str(exc)), "error")
         return render_template("campaign_new.html", **ctx), 400

@@ -16,8 +16,10 @@ campaign and its own numbers, so the phones' call log stays an exact witness per
   calls cut by the restart are closed (not left open, not re-dialled at once), and that the
   running campaign continues and finishes once Asterisk is back.
 
-The clock is real time shifted to 10:00 Beijing (`OffsetClock` / `--fake-now`) so that the
-calling-hours rules allow calls whatever the machine's hour; retry delays are seconds.
+The calling-hours policy sees real time shifted to 10:00 Beijing (`Controller(policy_shift=...)`,
+in-process, or the test-only entry `tests.integration.dialer_at_ten` for the child-process
+controller) so that it allows calls whatever the machine's hour; every stored time is real (the
+production `ivr dialer run` has no clock option). Retry delays are seconds.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from ivr.config import REPO_ROOT, load
 from ivr.db.connect import connect
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, importer
-from ivr.dialer.clock import OffsetClock, iso
+from ivr.dialer.clock import shift_to
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
 from ivr.stack import Stack, ensure_installed
@@ -47,11 +49,11 @@ from ivr.stack import Stack, ensure_installed
 pytestmark = pytest.mark.integration
 
 TEN_AM = dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
-FAKE_NOW = TEN_AM.isoformat()
 KEYPAD = {"answer_after_ms": 400, "steps": [{"dtmf": "1"}, {"dtmf": "1234"}, {"dtmf": "1"}]}
-# identity and plan confirmed by voice; the ID digits keyed (Vosk heard "일 이 삼 사" as "이 바꿔 주세요")
-KO_VOICE = {"answer_after_ms": 500, "steps": [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1234"},
-                                             {"say": "네", "locale": "ko-KR"}]}
+# identity and plan answered by voice, each followed by the key the borrower presses when the IVR
+# asks to confirm or asks again (a spoken yes to identity is always confirmed); the ID digits keyed
+KO_VOICE = {"answer_after_ms": 500, "steps": [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1"}, {"dtmf": "1234"},
+                                             {"say": "네", "locale": "ko-KR"}, {"dtmf": "1"}]}
 RETRY = {"busy": {"delay_s": 3}, "no-answer": {"delay_s": 3}, "rejected": {"delay_s": 3},
          "answered-hung-up-early": {"delay_s": 3}, "answered-wrong-person": {"delay_s": 0},
          "unknown-after-restart": {"delay_s": 3}, "answered-no-dialog": {"delay_s": 3}, "dialer-error": {"delay_s": 3}}
@@ -177,13 +179,12 @@ def test_campaign_mixed_personas(stack):
     db = connect(settings.database)
     report = importer.import_file(db, csv_path)
     assert report.rejected == 0 and report.created == len(cases), report.as_dict()
-    clock = OffsetClock.starting_at(TEN_AM)
     cid = campaigns.create(db, name="mixed", selection={"batch_id": report.batch_id}, max_concurrent=16, max_cps=6,
-                           max_attempts=3, retry_policy=RETRY, fallback={"channel": "sms"}, now=clock.now())
-    campaigns.run_command_now(db, cid, "start", "test", now=clock.now())
+                           max_attempts=3, retry_policy=RETRY, fallback={"channel": "sms"})
+    campaigns.run_command_now(db, cid, "start", "test")
 
     adb = AsyncDb(settings.database)
-    ctl = Controller(settings, clock=clock, db=adb, tick_s=0.2, max_channels=20)
+    ctl = Controller(settings, db=adb, tick_s=0.2, max_channels=20, policy_shift=shift_to(TEN_AM))
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 1100))
     adb.close()
 
@@ -204,8 +205,8 @@ def test_campaign_mixed_personas(stack):
         if logged != len(rows):
             problems.append(f"{c['loan']}: phones saw {logged} call(s), database has {len(rows)} attempt(s)")
         if e.get("gap"):
-            # created_at is the dialer's clock (ended_at is CallPlacer's wall clock): a retry starts at
-            # least its delay after the previous attempt started
+            # created_at is real time (as is ended_at): a retry starts at least its delay after the
+            # previous attempt started
             times = [dt.datetime.fromisoformat(r["created_at"]) for r in rows]
             gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
             if any(g < e["gap"] - 0.5 for g in gaps):
@@ -233,8 +234,8 @@ def _controller_proc(settings, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(settings.to_env())
     env["PYTHONPATH"] = str(REPO_ROOT)
-    return subprocess.Popen([sys.executable, "-m", "ivr.cli", "dialer", "run", "--until-idle",
-                             "--fake-now", FAKE_NOW, "--max-channels", "8"], cwd=str(REPO_ROOT), env=env,
+    # production's `ivr dialer run` cannot shift the policy clock: the test-only entry does
+    return subprocess.Popen([sys.executable, "-m", "tests.integration.dialer_at_ten"], cwd=str(REPO_ROOT), env=env,
                             stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
@@ -246,10 +247,9 @@ def test_sigkill_controller_mid_campaign(stack):
     rows = [{"loan": c["loan"], "phones": [c["phone"]], "locale": "zh-CN"} for c in cases]
     write_csv(stack.out / "kill.csv", rows)
     report = importer.import_file(db, stack.out / "kill.csv")
-    clock = OffsetClock.starting_at(TEN_AM)
     cid = campaigns.create(db, name="kill", selection={"batch_id": report.batch_id}, max_concurrent=4, max_cps=2,
-                           max_attempts=3, retry_policy=RETRY, now=clock.now())
-    campaigns.run_command_now(db, cid, "start", "test", now=clock.now())
+                           max_attempts=3, retry_policy=RETRY)
+    campaigns.run_command_now(db, cid, "start", "test")
     log_path = stack.out / "controller-kill.log"
     proc = _controller_proc(settings, log_path)
     deadline = time.monotonic() + 120
@@ -288,12 +288,11 @@ def test_asterisk_restart_mid_campaign(stack):
     rows = [{"loan": c["loan"], "phones": [c["phone"]], "locale": "zh-CN"} for c in cases]
     write_csv(stack.out / "restart.csv", rows)
     report = importer.import_file(db, stack.out / "restart.csv")
-    clock = OffsetClock.starting_at(TEN_AM)
     cid = campaigns.create(db, name="restart", selection={"batch_id": report.batch_id}, max_concurrent=3, max_cps=1,
-                           max_attempts=3, retry_policy=RETRY, now=clock.now())
-    campaigns.run_command_now(db, cid, "start", "test", now=clock.now())
+                           max_attempts=3, retry_policy=RETRY)
+    campaigns.run_command_now(db, cid, "start", "test")
     adb = AsyncDb(settings.database)
-    ctl = Controller(settings, clock=clock, db=adb, tick_s=0.2, max_channels=8)
+    ctl = Controller(settings, db=adb, tick_s=0.2, max_channels=8, policy_shift=shift_to(TEN_AM))
     window = {}
 
     async def scenario():

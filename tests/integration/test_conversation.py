@@ -172,3 +172,29 @@ def test_korean_no_input_twice_and_hang_up_mid_question(persona_calls):
     gone = persona_calls["13900000023"]
     assert intents_of(gone) == [("identity", "hangup", "hangup")]
     assert gone["dialog"]["result"] == "hung_up"
+
+
+def test_speech_outside_the_grammar_is_rejected_and_the_keypad_offered(persona_calls):
+    """ko-KR: the borrower answers "are you …?" with 여보세요 twice (not an answer): each is
+    rejected — stored with no intent — the keypad is then offered explicitly, and the key 2 (not me)
+    is what the call acts on."""
+    row = persona_calls["13900000024"]
+    spoken = [a for a in row["answers"] if a["via"] == "voice"]
+    assert len(spoken) == 2 and all(a["decision"] == "reject" and a["intent"] == "unknown" for a in spoken)
+    played = [p["prompt"] for p in json.loads(row["dialog"]["played"])]
+    assert played[:5] == ["greeting", "identity", "identity_reprompt", "keypad_identity", "wrong_person"]
+    assert row["answers"][-1]["via"] == "keypad" and row["answers"][-1]["intent"] == "deny"
+    assert row["dialog"]["result"] == "wrong_person"
+
+
+def test_an_unsure_spoken_yes_to_identity_is_confirmed_by_keypad(persona_calls):
+    """ko-KR: 네 맞아요 to "are you …?" is understood, but a yes that unlocks the debt talk is never
+    taken from voice alone: the IVR says what it heard and asks for the key; the borrower presses 1."""
+    row = persona_calls["13900000016"]
+    first = row["answers"][0]
+    assert (first["node"], first["via"], first["decision"], first["intent"]) == ("identity", "voice", "confirm", "confirm")
+    assert first["confirmed_by"] == "keypad"
+    evidence = json.loads(first["evidence"])
+    assert evidence["nbest"] and any("always confirmed" in r for r in evidence["reasons"])
+    played = [p["prompt"] for p in json.loads(row["dialog"]["played"])]
+    assert played[2] == "heard_identity_confirm" and played[3] == "id_check"

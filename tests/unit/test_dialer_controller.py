@@ -10,7 +10,7 @@ import pytest
 from ivr.config import Settings
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller
-from ivr.dialer.clock import OffsetClock
+from ivr.dialer.clock import shift_to
 from ivr.dialer.fakes import FakePlacer
 
 TEN_AM = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
@@ -46,13 +46,13 @@ def scripted():
 
 def test_campaign_runs_to_final_states(tmp_path):
     adb = setup_db(tmp_path / "t.db")
-    clock = OffsetClock.starting_at(TEN_AM)
+    shift = shift_to(TEN_AM)
     cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
                            retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}},
-                           fallback={"channel": "sms"}, now=clock.now())
-    campaigns.request(adb.db, cid, "start", "web:test", now=clock.now())   # processed by the controller
-    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05, clock=clock)
-    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.05)
+                           fallback={"channel": "sms"})
+    campaigns.request(adb.db, cid, "start", "web:test")   # processed by the controller
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05)
+    ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.05)
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
     d = adb.db
     t = {r["borrower_id"]: (r["status"], r["done_reason"], r["attempts"]) for r in d.query("SELECT * FROM campaign_targets")}
@@ -77,12 +77,12 @@ def test_campaign_runs_to_final_states(tmp_path):
 
 def test_ami_down_originates_nothing(tmp_path):
     adb = setup_db(tmp_path / "t.db")
-    clock = OffsetClock.starting_at(TEN_AM)
-    cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_cps=50, now=clock.now())
-    campaigns.apply_command(adb.db, cid, "start", now=clock.now())
-    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.01, clock=clock)
+    shift = shift_to(TEN_AM)
+    cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_cps=50)
+    campaigns.apply_command(adb.db, cid, "start")
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.01)
     placer.ami.connected = False
-    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.01)
+    ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.01)
 
     async def go():
         await ctl.start()
@@ -107,11 +107,11 @@ def test_pacing_calls_per_second(tmp_path):
         d["borrowers"].insert({"id": i, "loan_id": f"L{i}", "name": "n", "locale": "zh-CN", "timezone": "Asia/Shanghai",
                                "created_at": "x", "updated_at": "x"})
         d["contacts"].insert({"borrower_id": i, "phone": f"139000000{i:02d}", "kind": "mobile", "created_at": "x"})
-    clock = OffsetClock.starting_at(TEN_AM)
-    cid = campaigns.create(d, name="t", selection={"all": True}, max_cps=10, max_concurrent=50, now=clock.now())
-    campaigns.apply_command(d, cid, "start", now=clock.now())
+    shift = shift_to(TEN_AM)
+    cid = campaigns.create(d, name="t", selection={"all": True}, max_cps=10, max_concurrent=50)
+    campaigns.apply_command(d, cid, "start")
     placer = FakePlacer(adb, outcome_for=lambda n: {"outcome": "answered", "dialog": "completed"}, duration_s=0.01)
-    ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.02)
+    ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.02)
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
     t = ctl.stats.originate_times
     assert len(t) == 44
@@ -123,8 +123,8 @@ def test_pacing_calls_per_second(tmp_path):
 def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
     adb = setup_db(tmp_path / "t.db")
     d = adb.db
-    clock = OffsetClock.starting_at(TEN_AM)
-    now = clock.now()
+    shift = shift_to(TEN_AM)
+    now = dt.datetime.now(dt.timezone.utc)
     cid = campaigns.create(d, name="t", selection={"all": True}, max_cps=50, now=now,
                            retry_policy={"unknown-after-restart": {"delay_s": 3600}})
     campaigns.apply_command(d, cid, "start", now=now)
@@ -135,11 +135,11 @@ def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
                               "number": list(OUTCOMES)[b - 1], "locale": "zh-CN", "state": state,
                               "created_at": controller.iso(now), "originated_at": controller.iso(now)})
     controller.mark_active(d, cid, 3, "never-placed-3", now)
-    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05, clock=clock)
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05)
     placer.alive.add("live-1")        # Asterisk still has this call
 
     async def go():
-        ctl = controller.Controller(Settings(), clock=clock, placer=placer, db=adb, tick_s=0.02)
+        ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.02)
         await ctl.start()               # reconcile
         assert ctl.stats.reconciled_adopted == 1 and ctl.stats.reconciled_closed == 1 and ctl.stats.reverted == 1
         for _ in range(10):

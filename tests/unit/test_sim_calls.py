@@ -37,6 +37,8 @@ PERSONAS = {
     "13800000006": {"announcement": {"text": "空号", "locale": "zh-CN", "then": "notfound"}},
     "13800000007": {"answer_after_ms": 100, "hangup_after_ms": 800, "steps": [{"wait_ms": 5000}]},
     **{f"1390000000{i}": {"answer_after_ms": 200, "steps": [{"wait_ms": 2000}, {"hangup": True}]} for i in range(10)},
+    # a foreign number, written as people write it; its last (spoken) answer has keys for re-asks
+    "+1 415 555 0100": {"answer_after_ms": 200, "steps": [{"say": "네", "locale": "ko-KR", "or_dtmf": "1"}]},
 }
 
 
@@ -227,3 +229,20 @@ def test_agent_answers_speaks_and_hangs_up(tmp_path, tts_cache):
     [rec] = [r for r in calllog.calls(tmp_path / "agent.jsonl") if r["number"] == "agent1"]
     assert rec["attempt"] == "a-1" and rec["kind"] == "agent"
     assert [s["action"] for s in rec["steps"]] == ["say", "hangup"]
+
+
+def test_foreign_number_and_reasks_after_the_last_answer_get_the_keys(pool, tmp_path, prompts):
+    """Dialled as the trunk is (00 for +), the persona answers; after its last, spoken answer every
+    further prompt can only be the IVR asking again, so the phone presses or_dtmf, at most 3 times."""
+    attempt = str(uuid.uuid4())
+    plays = [{"at_ms": 200, "wav": prompts["long"]}] + [{"at_ms": t, "wav": prompts["short"]}
+                                                        for t in (4600, 7000, 9400, 11800)]
+    [[r]] = run_callers(tmp_path, [[{"uri": uri("0014155550100"), "headers": {"X-Huifang-Attempt": attempt},
+                                     "plays": plays, "max_ms": 15000}]])
+    assert r["answered"]
+    assert [d["digit"] for d in r["dtmf"]] == ["1", "1", "1"]
+    assert all(d["at_ms"] > 4600 for d in r["dtmf"])  # none before the first re-ask
+    [rec] = [c for c in calllog.calls(pool.dir / "calls.jsonl") if c["attempt"] == attempt]
+    assert rec["number"] == "0014155550100"
+    assert [(s["action"], s.get("reask", False)) for s in rec["steps"]] == \
+        [("say", False), ("dtmf", True), ("dtmf", True), ("dtmf", True)]

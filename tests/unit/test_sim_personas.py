@@ -81,3 +81,87 @@ def test_bad_json_and_missing_file(tmp_path):
         load_personas(f)
     with pytest.raises(PersonaError, match="cannot read"):
         load_personas(tmp_path / "nope.json")
+
+
+# ---- locale, dialled numbers, re-ask keys, expect (issue 9: the demo speaks for itself) -----------
+def test_locale_declared_else_the_language_spoken_else_none():
+    personas = parse_personas({
+        "13800000102": {"steps": [{"dtmf": "1"}, {"say": "아니요", "locale": "ko-KR"}]},
+        "13800000103": {"locale": "zh-CN", "steps": [{"say": "네", "locale": "ko-KR"}]},
+        "13800000104": {"steps": [{"dtmf": "1"}, {"wait_ms": 10}]},
+        "13800000105": {"reject": "busy"},
+        "13800000106": {"announcement": {"text": "空号", "locale": "zh-CN", "then": "notfound"}},
+        "13800000107": {"locale": "ko-KR", "reject": "busy"},
+    })
+    assert personas["13800000102"].locale == "ko-KR"   # speaks Korean, whatever its number looks like
+    assert personas["13800000103"].locale == "zh-CN"   # declared wins over the language spoken
+    assert personas["13800000104"].locale is None      # keypad only: the caller's default applies
+    assert personas["13800000105"].locale is None
+    assert personas["13800000106"].locale is None      # a carrier announcement is not the borrower
+    assert personas["13800000107"].locale == "ko-KR"
+
+
+@pytest.mark.parametrize("key, dialled", [
+    ("13800000002", "13800000002"),
+    ("+1 415 555 0100", "0014155550100"),
+    ("07700 900123", "07700900123"),
+    ("(031) 234-5678", "0312345678"),
+    ("+86 138.0000.0002", "008613800000002"),
+])
+def test_keys_are_dialled_as_written(key, dialled):
+    personas = parse_personas({key: {}})
+    assert list(personas) == [dialled]
+    assert personas[dialled].number == dialled and personas[dialled].written == key
+
+
+def test_dial_string_refuses_what_no_trunk_can_dial():
+    from ivr.sim.personas import dial_string
+    for bad in ("", "+", "138x", "agent1", "1+1", "1" * 21):
+        with pytest.raises(ValueError):
+            dial_string(bad)
+    assert dial_string("+8613800000002") == "008613800000002"
+
+
+def test_two_keys_for_one_dialled_number_are_refused():
+    with pytest.raises(PersonaError, match=r"p.json: number \+1 415 555 0100: the same dialled number 0014155550100"):
+        parse_personas({"0014155550100": {}, "+1 415 555 0100": {}}, "p.json")
+
+
+def test_or_dtmf_on_the_last_answer():
+    p = parse_personas({"1": {"steps": [{"dtmf": "1"}, {"say": "아니요", "locale": "ko-KR", "or_dtmf": "2"},
+                                        {"hangup": True}]}})["1"]
+    assert p.steps[1].or_dtmf == "2" and p.steps[1].describe()["or_dtmf"] == "2"
+    assert p.steps[0].or_dtmf == ""
+
+
+def test_expect_parses():
+    p = parse_personas({"1": {"expect": {"disposition": "answered-wrong-person", "result": "wrong_person",
+                                         "answers": {"identity": "deny"}}}})["1"]
+    assert p.expect.disposition == "answered-wrong-person" and p.expect.result == "wrong_person"
+    assert dict(p.expect.answers) == {"identity": "deny"}
+    assert parse_personas({"1": {"expect": {"disposition": "busy"}}})["1"].expect.answers is None
+
+
+@pytest.mark.parametrize("data, where", [
+    ({"1": {"locale": "fr-FR"}}, "number 1: locale"),
+    ({"1": {"steps": [{"say": "네", "locale": "ko-KR", "or_dtmf": "x"}]}}, "number 1: steps[0].or_dtmf"),
+    ({"1": {"steps": [{"dtmf": "1", "or_dtmf": "1"}]}}, "number 1: steps[0].or_dtmf"),
+    ({"1": {"steps": [{"say": "네", "locale": "ko-KR", "or_dtmf": "1"}, {"dtmf": "1234"}]}},
+     "number 1: steps[0].or_dtmf"),
+    ({"1": {"expect": "busy"}}, "number 1: expect"),
+    ({"1": {"expect": {"disposition": "answered"}}}, "number 1: expect.disposition"),
+    ({"1": {"expect": {"disposition": "busy", "intents": {}}}}, "number 1: expect.intents"),
+    ({"1": {"expect": {"disposition": "busy", "answers": ["identity"]}}}, "number 1: expect.answers"),
+    ({"1": {"expect": {"disposition": "busy", "answers": {"identity": ""}}}}, "number 1: expect.answers.identity"),
+    ({"1 2x": {}}, "number 1 2x"),
+])
+def test_new_fields_errors_name_file_number_and_field(data, where):
+    with pytest.raises(PersonaError) as e:
+        parse_personas(data, "people.json")
+    assert str(e.value).startswith(f"people.json: {where}"), str(e.value)
+
+
+def test_builtin_personas_all_say_how_they_must_end():
+    from ivr.demo import DATA
+    personas = load_personas(DATA / "personas.json")
+    assert personas and all(p.expect is not None and p.expect.answers is not None for p in personas.values())
