@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.asr_accuracy import SAMPLE_RATE, load_model, model_dir, recognize, recognizer, synth  # noqa: E402
-from ivr.dialog.intents import grammar  # noqa: E402
+from bench.asr_accuracy import (SAMPLE_RATE, decoder_grammar, load_model, model_dir, recognize,  # noqa: E402
+                                recognizer, synth)
 
 UTTERANCES = ["네", "아니요", "상담원 연결", "나중에 전화 주세요", "못 갚아요", "이미 갚았어요",
               "다음 주 금요일에 낼게요", "일 이 삼 사"]
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     load_s = time.perf_counter() - t0
     model_mb = (rss_kb() - base) / 1024
 
-    modes = {"grammar:identity": grammar("ko-KR", "identity"), "grammar:plan": grammar("ko-KR", "plan"),
+    modes = {"grammar:identity": decoder_grammar("identity"), "grammar:plan": decoder_grammar("plan"),
              "free": None}
     out = {"model": model_dir(), "sample_rate": SAMPLE_RATE, "cpu_count": os.cpu_count(),
            "model_load_s": round(load_s, 2), "model_rss_mb": round(model_mb, 1),

@@ -8,7 +8,8 @@ Each test utterance is what a simulated borrower says (``ivr/sim/VOICE.md`` has 
 phrasings); it is synthesized with espeak-ng exactly like ``ivr/tts.py`` does (voice ``ko``, then
 sox to 8 kHz mono s16, gain -n -3), optionally with another rate / pitch / word gap, padded with
 300 ms of silence on both sides (a call's audio around an answer), recognized with the shipped
-Korean model either in grammar mode (the step's ``intents.grammar("ko-KR", step)``) or free mode,
+Korean model either in grammar mode (the step's decoder grammar, ``grammars.for_decoder``: the
+answers spelled in the model's words plus the garbage path, as a live call uses it) or free mode,
 and the transcript goes through ``intents.understand``.  An utterance is ``ok`` when every expected
 field matches.
 
@@ -30,7 +31,8 @@ import time
 import wave
 from pathlib import Path
 
-from ivr.dialog.intents import grammar, understand
+from ivr.dialog import grammars
+from ivr.dialog.intents import understand
 
 TODAY = _dt.date(2026, 12, 1)          # a Tuesday, as in tests/unit/test_intents_ko.py
 SAMPLE_RATE = 8000
@@ -198,6 +200,11 @@ def synth(text: str, *, rate: int = 175, pitch: int = 50, gap: int = 0, pad_ms: 
     return pad + pcm + pad
 
 
+def decoder_grammar(step: str) -> list[str]:
+    """The phrase list a live call hands Vosk at ``step``."""
+    return grammars.for_decoder("ko-KR", step, model_dir()).phrases
+
+
 def recognizer(model, phrases: list[str] | None):
     import vosk
     if phrases:
@@ -228,7 +235,7 @@ def run(steps, modes, variants, verbose=False, out=sys.stdout, repeat: int = 1) 
     vocab = vocabulary()
     report = {"model": model_dir(), "today": TODAY.isoformat(), "pad_ms": PAD_MS, "grammars": {}, "runs": []}
     for step in steps:
-        g = grammar("ko-KR", step)
+        g = decoder_grammar(step)
         missing = sorted({w for p in g for w in p.split() if w not in vocab and w != "[unk]"})
         report["grammars"][step] = {"phrases": len(g), "missing_words": missing}
         if missing:
@@ -238,7 +245,7 @@ def run(steps, modes, variants, verbose=False, out=sys.stdout, repeat: int = 1) 
         v = VARIANTS[vname]
         for mode in modes:
             for step in steps:
-                phrases = grammar("ko-KR", step) if mode == "grammar" else None
+                phrases = decoder_grammar(step) if mode == "grammar" else None
                 rows = []
                 for text, expected in CASES[step]:
                     pcm = synth(text, **v)
