@@ -92,7 +92,7 @@ class DecisionLayer(Baseline):
         from ivr.dialog.decision import decide
         from ivr.dialog.speech import Recognition
         d = decide(Recognition.from_json(rec), locale=LOCALE, step=step, today=today, policy=policy)
-        return Verdict(d.kind, dict(d.meaning), tuple(d.reasons))
+        return Verdict(d.kind, dict(d.meaning), tuple(d.reasons), keypad_only=d.keypad_only)
 
 def backend(name: str):
     """``auto`` = the decision layer when it exists, else the baseline."""

@@ -15,6 +15,9 @@ take, so no two takes are the same audio). After a *confirm* decision:
   question), the borrower answers the read-back with yes when the hypothesis is right and no when
   it is wrong, decided at step "confirm"; an accepted yes stores the hypothesis; a yes that is
   itself only "confirm" is asked once more (another take) and stores it if heard as yes again;
+* if the answer must never come from voice alone (``always_confirm``: identity yes, call me
+  later), the runner asks for the key only; the borrower presses the key of the answer they meant,
+  which settles it (completed, by keypad);
 * otherwise the runner says what it heard and asks again (the question's own keys stay open); the
   borrower, speaking, repeats the answer they meant, and the hypothesis is stored only if that
   second recognition is accepted or confirmed with the same intent and the hypothesis's slots
@@ -43,6 +46,7 @@ class Verdict:
     kind: str            # accept | confirm | reject
     meaning: dict
     reasons: tuple = ()  # why it was not simply accepted (diagnostics only)
+    keypad_only: bool = False   # a confirm the runner settles by a key only (always_confirm)
 
 
 class Missing(LookupError):
@@ -95,6 +99,9 @@ def simulate(utt: Utterance, turn) -> Trail:
         if v.kind != "confirm":
             continue
         right = is_correct(utt, v.meaning)
+        if v.keypad_only and v.meaning.get("intent") not in utt.readback:
+            path.append("confirm-by-key")
+            return Trail(True, path)
         if v.meaning.get("intent") in utt.readback:
             reply = "yes" if right else "no"
             c = turn(reply, take)

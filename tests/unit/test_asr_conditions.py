@@ -318,3 +318,15 @@ def test_sweep_chooses_on_tuning_only_and_keeps_false_accepts_under_one_percent(
     assert out["chosen"]["tuning"]["false_accept_pct"] <= 1.0
     assert all("lattice_beam" not in c["changes"] for c in out["candidates"])     # a decoding setting
     assert not asr_sweep.valid(asr_sweep.set_path(Pol(), ("default", "accept"), 0.3))
+
+
+def test_a_confirm_settled_by_a_key_completes_and_never_stores_what_was_misheard():
+    """An always_confirm answer (identity yes) is asked back with the keys only: the borrower
+    presses what they meant, so even a wrong hypothesis ends with the right answer stored."""
+    from bench.asr_scoring import Verdict, simulate
+
+    utt = next(u for u in load()[1] if u.step == "identity" and u.in_grammar)
+    wrong = Verdict("confirm", {"intent": "callback" if "callback" not in utt.intents else "deny",
+                                "date": None, "time": None, "amount": None, "digits": None}, keypad_only=True)
+    trail = simulate(utt, lambda kind, take: wrong)
+    assert trail.completed and trail.path[-1] == "confirm-by-key"
