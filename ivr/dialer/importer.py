@@ -238,6 +238,9 @@ def parse_amount(raw, column: str) -> int:
     return int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
 
 
+_TZ_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+
+
 def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict:
     """One borrower row -> {"loan_id", borrower fields..., "contacts": [...]}; raises RowInvalid."""
     phone_rule = phone_rule or parse_phone
@@ -254,9 +257,12 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
     locale = canonical[locale.lower().replace("_", "-")]
     region, default_tz = LOCALES[locale]
     tz = _s(cells.get("timezone")) or default_tz
+    # an IANA name is short and plain; anything else would reach the file system as a path
+    if len(tz) > 64 or not _TZ_NAME.fullmatch(tz):
+        raise RowInvalid("timezone", f"unknown time zone {tz[:64]!r}")
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise RowInvalid("timezone", f"unknown time zone {tz!r}") from None
     id4 = _s(cells.get("id_last4")).upper() or None
     if id4 is not None:

@@ -123,3 +123,12 @@ def test_payments(db, tmp_path):
     assert r.created == 2 and [(e.line, e.column) for e in r.errors] == [(4, "loan_id"), (5, "paid_amount")]
     r2 = importer.import_payments(db, p)
     assert r2.created == 0 and r2.unchanged == 2
+
+
+def test_a_time_zone_that_is_no_zone_name_is_a_row_error(tmp_path):
+    """Found by the API fuzzer: a long or odd time zone reached the file system (OSError, a 500)."""
+    from ivr.dialer.importer import RowInvalid, parse_borrower_row
+    for tz in ("x" * 300, "{'': None}", "../../etc/passwd", "Asia/Shang hai"):
+        with pytest.raises(RowInvalid, match="time zone"):
+            parse_borrower_row({"loan_id": "L1", "name": "张三", "phone": "13800138000", "amount_due": "100",
+                                "due_date": "2026-12-20", "timezone": tz})
