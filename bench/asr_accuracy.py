@@ -23,7 +23,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -159,25 +158,10 @@ def load_model():
 
 
 def vocabulary(path: str | None = None) -> set[str]:
-    """Words the model knows: the word symbol table stored in graph/Gr.fst.
-
-    A grammar word outside this set is dropped by Vosk ("Ignoring word missing in vocabulary").
-    OpenFst writes a symbol table as: magic, name, available key (int64), count (int64), then
-    count x (int32 length, bytes, int64 key).
-    """
-    path = path or os.path.join(model_dir() or "", "graph", "Gr.fst")
-    with open(path, "rb") as f:
-        head = f.read(64 * 1024 * 1024)
-    i = head.index(b"words.txt") + len(b"words.txt")
-    _avail, n = struct.unpack_from("<qq", head, i)
-    i += 16
-    words = set()
-    for _ in range(n):
-        (ln,) = struct.unpack_from("<i", head, i)
-        i += 4
-        words.add(head[i:i + ln].decode("utf-8"))
-        i += ln + 8
-    return words
+    """Words the model knows (the word symbol table stored in graph/Gr.fst), read by the product's
+    own reader: a grammar word outside this set is dropped by Vosk."""
+    from ivr.dialog.vocab import read_fst_symbols
+    return read_fst_symbols(path or os.path.join(model_dir() or "", "graph", "Gr.fst"))
 
 
 def synth(text: str, *, rate: int = 175, pitch: int = 50, gap: int = 0, pad_ms: int = PAD_MS) -> bytes:
