@@ -5,6 +5,7 @@ Never edit a migration that has shipped: add a new file.
 """
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -27,20 +28,33 @@ def _register(path: Path) -> None:
 
 
 def split_statements(sql: str) -> list[str]:
-    """Split a migration file on ';' at line ends (our files keep one statement per ';'-line)."""
-    out, current = [], []
+    """Split a migration file into whole statements, as SQLite itself would parse them.
+
+    A line ending in ';' ends a statement only when `sqlite3.complete_statement` agrees, so a
+    trigger body (`BEGIN ... ; ... END;`) or a ';' inside a string stays in one statement.
+    Comment-only chunks are dropped.
+    """
+    out: list[str] = []
+    current: list[str] = []
     for line in sql.splitlines():
-        if line.strip().startswith("--") and not current:
+        if not current and (not line.strip() or line.strip().startswith("--")):
             continue
         current.append(line)
-        if line.rstrip().endswith(";"):
-            statement = "\n".join(current).strip()
-            if statement.rstrip(";").strip():
-                out.append(statement)
+        candidate = "\n".join(current).strip()
+        if sqlite3.complete_statement(candidate):
+            if _has_code(candidate):
+                out.append(candidate)
             current = []
-    if "\n".join(current).strip():
-        out.append("\n".join(current).strip())
+    rest = "\n".join(current).strip()
+    if rest and _has_code(rest):
+        out.append(rest)
     return out
+
+
+def _has_code(statement: str) -> bool:
+    """False for a chunk that is only comments and semicolons."""
+    code = "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
+    return bool(code.replace(";", "").strip())
 
 
 for _path in sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):

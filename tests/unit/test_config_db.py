@@ -41,3 +41,25 @@ def test_database_is_wal_and_migrations_are_idempotent(tmp_path):
 def test_statement_splitter():
     sql = "-- a comment\nCREATE TABLE a (x INTEGER); \nCREATE TABLE b (\n  y TEXT -- note\n);\n"
     assert split_statements(sql) == ["CREATE TABLE a (x INTEGER);", "CREATE TABLE b (\n  y TEXT -- note\n);"]
+
+
+def test_statement_splitter_keeps_a_trigger_body_whole():
+    sql = (
+        "CREATE TABLE t (x INTEGER, note TEXT);\n"
+        "CREATE TRIGGER t_guard BEFORE UPDATE ON t\n"
+        "BEGIN\n"
+        "  SELECT RAISE(ABORT, 'no;');\n"
+        "  SELECT 1;\n"
+        "END;\n"
+        "INSERT INTO t VALUES (1, 'a;\n b');\n"
+        "-- trailing comment ;\n"
+    )
+    statements = split_statements(sql)
+    assert len(statements) == 3
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+    assert statements[2] == "INSERT INTO t VALUES (1, 'a;\n b');"
+    import sqlite3
+    conn = sqlite3.connect(":memory:")
+    for statement in statements:
+        conn.execute(statement)
+    assert conn.execute("SELECT note FROM t").fetchone()[0] == "a;\n b"
