@@ -29,9 +29,9 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from bench.stats import percentile
 from ivr import config
 from ivr.ami.client import AmiClient
 from ivr.ami.protocol import AmiParser, encode_message
@@ -233,8 +233,8 @@ async def run_rate(settings, port: int, fixtures: list[dict], rate: float, secon
     wrong = sum(1 for aid, outcome in expected.items() if (rows.get(aid) or {}).get("outcome") != outcome)
     await placer.ami.close()
     db.close()
-    lags.sort()
-    q = lambda p: round(lags[min(len(lags) - 1, int(p * len(lags)))] * 1000, 1) if lags else None  # noqa: E731
+    lags_ms = [lag * 1000 for lag in lags]
+    q = lambda p: percentile(lags_ms, p)  # noqa: E731
     return {"rate": rate, "calls": calls, "events": total, "handled": handled,
             "achieved_per_s": round(handled / wall, 0) if wall > 0 else None,
             "lag_ms": {"median": q(0.5), "p95": q(0.95), "max": q(1.0)},

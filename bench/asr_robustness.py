@@ -39,7 +39,7 @@ from bench import asr_audio, asr_sweep
 from bench.asr_backend import backend as make_backend
 from bench.asr_conditions import Condition, by_name, split
 from bench.asr_corpus import CorpusError, Utterance, is_correct, load
-from bench.asr_scoring import OUTCOMES, Missing, Tally, Verdict, outcome, simulate
+from bench.asr_scoring import Missing, Tally, Verdict, outcome, simulate
 
 log = logging.getLogger(__name__)
 YES_REPLIES = ["네", "네 맞아요", "예 맞습니다"]

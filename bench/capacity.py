@@ -35,7 +35,6 @@ import datetime as dt
 import json
 import logging
 import os
-import statistics
 import struct
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.stats import percentile
 from ivr import config, tts
 from ivr.asterisk import process as asterisk
 from ivr.config import REPO_ROOT
@@ -363,12 +363,7 @@ def call_report(row: dict, answers: list[dict], dialog: dict | None) -> dict:
 
 
 def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+    return percentile(values, q, ndigits=None)
 
 
 class Bench:

@@ -73,7 +73,7 @@ def bench_scheduler(db, n: int) -> list[tuple]:
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        r = scheduler.tick(db, night, {cid: 50})
+        scheduler.tick(db, night, {cid: 50})
         times.append(time.perf_counter() - t0)
     rows.append(("tick at night, 200 refusals each", n, len(times), statistics.median(times) * 1000, max(times) * 1000))
     return rows

@@ -21,13 +21,13 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile  # noqa: E402
 from ivr import config  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
 from ivr.demo import call_all  # noqa: E402
@@ -38,12 +38,7 @@ STEPS = [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1234"}, {"say": "네", "lo
 
 
 def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return round(values[lo] + (values[hi] - values[lo]) * (k - lo), 1)
+    return percentile(values, q)
 
 
 def ms(a: str | None, b: str | None) -> float | None:

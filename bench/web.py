@@ -9,7 +9,6 @@ An existing --db with enough attempts is reused (generation takes a minute or tw
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile  # noqa: E402
 from ivr import config  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
 from ivr.web import create_app  # noqa: E402
@@ -109,9 +109,7 @@ def timed(fn, runs: int) -> tuple[float, float, int]:
         t = time.perf_counter()
         status = fn()
         times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
-    return statistics.median(times), p95, status
+    return percentile(times, 0.5, ndigits=None), percentile(times, 0.95, ndigits=None), status
 
 
 def main(argv=None) -> int:
