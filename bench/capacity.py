@@ -545,9 +545,7 @@ def main() -> int:
     for mode in args.modes:
         rtp, sched = build_stream(settings, Schedule(latency_s=MODE_LATENCY_S[mode]))
         pcaps[mode] = (out / f"borrower-{mode}.pcap", sched)
-        write_pcap(pcaps[mode][0], rtp.packets)
-        # a copy beside the scenario, for running sipp by hand
-        write_pcap(SIPP_DIR / f"borrower-{mode}.pcap", rtp.packets)
+        write_pcap(pcaps[mode][0], rtp.packets)  # under runs/ only: the repository is never rewritten
     print(f"capacity bench: {machine()}, steps {args.steps}, modes {args.modes}, output {out}", flush=True)
     asterisk.start(settings)
     dialog = DialogProcess(settings, out / "dialog.log")

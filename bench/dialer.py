@@ -11,12 +11,12 @@ import asyncio
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.output import run_dir  # noqa: E402
 from ivr.config import Settings  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
 from ivr.db.writer import AsyncDb  # noqa: E402
@@ -106,9 +106,9 @@ async def pacing_run(path: Path, cps: float, calls: int) -> tuple[float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--borrowers", type=int, default=100_000)
-    ap.add_argument("--out", help="database file (default: a temp file)")
+    ap.add_argument("--out", help="database file (default: runs/bench-dialer-<time>/bench.db)")
     args = ap.parse_args()
-    tmp = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench-dialer-")) / "bench.db"
+    tmp = Path(args.out) if args.out else run_dir("bench-dialer") / "bench.db"
     if tmp.exists():
         tmp.unlink()
     db = connect(tmp)

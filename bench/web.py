@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.output import RUNS, run_dir  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from ivr import config  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
@@ -115,10 +115,10 @@ def timed(fn, runs: int) -> tuple[float, float, int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--attempts", type=int, default=1_000_000)
-    ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "huifang-web-bench.db"))
+    ap.add_argument("--db", default=str(RUNS / "web-bench.db"), help="kept between runs (generating takes minutes)")
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="huifang-web-bench-"))
+    work = run_dir("web-bench")
     s = config.load(env={}).replace(db_path=args.db, cache_dir=work, instance="web-bench")
     db = connect(s.database)
     have = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
