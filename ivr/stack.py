@@ -21,7 +21,7 @@ from .dialog import prompts
 from .sim.personas import load_personas
 from .sim.pool import PhonePool
 
-log = logging.getLogger("ivr.stack")
+log = logging.getLogger(__name__)
 
 
 class StackError(RuntimeError):

@@ -33,7 +33,7 @@ from .protocol import AmiParser, Message, encode_action, get_header, message_kin
 
 __all__ = ["AmiClient", "AmiError", "AmiAuthError", "AmiDisconnected", "AmiTimeout"]
 
-log = logging.getLogger("ivr.ami")
+log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Message], Awaitable[Any]]
 StateHandler = Callable[[bool], Awaitable[Any]]

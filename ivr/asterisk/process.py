@@ -16,7 +16,7 @@ from . import rootfs, shim
 from .render import render
 from .secret import ami_secret
 
-log = logging.getLogger("ivr.asterisk")
+log = logging.getLogger(__name__)
 
 
 class AsteriskError(RuntimeError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..config import Settings
 from . import shim
 
-log = logging.getLogger("ivr.asterisk")
+log = logging.getLogger(__name__)
 
 SUITE = "sid"
 VARIANT = "apt"

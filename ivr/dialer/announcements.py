@@ -38,7 +38,7 @@ import numpy as np
 
 from .outcomes import ANNOUNCEMENT_OUTCOMES
 
-log = logging.getLogger("ivr.announcements")
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
 # the precise reasons (attempts.announcement) and the outcome each one stands for

@@ -22,7 +22,7 @@ from ..db.writer import AsyncDb
 from .attempt_state import AttemptView, reduce
 from .outcomes import classify
 
-log = logging.getLogger("ivr.dialer")
+log = logging.getLogger(__name__)
 
 # event headers worth keeping in the events table
 KEEP = ("Event", "UserEvent", "Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Cause", "Cause-txt",

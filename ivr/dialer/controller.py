@@ -45,7 +45,7 @@ from .holidays import HolidayCalendar, HolidayFileError
 from .outcomes import classify as classify_outcome
 from .policy import OWN_KINDS, Dial
 
-log = logging.getLogger("ivr.dialer.controller")
+log = logging.getLogger(__name__)
 OPEN_STATES = ("queued", "dialing", "ringing", "answered", "in_dialog")
 MESSAGE_RESULTS = ("message_requested",)     # dialog results / answer intents asking for a message
 MESSAGE_INTENTS = ("send_message", "message")

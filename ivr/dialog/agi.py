@@ -37,7 +37,7 @@ __all__ = [
     "start_agi_server",
 ]
 
-log = logging.getLogger("ivr.agi")
+log = logging.getLogger(__name__)
 
 _MAX_LINE = 16 * 1024          # longest line we accept from Asterisk
 _MAX_ENV_LINES = 512           # an environment block longer than this is garbage

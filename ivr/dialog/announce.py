@@ -26,7 +26,7 @@ from ..dialer import announcements
 from .agi import AgiSession, CallHungUp
 from .speech import NoModel, recognize_pcm
 
-log = logging.getLogger("ivr.dialog.announce")
+log = logging.getLogger(__name__)
 ROUTE_BUDGET_S = 4.0
 MAX_SECONDS = 30.0        # recognise the first 30 s: announcements repeat
 

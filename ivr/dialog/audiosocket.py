@@ -47,7 +47,7 @@ __all__ = [
     "MAX_PAYLOAD",
 ]
 
-log = logging.getLogger("ivr.audiosocket")
+log = logging.getLogger(__name__)
 
 FRAME_BYTES = 320            # 20 ms of 8 kHz 16-bit mono
 FRAME_SECONDS = 0.020

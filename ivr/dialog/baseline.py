@@ -30,7 +30,7 @@ from .runner import CallContext, FlowRunner
 from .speech import Utterance
 from .turns import FRAME_MS, Turn, TurnTuning, rms
 
-log = logging.getLogger("ivr.dialog.baseline")
+log = logging.getLogger(__name__)
 
 ESCAPE = "0123456789*#"
 SILENCE_S = 1          # RECORD FILE s=1

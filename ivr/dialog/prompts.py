@@ -20,7 +20,7 @@ from .. import tts
 from ..config import Settings
 from .flow import placeholders, prompt_texts
 
-log = logging.getLogger("ivr.prompts")
+log = logging.getLogger(__name__)
 INSTALL_PLACEHOLDERS = {"lender"}
 MANIFEST = ".generated.json"
 NOT_SPOKEN = {"lender_name"}  # values, not prompts

@@ -23,7 +23,7 @@ from .speech import NoModel, Recognition, SpeechEngine
 from .store import DialogStore
 from .turns import CallAudio, Turn
 
-log = logging.getLogger("ivr.dialog")
+log = logging.getLogger(__name__)
 
 
 @dataclass

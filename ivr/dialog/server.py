@@ -26,7 +26,7 @@ from .speech import SpeechEngine
 from .store import DialogStore
 from .turns import CallAudio
 
-log = logging.getLogger("ivr.dialog")
+log = logging.getLogger(__name__)
 AUDIO_CONNECT_TIMEOUT = 5.0
 
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..db.clock import now_iso
 from ..db.connect import connect
 
-log = logging.getLogger("ivr.dialog.store")
+log = logging.getLogger(__name__)
 
 
 class DialogStore:

@@ -20,7 +20,7 @@ from .agi import CallHungUp
 from .audiosocket import AudioSocketConnection, Kind
 from .speech import Utterance
 
-log = logging.getLogger("ivr.turns")
+log = logging.getLogger(__name__)
 
 FRAME_MS = 20
 

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from ..dialer.clock import iso
 
-log = logging.getLogger("ivr.notify")
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from ..db.connect import connect
 
-log = logging.getLogger("ivr.web")
+log = logging.getLogger(__name__)
 PURGE_EVERY_S = 24 * 3600
 
 
