@@ -15,13 +15,13 @@ take, so no two takes are the same audio). After a *confirm* decision:
   question), the borrower answers the read-back with yes when the hypothesis is right and no when
   it is wrong, decided at step "confirm"; an accepted yes stores the hypothesis; a yes that is
   itself only "confirm" is asked once more (another take) and stores it if heard as yes again;
-* if the answer must never come from voice alone (``always_confirm``: identity yes, call me
-  later), the runner asks for the key only; the borrower presses the key of the answer they meant,
-  which settles it (completed, by keypad);
-* otherwise the runner says what it heard and asks again (the question's own keys stay open); the
-  borrower, speaking, repeats the answer they meant, and the hypothesis is stored only if that
-  second recognition is accepted or confirmed with the same intent and the hypothesis's slots
-  (the runner's "a second, independent recognition agrees").
+* if the confirmation is settled by a key only (the decision's ``keypad_only``: the evidence
+  file's ``always_confirm`` answers, and every answer while ``confirm_by_repeating`` is false, as
+  shipped), the borrower presses the key of the answer they meant, which settles it (completed);
+* otherwise (``confirm_by_repeating: true``) the runner says what it heard and asks again (the
+  question's own keys stay open); the borrower, speaking, repeats the answer they meant, and the
+  hypothesis is stored only if that second recognition is accepted or confirmed with the same
+  intent and the hypothesis's slots.
 
 Anything else goes back to the question (the next voice try, then the keypad). After two voice
 tries, the keypad, which always works. Completed = the stored answer is right and no wrong
@@ -46,7 +46,7 @@ class Verdict:
     kind: str            # accept | confirm | reject
     meaning: dict
     reasons: tuple = ()  # why it was not simply accepted (diagnostics only)
-    keypad_only: bool = False   # a confirm the runner settles by a key only (always_confirm)
+    keypad_only: bool = False   # a confirm the runner settles by a key only (Decision.keypad_only)
 
 
 class Missing(LookupError):

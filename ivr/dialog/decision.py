@@ -48,6 +48,11 @@ class Policy:
     lattice_beam: float | None = 6.0
     temperature: float = 1.0
     min_coverage: float = 0.75
+    # False: a confirmation is settled by a key (or a promise's yes/no read-back), never by the
+    # borrower saying the same answer again: the same talker on the same line is misheard the same
+    # way twice (bench/README.md, "ASR robustness": 75 of 96 uncompleted answers were a repeated
+    # mishearing that agreed with itself)
+    confirm_by_repeating: bool = False
     default: Thresholds = Thresholds()
     per_intent: dict = field(default_factory=dict)     # {(step, intent): Thresholds}
 
@@ -91,8 +96,12 @@ def load_policy(locale: str, prompts_dir: str | None = None) -> Policy:
     temp = float(data.get("temperature", 1.0))
     if temp <= 0:
         raise PolicyError(f"{path}: temperature must be > 0")
+    repeating = data.get("confirm_by_repeating", False)
+    if not isinstance(repeating, bool):
+        raise PolicyError(f"{path}: confirm_by_repeating must be true or false")
     return Policy(lattice_beam=None if beam is None else float(beam), temperature=temp,
-                  min_coverage=float(data.get("min_coverage", 0.75)), default=default, per_intent=per)
+                  min_coverage=float(data.get("min_coverage", 0.75)), confirm_by_repeating=repeating,
+                  default=default, per_intent=per)
 
 
 @dataclass
@@ -104,7 +113,7 @@ class Decision:
     word_conf: float | None
     reasons: list[str] = field(default_factory=list)
     nbest: list[dict] = field(default_factory=list)
-    keypad_only: bool = False    # to be confirmed by a key, not by saying it again (always_confirm)
+    keypad_only: bool = False    # to be confirmed by a key, not by saying it again
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -211,4 +220,4 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
         reasons.append(f"{step} {best['intent']} by voice is always confirmed")
     kind = "confirm" if reasons else "accept"
     return Decision(kind, dict(hypothesis), hypothesis, posterior, word_conf, reasons, nbest,
-                    keypad_only=th.always_confirm)
+                    keypad_only=th.always_confirm or not policy.confirm_by_repeating)

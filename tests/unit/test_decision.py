@@ -106,3 +106,16 @@ def test_a_malformed_evidence_file_is_a_clear_error(tmp_path):
     with pytest.raises(PolicyError, match="confirm"):
         load_policy("xx-XX", str(tmp_path))
     assert isinstance(load_policy("yy-YY", str(tmp_path)), Policy)
+
+
+def test_confirmations_are_settled_by_a_key_unless_the_evidence_file_says_otherwise(tmp_path):
+    unsure = rec(("아니요", 100.0), ("네", 99.6))
+    strict = decide(unsure, locale="ko-KR", step="identity", today=TODAY)
+    assert strict.kind == "confirm" and strict.keypad_only
+    lenient = decide(unsure, locale="ko-KR", step="identity", today=TODAY,
+                     policy=Policy(confirm_by_repeating=True))
+    assert lenient.kind == "confirm" and not lenient.keypad_only
+    (tmp_path / "xx-XX").mkdir()
+    (tmp_path / "xx-XX" / "evidence.yaml").write_text("confirm_by_repeating: sometimes\n")
+    with pytest.raises(PolicyError, match="confirm_by_repeating"):
+        load_policy("xx-XX", str(tmp_path))

@@ -225,3 +225,22 @@ def test_grammar(step):
         assert {"일", "공", "엑스"} <= set(g)
     else:
         assert {"네", "상담원"} <= set(g)
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("끝자리 육 사 이 일이요", "6421"),     # 이요 after 일 is "it is", not the digit two
+    ("칠이에요", "7"),
+    ("사이", "42"),                          # after a vowel 이 is a digit
+    ("삼 이요", "32"),
+    ("공이요 일 이 삼", "0123"),
+])
+def test_read_digits_tells_the_copula_from_the_digit_two(text, digits):
+    assert read_digits(text) == digits
+
+
+@pytest.mark.parametrize("text, step, intent", [
+    ("번호 잘못 아셨어요", "identity", "deny"),
+    ("날짜는 못 정하겠어요", "plan", "refuse"),
+])
+def test_more_ways_to_say_wrong_number_and_no_date(text, step, intent):
+    assert understand(text, locale="ko-KR", step=step, today=datetime.date(2026, 12, 1))["intent"] == intent

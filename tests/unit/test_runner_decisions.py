@@ -1,7 +1,9 @@
 """The runner acts only on answers it is sure of: scripted turns through the real flow, the real
 decision layer and the real prompt texts; audio, recognizer and database are stand-ins."""
 import asyncio
+import dataclasses
 import datetime as dt
+import functools
 
 import pytest
 
@@ -108,11 +110,23 @@ def test_speech_outside_the_grammar_is_rejected_asked_again_then_the_keypad_is_o
     assert ctx.result == "wrong_person"
 
 
-def test_an_unsure_no_is_confirmed_by_saying_it_again():
+def test_an_unsure_no_said_again_is_not_taken_the_question_is_asked_again():
+    unsure = voice(("아니요", 100.0), ("네", 99.6))
+    clear = voice(("아니요", 100.0), ("아니요 요", 95.0))
+    ctx, store = run([unsure, clear, keys("2")])
+    assert store.rows[0]["decision"] == "confirm" and store.rows[1]["node"] == "identity:confirm"
+    assert store.confirmations == [], "a repeated answer is no evidence: the same mishearing repeats"
+    assert played(ctx)[:4] == ["greeting", "identity", "heard_identity_deny", "identity_reprompt"]
+    assert ctx.result == "wrong_person"
+
+
+def test_where_the_evidence_file_allows_it_an_answer_said_again_confirms_it(monkeypatch):
+    from ivr.dialog import decision, runner
+    lenient = dataclasses.replace(decision.load_policy("ko-KR"), confirm_by_repeating=True)
+    monkeypatch.setattr(runner, "decide", functools.partial(decision.decide, policy=lenient))
     unsure = voice(("아니요", 100.0), ("네", 99.6))
     clear = voice(("아니요", 100.0), ("아니요 요", 95.0))
     ctx, store = run([unsure, clear])
-    assert store.rows[0]["decision"] == "confirm" and store.rows[1]["node"] == "identity:confirm"
     assert store.confirmations == [(1, "voice")]
     assert ctx.result == "wrong_person"
 

@@ -24,8 +24,25 @@ NATIVE_HOURS = {"열한": 11, "열두": 12, "다섯": 5, "여섯": 6, "일곱": 
 NATIVE_DIGITS = {"하나": "1", "둘": "2", "셋": "3", "넷": "4", "다섯": "5", "여섯": "6",
                  "일곱": "7", "여덟": "8", "아홉": "9"}
 X_WORDS = ("엑스", "엑쓰", "액스", "x", "X")
-# Endings to strip from a token before reading it as digits ("칠이에요" -> 칠).
-DIGIT_ENDINGS = ("입니다", "이에요", "예요", "이고요", "이고", "요", "은", "는")
+# Endings to strip from a token before reading it as digits ("칠이에요" -> 칠). Those that begin
+# with the copula 이 follow only a syllable with a final consonant (일이요 = "it's 1"); after a
+# vowel 이 is the digit two (사이 = 4 2), so they are not stripped there.
+DIGIT_ENDINGS = ("입니다", "이에요", "예요", "이고요", "이고", "이요", "요", "은", "는")
+
+
+def _has_final_consonant(syllable: str) -> bool:
+    code = ord(syllable) - 0xAC00
+    return 0 <= code < 11172 and code % 28 != 0
+
+
+def _strip_ending(tok: str) -> str:
+    for end in DIGIT_ENDINGS:
+        if tok.endswith(end) and len(tok) > len(end):
+            stem = tok[: -len(end)]
+            if end.startswith("이") and not _has_final_consonant(stem[-1]):
+                continue
+            return stem
+    return tok
 
 # A run of numeral characters, possibly split by spaces (Vosk splits words).
 SINO_RUN = rf"(?:[0-9]+|[{SINO_CHARS}])(?:\s*(?:[0-9]+|[{SINO_CHARS}]))*"
@@ -67,10 +84,7 @@ def read_digits(text: str) -> str:
     """Digits (and X) read aloud one by one: "일 이 삼 엑스" -> "123X"."""
     out: list[str] = []
     for tok in text.split():
-        for end in DIGIT_ENDINGS:
-            if tok.endswith(end) and len(tok) > len(end):
-                tok = tok[: -len(end)]
-                break
+        tok = _strip_ending(tok)
         i, chunk = 0, []
         ok = True
         while i < len(tok):
