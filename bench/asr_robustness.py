@@ -174,6 +174,26 @@ def evaluate(conds: list[Condition], utts: list[Utterance], be, policy, today, r
     raise RuntimeError("turns still missing after 6 decoding rounds")
 
 
+def ceiling(conds: list[Condition], utts: list[Utterance], recs: Recs, today) -> dict:
+    """What the recognitions allow at best, whatever the decider: of the in-grammar first answers,
+    the share whose MBR 1-best reads as what was meant, and the share where any n-best
+    alternative does (an oracle that always picked the right alternative)."""
+    from ivr.dialog.intents import understand
+    n = one_best = any_best = 0
+    for cond in conds:
+        for utt in utts:
+            rec = recs.get(turn_key(cond, utt, "answer", 1)) if utt.in_grammar else None
+            if rec is None:
+                continue
+            texts = [rec.get("text") or ""] + [a.get("text") or "" for a in rec.get("alternatives") or []]
+            right = [is_correct(utt, understand(t, locale="ko-KR", step=utt.step, today=today)) for t in texts]
+            n += 1
+            one_best += right[0]
+            any_best += any(right)
+    pct = (lambda k: round(100.0 * k / n, 1)) if n else (lambda k: None)
+    return {"answers": n, "one_best_right_pct": pct(one_best), "any_nbest_right_pct": pct(any_best)}
+
+
 def tally(results: dict, conds: list[Condition], utts: list[Utterance]) -> dict:
     per_cond = {c.name: Tally() for c in conds}
     per_step: dict[str, Tally] = {}
@@ -347,12 +367,16 @@ def main(argv=None) -> int:
                 conf = confusions(results, utts)
                 if conf:
                     print(f"\n  most frequent false accepts ({half}): " + "; ".join(f"{k} x{n}" for k, n in conf))
+                top = ceiling(conds, utts, recs, today)
+                print(f"\n  recognizer ceiling ({half}): of {top['answers']} answers, the 1-best reads right "
+                      f"{top['one_best_right_pct']}%, any of the n-best {top['any_nbest_right_pct']}% "
+                      f"(no decider can be right more often)")
                 why = reasons(results, utts)
                 if why:
                     print(f"\n  why answers were not accepted ({half}):\n" + "\n".join(f"    {n:>5}  {k}" for k, n in why))
                 if args.verbose:
                     print_failures(results, conds, utts)
-                report["halves"][half] = {**half_json(t), "false_accepts": dict(conf), "not_accepted_because": dict(why),
+                report["halves"][half] = {**half_json(t), "ceiling": top, "false_accepts": dict(conf), "not_accepted_because": dict(why),
                                           "seconds": round(time.monotonic() - t0, 1)}
                 report.setdefault("results", []).extend(
                     {"condition": c, "uid": u, "first": r["first"], "kind": r["verdict"].kind,
