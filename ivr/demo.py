@@ -170,7 +170,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         from . import health
         # the demo process is the dialer: its figures stay up until the demo ends; the dialog
         # server (a child process) serves its own while the stack runs
-        ops = health.serve("dialer", settings, {})
+        ops = health.serve("dialer", settings, health.dialer_checks(settings, None))
         dialog_ops = f"http://{settings.bind}:{settings.metrics_port('dialog')}"
         print(f"dialog: metrics {dialog_ops}/metrics, health {dialog_ops}/healthz", flush=True)
         if serve:  # up before the calls, so the live monitor shows them

@@ -31,8 +31,9 @@ def serve(process: str, settings: Settings, checks: dict[str, Check]) -> OpsEndp
 
 
 def dialer_checks(settings: Settings, controller) -> dict[str, Check]:
+    """`controller`: a `dialer.controller.Controller`, or None while there is none yet."""
     def ami() -> str | None:
-        placer = controller.placer
+        placer = controller.placer if controller is not None else None
         if placer is None:
             return "not started"
         return None if placer.ami.connected else f"not connected to AMI {settings.ami_host}:{settings.ami_port}"
