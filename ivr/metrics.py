@@ -46,6 +46,9 @@ QUEUE_WAIT = Histogram(
     "huifang_queue_wait_seconds", "Time an escalated borrower waited in the agents' queue, by how the wait "
     "ended (answered by an agent, timeout, abandoned, ...)", ["result"],
     buckets=(1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300))
+HEALTH_CHECK = Gauge(
+    "huifang_health_check", "1 when the process's health check passes, else 0 (the checks of /healthz, "
+    "evaluated at each scrape)", ["check"])
 CALLS_IN_FLIGHT = Gauge(
     "huifang_dialer_calls_in_flight", "Attempts the dialer is placing or following now")
 

@@ -15,6 +15,8 @@ Why it looks like this:
   {"status": "ok", ...} when all pass, 503 with the first failure as "reason" and every check's
   state otherwise. Checks run in the HTTP thread: they must be cheap and must not touch an
   asyncio loop's objects except to read simple attributes.
+* Each scrape of /metrics also evaluates the checks into `huifang_health_check{check}` (1/0), so
+  Prometheus alone can alert on health without probing /healthz.
 * A plain `http.server` in a daemon thread: no framework, and a scrape never waits on the event
   loop that paces every call's audio.
 """
@@ -29,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from .metrics import HEALTH_CHECK
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
+            _, body = evaluate(self.endpoint.process, self.endpoint.checks)
+            for name, state in body["checks"].items():   # so Prometheus can alert on health alone
+                HEALTH_CHECK.labels(name).set(1 if state == "ok" else 0)
             self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.endpoint.registry))
         elif path == "/healthz":
             status, body = evaluate(self.endpoint.process, self.endpoint.checks)

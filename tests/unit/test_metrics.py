@@ -356,3 +356,44 @@ def test_answers_are_counted_as_stored_by_decision_and_via_and_turn_latency_is_m
     replies = {v: value("huifang_turn_latency_seconds_count", via=v) - lat[v][0] for v in lat}
     assert replies == {"voice": 1, "keypad": 3}   # every answer here was followed by a prompt
     assert value("huifang_turn_latency_seconds_sum", via="keypad") - lat["keypad"][1] == pytest.approx(1.2)
+
+
+# ---- the dashboard and the alert rules name only metrics that exist ------------------------------
+def _exported_names() -> set[str]:
+    names = set()
+    for family in REGISTRY.collect():
+        if family.name.startswith(metrics.PREFIX):
+            suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+            names |= {family.name + s for s in suffixes[family.type]}
+    return names
+
+
+def test_dashboard_and_alerts_use_only_defined_metrics():
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    dashboard = json.loads((root / "ops/grafana/huifang.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    readme = (root / "README.md").read_text()
+    alerts = readme[readme.index("### What to alert on"):]
+    alerts = alerts[:alerts.index("\n## ")]
+    used = set(re.findall(r"huifang_[a-z_]+", " ".join(exprs) + alerts))
+    assert used and used <= _exported_names(), used - _exported_names()
+    assert {"huifang_calls_total", "huifang_answers_total", "huifang_turn_latency_seconds_bucket",
+            "huifang_ami_event_lag_seconds_bucket", "huifang_queue_wait_seconds_bucket", "huifang_outbox_backlog",
+            "huifang_refusals_total", "huifang_ami_reconnects_total"} <= used
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_each_scrape_reports_the_health_checks():
+    up = [True]
+    ep = OpsEndpoint("notifier", "127.0.0.1", 0, {"send_loop": lambda: None if up[0] else "stale"}).start()
+    try:
+        get(ep.url + "/metrics")
+        assert value("huifang_health_check", check="send_loop") == 1
+        up[0] = False
+        get(ep.url + "/metrics")
+        assert value("huifang_health_check", check="send_loop") == 0
+    finally:
+        ep.stop()
