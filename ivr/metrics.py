@@ -7,17 +7,21 @@ Why it looks like this:
   that records an event imports the metric from here and calls it at the one place the event
   happens: an attempt's disposition where `dialer.controller.finalize` writes it, an answer where
   `dialog.runner` stores it, a refusal where `dialer.scheduler.record_refusals` writes it.
-* The metrics live in prometheus-client's default registry of the process. Each long-running
-  process (dialer, dialog server, notifier, web app) serves its own registry on its own
-  127.0.0.1 port (`ivr.metrics_http`), so a metric only moves in the process that records it;
-  a process that never records one shows it at zero (labelled metrics: no series until used).
+* Each long-running process (dialer, dialog server, notifier, web app) serves, on its own
+  127.0.0.1 port (`ivr.metrics_http`), only the metrics it records (`PROCESS_METRICS`, through
+  `registry_for`) plus the health checks and the standard process_* / python_* figures: a
+  dialog server showing `huifang_ami_connected 0` would fire the AMI alert. Every metric is also
+  in prometheus-client's default registry, where tests read it.
 * Label values are closed sets (outcomes, dispositions, policy reasons, decision kinds, via):
   never a phone number, attempt id or text, so no personal data reaches the metrics and the
   number of series stays small. `label()` maps a missing value to "none".
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (CollectorRegistry, Counter, GCCollector, Gauge, Histogram, PlatformCollector,
+                               ProcessCollector, disable_created_metrics)
+
+disable_created_metrics()   # no *_created series: creation times are noise on every dashboard
 
 PREFIX = "huifang_"
 
@@ -27,6 +31,11 @@ def label(value) -> str:
     text = "" if value is None else str(value).strip()
     return text or "none"
 
+
+# ---- every process ---------------------------------------------------------------------------
+HEALTH_CHECK = Gauge(
+    "huifang_health_check", "1 when the process's health check passes, else 0 (the checks of /healthz, "
+    "evaluated at each scrape)", ["check"])
 
 # ---- dialer --------------------------------------------------------------------------------------
 CALLS = Counter(
@@ -46,9 +55,6 @@ QUEUE_WAIT = Histogram(
     "huifang_queue_wait_seconds", "Time an escalated borrower waited in the agents' queue, by how the wait "
     "ended (answered by an agent, timeout, abandoned, ...)", ["result"],
     buckets=(1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300))
-HEALTH_CHECK = Gauge(
-    "huifang_health_check", "1 when the process's health check passes, else 0 (the checks of /healthz, "
-    "evaluated at each scrape)", ["check"])
 CALLS_IN_FLIGHT = Gauge(
     "huifang_dialer_calls_in_flight", "Attempts the dialer is placing or following now")
 
@@ -71,3 +77,31 @@ OUTBOX_OLDEST_AGE = Gauge(
     "huifang_outbox_oldest_age_seconds", "Age of the oldest queued outbox message (0 when none is queued)")
 OUTBOX_DELIVERIES = Counter(
     "huifang_outbox_deliveries", "Delivery tries by channel and result (sent, retry, failed)", ["channel", "result"])
+
+# ---- web app -------------------------------------------------------------------------------------
+WEB_RESPONSES = Counter(
+    "huifang_web_responses", "Responses of the web app by HTTP status code (a 5xx is a bug: alert on it)",
+    ["code"])
+
+# ---- what each process serves --------------------------------------------------------------------
+_OUTBOX = (OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_DELIVERIES)
+PROCESS_METRICS = {
+    # the dialer also runs the notifier in-process when given --notify-config
+    "dialer": (CALLS, REFUSALS, AMI_EVENT_LAG, AMI_RECONNECTS, AMI_CONNECTED, QUEUE_WAIT, CALLS_IN_FLIGHT) + _OUTBOX,
+    "dialog": (ANSWERS, TURN_LATENCY, DIALOGS_ACTIVE),
+    "notifier": _OUTBOX,
+    "web": (WEB_RESPONSES,),
+}
+
+
+def registry_for(process: str) -> CollectorRegistry:
+    """A registry of `process`'s own metrics, its health checks and the process_* / python_* figures."""
+    if process not in PROCESS_METRICS:
+        raise ValueError(f"unknown process {process!r}; one of {', '.join(PROCESS_METRICS)}")
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in PROCESS_METRICS[process] + (HEALTH_CHECK,):
+        registry.register(collector)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry

@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from .metrics import HEALTH_CHECK
+from .metrics import HEALTH_CHECK, registry_for
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,11 @@ class OpsEndpoint:
     """`/metrics` and `/healthz` for `process` on bind:port, served from a daemon thread."""
 
     def __init__(self, process: str, bind: str, port: int, checks: Mapping[str, Check] | None = None,
-                 registry: CollectorRegistry = REGISTRY):
+                 registry: CollectorRegistry | None = None):
         self.process = process
         self.bind, self.port = bind, port
         self.checks: dict[str, Check] = dict(checks or {})
-        self.registry = registry
+        self.registry = registry or registry_for(process)   # only what this process records
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -123,7 +123,7 @@ class OpsEndpoint:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]   # port 0: the one the system chose
         threading.Thread(target=self._server.serve_forever, name=f"ops-{self.process}", daemon=True).start()
-        log.info("%s: metrics on %s/metrics, health on %s/healthz", self.process, self.url, self.url)
+        log.debug("%s: metrics on %s/metrics, health on %s/healthz", self.process, self.url, self.url)
         return self
 
     def stop(self) -> None:

@@ -397,3 +397,33 @@ def test_each_scrape_reports_the_health_checks():
         assert value("huifang_health_check", check="send_loop") == 0
     finally:
         ep.stop()
+
+
+def test_each_process_serves_only_what_it_records():
+    dialog = OpsEndpoint("dialog", "127.0.0.1", 0).start()
+    dialer = OpsEndpoint("dialer", "127.0.0.1", 0).start()
+    try:
+        dialog_text, dialer_text = get(dialog.url + "/metrics")[2], get(dialer.url + "/metrics")[2]
+    finally:
+        dialog.stop()
+        dialer.stop()
+    assert "huifang_turn_latency_seconds_bucket" in dialog_text and "process_resident_memory_bytes" in dialog_text
+    assert "huifang_ami_connected" not in dialog_text      # would fire the AMI alert from the wrong process
+    assert "huifang_ami_connected" in dialer_text and "huifang_answers" not in dialer_text
+    assert "_created" not in dialer_text
+    with pytest.raises(ValueError, match="unknown process 'asterisk'"):
+        metrics.registry_for("asterisk")
+
+
+def test_web_responses_are_counted_by_status_code():
+    from ivr.web.response_metrics import count_responses
+
+    def app(environ, start_response):
+        start_response(environ["want"], [])
+        return [b""]
+
+    counted = count_responses(app)
+    before = value("huifang_web_responses_total", code="500")
+    counted({"want": "500 INTERNAL SERVER ERROR"}, lambda status, headers, exc_info=None: None)
+    counted({"want": "200 OK"}, lambda status, headers, exc_info=None: None)
+    assert value("huifang_web_responses_total", code="500") == before + 1
