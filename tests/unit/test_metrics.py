@@ -427,3 +427,24 @@ def test_web_responses_are_counted_by_status_code():
     counted({"want": "500 INTERNAL SERVER ERROR"}, lambda status, headers, exc_info=None: None)
     counted({"want": "200 OK"}, lambda status, headers, exc_info=None: None)
     assert value("huifang_web_responses_total", code="500") == before + 1
+
+
+def test_ami_reconnects_and_connection_state_are_counted():
+    from tests.unit.test_ami_client import make_client, until, with_fake
+
+    @with_fake
+    async def scenario(fake):
+        client, _, states = make_client(fake, ping_interval=10)
+        before = value("huifang_ami_reconnects_total")
+        await client.start()
+        try:
+            await until(lambda: value("huifang_ami_connected") == 1)
+            fake.drop_all()
+            await until(lambda: value("huifang_ami_connected") == 0)
+            await until(lambda: fake.logins == 2)
+            await client.wait_connected(3)
+            await until(lambda: value("huifang_ami_connected") == 1)
+            assert value("huifang_ami_reconnects_total") == before + 1   # the first login is no reconnect
+        finally:
+            await client.close()
+    scenario()
