@@ -161,7 +161,10 @@ class DialogServer:
 async def serve(settings: Settings) -> None:
     from .. import health
     server = DialogServer(settings)
-    ops = health.serve("dialog", settings, health.dialog_checks(server))   # 503 until the models are loaded
+    try:
+        ops = health.serve("dialog", settings, health.dialog_checks(server))   # 503 until the models are loaded
+    except OSError as exc:   # its metrics port is taken: say so, no traceback
+        raise SystemExit(f"error: {exc}") from None
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,8 +18,6 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from collections import Counter
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
