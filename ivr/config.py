@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# each long-running process's /metrics + /healthz port, as an offset from port_base
+METRICS_PORT_OFFSETS = {"dialer": 581, "dialog": 582, "web": 583, "notifier": 584}
 
 
 def _default_cache_dir() -> Path:
@@ -70,6 +72,13 @@ class Settings:
     # campaigns that skip holidays refuse to start for a year neither knows (ivr/dialer/holidays.py)
     holiday_file: str = ""
 
+    # /metrics and /healthz of each long-running process, on `bind` (ivr/metrics_http.py);
+    # 0: port_base + 581 (dialer), 582 (dialog server), 583 (web app), 584 (notifier)
+    dialer_metrics_port: int = 0
+    dialog_metrics_port: int = 0
+    web_metrics_port: int = 0
+    notifier_metrics_port: int = 0
+
     # ---- derived ports -------------------------------------------------------------------------
     @property
     def ami_port(self) -> int:
@@ -100,6 +109,12 @@ class Settings:
     @property
     def web_port_effective(self) -> int:
         return self.web_port or self.port_base + 500
+
+    def metrics_port(self, process: str) -> int:
+        """The /metrics and /healthz port of `process` (dialer, dialog, web, notifier)."""
+        if process not in METRICS_PORT_OFFSETS:
+            raise ValueError(f"no metrics port for process {process!r}; one of {', '.join(METRICS_PORT_OFFSETS)}")
+        return getattr(self, f"{process}_metrics_port") or self.port_base + METRICS_PORT_OFFSETS[process]
 
     @property
     def rtp_range(self) -> tuple[int, int]:

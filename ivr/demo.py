@@ -110,8 +110,9 @@ def write_borrowers_csv(path: Path, personas: dict[str, Persona], table: dict) -
     return path
 
 
-async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
-    """Import, create and start a one-attempt-per-number campaign, run the controller until it is done."""
+async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dict]:
+    """Import, create and start a one-attempt-per-number campaign, run the controller until it is done.
+    `ops`: the demo's dialer /metrics + /healthz endpoint, told the controller's health checks."""
     from zoneinfo import ZoneInfo
 
     from .db.connect import connect
@@ -128,8 +129,12 @@ async def run_campaign(settings: Settings, csv_path: Path) -> list[dict]:
     campaigns.run_command_now(db, cid, "start", "demo")
     policy_shift = shift_to(dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
     adb = AsyncDb(settings.database)
+    controller = Controller(settings, db=adb, tick_s=0.2, policy_shift=policy_shift)
+    if ops is not None:
+        from . import health
+        ops.checks.update(health.dialer_checks(settings, controller))
     try:
-        await Controller(settings, db=adb, tick_s=0.2, policy_shift=policy_shift).run(until_idle=True)
+        await controller.run(until_idle=True)
     finally:
         adb.close()
     rows = list(db.query("SELECT * FROM attempts WHERE campaign_id = ? ORDER BY number", [cid]))
@@ -160,14 +165,21 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
           f"AMI {settings.ami_port}, dialog AGI {settings.agi_port} / AudioSocket {settings.audiosocket_port}",
           flush=True)
     stop_dashboard = None
+    ops = None
     try:
+        from . import health
+        # the demo process is the dialer: its figures stay up until the demo ends; the dialog
+        # server (a child process) serves its own while the stack runs
+        ops = health.serve("dialer", settings, health.dialer_checks(settings, None))
+        dialog_ops = f"http://{settings.bind}:{settings.metrics_port('dialog')}"
+        print(f"dialog: metrics {dialog_ops}/metrics, health {dialog_ops}/healthz", flush=True)
         if serve:  # up before the calls, so the live monitor shows them
             from .web.demo import serve_dashboard
             url, logins, stop_dashboard = serve_dashboard(settings, settings.database)
             print(f"dashboard (live monitor during the calls): {url}", flush=True)
         csv_path = write_borrowers_csv(out_dir / "borrowers.csv", parsed, table)
         print(f"campaign: importing {csv_path.name} and calling every borrower once...", flush=True)
-        rows = asyncio.run(run_campaign(settings, csv_path))
+        rows = asyncio.run(run_campaign(settings, csv_path, ops))
         summary = summarize(rows, parsed)
         summary["database"] = str(settings.database)
         summary["phones_log"] = str(stack.calls_log)
@@ -179,6 +191,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
             stack.stop()
         if serve:
             print(f"\ndashboard: {url}")
+            print(f"dialer metrics (this run's figures): {ops.url}/metrics")
             for user, password in logins.items():
                 print(f"  {user:<11} {password}")
             print("Ctrl-C to stop.", flush=True)
@@ -190,5 +203,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     finally:
         if stop_dashboard:
             stop_dashboard()
+        if ops is not None:
+            ops.stop()
         stack.stop()
     return 0 if summary["as_intended"] == summary["checked"] else 1

@@ -25,10 +25,12 @@ import asyncio
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from .protocol import AmiParser, Message, encode_action, get_header, message_kind
 
 __all__ = ["AmiClient", "AmiError", "AmiAuthError", "AmiDisconnected", "AmiTimeout"]
@@ -240,6 +242,7 @@ class AmiClient:
         """Queue an on_state call, only when the state really changed."""
         if self._reported is not state:
             self._reported = state
+            metrics.AMI_CONNECTED.set(1 if state else 0)
             self._queue.put_nowait(("state", state))
 
     async def _supervise(self, link: _Link) -> None:
@@ -267,6 +270,7 @@ class AmiClient:
                                     self.host, self.port, exc or type(exc).__name__,
                                     min(delay * 2, high))
                     delay = min(delay * 2, high)
+                metrics.AMI_RECONNECTS.inc()
                 self._adopt(link)
         finally:
             if self._link is not None:
@@ -428,6 +432,7 @@ class AmiClient:
                 return
             try:
                 if kind == "event":
+                    _observe_lag(payload)
                     await self._on_event(payload)
                 elif kind == "state" and self._on_state is not None:
                     await self._on_state(payload)
@@ -435,3 +440,13 @@ class AmiClient:
                 raise
             except Exception:
                 log.exception("AMI %s handler raised (ignored; connection kept)", kind)
+
+
+def _observe_lag(event: Message) -> None:
+    """AMI event lag: Asterisk's `Timestamp` (timestampevents = yes in our manager.conf) to now,
+    as the event reaches the handler (so a slow handler's backlog counts too)."""
+    try:
+        stamp = float(get_header(event, "Timestamp") or "")
+    except ValueError:
+        return
+    metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - stamp))

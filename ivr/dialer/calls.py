@@ -21,6 +21,7 @@ from ..db.clock import now_iso
 from ..db.writer import AsyncDb
 from .attempt_state import AttemptView, reduce
 from .outcomes import classify
+from .queue_wait import QueueWaits
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class CallPlacer:
         self.ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, ami_secret(settings),
                              on_event=self._on_event, on_state=on_state)
         self._by_key: dict[str, Tracker] = {}
+        self._queue_waits = QueueWaits()   # huifang_queue_wait_seconds
 
     async def start(self) -> None:
         await self.ami.start()
@@ -155,6 +157,7 @@ class CallPlacer:
         tracker.view = reduce(before, event)
         data = {k: event[k] for k in KEEP if k in event}
         aid = tracker.view.attempt_id
+        self._queue_waits.observe(aid, event)
         await self.db.call(attempts_db.add_event, aid, "ami", str(event.get("UserEvent") or event.get("Event")), data)
         changes = {}
         if tracker.view.state != before.state and tracker.view.state != "ended":

@@ -9,7 +9,7 @@ import getpass
 import json
 import sys
 
-from .. import config
+from .. import config, health
 
 
 def _settings(args) -> config.Settings:
@@ -97,11 +97,17 @@ def cmd_dialer(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     # the real clock, always: production offers no way to shift it (see ivr.dialer.clock)
     ctl = Controller(s, max_channels=max_channels, tick_s=args.tick, lender=s.lender_name)
+    ops = _serve_ops("dialer", s, lambda: health.dialer_checks(s, ctl))
+    if ops is None:
+        return 2
     if args.notify_config:
         from ..db.connect import connect
         ctl.notifier = load_notifier(connect(s.database), args.notify_config)
     print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port}, instance {s.instance}", flush=True)
-    asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
+    try:
+        asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
+    finally:
+        ops.stop()
     _print(ctl.stats.__dict__ | {"originate_times": len(ctl.stats.originate_times)})
     return 0
 
@@ -112,12 +118,25 @@ def cmd_notify(args) -> int:
     from ..notify.config import load_notifier
     s = _settings(args)
     notifier = load_notifier(connect(s.database), args.notify_config)
+    if args.once:
+        print(f"{notifier.run_once()} message(s) tried")
+        return 0
+    heartbeat = health.Heartbeat(max_age_s=max(60.0, 3 * args.interval))
+    if _serve_ops("notifier", s, lambda: health.notifier_checks(s, heartbeat)) is None:
+        return 2
     while True:
-        sent = notifier.run_once()
-        if args.once:
-            print(f"{sent} message(s) tried")
-            return 0
+        notifier.run_once()
+        heartbeat.beat()
         time.sleep(args.interval)
+
+
+def _serve_ops(process: str, settings, checks):
+    """The process's /metrics + /healthz endpoint, or None after saying why it cannot listen."""
+    try:
+        return health.serve(process, settings, checks())
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def cmd_risk(args) -> int:

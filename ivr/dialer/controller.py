@@ -35,6 +35,7 @@ import logging
 import time
 import uuid
 
+from .. import metrics
 from ..config import Settings
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
@@ -104,6 +105,8 @@ def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) 
     else:
         changes["disposition"] = "unknown-after-restart"
     db["attempts"].update(attempt_id, changes)
+    if "disposition" in changes:   # finalize keeps it: counted here, where it is written
+        count_call(changes.get("outcome", attempt["outcome"]), changes["disposition"])
     db["events"].insert({"attempt_id": attempt_id, "at": iso(now), "source": "controller", "name": "ClosedLost",
                          "data": json.dumps(changes, default=str)})
     return {**attempt, **changes}
@@ -126,6 +129,8 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
                        "LIMIT 1", [attempt_id]).fetchone() is not None
     disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early)
     result = {"attempt_id": attempt_id, "disposition": disposition}
+    if attempt["disposition"] is None:   # first classified here (a repeated finalize counts nothing)
+        count_call(attempt["outcome"], disposition)
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
         db["attempts"].update(attempt_id, {"disposition": disposition})
@@ -164,6 +169,11 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
             result["fallback"] = queue_fallback(db, campaign, borrower, "unreachable", now, lender,
                                                 reason=nxt.done_reason)
     return result
+
+
+def count_call(outcome: str | None, disposition: str) -> None:
+    """huifang_calls_total: one per attempt, when its disposition is first written."""
+    metrics.CALLS.labels(metrics.label(outcome), metrics.label(disposition)).inc()
 
 
 def requested_callback(db, attempt_id: str, tz_name: str) -> dt.datetime | None:
@@ -345,6 +355,7 @@ class Controller:
         started = time.perf_counter()
         now = self.clock.now()
         self.stats.ticks += 1
+        metrics.CALLS_IN_FLIGHT.set(len(self._in_flight) + len(self._placing))
         try:
             self.holidays.refresh()
         except HolidayFileError as exc:   # keep the days read before; the policy refuses unknown years
@@ -428,6 +439,7 @@ class Controller:
         if row["state"] != "ended":
             db["attempts"].update(attempt_id, {"state": "ended", "ended_at": iso(self.clock.now()),
                                                "outcome": "failed", "disposition": "dialer-error"})
+            count_call("failed", "dialer-error")
             self.placer.release(attempt_id)
 
     async def _wait_and_finalize(self, attempt_id: str) -> None:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from .. import metrics
 from .clock import NO_SHIFT, iso
 from .policy import Candidate, ContactFacts, Dial, Policy, Refuse, plan
 
@@ -123,6 +124,7 @@ def record_refusals(db: Database, refusals: list[Refuse], now: dt.datetime, poli
     logged = 0
     stamp = iso(now)
     for r in refusals:
+        metrics.REFUSALS.labels(r.reason).inc()   # every decision (the log below is rate-limited)
         if r.until is None:
             db.execute("UPDATE campaign_targets SET status = 'done', done_reason = ?, updated_at = ? "
                        "WHERE campaign_id = ? AND borrower_id = ? AND status = 'pending'",

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from .. import metrics
 from ..db.clock import now_iso
 from . import intents
 from .agi import CallHungUp
@@ -139,6 +140,8 @@ class FlowRunner:
         conn = getattr(self.audio, "conn", None)
         if pending is None or conn is None or getattr(conn, "bursts", 0) <= pending[1] or conn.burst_started_at is None:
             return
+        if pending[3] is not None:   # the answer's end (monotonic) to the reply's first frame
+            metrics.TURN_LATENCY.labels(pending[2]).observe(max(0.0, conn.burst_started_at - pending[3]))
         at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=time.monotonic() - conn.burst_started_at)
         await self.store.reply(self.ctx.attempt_id, pending[0], at.isoformat(timespec="milliseconds"))
 
@@ -356,8 +359,11 @@ class FlowRunner:
             "speech_ended_at": _wall(turn.speech_ended, ref_mono, ref_wall),
             "result_at": _wall(turn.result_at, ref_mono, ref_wall) or now_iso(),
         })
+        metrics.ANSWERS.labels(metrics.label(decision.kind if decision is not None else None), metrics.label(turn.via)).inc()
         conn = getattr(self.audio, "conn", None)
-        self._reply_for = (self.ctx.seq, getattr(conn, "bursts", 0)) if turn.via in ("voice", "keypad") else None
+        answered_at = turn.speech_ended if turn.via == "voice" else turn.result_at
+        self._reply_for = ((self.ctx.seq, getattr(conn, "bursts", 0), turn.via, answered_at)
+                           if turn.via in ("voice", "keypad") else None)
         log.info("call %s: %s try %d via %s text=%r digits=%r -> %s (%s)", self.ctx.attempt_id, label or node.name,
                  attempt, turn.via, turn.text, turn.digits, meaning["intent"],
                  decision.kind if decision is not None else turn.via)

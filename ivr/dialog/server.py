@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import signal
 
+from .. import metrics
 from ..config import Settings
 from .agi import AgiSession, CallHungUp, start_agi_server
 from .announce import AnnouncementRoute, warm_up as warm_up_announcements
@@ -95,6 +96,7 @@ class DialogServer:
         self._waiting[attempt_id] = loop.create_future()
         self._done[attempt_id] = asyncio.Event()
         self.calls_active += 1
+        metrics.DIALOGS_ACTIVE.inc()
         await self.store.start(attempt_id)
         error = None
         audio = None
@@ -124,6 +126,7 @@ class DialogServer:
             ctx.result, ctx.next = "error", "hangup"
         finally:
             self.calls_active -= 1
+            metrics.DIALOGS_ACTIVE.dec()
             self._done[attempt_id].set()
             if audio is not None:
                 await audio.close()
@@ -156,7 +159,12 @@ class DialogServer:
 
 
 async def serve(settings: Settings) -> None:
+    from .. import health
     server = DialogServer(settings)
+    try:
+        ops = health.serve("dialog", settings, health.dialog_checks(server))   # 503 until the models are loaded
+    except OSError as exc:   # its metrics port is taken: say so, no traceback
+        raise SystemExit(f"error: {exc}") from None
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -166,3 +174,4 @@ async def serve(settings: Settings) -> None:
           f"{settings.bind}:{settings.audiosocket_port} (AudioSocket)", flush=True)
     await stop.wait()
     await server.close()
+    ops.stop()

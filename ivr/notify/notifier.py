@@ -13,7 +13,9 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
+from .. import metrics
 from ..dialer.clock import iso
+from .outbox import measure_backlog
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class Notifier:
             changes = {"tries": tries, "last_error": result.error,
                        "next_try_at": iso(now + dt.timedelta(seconds=delay))}
         self.db["outbox"].update(message["id"], changes)
+        metrics.OUTBOX_DELIVERIES.labels(message["channel"], "sent" if result.ok else changes.get("status", "retry")).inc()
         log.info("outbox %s via %s: %s", message["id"], sender.name, "sent" if result.ok else result.error)
         return result
 
@@ -87,4 +90,5 @@ class Notifier:
         messages = self.due()
         for m in messages:
             self.send_one(m)
+        measure_backlog(self.db, self._now())
         return len(messages)

@@ -11,7 +11,8 @@ import json
 
 from sqlite_utils import Database
 
-from ..dialer.clock import iso
+from .. import metrics
+from ..dialer.clock import iso, parse_iso
 from .templates import render
 
 CHANNELS = ("sms", "wechat")
@@ -40,3 +41,19 @@ def enqueue(db: Database, *, key: str, channel: str, borrower: dict, to_address:
 
 def for_borrower(db: Database, borrower_id: int) -> list[dict]:
     return list(db.query("SELECT * FROM outbox WHERE borrower_id = ? ORDER BY id", [borrower_id]))
+
+
+def measure_backlog(db: Database, now: dt.datetime) -> dict[str, int]:
+    """Set huifang_outbox_backlog{channel} and huifang_outbox_oldest_age_seconds from the queued
+    rows (every channel, a quiet one at 0); returns {channel: queued}."""
+    queued = {c: 0 for c in CHANNELS}
+    oldest = None
+    for row in db.query("SELECT channel, count(*) AS n, min(created_at) AS oldest FROM outbox "
+                        "WHERE status = 'queued' GROUP BY channel"):
+        queued[row["channel"]] = row["n"]
+        at = parse_iso(row["oldest"])
+        oldest = at if oldest is None or at < oldest else oldest
+    for channel, n in queued.items():
+        metrics.OUTBOX_BACKLOG.labels(channel).set(n)
+    metrics.OUTBOX_OLDEST_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    return queued

@@ -42,8 +42,16 @@ def cmd_web_serve(args) -> int:
     from .server import Server
     s = _settings(args)
     app = create_app(s, SESSION_COOKIE_SECURE=args.secure_cookies)
+    from .response_metrics import count_responses
+    app.wsgi_app = count_responses(app.wsgi_app)   # huifang_web_responses_total{code}
     server = Server(app, "127.0.0.1", args.port or s.web_port_effective)
     print(f"Huifang web app on {server.url} (database {s.database}); Ctrl-C to stop", flush=True)
+    from .. import health
+    try:   # its own loopback listener, never a path of the app the reverse proxy exposes
+        health.serve("web", s, health.web_checks(s, server.url))
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         server.serve_forever()
     except KeyboardInterrupt:
