@@ -2,7 +2,8 @@
 
 `create_app(settings)` builds the Flask app: one blueprint per area (auth, dashboard, calls,
 campaigns, monitor, borrowers, agent, qa, reports, compliance, admin, api), a per-request database
-handle, sessions with secure cookie settings, CSRF protection on every form, security headers and
+handle, server-side sessions (sessions.py) with secure cookie settings, the client address behind
+`web_trusted_proxies` reverse proxies (ProxyFix), CSRF protection on every form, security headers and
 the UI language (zh-CN by default; en and ko-KR) per user or session.
 """
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import config
 from ..db.connect import connect
+from . import throttle
 
 csrf = CSRFProtect()
 
@@ -56,6 +59,9 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
         DISPLAY_TZ=settings.web_display_tz,
     )
     app.config.update(overrides)
+    proxies = throttle.trusted_proxies(getattr(settings, "web_trusted_proxies", 0))
+    if proxies:  # the client address and scheme as the trusted proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     connect(app.config["DATABASE"]).conn.close()  # migrations applied once, at start-up
     csrf.init_app(app)
 

@@ -8,7 +8,7 @@ import secrets
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ..db.clock import now_iso
-from . import audit, get_db, i18n, security
+from . import audit, get_db, i18n, security, sessions
 from .api import encode_cursor
 from .common import one
 from .i18n import translate as t
@@ -69,6 +69,10 @@ def update_user(user_id: int):
         return redirect(url_for("admin.users"))
     changes["updated_at"] = now_iso()
     db["users"].update(user_id, changes)
+    if not changes["active"]:
+        sessions.revoke_user(db, user_id, "user_disabled")
+    elif changes.get("role", u["role"]) != u["role"]:
+        sessions.revoke_user(db, user_id, "role_change")  # signs in again with the new role's menus
     if f.get("password"):
         try:
             security.set_password(db, user_id, f["password"])
