@@ -4,9 +4,11 @@ resume / stop through the `commands` table the controller processes; progress li
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import secrets
+import zoneinfo
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
@@ -21,6 +23,15 @@ from .i18n import translate as t
 bp = Blueprint("campaigns", __name__)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
 RETRY_FIELDS = ("busy", "no-answer", "rejected", "answered-hung-up-early", "answered-no-input")
+LOCALES = ("zh-CN", "ko-KR")
+FALLBACKS = ("sms", "wechat")
+SOURCES = ("upload", "batch", "due", "all")
+MAX_NAME = 200
+
+
+@functools.lru_cache(maxsize=1)
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def flows() -> list[str]:
@@ -59,7 +70,15 @@ def _local_to_utc(form, name: str, zone: str) -> str | None:
 
 
 def _form_settings(form) -> dict:
-    zone = form.get("tz") or "Asia/Shanghai"
+    """The form's campaign settings, each value checked (params.BadParam / limits.LimitError)."""
+    name = form.get("name", "").strip()
+    if not name:
+        raise params.BadParam("required", name="name")
+    if len(name) > MAX_NAME:
+        raise params.BadParam("too_long", name="name", limit=MAX_NAME)
+    zone = params.choice(form, "tz", time_zones(), "Asia/Shanghai")
+    locale = params.choice(form, "locale", LOCALES, "zh-CN")
+    channel = params.choice(form, "fallback", FALLBACKS, "")
     retry = {}
     for key in RETRY_FIELDS:
         raw = form.get(f"retry_{key}", "").strip()
@@ -75,11 +94,12 @@ def _form_settings(form) -> dict:
         policy["max_connected_per_borrower_day"] = form["max_connected_per_borrower_day"]
     if form.get("skip_holidays"):
         policy["skip_holidays"] = True
-    fallback = {"channel": form.get("fallback", "")} if form.get("fallback") else {}
-    return {"name": form.get("name", "").strip(), "flow": form.get("flow") or "followup",
-            "locale_default": form.get("locale") or "zh-CN",
-            "schedule_start": _local_to_utc(form, "schedule_start", zone),
-            "schedule_end": _local_to_utc(form, "schedule_end", zone),
+    fallback = {"channel": channel} if channel else {}
+    start, end = _local_to_utc(form, "schedule_start", zone), _local_to_utc(form, "schedule_end", zone)
+    if start and end and end <= start:
+        raise params.BadParam("schedule_order")
+    return {"name": name, "flow": form.get("flow") or "followup", "locale_default": locale,
+            "schedule_start": start, "schedule_end": end,
             "max_concurrent": form.get("max_concurrent") or 4, "max_cps": form.get("max_cps") or 1,
             "max_attempts": form.get("max_attempts") or 6, "retry_policy": retry, "policy": policy,
             "fallback": fallback}
@@ -132,7 +152,7 @@ def new():
         values = _capped(_form_settings(request.form))
         if values["flow"] not in flows():
             raise campaigns_mod.CampaignError(t("campaign.bad_flow"))
-        source = request.form.get("source", "upload")
+        source = params.choice(request.form, "source", SOURCES, "upload")
         upload = request.files.get("file")
         if source == "upload":
             if not upload or not upload.filename:
