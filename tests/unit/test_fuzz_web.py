@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from flask.sessions import SecureCookieSessionInterface
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.web import sessions
