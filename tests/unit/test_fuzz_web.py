@@ -2,7 +2,7 @@
 is a page, a redirect or a clear 4xx, never a 500 (hypothesis, bounded).
 
 Routes come from `app.url_map` and the parameter names from the view modules' sources (every
-`request.args/form/values.get("...")`, `form["..."]`, f-string families such as `retry_{key}`)
+`request.args/form/values.get("...")`, `form["..."]`, `params.date(request.args, "...")`, f-string families such as `retry_{key}`)
 and the templates' `name="..."` fields, so a new route or field is fuzzed without editing this file.
 The JSON API has its own fuzzer (test_fuzz_api.py).
 """
@@ -22,7 +22,7 @@ from ivr.web import sessions
 from ivr.web.testing import ROLES, add_users, db_of, make_app, seed
 
 WEB = Path(__file__).resolve().parents[2] / "ivr" / "web"
-_LITERAL = re.compile(r"""(?:\.get(?:list)?\(|\[)\s*["']([a-z][a-z0-9_]*)["']""")
+_LITERAL = re.compile(r"""(?:\.get(?:list)?\(|\[|params\.\w+\([^,()]+,)\s*["']([a-z][a-z0-9_]*)["']""")
 _FAMILY = re.compile(r"""f["']([a-z][a-z0-9]*_)\{""")
 _FIELD = re.compile(r'name="([a-z][a-z0-9_]*)"')
 
