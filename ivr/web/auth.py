@@ -1,4 +1,5 @@
-"""Sign in (throttled per client address and per user), sign out (the server-side session ends), the language switch, one's own password."""
+"""Sign in (throttled per client address and per user, throttle.py), sign out (the server-side
+session ends, sessions.py), the language switch, one's own password."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -2,8 +2,9 @@
 is a page, a redirect or a clear 4xx, never a 500 (hypothesis, bounded).
 
 Routes come from `app.url_map` and the parameter names from the view modules' sources (every
-`request.args/form/values.get("...")`, `form["..."]`, `params.date(request.args, "...")`, f-string families such as `retry_{key}`)
-and the templates' `name="..."` fields, so a new route or field is fuzzed without editing this file.
+`request.args/form/values.get("...")`, `form["..."]`, `params.date(request.args, "...")`, f-string
+families such as `retry_{key}`) and the templates' `name="..."` fields, so a new route or field is
+fuzzed without editing this file.
 The JSON API has its own fuzzer (test_fuzz_api.py).
 """
 from __future__ import annotations
