@@ -13,10 +13,20 @@ from .i18n import translate as t
 bp = Blueprint("auth", __name__)
 
 
+def _referrer_path() -> str | None:
+    try:
+        return urlsplit(request.referrer).path if request.referrer else None
+    except ValueError:  # e.g. "http://[" (not a URL)
+        return None
+
+
 def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("dashboard.index")
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return url_for("dashboard.index")
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("dashboard.index")
     return target
@@ -64,7 +74,7 @@ def language():
     session["lang"] = lang
     if g.get("user"):
         get_db()["users"].update(g.user["id"], {"locale": lang})
-    return redirect(_safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path))
+    return redirect(_safe_next(request.form.get("next") or _referrer_path()))
 
 
 @bp.route("/account", methods=["GET", "POST"], endpoint="password")

@@ -39,7 +39,7 @@ NASTY = ["", " ", "0", "-1", "1", "2", "99", "1e400", "-1e400", "nan", "inf", "-
          "2027-01-15", "2026-11-30T25:61", "0001-01-01T00:00", "9999-12-31T23:59", "24:00", "07:00", "23:59", "25:99", "::",
          "a-answered", "a-busy", "zh-CN", "ko-KR", "en", "xx", "csv", "xlsx", "pdf", "admin", "agent",
          "supervisor", "start", "pause", "stop", "upload", "batch", "due", "all", "finish", "pass", "fail",
-         "' OR 1=1 --", "<script>", "%00", "\x00", "\u202e", "名字", "/", "//evil.example", "../../etc/passwd"]
+         "' OR 1=1 --", "<script>", "%00", "\x00", "\u202e", "名字", "/", "//evil.example", "http://[", "../../etc/passwd"]
 VALUE = st.sampled_from(NASTY) | st.text(max_size=30) | st.integers(-10**25, 10**25).map(str) | \
     st.floats(allow_nan=True, allow_infinity=True).map(repr) | \
     st.dates().map(str) | st.dates(dt.date(2020, 1, 1), dt.date(2035, 12, 31)).map(str) | st.datetimes().map(lambda d: d.isoformat(timespec="minutes"))

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ivr.web import retention
-from ivr.web.testing import Client, add_users, db_of, make_app, seed
+from ivr.web.testing import PASSWORD, Client, add_users, db_of, make_app, seed
 
 
 @pytest.fixture
@@ -103,3 +103,15 @@ def test_cli_purge_with_a_huge_retention_is_an_error_not_a_traceback(tmp_path, c
     monkeypatch.setenv("IVR_CACHE_DIR", str(tmp_path))
     assert ivr_cli.main(["purge-recordings", "--days", "1000000000"]) == 2
     assert "retention must be 1 to 36500 days" in capsys.readouterr().err
+
+
+def test_a_next_or_referrer_that_is_no_url_goes_home(app):
+    anon = Client(app)
+    anon.get("/login")
+    r = anon.post("/login", {"username": "admin", "password": PASSWORD, "next": "http://["})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    anon.get("/account")  # the new session's CSRF token
+    r = anon.post("/language", {"lang": "en"}, headers={"Referer": "http://[::1"})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    r = anon.post("/language", {"lang": "en", "next": "http://["})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
