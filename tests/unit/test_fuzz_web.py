@@ -197,3 +197,21 @@ def test_the_listed_inputs_get_a_clear_answer_not_a_500():
         assert r.status_code < 500, (role, method, url, params, r.status_code)
     # the purge still works after someone tried to keep recordings for a billion days
     assert send("admin", "POST", "/compliance/purge", {}).status_code == 302
+
+
+HEADER_VALUE = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40) | st.sampled_from(
+    ["bytes=1-", "bytes=0-0,5-", "bytes=-0", "bytes=9999999999999999999999-", "bytes=a-b", "http://[", "::1",
+     "Thu, 01 Jan 1970 00:00:00 GMT", "W/\"x\"", "1.2.3.4, ::1, 999.1.1.1"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(role=st.sampled_from(ROLES),
+       target=st.sampled_from([("GET", "/recordings/a-answered"), ("POST", "/language"), ("GET", "/"),
+                               ("GET", "/reports/export.csv")]),
+       headers=st.dictionaries(st.sampled_from(["Range", "If-Range", "Referer", "If-None-Match", "X-Forwarded-For",
+                                                "If-Modified-Since", "Accept-Language"]), HEADER_VALUE, max_size=4))
+def test_hostile_headers_get_no_500(role, target, headers):
+    method, url = target
+    client = signed_in(role)
+    r = client.get(url, headers=headers) if method == "GET" else client.post(url, data={"lang": "en"}, headers=headers)
+    assert r.status_code < 500, (role, method, url, headers, r.status_code)

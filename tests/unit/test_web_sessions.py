@@ -87,8 +87,11 @@ def test_disabling_or_resetting_a_user_ends_their_sessions(tmp_path):
     assert admin.post(f"/admin/users/{ids['qa']}", {"role": "qa", "active": "1",
                                                     "password": "reset-by-admin-1"}).status_code == 302
     assert qa.get("/qa").status_code == 302
+    sup.login("supervisor")
+    admin.post(f"/admin/users/{ids['supervisor']}", {"role": "qa", "active": "1"})
+    assert sup.get("/qa").status_code == 302                      # a new role: a new login
     reasons = {r["revoked_reason"] for r in db_of(app).query("SELECT revoked_reason FROM web_sessions")}
-    assert {"user_disabled", "password_change"} <= reasons
+    assert {"user_disabled", "password_change", "role_change"} <= reasons
 
 
 def test_an_expired_session_is_refused(tmp_path):
