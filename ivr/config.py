@@ -66,6 +66,9 @@ class Settings:
 
     web_port: int = 0  # 0: port_base + 500 (see web_port_effective)
     web_secure_cookies: int = 0        # 1 behind HTTPS: session cookies get the Secure flag
+    # how many reverse proxies in front of the web app add X-Forwarded-For/-Proto (0: reached directly,
+    # the headers are ignored); login throttling and the audit log use the client address they report
+    web_trusted_proxies: int = 0
     web_display_tz: str = "Asia/Shanghai"  # how the web app shows times (Asia/Seoul for Korean lenders)
     recordings_retention_days: int = 180   # the purge job removes recordings older than this
     # public holidays beyond what `chinese-calendar` knows (one ISO date per line, # comments):

@@ -45,6 +45,7 @@ import phonenumbers
 from sqlite_utils import Database
 
 from ..db.clock import now_iso
+from . import upload_caps
 
 LOCALES = {"zh-CN": ("CN", "Asia/Shanghai"), "ko-KR": ("KR", "Asia/Seoul")}
 OWN_KINDS = ("mobile", "home", "work")
@@ -65,7 +66,13 @@ PhoneRule = Callable[[object, str, str], str]
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read (not a bad row)."""
+    """The file as a whole cannot be read (not a bad row). `key` and `params`, when given, name the
+    message in the web app's catalogues (`import.<key>`)."""
+
+    def __init__(self, message: str, key: str | None = None, **params):
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 @dataclass
@@ -110,8 +117,15 @@ class RowInvalid(ValueError):
 
 # ---- reading files ------------------------------------------------------------------------------
 def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
-    """(line number, {normalised header: cell}) for every non-empty data row, and the encoding."""
+    """(line number, {normalised header: cell}) for every non-empty data row, and the encoding.
+    Bounded whatever the file declares (upload_caps)."""
     path = Path(path)
+    size = path.stat().st_size
+    if size > upload_caps.MAX_BYTES:
+        raise ImportFileError(f"{path}: the file is {upload_caps.megabytes(size)}; at most "
+                              f"{upload_caps.megabytes(upload_caps.MAX_BYTES)} per file",
+                              key="too_big", size=upload_caps.megabytes(size),
+                              limit=upload_caps.megabytes(upload_caps.MAX_BYTES))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_xlsx(path), "xlsx"
     raw = path.read_bytes()
@@ -122,25 +136,61 @@ def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise ImportFileError(f"{path}: neither UTF-8 nor GB18030")
+        raise ImportFileError(f"{path}: neither UTF-8 nor GB18030", key="bad_encoding")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    rows = list(reader)
+    try:
+        rows = _capped(path, reader)
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}: line {reader.line_num}: not readable as CSV: {exc}",
+                              key="bad_csv", line=reader.line_num) from None
     return _rows_with_header(rows, path), ("utf-8" if encoding == "utf-8-sig" else encoding)
 
 
+def _capped(path: Path, rows) -> list[list]:
+    """The rows with trailing empty cells dropped; refused past the header + MAX_ROWS lines."""
+    out = []
+    for row in rows:
+        if len(out) > upload_caps.MAX_ROWS:
+            raise ImportFileError(f"{path}: more than {upload_caps.MAX_ROWS} lines after the header; split the file",
+                                  key="too_many_rows", limit=upload_caps.MAX_ROWS)
+        row = list(row[:upload_caps.MAX_COLUMNS])
+        end = len(row)
+        while end and _blank(row[end - 1]):
+            end -= 1
+        out.append(row[:end])
+    return out
+
+
 def _read_xlsx(path: Path) -> list[tuple[int, dict]]:
+    import zipfile
+
     import openpyxl
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ImportFileError(f"{path}: not a readable XLSX file: {exc}", key="bad_xlsx") from None
+    if unpacked > upload_caps.MAX_UNPACKED_BYTES:
+        raise ImportFileError(f"{path}: the workbook unpacks to {upload_caps.megabytes(unpacked)}; at most "
+                              f"{upload_caps.megabytes(upload_caps.MAX_UNPACKED_BYTES)}", key="too_big",
+                              size=upload_caps.megabytes(unpacked),
+                              limit=upload_caps.megabytes(upload_caps.MAX_UNPACKED_BYTES))
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise ImportFileError(f"{path}: not a readable XLSX file: {exc}") from None
+        raise ImportFileError(f"{path}: not a readable XLSX file: {exc}", key="bad_xlsx") from None
     try:
         ws = wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        ws.reset_dimensions()  # the sheet's own "A1:ZZ300000" is not believed: only cells present count
+        rows = _capped(path, ws.iter_rows(values_only=True))  # each row as wide as its last cell
+    except ImportFileError:
+        raise
+    except Exception as exc:  # a broken sheet part shows up only while reading
+        raise ImportFileError(f"{path}: not a readable XLSX file: {exc}", key="bad_xlsx") from None
     finally:
         wb.close()
     return _rows_with_header(rows, path)

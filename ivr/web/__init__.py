@@ -2,7 +2,8 @@
 
 `create_app(settings)` builds the Flask app: one blueprint per area (auth, dashboard, calls,
 campaigns, monitor, borrowers, agent, qa, reports, compliance, admin, api), a per-request database
-handle, sessions with secure cookie settings, CSRF protection on every form, security headers and
+handle, server-side sessions (sessions.py) with secure cookie settings, the client address behind
+`web_trusted_proxies` reverse proxies (ProxyFix), CSRF protection on every form, security headers and
 the UI language (zh-CN by default; en and ko-KR) per user or session.
 """
 from __future__ import annotations
@@ -14,9 +15,12 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import config
 from ..db.connect import connect
+from ..dialer import upload_caps
+from . import throttle
 
 csrf = CSRFProtect()
 
@@ -48,7 +52,7 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         WTF_CSRF_SSL_STRICT=True,
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=upload_caps.MAX_BYTES + upload_caps.REQUEST_OVERHEAD,  # uploads and API bodies
         RECORDINGS_DIR=str(settings.recordings_dir),
         UPLOAD_DIR=str(Path(settings.instance_dir) / "uploads"),
         RETENTION_DAYS=int(getattr(settings, "recordings_retention_days", 180)),
@@ -56,6 +60,9 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
         DISPLAY_TZ=settings.web_display_tz,
     )
     app.config.update(overrides)
+    proxies = throttle.trusted_proxies(getattr(settings, "web_trusted_proxies", 0))
+    if proxies:  # the client address and scheme as the trusted proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     connect(app.config["DATABASE"]).conn.close()  # migrations applied once, at start-up
     csrf.init_app(app)
 
@@ -77,7 +84,8 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    from . import common, i18n, security
+    from . import common, i18n, params, security
+    app.url_map.converters["int"] = params.IdConverter  # before any route: ids past SQLite's range are 404s
     i18n.init_app(app)
     app.jinja_env.filters["when"] = lambda ts: common.local(ts)                       # display time zone
     app.jinja_env.filters["when_min"] = lambda ts: common.local(ts, fmt="%Y-%m-%d %H:%M")
@@ -107,6 +115,7 @@ def _error_pages(app: Flask) -> None:
     from flask import jsonify, render_template
     from flask_wtf.csrf import CSRFError
 
+    from . import params
     from .i18n import translate
 
     def page(code: int, key: str):
@@ -115,6 +124,14 @@ def _error_pages(app: Flask) -> None:
         return render_template("error.html", code=code, message=translate(key)), code
 
     app.register_error_handler(CSRFError, lambda e: page(400, "error.csrf"))
+
+    def bad_param(exc: params.BadParam):
+        text = params.message(exc)
+        if request.path.startswith("/api/") or request.path.endswith(".json"):
+            return jsonify({"error": text}), 400
+        return render_template("error.html", code=400, message=text), 400
+
+    app.register_error_handler(params.BadParam, bad_param)
     for code, key in ((400, "error.400"), (401, "error.401"), (403, "error.403"), (404, "error.404"),
                       (405, "error.405"), (409, "error.409"), (413, "error.413"), (429, "error.429")):
         app.register_error_handler(code, lambda e, c=code, k=key: page(c, k))

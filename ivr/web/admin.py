@@ -8,7 +8,7 @@ import secrets
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ..db.clock import now_iso
-from . import audit, get_db, i18n, security
+from . import audit, get_db, i18n, params, security, sessions
 from .api import encode_cursor
 from .common import one
 from .i18n import translate as t
@@ -69,6 +69,10 @@ def update_user(user_id: int):
         return redirect(url_for("admin.users"))
     changes["updated_at"] = now_iso()
     db["users"].update(user_id, changes)
+    if not changes["active"]:
+        sessions.revoke_user(db, user_id, "user_disabled")
+    elif changes.get("role", u["role"]) != u["role"]:
+        sessions.revoke_user(db, user_id, "role_change")  # signs in again with the new role's menus
     if f.get("password"):
         try:
             security.set_password(db, user_id, f["password"])
@@ -148,15 +152,15 @@ def toggle_webhook(hook_id: int):
 @security.require("audit")
 def audit_log():
     db = get_db()
-    where, params = [], []
+    where, values = [], []
     for key, col in (("actor", "actor"), ("action", "action"), ("object_type", "object_type")):
         if request.args.get(key):
             where.append(f"{col} = ?")
-            params.append(request.args[key])
-    before = request.args.get("before", type=int)
+            values.append(request.args[key])
+    before = params.integer(request.args, "before")
     if before:
         where.append("id < ?")
-        params.append(before)
+        values.append(before)
     rows = list(db.query(f"SELECT * FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''} "
-                         f"ORDER BY id DESC LIMIT 200", params))
+                         f"ORDER BY id DESC LIMIT 200", values))
     return render_template("audit.html", rows=rows, args=request.args)

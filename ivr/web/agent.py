@@ -9,13 +9,14 @@ import datetime as dt
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from ..db.clock import now_iso
-from . import audit, get_db, privacy, security
+from . import audit, get_db, params, privacy, security
 from .common import borrower_view, duration, loads, one, tz
 from .i18n import label
 from .i18n import translate as t
 
 bp = Blueprint("agent", __name__)
 OUTCOMES = ("promise", "dispute", "callback", "paid", "hardship", "wrong_person", "no_result")
+MAX_PROMISE = 10**12  # a promised amount SQLite can store; far above any loan
 
 
 def _mine(user) -> list[str]:
@@ -123,7 +124,7 @@ def outcome(escalation_id: int):
         try:
             date = dt.date.fromisoformat(form.get("promise_date", ""))
             amount = int(form.get("promise_amount", ""))
-            if amount <= 0 or date < dt.date.today() - dt.timedelta(days=1):
+            if not 0 < amount <= MAX_PROMISE or not dt.date.today() - dt.timedelta(days=1) <= date <= params.MAX_DATE:
                 raise ValueError
             promise = {"attempt_id": e["attempt_id"], "borrower_id": e["borrower_id"],
                        "promise_date": date.isoformat(), "amount": amount, "confirmed": 1, "source": "agent",
@@ -135,6 +136,8 @@ def outcome(escalation_id: int):
     if result == "callback" or form.get("callback_at"):
         try:
             when = dt.datetime.fromisoformat(form.get("callback_at", ""))
+            if not params.MIN_DATE <= when.date() <= params.MAX_DATE:
+                raise ValueError
             borrower = one(db, "SELECT timezone FROM borrowers WHERE id = ?", [e["borrower_id"]]) or {}
             callback = {"attempt_id": e["attempt_id"], "borrower_id": e["borrower_id"], "reason": "agent",
                         "requested_date": when.date().isoformat(), "requested_time": when.strftime("%H:%M"),

@@ -14,13 +14,12 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from ..db.clock import now_iso
-from ..dialer import importer, risk
+from ..dialer import importer, risk, upload_caps
 from . import audit, get_db, privacy
 from .common import one
 from .openapi import SPEC
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_ROWS = 10_000
 
 
 def _token():
@@ -62,9 +61,11 @@ def openapi():
 def _import_json(kind: str, rows) -> dict:
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         abort(400, description=f"body must be {{\"{kind}\": [ {{...}}, ... ]}} with at least one row")
-    if len(rows) > MAX_ROWS:
-        abort(413, description=f"at most {MAX_ROWS} rows per request")
+    if len(rows) > upload_caps.MAX_ROWS:
+        abort(413, description=f"at most {upload_caps.MAX_ROWS} rows per request")
     columns = list(dict.fromkeys(k for r in rows for k in r))
+    if len(columns) > upload_caps.MAX_COLUMNS:  # every row is written with every column
+        abort(413, description=f"at most {upload_caps.MAX_COLUMNS} different fields per request")
     folder = Path(current_app.config["UPLOAD_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix=f"api-{kind}-", dir=folder, delete=False,

@@ -1,4 +1,5 @@
-"""Sign in (throttled per IP and per user), sign out, the language switch, one's own password."""
+"""Sign in (throttled per client address and per user, throttle.py), sign out (the server-side
+session ends, sessions.py), the language switch, one's own password."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -6,16 +7,26 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from ..db.clock import now_iso
-from . import audit, get_db, i18n, security
+from . import audit, get_db, i18n, security, sessions, throttle
 from .i18n import translate as t
 
 bp = Blueprint("auth", __name__)
 
 
+def _referrer_path() -> str | None:
+    try:
+        return urlsplit(request.referrer).path if request.referrer else None
+    except ValueError:  # e.g. "http://[" (not a URL)
+        return None
+
+
 def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("dashboard.index")
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return url_for("dashboard.index")
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("dashboard.index")
     return target
@@ -28,19 +39,19 @@ def login():
     db = get_db()
     username = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")
-    ip = request.remote_addr or "?"
-    if security.login_blocked(db, ip, username):
-        audit.log(db, "login_blocked", "user", username, actor=username or "?")
-        return render_template("login.html", error=t("login.blocked"), next=request.form.get("next", "")), 429
+    ip = throttle.client_address()
+    block = throttle.blocked(db, ip, username)
+    if block:
+        audit.log(db, "login_blocked", "user", username, {"scope": block.scope}, actor=username or "?")
+        page = render_template("login.html", error=t("login.blocked"), next=request.form.get("next", ""))
+        return page, 429, {"Retry-After": str(block.retry_after_s)}
     user = security.authenticate(db, username, password)
-    security.record_login(db, ip, username, user is not None)
+    throttle.record(db, ip, username, user is not None)
     if user is None:
         audit.log(db, "login_failed", "user", username, actor=username or "?")
         return render_template("login.html", error=t("login.failed"), next=request.form.get("next", "")), 401
-    lang = session.get("lang")
-    security.start_session(user)
-    if lang:
-        session["lang"] = lang
+    sessions.forget_expired(db)
+    security.start_session(db, user, ip)
     db["users"].update(user["id"], {"last_login_at": now_iso()})
     audit.log(db, "login", "user", user["id"], actor=user["username"], role=user["role"])
     return redirect(_safe_next(request.form.get("next")))
@@ -48,9 +59,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    db = get_db()
     if g.get("user"):
-        audit.log(get_db(), "logout", "user", g.user["id"])
-    session.clear()
+        audit.log(db, "logout", "user", g.user["id"])
+    security.end_session(db, "logout")
     return redirect(url_for("auth.login"))
 
 
@@ -62,7 +74,7 @@ def language():
     session["lang"] = lang
     if g.get("user"):
         get_db()["users"].update(g.user["id"], {"locale": lang})
-    return redirect(_safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path))
+    return redirect(_safe_next(request.form.get("next") or _referrer_path()))
 
 
 @bp.route("/account", methods=["GET", "POST"], endpoint="password")
@@ -82,7 +94,7 @@ def password():
             else:
                 audit.log(db, "password_change", "user", g.user["id"])
                 user = list(db.query("SELECT * FROM users WHERE id = ?", [g.user["id"]]))[0]
-                security.start_session(user)
+                security.start_session(db, user, throttle.client_address())  # the others ended
                 flash(t("account.changed"), "ok")
                 return redirect(url_for("auth.password"))
     return render_template("account.html")

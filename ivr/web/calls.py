@@ -59,7 +59,8 @@ def detail(attempt_id: str):
 @bp.get("/recordings/<attempt_id>")
 @security.require("dashboard")
 def recording(attempt_id: str):
-    """The call's recording: only a file under the recordings directory; the listener is audited."""
+    """The call's recording: only a file under the recordings directory; every read is audited, a
+    byte range (what an <audio> element asks for) as much as the whole file."""
     db = get_db()
     attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
     if attempt is None:
@@ -71,6 +72,9 @@ def recording(attempt_id: str):
     path = conversation.recording_file(attempt, rec)
     if path is None:
         abort(404)
-    if request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
-        audit.log(db, "listen_recording", "attempt", attempt_id)
-    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+    resp = send_file(path, mimetype="audio/wav", conditional=True, max_age=0)  # 206 for a Range request
+    if request.method == "GET":  # every read, whole or partial, is one audit entry (HEAD reads nothing)
+        audit.log(db, "listen_recording", "attempt", attempt_id,
+                  {"range": request.headers.get("Range", "")[:100] or None, "status": resp.status_code,
+                   "content_range": resp.headers.get("Content-Range"), "bytes": resp.content_length})
+    return resp

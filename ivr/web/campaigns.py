@@ -4,16 +4,18 @@ resume / stop through the `commands` table the controller processes; progress li
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import secrets
+import zoneinfo
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import importer, limits
-from . import audit, get_db, security
+from . import audit, get_db, params, security
 from .common import OPEN_STATES, loads, one, tz
 from .i18n import label
 from .i18n import translate as t
@@ -21,6 +23,15 @@ from .i18n import translate as t
 bp = Blueprint("campaigns", __name__)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
 RETRY_FIELDS = ("busy", "no-answer", "rejected", "answered-hung-up-early", "answered-no-input")
+LOCALES = ("zh-CN", "ko-KR")
+FALLBACKS = ("sms", "wechat")
+SOURCES = ("upload", "batch", "due", "all")
+MAX_NAME = 200
+
+
+@functools.lru_cache(maxsize=1)
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def flows() -> list[str]:
@@ -51,15 +62,23 @@ def _save_upload(storage) -> Path:
     return path
 
 
-def _local_to_utc(value: str, zone: str) -> str | None:
-    if not value:
+def _local_to_utc(form, name: str, zone: str) -> str | None:
+    local = params.local_datetime(form, name)
+    if local is None:
         return None
-    local = dt.datetime.fromisoformat(value)
     return local.replace(tzinfo=tz(zone)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _form_settings(form) -> dict:
-    zone = form.get("tz") or "Asia/Shanghai"
+    """The form's campaign settings, each value checked (params.BadParam / limits.LimitError)."""
+    name = form.get("name", "").strip()
+    if not name:
+        raise params.BadParam("required", name="name")
+    if len(name) > MAX_NAME:
+        raise params.BadParam("too_long", name="name", limit=MAX_NAME)
+    zone = params.choice(form, "tz", time_zones(), "Asia/Shanghai")
+    locale = params.choice(form, "locale", LOCALES, "zh-CN")
+    channel = params.choice(form, "fallback", FALLBACKS, "")
     retry = {}
     for key in RETRY_FIELDS:
         raw = form.get(f"retry_{key}", "").strip()
@@ -75,11 +94,12 @@ def _form_settings(form) -> dict:
         policy["max_connected_per_borrower_day"] = form["max_connected_per_borrower_day"]
     if form.get("skip_holidays"):
         policy["skip_holidays"] = True
-    fallback = {"channel": form.get("fallback", "")} if form.get("fallback") else {}
-    return {"name": form.get("name", "").strip(), "flow": form.get("flow") or "followup",
-            "locale_default": form.get("locale") or "zh-CN",
-            "schedule_start": _local_to_utc(form.get("schedule_start", ""), zone),
-            "schedule_end": _local_to_utc(form.get("schedule_end", ""), zone),
+    fallback = {"channel": channel} if channel else {}
+    start, end = _local_to_utc(form, "schedule_start", zone), _local_to_utc(form, "schedule_end", zone)
+    if start and end and end <= start:
+        raise params.BadParam("schedule_order")
+    return {"name": name, "flow": form.get("flow") or "followup", "locale_default": locale,
+            "schedule_start": start, "schedule_end": end,
             "max_concurrent": form.get("max_concurrent") or 4, "max_cps": form.get("max_cps") or 1,
             "max_attempts": form.get("max_attempts") or 6, "retry_policy": retry, "policy": policy,
             "fallback": fallback}
@@ -112,6 +132,14 @@ def limit_message(exc: limits.LimitError) -> str:
     return t(f"limit.{exc.key}", **params)
 
 
+def import_error_message(exc: importer.ImportFileError, path: Path, shown_name: str) -> str:
+    """A whole-file refusal in the user's language when the importer names it (caps, unreadable),
+    else its text with the stored path replaced by the name the user uploaded."""
+    if exc.key:
+        return t(f"import.{exc.key}", file=shown_name, **exc.params)
+    return str(exc).replace(str(path), shown_name)
+
+
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @security.require("campaigns.write")
 def new():
@@ -124,7 +152,7 @@ def new():
         values = _capped(_form_settings(request.form))
         if values["flow"] not in flows():
             raise campaigns_mod.CampaignError(t("campaign.bad_flow"))
-        source = request.form.get("source", "upload")
+        source = params.choice(request.form, "source", SOURCES, "upload")
         upload = request.files.get("file")
         if source == "upload":
             if not upload or not upload.filename:
@@ -133,7 +161,7 @@ def new():
             try:
                 report = importer.import_file(db, path)
             except importer.ImportFileError as exc:
-                raise campaigns_mod.CampaignError(str(exc).replace(str(path), upload.filename)) from None
+                raise campaigns_mod.CampaignError(import_error_message(exc, path, upload.filename)) from None
             ctx["report"] = report
             audit.log(db, "import_borrowers", "import_batch", report.batch_id,
                       {"file": upload.filename, "rows": report.rows, "created": report.created,
@@ -143,14 +171,22 @@ def new():
                 return render_template("campaign_new.html", **ctx), 400
             selection = {"batch_id": report.batch_id}
         elif source == "batch":
-            selection = {"batch_id": int(request.form["batch_id"])}
+            batch_id = params.integer(request.form, "batch_id")
+            if batch_id is None or one(db, "SELECT id FROM import_batches WHERE id = ? AND kind = 'borrowers'",
+                                       [batch_id]) is None:
+                raise campaigns_mod.CampaignError(t("campaign.bad_batch"))
+            selection = {"batch_id": batch_id}
         elif source == "due":
-            selection = {k: request.form[k] for k in ("due_from", "due_to") if request.form.get(k)} or {"all": True}
+            selection = {k: v.isoformat() for k in ("due_from", "due_to")
+                         if (v := params.date(request.form, k)) is not None} or {"all": True}
         else:
             selection = {"all": True}
         campaign_id = campaigns_mod.create(db, selection=selection, created_by=g.user["username"], **values)
     except limits.LimitError as exc:
         flash(t("campaign.invalid", reason=limit_message(exc)), "error")
+        return render_template("campaign_new.html", **ctx), 400
+    except params.BadParam as exc:
+        flash(t("campaign.invalid", reason=params.message(exc)), "error")
         return render_template("campaign_new.html", **ctx), 400
     except (campaigns_mod.CampaignError, ValueError, KeyError) as exc:
         flash(t("campaign.invalid", reason=str(exc)), "error")

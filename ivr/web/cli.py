@@ -65,7 +65,11 @@ def cmd_purge(args) -> int:
     s = _settings(args)
     db = connect(s.database)
     days = args.days or retention.retention_days(db, int(getattr(s, "recordings_retention_days", 180)))
-    removed = retention.purge(db, s.recordings_dir, days, actor="cli", dry_run=args.dry_run)
+    try:
+        removed = retention.purge(db, s.recordings_dir, days, actor="cli", dry_run=args.dry_run)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for item in removed:
         print(json.dumps(item, ensure_ascii=False))
     print(f"{'would remove' if args.dry_run else 'removed'} {len(removed)} recording(s) older than {days} day(s), "

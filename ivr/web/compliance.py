@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..dialer.policy import Policy
-from . import audit, conversation, exports, get_db, privacy, retention, security
+from . import audit, conversation, exports, get_db, params, privacy, retention, security
 from .common import loads, one, parse, today_local, tz
 from .i18n import translate as t
 
@@ -99,13 +99,11 @@ def build(db, *, loan_id: str | None, since: dt.date | None, until: dt.date | No
 
 
 def _filters():
-    loan_id = request.values.get("loan_id", "").strip() or None
-    since = until = None
-    try:
-        since = dt.date.fromisoformat(request.values.get("since", "")) if request.values.get("since") else None
-        until = dt.date.fromisoformat(request.values.get("until", "")) if request.values.get("until") else None
-    except ValueError:
-        pass
+    loan_id = request.values.get("loan_id", "").strip()[:100] or None
+    since = params.date(request.values, "since")
+    until = params.date(request.values, "until")
+    if since and until and since > until:
+        raise params.BadParam("range_order", since=since.isoformat(), until=until.isoformat())
     return loan_id, since, until
 
 
@@ -158,10 +156,10 @@ def export():
 def set_retention():
     db = get_db()
     try:
-        days = int(request.form.get("days", ""))
+        days = int(request.form.get("days", "").strip())
         retention.set_retention_days(db, days, g.user["username"])
     except ValueError:
-        flash(t("compliance.bad_days"), "error")
+        flash(t("compliance.days_range", low=1, high=retention.MAX_DAYS), "error")
         return redirect(url_for("compliance.index"))
     audit.log(db, "settings_change", "web_settings", retention.SETTING, {"days": days})
     flash(t("compliance.retention_saved", days=days), "ok")

@@ -10,7 +10,7 @@ import random
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ..db.clock import now_iso
-from . import audit, conversation, get_db, privacy, security
+from . import audit, conversation, get_db, params, privacy, security
 from .common import loads, one, today_local
 from .i18n import translate as t
 
@@ -75,12 +75,12 @@ def index():
 def do_sample():
     db = get_db()
     try:
-        since = dt.date.fromisoformat(request.form.get("since", "")).isoformat()
-        until = (dt.date.fromisoformat(request.form.get("until", "")) + dt.timedelta(days=1)).isoformat()
-        percent = float(request.form.get("random_percent") or 0)
-        if not 0 <= percent <= 100:
+        first, last = params.date(request.form, "since"), params.date(request.form, "until")
+        if first is None or last is None or first > last:
             raise ValueError
-    except ValueError:
+        since, until = first.isoformat(), (last + dt.timedelta(days=1)).isoformat()
+        percent = params.number(request.form, "random_percent", 0.0, low=0, high=100)
+    except (ValueError, params.BadParam):
         flash(t("qa.bad_sample"), "error")
         return redirect(url_for("qa.index"))
     added = sample(db, since=since, until=until, escalations=bool(request.form.get("escalations")),

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from flask import Blueprint, current_app, render_template, request
 
-from . import audit, charts, exports, get_db, security
+from . import audit, charts, exports, get_db, params, security
 from .common import today_local, tz
 from .i18n import label
 from .i18n import translate as t
@@ -159,17 +159,13 @@ COLUMNS = ("day", "attempts", "connected", "connect_rate", "identity", "identity
 
 def _params():
     today = today_local()
-    try:
-        since = dt.date.fromisoformat(request.args.get("since", ""))
-    except ValueError:
-        since = today - dt.timedelta(days=13)
-    try:
-        until = dt.date.fromisoformat(request.args.get("until", ""))
-    except ValueError:
-        until = today
+    until = params.date(request.args, "until", today)
+    since = params.date(request.args, "since", min(today, until) - dt.timedelta(days=13))
+    if since > until:
+        raise params.BadParam("range_order", since=since.isoformat(), until=until.isoformat())
     if (until - since).days > 366:
         since = until - dt.timedelta(days=366)
-    campaign = request.args.get("campaign", type=int)
+    campaign = params.integer(request.args, "campaign")
     return since, until, campaign
 
 

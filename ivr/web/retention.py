@@ -9,16 +9,23 @@ from ..db.clock import now_iso
 from . import audit
 
 SETTING = "recordings_retention_days"
+MAX_DAYS = 36_500  # a century: longer is "keep forever", which a date cutoff cannot express
 
 
 def retention_days(db, default: int) -> int:
+    """The retention in force, within 1..MAX_DAYS whatever the row says (a value stored before the
+    limit existed must not break the purge)."""
     row = next(iter(db.query("SELECT value FROM web_settings WHERE key = ?", [SETTING])), None)
-    return int(row["value"]) if row else default
+    try:
+        days = int(row["value"]) if row else int(default)
+    except (TypeError, ValueError):
+        days = int(default)
+    return min(max(days, 1), MAX_DAYS)
 
 
 def set_retention_days(db, days: int, by: str) -> None:
-    if days < 1:
-        raise ValueError("retention must be at least one day")
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"retention must be 1 to {MAX_DAYS} days")
     db["web_settings"].upsert({"key": SETTING, "value": str(days), "updated_by": by, "updated_at": now_iso()},
                               pk="key")
 
@@ -27,6 +34,8 @@ def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", d
           now: dt.datetime | None = None) -> list[dict]:
     """Delete recordings of calls older than `days`; only files inside recordings_dir. Returns what
     was (or, dry_run, would be) removed."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"retention must be 1 to {MAX_DAYS} days, not {days}")
     root = Path(recordings_dir).resolve()
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = (now - dt.timedelta(days=days)).isoformat(timespec="milliseconds")

@@ -1,4 +1,5 @@
-"""Accounts, roles, password hashing (argon2id), login throttling and access control.
+"""Accounts, roles, password hashing (argon2id), the signed-in user and access control
+(sessions: sessions.py; login throttling: throttle.py).
 
 Roles: admin (everything), supervisor (campaigns, monitor, borrowers, reports), agent (the
 escalations they take, and only the borrower on their current escalation), qa (review queue, masked
@@ -6,7 +7,6 @@ borrower data), auditor (read-only: reports, compliance, audit log; masked unles
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import secrets
 
@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from ..db.clock import now_iso
+from . import sessions
 
 ROLES = ("admin", "supervisor", "agent", "qa", "auditor")
 _hasher = PasswordHasher()
@@ -66,28 +67,11 @@ def add_user(db, username: str, password: str, role: str, *, display_name: str |
 
 
 def set_password(db, user_id: int, password: str) -> None:
+    """A new password; every session of the user ends (the caller may start a fresh one)."""
     if len(password) < MIN_PASSWORD:
         raise UserError(f"password must be at least {MIN_PASSWORD} characters")
     db["users"].update(user_id, {"password_hash": hash_password(password), "updated_at": now_iso()})
-
-
-# ---- login throttling (stored in the database, so it holds across processes and restarts) ---------
-def _since(seconds: int) -> str:
-    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-
-
-def login_blocked(db, ip: str, username: str) -> bool:
-    cfg = current_app.config
-    since = _since(cfg["LOGIN_WINDOW_S"])
-    by_user = db.execute("SELECT count(*) FROM login_attempts WHERE username = ? AND ok = 0 AND at >= ?",
-                         [username, since]).fetchone()[0]
-    by_ip = db.execute("SELECT count(*) FROM login_attempts WHERE ip = ? AND ok = 0 AND at >= ?",
-                       [ip, since]).fetchone()[0]
-    return by_user >= cfg["LOGIN_MAX_FAILS_USER"] or by_ip >= cfg["LOGIN_MAX_FAILS_IP"]
-
-
-def record_login(db, ip: str, username: str, ok: bool) -> None:
-    db["login_attempts"].insert({"at": now_iso(), "ip": ip, "username": username[:64], "ok": int(ok)})
+    sessions.revoke_user(db, user_id, "password_change")
 
 
 def authenticate(db, username: str, password: str) -> dict | None:
@@ -103,15 +87,15 @@ def authenticate(db, username: str, password: str) -> dict | None:
 # ---- the signed-in user -------------------------------------------------------------------------
 def _load_user():
     g.user = None
-    uid = session.get("uid")
-    if uid is None:
+    sid = session.get("sid")
+    if sid is None:
         return
     from . import get_db
-    rows = list(get_db().query("SELECT * FROM users WHERE id = ? AND active = 1", [uid]))
-    if not rows or rows[0]["password_hash"][-16:] != session.get("pwv"):
-        session.clear()  # disabled, deleted, or password changed since this session began
+    user = sessions.user_of(get_db(), sid)
+    if user is None:
+        session.pop("sid", None)  # expired, revoked (logout, password change, disabled) or unknown
         return
-    g.user = rows[0]
+    g.user = user
 
 
 def _read_only_auditor():
@@ -130,11 +114,20 @@ def init_app(app) -> None:
         return {"user": g.get("user"), "can": can}
 
 
-def start_session(user: dict) -> None:
-    session.clear()  # no session fixation: a fresh session on every login
+def start_session(db, user: dict, ip: str | None = None) -> None:
+    """A fresh server-side session (no session fixation); the cookie gets only its random id."""
+    lang = session.get("lang")
+    session.clear()
     session.permanent = True
-    session["uid"] = user["id"]
-    session["pwv"] = user["password_hash"][-16:]
+    session["sid"] = sessions.create(db, user["id"], ip=ip,
+                                     lifetime=current_app.config["PERMANENT_SESSION_LIFETIME"])
+    if lang:
+        session["lang"] = lang
+
+
+def end_session(db, reason: str = "logout") -> None:
+    sessions.revoke(db, session.get("sid"), reason)
+    session.clear()
 
 
 # ---- access rules per area ------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def test_commands_go_through_the_commands_table(tmp_path):
 def test_invalid_settings_are_explained(tmp_path):
     app, c = supervisor(tmp_path)
     r = c.post("/campaigns/new", form(source="all", schedule_end="2026-12-01T08:00"))
-    assert r.status_code == 400 and "schedule_end must be after schedule_start" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "结束时间必须晚于开始时间" in r.get_data(as_text=True)
     r = c.post("/campaigns/new", form(source="all", window_start="21:30", window_end="21:00"))
     assert r.status_code == 400
 
