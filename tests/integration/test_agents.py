@@ -99,3 +99,32 @@ def test_escalation_without_an_agent_becomes_a_callback(stack, settings, persona
     assert e["agent"] is None and e["outcome"] == "no_agent" and e["closed_at"]
     [cb] = [c for c in cbs if c["reason"] == "no_agent"]
     assert cb["due_at"] and cb["due_at"] > e["closed_at"][:16]
+
+
+def test_reset_password_locks_out_the_old_one_and_nobody_else(stack, settings, tmp_path):
+    """An admin resets a phone's password while Asterisk runs: the old password gets 401 at once,
+    the new one registers, and the other agents' registrations are untouched by the reload."""
+    from ivr.agents import endpoints
+    from ivr.agents.apply import apply
+    from ivr.stack import provision_simulated_agents
+
+    first = provision_simulated_agents(settings, ["spare"], tmp_path / "first.json")
+    old = tmp_path / "old.json"
+    old.write_text(first.read_text())
+    pool_args = dict(kind="agent", port=settings.agent_port + 5, rtp_base=settings.sim_rtp_base + 100 * 9)
+    try:
+        with PhonePool(settings, None, tmp_path / "a.jsonl", tmp_path / "rec", accounts_path=old, **pool_args) as p:
+            assert p.registrations == {"spare": 200}
+        new = provision_simulated_agents(settings, ["spare"], tmp_path / "new.json")   # reset + reload
+        with PhonePool(settings, None, tmp_path / "b.jsonl", tmp_path / "rec", accounts_path=old, **pool_args) as p:
+            assert p.registrations == {"spare": 401}
+        with PhonePool(settings, None, tmp_path / "c.jsonl", tmp_path / "rec", accounts_path=new, **pool_args) as p:
+            assert p.registrations == {"spare": 200}
+        contacts = asterisk.cli(settings, "pjsip show contacts")
+        assert "huifang-agent1/sip:" in contacts and "huifang-agent2/sip:" in contacts
+    finally:
+        db = connect(settings.database)
+        endpoints.deactivate(db, "spare")
+        db.conn.close()
+        apply(settings)
+    assert "huifang-spare" not in asterisk.cli(settings, "queue show huifang-agents")
