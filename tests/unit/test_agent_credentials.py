@@ -81,3 +81,34 @@ def test_rendered_endpoints_require_registration(db):
     assert sections == [("huifang-agent1", "auth"), ("huifang-agent1", "aor"), ("huifang-agent1", "endpoint")]
     assert f"md5_cred = {endpoints.get(db, 'agent1')['md5_cred']}" in text and "auth = huifang-agent1" in text
     assert queue_members(endpoints.active(db)) == "member => PJSIP/huifang-agent1,0,agent1"
+
+
+def test_simulated_phones_accounts_file(tmp_path):
+    from ivr.sim.phone import registered_accounts
+    assert registered_accounts(None)["accounts"] == []
+    good = tmp_path / "a.json"
+    good.write_text('{"registrar": "127.0.0.1:5060", "accounts": [{"name": "agent1", "username": "huifang-agent1", '
+                    '"password": "p"}]}')
+    assert registered_accounts(str(good))["accounts"][0]["username"] == "huifang-agent1"
+    bad = tmp_path / "b.json"
+    bad.write_text('{"registrar": "127.0.0.1:5060", "accounts": [{"name": "agent1", "password": ""}]}')
+    with pytest.raises(ValueError, match="name, username and password"):
+        registered_accounts(str(bad))
+
+
+def test_stack_provisions_fresh_credentials_in_a_private_file(tmp_path):
+    import json
+    import stat
+
+    from ivr import config
+    from ivr.stack import provision_simulated_agents
+    s = config.load(env={}).replace(db_path=str(tmp_path / "h.db"), cache_dir=tmp_path / "cache", instance="prov-test")
+    path = provision_simulated_agents(s, ["agent1", "agent2"], tmp_path / "run" / "accounts.json")
+    first = json.loads(path.read_text())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [a["username"] for a in first["accounts"]] == ["huifang-agent1", "huifang-agent2"]
+    db = connect(s.database)
+    for a in first["accounts"]:
+        assert endpoints.get(db, a["name"])["md5_cred"] == credentials.md5_cred(a["username"], "huifang", a["password"])
+    again = json.loads(provision_simulated_agents(s, ["agent1"], path).read_text())
+    assert again["accounts"][0]["password"] != first["accounts"][0]["password"]   # a fresh one at every start
