@@ -197,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=lambda a: __import__("ivr.sim.__main__", fromlist=["main"]).main(a.rest))
 
     # each area registers its own commands
+    from .agents.cli import register as register_agents
     from .dialer.cli import register as register_dialer
     from .models.cli import register as register_models
     from .web.cli import register as register_web
+    register_agents(sub)
     register_dialer(sub)
     register_models(sub)
     register_web(sub)

@@ -85,15 +85,43 @@ class DialogProcess:
             self.proc.wait(5)
 
 
+SIMULATED_AGENTS = ("agent1", "agent2")
+
+
+def provision_simulated_agents(settings: Settings, names, accounts_path: Path) -> Path:
+    """The simulated agents' endpoints get fresh credentials (as an admin would make them), and the
+    phones' accounts file holds the passwords (mode 0600, beside the run's other files): the phones
+    REGISTER with them like real desk phones."""
+    import json
+
+    from .agents import credentials, endpoints
+    from .agents.apply import apply
+    from .db.connect import connect
+    db = connect(settings.database)
+    try:
+        accounts = [{"name": n, "username": credentials.sip_username(n),
+                     "password": endpoints.ensure(db, n, by="simulator")} for n in names]
+    finally:
+        db.conn.close()
+    accounts_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(accounts_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"registrar": f"{settings.bind}:{settings.sip_port}", "accounts": accounts}, fh)
+    log.info("simulated agents %s: %s", ", ".join(names), apply(settings))
+    return accounts_path
+
+
 class Stack:
     def __init__(self, settings: Settings, out_dir: Path, personas_path: Path, *, agents: bool = True,
                  agent_say: str = "", agent_locale: str = "zh-CN", agent_hangup_after_ms: int | None = 4000,
-                 dialog_env: dict | None = None):
+                 dialog_env: dict | None = None, agent_names=SIMULATED_AGENTS):
         self.settings = settings
         self.out = Path(out_dir)
         self.personas_path = Path(personas_path)
         self.personas = load_personas(self.personas_path)
         self.agents = agents
+        self.agent_names = tuple(agent_names)
+        self.agent_accounts = self.out / "phones" / "agent-accounts.json"
         self.agent_options = dict(say=agent_say, locale=agent_locale, hangup_after_ms=agent_hangup_after_ms)
         self.dialog = DialogProcess(settings, self.out / "dialog.log", env=dialog_env)
         self.borrowers: PhonePool | None = None
@@ -104,6 +132,8 @@ class Stack:
     def start(self) -> "Stack":
         self.out.mkdir(parents=True, exist_ok=True)
         try:
+            if self.agents:
+                provision_simulated_agents(self.settings, self.agent_names, self.agent_accounts)
             asterisk.start(self.settings)
             self.dialog.start()
             workers = max(1, min(8, math.ceil(len(self.personas) / 3)))
@@ -111,7 +141,11 @@ class Stack:
                                        self.out / "phones" / "heard", workers=workers, kind="borrower").start()
             if self.agents:
                 self.agent_pool = PhonePool(self.settings, None, self.agent_log, self.out / "phones" / "agent-heard",
-                                            kind="agent", **self.agent_options).start()
+                                            kind="agent", accounts_path=self.agent_accounts,
+                                            **self.agent_options).start()
+                refused = {n: c for n, c in self.agent_pool.registrations.items() if c != 200}
+                if refused or set(self.agent_pool.registrations) != set(self.agent_names):
+                    raise StackError(f"agent phones did not register: {refused or self.agent_pool.registrations}")
         except Exception:
             self.stop()
             raise

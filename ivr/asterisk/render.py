@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 from ..config import Settings
+from ..agents.credentials import sip_username
 from .secret import ami_secret
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
-AGENT_COUNT = 2
 
 
 class RenderError(RuntimeError):
@@ -29,23 +29,45 @@ def substitute(text: str, values: dict[str, str], source: str) -> str:
     return PLACEHOLDER.sub(repl, text)
 
 
-def agent_endpoints(settings: Settings, count: int = AGENT_COUNT) -> str:
-    """Agents' phones. Static contacts point at the agent simulator; real phones may register instead."""
+def registered_agents(settings: Settings) -> list[dict]:
+    """The active agent endpoints of this install's database (none before the database exists)."""
+    if not Path(settings.database).exists():
+        return []
+    from ..agents.endpoints import active
+    from ..db.connect import connect
+    db = connect(settings.database)
+    try:
+        return active(db)
+    finally:
+        db.conn.close()
+
+
+def agent_endpoints(settings: Settings, agents: list[dict]) -> str:
+    """Agents' phones: each registers (digest, md5_cred: the password itself is nowhere on disk); no
+    static contact, so a phone that has not registered is simply not reachable."""
     blocks = []
-    for n in range(1, count + 1):
-        name = f"huifang-agent{n}"
+    for a in agents:
+        name = sip_username(a["name"])
         blocks.append(f"""
 [{name}]
+type = auth
+auth_type = digest
+username = {name}
+realm = {a["realm"]}
+md5_cred = {a["md5_cred"]}
+
+[{name}]
 type = aor
-contact = sip:agent{n}@{settings.bind}:{settings.agent_port}
-max_contacts = 2
-qualify_frequency = 0
+max_contacts = 1
+remove_existing = yes
+qualify_frequency = 30
 
 [{name}]
 type = endpoint
 transport = transport-udp
 context = huifang-from-agent
 aors = {name}
+auth = {name}
 disallow = all
 allow = ulaw,alaw
 dtmf_mode = rfc4733
@@ -57,13 +79,15 @@ bind_rtp_to_media_address = yes
     return "".join(blocks)
 
 
-def queue_members(count: int = AGENT_COUNT) -> str:
-    return "\n".join(f"member => PJSIP/huifang-agent{n},0,Agent {n}" for n in range(1, count + 1))
+def queue_members(agents: list[dict]) -> str:
+    """The queue's members are the agents' endpoints; the member name is the endpoint's short name."""
+    return "\n".join(f"member => PJSIP/{sip_username(a['name'])},0,{a['name']}" for a in agents)
 
 
 def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, str]:
     astdir = astdir or settings.asterisk_dir_in_chroot
     rtp_start, rtp_end = settings.rtp_range
+    agents = registered_agents(settings)
     return {
         "ASTDIR": astdir,
         "INSTANCE": settings.instance,
@@ -76,8 +100,8 @@ def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, st
         "TRUNK_PORT": str(settings.trunk_port_effective),
         "TRUNK_AUTH": "",
         "CALLER_ID": "4008000000",
-        "AGENTS": agent_endpoints(settings),
-        "QUEUE_MEMBERS": queue_members(),
+        "AGENTS": agent_endpoints(settings, agents),
+        "QUEUE_MEMBERS": queue_members(agents),
         "RTP_START": str(rtp_start),
         "RTP_END": str(rtp_end),
         "DIALOG_HOST": settings.dialog_host,

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..ami.client import AmiClient, AmiDisconnected, AmiError
@@ -19,6 +20,7 @@ from ..config import Settings
 from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from ..db.writer import AsyncDb
+from . import escalations
 from .attempt_state import AttemptView, reduce
 from .outcomes import classify
 from .queue_wait import QueueWaits
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 # event headers worth keeping in the events table
 KEEP = ("Event", "UserEvent", "Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Cause", "Cause-txt",
         "DialStatus", "TechCause", "Stage", "Reason", "Response", "Recording", "Next", "AgiStatus", "QueueStatus",
-        "ProgressMs", "Announcement", "AnnouncementVia", "AnnouncementScore", "EarlyMedia")
+        "ProgressMs", "Announcement", "AnnouncementVia", "AnnouncementScore", "EarlyMedia",
+        "Queue", "Interface", "MemberName", "DestChannel", "HoldTime", "RingTime")
 FAILED_GRACE_S = 3.0
 
 
@@ -168,6 +171,9 @@ class CallPlacer:
             changes["recording_path"] = self._host_path(tracker.view.recording)
         if changes:
             await self.db.call(attempts_db.update, aid, changes)
+        answer = escalations.agent_answer(event)
+        if answer is not None and answer.attempt_id == aid:
+            await self.db.call(escalations.assign, answer, now_iso())
         if tracker.view.finished:
             await self._finish(tracker)
         elif tracker.view.originate_ok is False and before.originate_ok is None:
@@ -202,6 +208,8 @@ class CallPlacer:
             early.unlink(missing_ok=True)
         if view.recording:
             await self.db.call(attempts_db.note_recording, view.attempt_id, self._host_path(view.recording))
+        if view.answered:
+            await self.db.call(escalations.close_unanswered, view.attempt_id, datetime.now(timezone.utc))
         log.info("attempt %s: ended %s (cause %s, dial %s, sip %s)", view.attempt_id, outcome, cause,
                  view.dial_status, view.sip_code)
         # forget this call's keys a little later (late events of it are ignored meanwhile)

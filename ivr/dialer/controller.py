@@ -39,7 +39,7 @@ from .. import metrics
 from ..config import Settings
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
-from . import dispositions, limits, scheduler
+from . import dispositions, escalations, limits, scheduler
 from .attempt_state import AttemptView, belongs, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
@@ -107,6 +107,7 @@ def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) 
     db["attempts"].update(attempt_id, changes)
     if "disposition" in changes:   # finalize keeps it: counted here, where it is written
         count_call(changes.get("outcome", attempt["outcome"]), changes["disposition"])
+    escalations.close_unanswered(db, attempt_id, now)
     db["events"].insert({"attempt_id": attempt_id, "at": iso(now), "source": "controller", "name": "ClosedLost",
                          "data": json.dumps(changes, default=str)})
     return {**attempt, **changes}
@@ -127,7 +128,9 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
         attempt = {**attempt, **fix}
     early = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND name = 'DialState' AND data LIKE '%PROGRESS%' "
                        "LIMIT 1", [attempt_id]).fetchone() is not None
-    disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early)
+    escalation = _one(db, "SELECT agent, outcome FROM escalations WHERE attempt_id = ?", [attempt_id])
+    disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early,
+                                        escalation=escalation)
     result = {"attempt_id": attempt_id, "disposition": disposition}
     if attempt["disposition"] is None:   # first classified here (a repeated finalize counts nothing)
         count_call(attempt["outcome"], disposition)

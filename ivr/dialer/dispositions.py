@@ -7,6 +7,7 @@ written by `calls.CallPlacer`) and the dialog server's `dialogs.result`, and wri
   answered-completed        the conversation reached its end (identity confirmed and a plan, refusal,
                             dispute, hardship, will pay on time, promise, ...)
   answered-transferred      handed to an agent
+  answered-no-agent         handed over, but no agent's phone answered: a callback (escalations.py)
   answered-callback-requested  the borrower asked to be called back (at a time, if they said one)
   answered-hung-up-early    answered, then hung up before the conversation ended
   answered-wrong-person     whoever answered is not the borrower
@@ -41,7 +42,7 @@ import json
 from dataclasses import dataclass
 
 DISPOSITIONS = (
-    "answered-completed", "answered-transferred", "answered-callback-requested", "answered-hung-up-early",
+    "answered-completed", "answered-transferred", "answered-no-agent", "answered-callback-requested", "answered-hung-up-early",
     "answered-wrong-person", "answered-id-mismatch", "answered-no-input", "answered-error", "answered-no-dialog",
     "no-answer", "busy", "rejected", "invalid-number", "carrier-announcement", "unreachable", "congestion",
     "network-error", "dialer-error", "unknown-after-restart",
@@ -90,6 +91,7 @@ MIN, HOUR = 60, 3600
 DEFAULT_RULES: dict[str, Rule] = {
     "answered-completed": Rule("done", done_reason="completed"),
     "answered-transferred": Rule("done", done_reason="transferred"),
+    "answered-no-agent": Rule("callback", delay_s=30 * MIN),
     "answered-callback-requested": Rule("callback", delay_s=4 * HOUR),
     "answered-hung-up-early": Rule("retry", delay_s=1 * HOUR),
     "answered-wrong-person": Rule("retry", delay_s=10 * MIN, mark_contact="wrong_person"),
@@ -125,8 +127,9 @@ def rules(overrides: dict | str | None = None) -> dict[str, Rule]:
     return out
 
 
-def classify(attempt: dict, dialog_result: str | None, *, early_media: bool = False) -> str:
-    """The disposition of one ended attempt."""
+def classify(attempt: dict, dialog_result: str | None, *, early_media: bool = False,
+             escalation: dict | None = None) -> str:
+    """The disposition of one ended attempt (`escalation`: its escalations row, if it had one)."""
     if attempt.get("disposition") == "unknown-after-restart":
         return "unknown-after-restart"
     outcome = attempt.get("outcome")
@@ -134,6 +137,8 @@ def classify(attempt: dict, dialog_result: str | None, *, early_media: bool = Fa
     if outcome == "answered" or dialog_result:
         if not dialog_result:
             return "answered-no-dialog"
+        if escalation is not None and escalation.get("outcome") == "no_agent" and not escalation.get("agent"):
+            return "answered-no-agent"
         return RESULT_DISPOSITIONS.get(dialog_result, "answered-completed")
     announcement = attempt.get("announcement")   # recognized early media (announcements.py, 0005)
     if announcement in ("empty_number", "suspended"):

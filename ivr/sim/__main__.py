@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--say", default="", help="what the agent says after answering")
     a.add_argument("--locale", default="zh-CN")
     a.add_argument("--hangup-after-ms", type=int, default=None)
+    a.add_argument("--accounts", default=None,
+                   help="JSON file of agent accounts to REGISTER to Asterisk (name, username, password)")
     sub.add_parser("caller", help="test caller (python -m ivr.sim caller --help)")
     args = ap.parse_args(argv)
 
@@ -66,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--answer-after-ms", str(args.answer_after_ms), "--say", args.say, "--locale", args.locale]
         if args.hangup_after_ms:
             extra += ["--hangup-after-ms", str(args.hangup_after_ms)]
+        if args.accounts:
+            from ivr.sim.phone import MAX_ACCOUNTS_PER_PHONE, registered_accounts
+            n = len(registered_accounts(args.accounts)["accounts"])   # fail early on a bad file
+            workers = max(workers, -(-n // MAX_ACCOUNTS_PER_PHONE))
+            extra += ["--accounts", str(Path(args.accounts).resolve())]
     Path(args.record_dir).mkdir(parents=True, exist_ok=True)
     return run_pool(args.kind, port, workers, Path(args.log).resolve(), Path(args.record_dir).resolve(),
                     args.rtp_base or settings.sim_rtp_base + 100 * slot, tts_cache, extra, verbose=args.verbose)

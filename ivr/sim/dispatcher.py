@@ -87,6 +87,10 @@ class Dispatcher:
             if word == "READY":
                 w.port = int(rest)
                 ready.set()
+            elif word == "REG":   # an agent phone's registration result: for whoever started us
+                with self.lock:
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
             elif word == "END":
                 with self.lock:
                     w.active.discard(rest)
@@ -274,7 +278,7 @@ def run_pool(kind: str, port: int, workers: int, log: Path, record_dir: Path, rt
     for i in range(workers):
         cmds.append([sys.executable, "-m", "ivr.sim", "worker", "--kind", kind, "--index", str(i),
                      "--log", str(log), "--record-dir", str(record_dir), "--rtp-port", str(rtp_base + 100 * i),
-                     "--tts-cache", str(tts_cache), *extra_worker_args])
+                     "--tts-cache", str(tts_cache), "--share", f"{i}/{workers}", *extra_worker_args])
     d = Dispatcher(port, cmds, verbose=verbose)
     d.bind()  # first, so a busy port fails before any phone starts
     stop = lambda *_: d.stop.set()  # noqa: E731

@@ -4,6 +4,12 @@ Started by the dispatcher (`python -m ivr.sim worker ...`), never by hand. It ta
 through stdout lines that start with STATUS_PREFIX (pjlib prints its own lines on stdout too):
     @@HF READY <sip port>        the endpoint is up
     @@HF END <call-id>           a call is over (the dispatcher frees the slot)
+    @@HF REG <name> <code>       an agent phone's registration ended with this SIP code (200: registered)
+
+Agent phones given an accounts file (`--accounts`, see `registered_accounts`) REGISTER to Asterisk
+with their endpoint's credentials, like an agent's desk phone; READY comes once every one of them
+has a final answer. Asterisk then calls each at the contact it registered (this process), not
+through the dispatcher.
 
 Each call is driven by a generator (its "script") that the main loop advances every ~10 ms between
 `handle_events` polls; every pjsua2 callback runs on that same thread and only records facts.
@@ -38,6 +44,9 @@ STAY_CAP_S_BORROWER = 60.0   # after the last step, stay on the line at most thi
 STAY_CAP_S_AGENT = 120.0
 NOANSWER_CAP_S = 120.0       # a ringing "noanswer" phone gives up (480) after this
 AGENT_USER_RE = re.compile(r"^agent\d+$")
+REGISTER_WAIT_S = 10.0
+MAX_ACCOUNTS_PER_PHONE = 4  # one call each, and a process takes at most 4 calls
+ACCOUNT_RTP_PORTS = 20       # each registered account's share of the worker's 100-port RTP block
 
 
 def emit(line: str) -> None:
@@ -85,6 +94,36 @@ class SimAccount(pj.Account):
         call = SimCall(self, prm.callId)
         self.worker.keeper.keep(prm.callId, call)  # before anything else can fail
         self.worker.new_session(call, prm.rdata.wholeMsg)
+
+
+class RegisteredAccount(SimAccount):
+    """An agent's phone: registers with digest credentials and remembers the final answer."""
+
+    def __init__(self, worker: "PhoneWorker", name: str, username: str):
+        super().__init__(worker)
+        self.name, self.username = name, username
+        self.reg_code: int | None = None
+
+    @pw.guarded
+    def onRegState(self, prm):
+        code = int(prm.code)
+        if code >= 200 and self.reg_code is None:
+            self.reg_code = code
+            emit(f"REG {self.name} {code}")
+
+
+def registered_accounts(path: str | None) -> dict:
+    """The accounts file: {"registrar": "127.0.0.1:<sip port>", "accounts": [{"name", "username",
+    "password"}]}. Written 0600 by whoever provisioned the endpoints (ivr/stack.py); passwords are
+    never put on a command line."""
+    if not path:
+        return {"registrar": "", "accounts": []}
+    import json
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    for a in data.get("accounts", []):
+        if not all(isinstance(a.get(k), str) and a.get(k) for k in ("name", "username", "password")):
+            raise ValueError(f"{path}: every account needs name, username and password")
+    return data
 
 
 class Session:
@@ -348,7 +387,7 @@ def answer_reasks(s: Session, keys: str):
 
 
 def agent_script(s: Session, b: AgentBehaviour):
-    if not AGENT_USER_RE.match(s.number):
+    if not AGENT_USER_RE.match(s.number) and s.number not in s.worker.usernames:
         s.reject(404)
         return
     s.respond(180)
@@ -369,8 +408,10 @@ def agent_script(s: Session, b: AgentBehaviour):
 class PhoneWorker:
     def __init__(self, kind: str, index: int, log_path: Path, record_dir: Path, rtp_port: int,
                  tts_cache: Path, personas: dict[str, Persona] | None = None,
-                 agent: AgentBehaviour | None = None):
+                 agent: AgentBehaviour | None = None, accounts: dict | None = None):
         self.kind, self.index, self.pid = kind, index, os.getpid()
+        self.accounts_cfg = accounts or {"registrar": "", "accounts": []}
+        self.registered: list[RegisteredAccount] = []
         self.log = CallLogWriter(log_path)
         self.record_dir = Path(record_dir)
         self.rtp_port = rtp_port
@@ -427,7 +468,9 @@ class PhoneWorker:
         cfg.idUri = f"sip:{self.kind}@{pw.LOOPBACK}:{port}"
         cfg.regConfig.unregWaitMsec = pw.UNREG_MARKER
         acc.create(cfg, True)
-        pw.pin_account_rtp_to_loopback(acc, self.rtp_port, 100)
+        accounts = self.accounts_cfg.get("accounts", [])
+        pw.pin_account_rtp_to_loopback(acc, self.rtp_port, 100 - ACCOUNT_RTP_PORTS * len(accounts))
+        self.register(accounts, port)
         emit(f"READY {port}")
         while not self.stopping:
             pw.handle_events(TICK_MS)
@@ -444,12 +487,55 @@ class PhoneWorker:
             pw.handle_events(TICK_MS)
         for s in self.sessions:
             s.finish()
+        self.unregister()
         self.log.close()
         sys.stdout.flush()
         sys.stderr.flush()
         # skip libDestroy and interpreter teardown: destroying pjsua2 objects after the library
         # (or in the wrong order) can crash; the OS reclaims sockets and memory
         os._exit(0)
+
+    @property
+    def usernames(self) -> set[str]:
+        return {a.username for a in self.registered}
+
+    def register(self, accounts: list[dict], port: int) -> None:
+        """REGISTER every account (digest auth) and wait for each one's final answer."""
+        registrar = self.accounts_cfg.get("registrar", "")
+        for i, a in enumerate(accounts):
+            acc = RegisteredAccount(self, a["name"], a["username"])
+            cfg = pj.AccountConfig()
+            cfg.idUri = f"sip:{a['username']}@{registrar}"
+            cfg.regConfig.registrarUri = f"sip:{registrar}"
+            cfg.regConfig.registerOnAdd = False
+            cfg.regConfig.unregWaitMsec = pw.UNREG_MARKER
+            cfg.regConfig.retryIntervalSec = 0          # a refused phone stays refused (tests read the code)
+            cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a["username"], 0, a["password"]))
+            acc.create(cfg, False)
+            # the RTP block's top ports, ACCOUNT_RTP_PORTS per account, below them the dispatcher's
+            first = self.rtp_port + 100 - ACCOUNT_RTP_PORTS * (i + 1)
+            pw.pin_account_rtp_to_loopback(acc, first, ACCOUNT_RTP_PORTS)
+            acc.setRegistration(True)
+            self.registered.append(acc)
+        end = time.monotonic() + REGISTER_WAIT_S
+        while time.monotonic() < end and any(a.reg_code is None for a in self.registered):
+            pw.handle_events(TICK_MS)
+        for a in self.registered:
+            if a.reg_code is None:
+                a.reg_code = 408
+                emit(f"REG {a.name} 408")
+
+    def unregister(self) -> None:
+        """Say goodbye to the registrar, so Asterisk stops ringing a phone that is gone."""
+        live = [a for a in self.registered if a.reg_code == 200]
+        for a in live:
+            try:
+                a.setRegistration(False)
+            except Exception:
+                pass
+        end = time.monotonic() + (0.5 if live else 0)
+        while time.monotonic() < end:
+            pw.handle_events(TICK_MS)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -481,8 +567,14 @@ def worker_main(argv: list[str]) -> int:
     ap.add_argument("--say", default="")
     ap.add_argument("--locale", default="zh-CN")
     ap.add_argument("--hangup-after-ms", type=int)
+    ap.add_argument("--share", default="0/1", help="i/N: this worker registers accounts i, i+N, ...")
+    ap.add_argument("--accounts", help="agent phones: JSON file of accounts to REGISTER (see registered_accounts)")
     a = ap.parse_args(argv)
     personas = load_personas(a.personas) if a.kind == "borrower" else None
+    accounts = registered_accounts(a.accounts) if a.kind == "agent" else None
+    if accounts:
+        i, n = (int(x) for x in a.share.split("/"))
+        accounts["accounts"] = accounts["accounts"][i::n]
     agent = AgentBehaviour(a.answer_after_ms, a.say, a.locale, a.hangup_after_ms)
     return PhoneWorker(a.kind, a.index, Path(a.log), Path(a.record_dir), a.rtp_port, Path(a.tts_cache),
-                       personas, agent).run()
+                       personas, agent, accounts).run()

@@ -29,7 +29,8 @@ class PhonePool:
                  record_dir: str | Path, workers: int | None = None, kind: str = "borrower", *,
                  port: int | None = None, rtp_base: int | None = None, tts_cache: str | Path | None = None,
                  answer_after_ms: int = 500, say: str = "", locale: str = "zh-CN",
-                 hangup_after_ms: int | None = None, start_timeout_s: float = 30.0, verbose: bool = False):
+                 hangup_after_ms: int | None = None, start_timeout_s: float = 30.0, verbose: bool = False,
+                 accounts_path: str | Path | None = None):
         if kind not in ("borrower", "agent"):
             raise ValueError(f"kind must be 'borrower' or 'agent', not {kind!r}")
         if kind == "borrower" and not personas_path:
@@ -46,6 +47,9 @@ class PhonePool:
         self.agent_args = dict(answer_after_ms=answer_after_ms, say=say, locale=locale, hangup_after_ms=hangup_after_ms)
         self.start_timeout_s = start_timeout_s
         self.verbose = verbose
+        # agent phones that REGISTER (ivr/sim/phone.py registered_accounts); {name: final SIP code}
+        self.accounts_path = Path(accounts_path) if accounts_path else None
+        self.registrations: dict[str, int] = {}
         self.proc: subprocess.Popen | None = None
         self.worker_ports: list[int] = []
         self.startup_s: float | None = None
@@ -64,6 +68,8 @@ class PhonePool:
                 cmd += ["--say", a["say"]]
             if a["hangup_after_ms"]:
                 cmd += ["--hangup-after-ms", str(a["hangup_after_ms"])]
+            if self.accounts_path:
+                cmd += ["--accounts", str(self.accounts_path)]
         if self.verbose:
             cmd.append("--verbose")
         return cmd
@@ -81,6 +87,9 @@ class PhonePool:
         def read_stdout():
             for raw in self.proc.stdout:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.startswith(STATUS_PREFIX + "REG "):
+                    _, name, code = line[len(STATUS_PREFIX):].split()[:3]
+                    self.registrations[name] = int(code)
                 if line.startswith(STATUS_PREFIX + "READY"):
                     fields = dict(kv.split("=", 1) for kv in line.split()[2:] if "=" in kv)
                     self.worker_ports = [int(p) for p in fields.get("workers", "").split(",") if p]

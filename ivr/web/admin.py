@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from ..agents import endpoints as agent_endpoints
+from ..agents.credentials import REALM, CredentialError, sip_username
 from ..db.clock import now_iso
 from . import audit, get_db, i18n, params, security, sessions
 from .api import encode_cursor
@@ -26,9 +28,45 @@ def new_token(db, name: str, by: str, scopes: str = "push,pull") -> str:
 
 @bp.get("/admin/users")
 @security.require("admin")
-def users():
+def users(sip: dict | None = None):
     rows = list(get_db().query("SELECT * FROM users ORDER BY id"))
-    return render_template("admin_users.html", rows=rows, roles=security.ROLES)
+    return render_template("admin_users.html", rows=rows, roles=security.ROLES, sip=sip)
+
+
+def _phone(db, user_id: int, name: str | None) -> dict | None:
+    """Tie the account to the agent phone `name`; a phone that does not exist yet is created and its
+    credentials returned (shown once on the page, never stored). Raises CredentialError."""
+    current = one(db, "SELECT agent_ext FROM users WHERE id = ?", [user_id])
+    if name == (current or {}).get("agent_ext"):
+        return None
+    if name is None or agent_endpoints.get(db, name) is not None:
+        agent_endpoints.link(db, name, user_id)
+        audit.log(db, "agent_endpoint_link", "user", user_id, {"endpoint": name})
+        return None
+    password = agent_endpoints.create(db, name, by=g.user["username"], user_id=user_id)
+    audit.log(db, "agent_endpoint_add", "agent_endpoint", name, {"user_id": user_id})
+    return _show_once(name, password)
+
+
+def _show_once(name: str, password: str) -> dict:
+    from ..agents.apply import apply
+    settings = current_app.config["SETTINGS"]
+    applied = apply(settings.replace(db_path=current_app.config["DATABASE"]))
+    return {"name": name, "username": sip_username(name), "password": password, "realm": REALM,
+            "registrar": f"{settings.bind}:{settings.sip_port}", "applied": applied}
+
+
+@bp.post("/admin/users/<int:user_id>/phone-password")
+@security.require("admin")
+def reset_phone(user_id: int):
+    """A new SIP password for the account's phone (the old one stops working), shown once."""
+    db = get_db()
+    u = one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    if u is None or not u["agent_ext"] or agent_endpoints.get(db, u["agent_ext"]) is None:
+        abort(404)
+    password = agent_endpoints.reset(db, u["agent_ext"], by=g.user["username"])
+    audit.log(db, "agent_endpoint_reset", "agent_endpoint", u["agent_ext"], {"user_id": user_id})
+    return users(sip=_show_once(u["agent_ext"], password))
 
 
 @bp.post("/admin/users")
@@ -40,14 +78,19 @@ def add_user():
         uid = security.add_user(db, f.get("username", ""), f.get("password", ""), f.get("role", ""),
                                 display_name=f.get("display_name") or None,
                                 locale=f.get("locale") if f.get("locale") in i18n.LANGUAGES else "zh-CN",
-                                can_unmask=bool(f.get("can_unmask")), agent_ext=f.get("agent_ext") or None)
+                                can_unmask=bool(f.get("can_unmask")))
     except security.UserError as exc:
         flash(t("admin.user_error", reason=str(exc)), "error")
         return redirect(url_for("admin.users"))
     audit.log(db, "user_add", "user", uid, {"username": f.get("username"), "role": f.get("role"),
                                             "can_unmask": bool(f.get("can_unmask"))})
     flash(t("admin.user_added"), "ok")
-    return redirect(url_for("admin.users"))
+    try:
+        sip = _phone(db, uid, f.get("agent_ext", "").strip() or None)
+    except CredentialError as exc:
+        flash(t("admin.sip_error", reason=str(exc)), "error")
+        return redirect(url_for("admin.users"))
+    return users(sip=sip) if sip else redirect(url_for("admin.users"))
 
 
 @bp.post("/admin/users/<int:user_id>")
@@ -63,9 +106,14 @@ def update_user(user_id: int):
         changes["role"] = f["role"]
     changes["active"] = int(bool(f.get("active")))
     changes["can_unmask"] = int(bool(f.get("can_unmask")))
-    changes["agent_ext"] = f.get("agent_ext") or None
+    phone = f.get("agent_ext", "").strip() or None
     if user_id == g.user["id"] and (changes.get("role", "admin") != "admin" or not changes["active"]):
         flash(t("admin.not_self"), "error")
+        return redirect(url_for("admin.users"))
+    try:
+        sip = _phone(db, user_id, phone)
+    except CredentialError as exc:
+        flash(t("admin.sip_error", reason=str(exc)), "error")
         return redirect(url_for("admin.users"))
     changes["updated_at"] = now_iso()
     db["users"].update(user_id, changes)
@@ -80,9 +128,10 @@ def update_user(user_id: int):
             flash(t("admin.user_error", reason=str(exc)), "error")
             return redirect(url_for("admin.users"))
     audit.log(db, "user_update", "user", user_id,
-              {**{k: v for k, v in changes.items() if k != "updated_at"}, "password_reset": bool(f.get("password"))})
+              {**{k: v for k, v in changes.items() if k != "updated_at"}, "agent_ext": phone,
+               "password_reset": bool(f.get("password"))})
     flash(t("admin.user_saved"), "ok")
-    return redirect(url_for("admin.users"))
+    return users(sip=sip) if sip else redirect(url_for("admin.users"))
 
 
 @bp.get("/admin/tokens")

@@ -1,7 +1,13 @@
-"""The agent's screen: the queue of escalations, taking one, the screen-pop (who is on the line,
-why the call was escalated, what was said: escalations.context) and recording the outcome: a
-promise (date + amount, source 'agent'), a dispute note, a callback time. The result shows on
-the borrower's record."""
+"""The agent's screen: their escalations, the screen-pop (who is on the line, why the call was
+escalated, what was said: escalations.context) and recording the outcome: a promise (date +
+amount, source 'agent'), a dispute note, a callback time. The result shows on the borrower's record.
+
+Whose escalation it is is decided by the telephone, not by a click: the dialer assigns it from the
+queue's AgentConnect event to the endpoint whose phone answered (ivr/dialer/escalations.py), and a
+web account sees the escalations of its own endpoint (users.agent_ext) only. Supervisors and admins
+see every escalation, the waiting ones and the ones that closed without an agent (now callbacks).
+Opening ("take") someone else's or an unassigned escalation is refused with 403, a closed one with
+409; every refusal is audited."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +16,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 
 from ..db.clock import now_iso
 from . import audit, get_db, params, privacy, security
-from .common import borrower_view, duration, loads, one, tz
+from .common import agent_names, borrower_view, duration, loads, one, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -19,23 +25,30 @@ OUTCOMES = ("promise", "dispute", "callback", "paid", "hardship", "wrong_person"
 MAX_PROMISE = 10**12  # a promised amount SQLite can store; far above any loan
 
 
-def _mine(user) -> list[str]:
-    return [user["username"]] + ([user["agent_ext"]] if user["agent_ext"] else [])
+def sees_all(user) -> bool:
+    return user["role"] in ("admin", "supervisor")
 
 
 def queue(db, user) -> dict:
-    mine = _mine(user)
-    marks = ",".join("?" * len(mine))
+    """An agent: their endpoint's open and recently closed escalations, and how many wait (no detail).
+    A supervisor: every open escalation, who has it, the waiting ones and the recently closed."""
+    mine = agent_names(user)
+    marks = ",".join("?" * len(mine)) or "NULL"
     rows = lambda sql, p=(): list(db.query(sql, p))  # noqa: E731
     base = ("SELECT e.*, a.number, a.state AS call_state FROM escalations e JOIN attempts a ON a.id = e.attempt_id ")
-    current = rows(base + f"WHERE e.closed_at IS NULL AND e.agent IN ({marks}) ORDER BY e.queued_at", mine)
     waiting = rows(base + "WHERE e.closed_at IS NULL AND e.agent IS NULL ORDER BY e.queued_at LIMIT 100")
-    closed = rows(base + f"WHERE e.closed_at IS NOT NULL AND e.agent IN ({marks}) ORDER BY e.closed_at DESC LIMIT 20",
-                  mine)
+    if sees_all(user):
+        current = rows(base + "WHERE e.closed_at IS NULL AND e.agent IS NOT NULL ORDER BY e.queued_at LIMIT 200")
+        closed = rows(base + "WHERE e.closed_at IS NOT NULL ORDER BY e.closed_at DESC LIMIT 50")
+    else:
+        current = rows(base + f"WHERE e.closed_at IS NULL AND e.agent IN ({marks}) ORDER BY e.queued_at", mine)
+        closed = rows(base + f"WHERE e.closed_at IS NOT NULL AND e.agent IN ({marks}) "
+                             "ORDER BY e.closed_at DESC LIMIT 20", mine)
     for r in current + waiting + closed:
         r["number"] = privacy.mask_phone(r["number"])
         r["waited"] = duration(r["queued_at"], r["answered_at"])
-    return {"current": current, "waiting": waiting, "closed": closed}
+    return {"current": current, "waiting": waiting if sees_all(user) else [], "waiting_count": len(waiting),
+            "closed": closed, "all": sees_all(user), "endpoint": user["agent_ext"]}
 
 
 @bp.get("/agent")
@@ -51,29 +64,48 @@ def queue_json():
     return jsonify({"current": [{"id": r["id"], "url": url_for("agent.escalation", escalation_id=r["id"])}
                                 for r in q["current"]],
                     "waiting": [{"id": r["id"], "number": r["number"], "reason": label("reason", r["reason"]),
-                                 "waited": r["waited"]} for r in q["waiting"]]})
+                                 "waited": r["waited"]} for r in q["waiting"]],
+                    "waiting_count": q["waiting_count"]})
+
+
+def refusal(e: dict | None, user) -> int | None:
+    """Why this user may not work on this escalation: 404 none, 403 not theirs, 409 closed (stale)."""
+    if e is None:
+        return 404
+    if e["agent"] is None or e["agent"] not in agent_names(user):
+        return 403
+    if e["closed_at"]:
+        return 409
+    return None
+
+
+def _refuse(db, escalation_id: int, code: int, action: str):
+    audit.log(db, "escalation_refused", "escalation", escalation_id, {"action": action, "status": code})
+    abort(code)
 
 
 @bp.post("/agent/escalations/<int:escalation_id>/take")
 @security.require("agent")
 def take(escalation_id: int):
+    """Open the escalation the dialer gave this agent's phone (the screen-pop with unmasked data)."""
     db = get_db()
-    cur = db.execute("UPDATE escalations SET agent = ?, answered_at = coalesce(answered_at, ?) "
-                     "WHERE id = ? AND agent IS NULL AND closed_at IS NULL",
-                     [g.user["username"], now_iso(), escalation_id])
-    if cur.rowcount != 1:
-        flash(t("agent.taken_by_other"), "error")
-        return redirect(url_for("agent.index"))
-    audit.log(db, "escalation_take", "escalation", escalation_id)
+    e = one(db, "SELECT * FROM escalations WHERE id = ?", [escalation_id])
+    code = refusal(e, g.user)
+    if code is not None:
+        _refuse(db, escalation_id, code, "take")
+    audit.log(db, "escalation_take", "escalation", escalation_id, {"endpoint": e["agent"]})
     return redirect(url_for("agent.escalation", escalation_id=escalation_id))
 
 
-def _own(db, escalation_id: int) -> dict:
+def _own(db, escalation_id: int, action: str = "view") -> dict:
+    """Agents: only the escalation their phone answered and has not closed. Supervisors: any."""
     e = one(db, "SELECT * FROM escalations WHERE id = ?", [escalation_id])
     if e is None:
         abort(404)
-    if g.user["role"] == "agent" and (e["agent"] not in _mine(g.user) or e["closed_at"]):
-        abort(403)
+    if not sees_all(g.user):
+        code = refusal(e, g.user)
+        if code is not None:
+            _refuse(db, escalation_id, code, action)
     return e
 
 
@@ -86,7 +118,7 @@ def escalation(escalation_id: int):
     if borrower is None:
         abort(404)
     contacts = list(db.query("SELECT * FROM contacts WHERE borrower_id = ? ORDER BY position", [borrower["id"]]))
-    if g.user["role"] == "agent" or e["agent"]:
+    if not sees_all(g.user) or e["agent"]:
         view = borrower_view(db, borrower, contacts, purpose="screen_pop")
     else:
         view = privacy.View(False, borrower, [c["phone"] for c in contacts])
@@ -109,9 +141,9 @@ def escalation(escalation_id: int):
 @security.require("agent")
 def outcome(escalation_id: int):
     db = get_db()
-    e = _own(db, escalation_id)
+    e = _own(db, escalation_id, "outcome")
     if e["closed_at"]:
-        abort(409)
+        _refuse(db, escalation_id, 409, "outcome")
     form = request.form
     result = form.get("outcome", "")
     note = form.get("note", "").strip()[:2000]
@@ -155,8 +187,7 @@ def outcome(escalation_id: int):
             db["promises"].insert(promise)
         if callback:
             db["callbacks"].insert(callback)
-        db["escalations"].update(e["id"], {"outcome": result, "note": note or None, "closed_at": now,
-                                           "agent": e["agent"] or g.user["username"]})
+        db["escalations"].update(e["id"], {"outcome": result, "note": note or None, "closed_at": now})
     audit.log(db, "escalation_outcome", "escalation", e["id"],
               {"outcome": result, "promise": promise and {k: promise[k] for k in ("promise_date", "amount")},
                "callback": callback and callback["due_at"], "note": bool(note)})

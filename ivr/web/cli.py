@@ -25,10 +25,19 @@ def cmd_user_add(args) -> int:
             print("passwords differ", file=sys.stderr)
             return 1
     db = connect(s.database)
+    from ..agents import endpoints
+    from ..agents.credentials import CredentialError
+    if args.agent_ext and endpoints.get(db, args.agent_ext) is None:
+        print(f"error: no agent phone {args.agent_ext}: add the user without --agent-ext, then "
+              f"`ivr agent add {args.agent_ext} --user {args.username}` (prints the phone's password once)",
+              file=sys.stderr)
+        return 1
     try:
         uid = security.add_user(db, args.username, password, args.role, display_name=args.name, locale=args.locale,
-                                can_unmask=args.can_unmask, agent_ext=args.agent_ext)
-    except security.UserError as exc:
+                                can_unmask=args.can_unmask)
+        if args.agent_ext:
+            endpoints.link(db, args.agent_ext, uid)
+    except (security.UserError, CredentialError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     audit.log(db, "user_add", "user", uid, {"username": args.username, "role": args.role, "via": "cli"},
@@ -87,7 +96,7 @@ def register(subparsers) -> None:
     add.add_argument("--name", help="display name")
     add.add_argument("--locale", default="zh-CN", choices=("zh-CN", "en", "ko-KR"))
     add.add_argument("--can-unmask", action="store_true", help="auditors: may see unmasked borrower data")
-    add.add_argument("--agent-ext", help="the agent's queue member name, as the dialer writes it")
+    add.add_argument("--agent-ext", help="the agent's phone (an existing `ivr agent` endpoint) this account answers on")
     add.set_defaults(fn=cmd_user_add)
 
     web = subparsers.add_parser("web", help="the web app")

@@ -77,9 +77,18 @@ def promise_status(p: dict, payments: list[dict], amount_due, today: dt.date | N
     return ("pending" if due + dt.timedelta(days=1) >= today else "broken"), paid
 
 
+def agent_names(user) -> list[str]:
+    """The names escalations.agent holds for this web account: its endpoint (users.agent_ext), which
+    the dialer writes from the queue's AgentConnect event. Not the user name: an endpoint is its own
+    namespace, and a user name that happens to equal another agent's endpoint must not see its calls."""
+    return [user["agent_ext"]] if user["agent_ext"] else []
+
+
 def current_escalation_borrowers(db, user) -> set[int]:
     """Borrowers on the agent's open escalations."""
-    names = [user["username"]] + ([user["agent_ext"]] if user["agent_ext"] else [])
+    names = agent_names(user)
+    if not names:
+        return set()
     rows = db.query(f"SELECT borrower_id FROM escalations WHERE closed_at IS NULL AND agent IN "
                     f"({','.join('?' * len(names))})", names)
     return {r["borrower_id"] for r in rows if r["borrower_id"] is not None}

@@ -9,8 +9,11 @@ from ..db.connect import connect
 from . import create_app, security
 from .server import Server
 
-DEMO_USERS = (("admin", "admin"), ("supervisor", "supervisor"), ("agent", "agent"), ("qa", "qa"),
-              ("auditor", "auditor"))
+DEMO_USERS = (("admin", "admin"), ("supervisor", "supervisor"), ("agent", "agent"), ("agent2", "agent"),
+              ("qa", "qa"), ("auditor", "auditor"))
+# the simulated agents' phones (ivr/stack.py SIMULATED_AGENTS): each demo agent sees the calls
+# their phone answered
+DEMO_PHONES = {"agent": "agent1", "agent2": "agent2"}
 
 
 def ensure_demo_users(db_path) -> dict[str, str]:
@@ -24,8 +27,8 @@ def ensure_demo_users(db_path) -> dict[str, str]:
             if row:
                 security.set_password(db, row["id"], password)
             else:
-                security.add_user(db, username, password, role, display_name=f"demo {role}",
-                                  agent_ext="agent1" if role == "agent" else None)
+                security.add_user(db, username, password, role, display_name=f"demo {username}",
+                                  agent_ext=DEMO_PHONES.get(username))
             logins[username] = password
     finally:
         db.conn.close()

@@ -80,14 +80,19 @@ def test_supervisor_campaign_monitor_borrower_reports(login, server, demo_settin
     assert dl.value.suggested_filename.endswith(".xlsx")
 
 
-def test_agent_takes_the_escalation_and_records_a_promise(login, server, demo_settings):
-    """The transfer persona's escalation pops for the agent; the promise recorded shows on the
-    borrower's record."""
+def test_agent_takes_the_escalation_and_records_a_promise(demo_calls, login, server, demo_settings):
+    """The transfer persona's escalation pops for the agent whose phone answered it (the dialer
+    assigned it from AgentConnect); the promise recorded shows on the borrower's record."""
+    db = connect(demo_settings.database)
+    answered_by = next(db.query("SELECT e.agent FROM escalations e JOIN attempts a ON a.id = e.attempt_id "
+                                "WHERE a.number = '13700000005'"))["agent"]
+    assert answered_by in ("agent1", "agent2")
+    db.execute("UPDATE users SET agent_ext = ? WHERE username = 'agent'", [answered_by])
     page = login("agent")
     assert "坐席工作台" in page.content()
     no_full_numbers(page)
     shot(page, "08-agent-queue")
-    page.locator("button[id^=take-]").first.click()
+    page.locator("a[id^=open-]").first.click()
     page.wait_for_load_state()
     assert "来电弹屏" in page.title() and "黄磊" in page.content() and "13700000005" in page.content()
     shot(page, "09-agent-screen-pop")

@@ -15,7 +15,7 @@ def test_serve_dashboard(tmp_path):
     url, logins, stop = serve_dashboard(s, tmp_path / "demo.db", port=0)
     try:
         assert url.startswith("http://127.0.0.1:")
-        assert set(logins) == {"admin", "supervisor", "agent", "qa", "auditor"}
+        assert set(logins) == {"admin", "supervisor", "agent", "agent2", "qa", "auditor"}
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(url + "/login").read().decode()

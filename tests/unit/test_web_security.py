@@ -111,6 +111,8 @@ def test_agent_sees_only_the_borrower_on_their_current_escalation(app):
     c.login("agent")
     assert c.get("/borrowers/1").status_code == 403
     assert c.get("/recordings/a-answered").status_code == 403
+    assert c.post("/agent/escalations/1/take").status_code == 403   # no phone of theirs answered it
+    db_of(app).execute("UPDATE escalations SET agent = 'agent1'")  # the dialer: agent1's phone answered
     assert c.post("/agent/escalations/1/take").status_code == 302
     page = c.get("/agent/escalations/1").get_data(as_text=True)
     assert PHONE in page and NAME in page

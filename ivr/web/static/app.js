@@ -51,7 +51,7 @@
       var known = q.dataset.current ? q.dataset.current.split(",") : [];
       var fresh = s.current.filter(function (c) { return known.indexOf(String(c.id)) < 0; });
       if (fresh.length) { window.location.href = fresh[0].url; return; }   // screen-pop
-      if (String(s.waiting.length) !== q.dataset.waiting) window.location.reload();
+      if (String(s.waiting_count) !== q.dataset.waiting) window.location.reload();
     });
   });
 })();
