@@ -31,7 +31,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-demo) run_demo=0 ;;
     --fresh) rm -rf "$WORK" ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -88,25 +88,34 @@ build() {
 }
 
 demo_status=skipped
-demo() {
+container=
+new_container() { container=$(bah from --pull=never "$TAG"); }
+take_stack_lock() {
   # chroot isolation has no network namespace: the container's stack shares this machine's loopback,
-  # so it takes the lock every local stack run takes (one stack at a time).
-  local c out="$WORK/demo"
+  # so it waits for the lock every local stack run takes (one stack at a time)
+  exec 9>"$LOCK"
+  flock 9
+}
+demo() {
+  local out="$WORK/demo"
   rm -rf "$out" && mkdir -p "$out"
-  c=$(bah from --pull=never "$TAG")
   set +e
-  flock "$LOCK" buildah --root "$WORK/storage" --runroot "$WORK/runroot" --storage-driver vfs \
-    run --isolation chroot --volume "$out:/srv/demo" "$c" -- .venv/bin/ivr demo --no-serve --out /srv/demo
+  bah run --isolation chroot --volume "$out:/srv/demo" "$container" -- .venv/bin/ivr demo --no-serve --out /srv/demo 9>&-
   demo_status=$?
   set -e
-  bah rm "$c" >/dev/null
+  flock --unlock 9
+  bah rm "$container" >/dev/null
 }
 
 stage "base image bookworm" base_image bookworm "$BOOKWORM_LOCAL"
 stage "base image sid" base_image sid "$SID_LOCAL" "--aptopt=$SID_APTOPT"
 stage "wheelhouse (pip wheel)" wheelhouse
 stage "buildah bud" build
-((run_demo)) && stage "ivr demo --no-serve (inside)" demo
+if ((run_demo)); then
+  stage "container from the image" new_container
+  stage "waiting for the stack lock" take_stack_lock
+  stage "ivr demo --no-serve (inside)" demo
+fi
 
 size=$(bah images --noheading --format '{{.Size}}' "$TAG" | head -1)
 {
