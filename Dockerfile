@@ -24,9 +24,10 @@ ENV DEBIAN_FRONTEND=noninteractive \
     XDG_CACHE_HOME=/var/cache \
     IVR_WITH_BROWSER=1 \
     PYTHONUNBUFFERED=1
-# python3 + every package scripts/setup.sh checks for, so `make test` in the container installs nothing
+# python3 (the venv's Debian pip checks HTTPS against ca-certificates when it uses an index) and every
+# package scripts/setup.sh checks for, so `make test` in the container installs nothing
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv make tzdata \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates make tzdata \
       mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2 chromium fonts-wqy-microhei \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=asterisk / /var/cache/ivr/asterisk-rootfs/
