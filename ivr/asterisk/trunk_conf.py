@@ -55,8 +55,7 @@ def trunk_sections(trunk: Trunk, *, bind: str) -> str:
                   f"server_uri = sip:{trunk.sip_host}", f"client_uri = sip:{trunk.username}@{domain}",
                   f"contact_user = {trunk.username}", f"outbound_auth = {auth_name(trunk)}",
                   f"expiration = {trunk.register_expiry_s}", "retry_interval = 20",
-                  "forbidden_retry_interval = 60", "max_retries = 10000", "auth_rejection_permanent = no",
-                  f"endpoint = {trunk.endpoint}", "line = no", ""]
+                  "forbidden_retry_interval = 60", "max_retries = 10000", "auth_rejection_permanent = no", ""]
     return "\n".join(lines) + "\n"
 
 
