@@ -29,7 +29,7 @@ log = logging.getLogger("ivr.dialer")
 KEEP = ("Event", "UserEvent", "Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Cause", "Cause-txt",
         "DialStatus", "TechCause", "Stage", "Reason", "Response", "Recording", "Next", "AgiStatus", "QueueStatus",
         "ProgressMs", "Announcement", "AnnouncementVia", "AnnouncementScore", "EarlyMedia", "Trunk", "Tried",
-        "SipCode")
+        "SipCode", "Try")
 FAILED_GRACE_S = 3.0
 
 
@@ -173,7 +173,7 @@ class CallPlacer:
             changes["state"] = tracker.view.state
             if tracker.view.state == "in_dialog" and not before.answered:
                 changes["answered_at"] = now_iso()
-        if event.get("UserEvent") == "HuifangDial" and event.get("Trunk"):
+        if event.get("UserEvent") in ("HuifangTrunk", "HuifangDial") and event.get("Trunk"):
             changes["trunk"] = str(event["Trunk"])
         if tracker.view.recording and tracker.view.recording != before.recording:
             changes["recording_path"] = self._host_path(tracker.view.recording)
