@@ -7,7 +7,8 @@ prefixes and area codes -> "Changzhou, Jiangsu"); borrowers carry no province co
 borrower always gets the same number from a pool (chosen by borrower id), so a callback reaches the
 number they saw.
 
-Pool text, as typed in the campaign form or given to `ivr campaign create`:
+Pool text, as typed in the campaign form or given to `ivr campaign create --caller-id-pool`
+(lines, or entries separated by ';'), or the same as JSON:
     广东: 02011112222, 075533334444
     Beijing: 01066667777
 Province names are accepted in Chinese (广东 / 广东省) or English (Guangdong) and stored in English.
@@ -77,7 +78,7 @@ def parse_pool(data) -> tuple[dict[str, list[str]], list[Clamped]]:
                 raise CallerIdError(f"caller ID pool: not valid JSON ({exc})") from None
         else:
             data = {}
-            for n, line in enumerate(text.splitlines(), start=1):
+            for n, line in enumerate(re.split(r"[\n;；]", text), start=1):
                 if not line.strip() or line.lstrip().startswith("#"):
                     continue
                 key, sep, numbers = line.replace("：", ":").partition(":")
