@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..config import Settings
+from ..dialer.caller_id import check as check_caller_id
 from ..dialer.failover import dialplan_check
 from .secret import ami_secret
 from .trunk_conf import trunks_conf
@@ -76,7 +77,7 @@ def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, st
         "SIP_PORT": str(settings.sip_port),
         "TRUNKS": trunks_conf(settings.trunks(), bind=settings.bind),
         "FAILOVER_CHECK": dialplan_check(),
-        "CALLER_ID": settings.default_caller_id,
+        "CALLER_ID": check_caller_id(settings.default_caller_id, "default_caller_id"),
         "AGENTS": agent_endpoints(settings),
         "QUEUE_MEMBERS": queue_members(),
         "RTP_START": str(rtp_start),
