@@ -11,6 +11,7 @@ Runs on IVR_TRUNK_TEST_PORT_BASE (default 44000; the carrier on +3000, a badly c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 
@@ -155,3 +156,16 @@ def test_without_valid_credentials_registration_and_calls_are_refused(carrier, t
         assert dial["Tried"] == "huifang-trunk/huifang-trunk2/", dial
     finally:
         process.stop(settings)
+
+
+def test_a_trunk_at_its_channel_limit_is_skipped_in_the_dialplan(huifang, carrier):
+    """The dialplan's own channel guard (GROUP_COUNT per trunk): with the first trunk's limit at 0
+    (a value the settings would refuse, passed straight to the placer), the call never leaves on it
+    and goes out on the failover trunk — a full trunk is a trunk failure, not the borrower's answer."""
+    first, second = huifang.trunks()
+    row, events = place(huifang, "13800000007", caller_id=CALLER_ID,
+                        trunks=[dataclasses.replace(first, max_channels=0), second])
+    assert [c["trunk"] for c in calls_to(carrier, "13800000007")] == ["failover"]
+    assert trunks_tried(events) == ["huifang-trunk2"]
+    assert [e["data"].get("Trunk") for e in events if e["name"] == "HuifangFailover"] == ["huifang-trunk"]
+    assert row["outcome"] == "answered" and row["trunk"] == "huifang-trunk2"
