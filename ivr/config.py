@@ -49,9 +49,38 @@ class Settings:
     ami_user: str = "huifang"
     ami_secret: str = ""  # managed mode: generated per install; external: must be configured
 
-    # where Asterisk sends borrower calls: the carrier trunk (in tests and the demo, the simulator)
+    # ---- the carrier trunk (in tests and the demo, the borrower simulator); see `Trunk` below ----
     trunk_host: str = "127.0.0.1"
     trunk_port: int = 0  # 0: port_base + 70 (the borrower simulator)
+    trunk_username: str = ""             # digest user (pjsip type=auth); empty: the carrier asks for none
+    trunk_password: str = field(default="", repr=False)
+    trunk_realm: str = ""                # empty: whatever realm the carrier's challenge names
+    trunk_from_domain: str = ""          # host part of From (and of the registration's AOR); empty: trunk_host
+    trunk_from_user: str = ""            # fixed From user; then the caller ID goes in P-Asserted-Identity
+    trunk_register: int = 0              # 1: outbound registration (pjsip type=registration)
+    trunk_register_expiry_s: int = 300
+    trunk_strip_prefixes: str = "+86,0086"  # comma-separated, first match removed from the number
+    trunk_dial_prefix: str = ""          # put in front of the number after stripping (e.g. 17951)
+    trunk_max_channels: int = 200        # calls at once on this trunk (set your contract's figure)
+    trunk_max_cps: float = 50.0          # new calls per second on this trunk (idem)
+    trunk_qualify_s: int = 0             # >0: SIP OPTIONS every N s; an unreachable trunk fails at once
+    # the failover trunk, tried only when the first one fails (congestion, 5xx, no response); empty host: none
+    failover_trunk_host: str = ""
+    failover_trunk_port: int = 5060
+    failover_trunk_username: str = ""
+    failover_trunk_password: str = field(default="", repr=False)
+    failover_trunk_realm: str = ""
+    failover_trunk_from_domain: str = ""
+    failover_trunk_from_user: str = ""
+    failover_trunk_register: int = 0
+    failover_trunk_register_expiry_s: int = 300
+    failover_trunk_strip_prefixes: str = "+86,0086"
+    failover_trunk_dial_prefix: str = ""
+    failover_trunk_max_channels: int = 200
+    failover_trunk_max_cps: float = 50.0
+    failover_trunk_qualify_s: int = 0
+    # a campaign without a caller ID of its own calls with this one
+    default_caller_id: str = "4008000000"
     # where the dialog server is reached from Asterisk
     dialog_host: str = "127.0.0.1"
 
@@ -174,6 +203,13 @@ class Settings:
     def flows_dir(self) -> Path:
         return REPO_ROOT / "flows"
 
+    def trunks(self) -> list["Trunk"]:
+        """The carrier trunks in the order they are tried: the trunk, then the failover trunk if any."""
+        out = [Trunk.from_settings(self, "trunk_", "huifang-trunk", port=self.trunk_port_effective)]
+        if self.failover_trunk_host:
+            out.append(Trunk.from_settings(self, "failover_trunk_", "huifang-trunk2", port=self.failover_trunk_port))
+        return out
+
     def to_env(self) -> dict[str, str]:
         """These settings as IVR_* variables, for the child processes we start."""
         return {"IVR_" + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -182,9 +218,78 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class Trunk:
+    """One carrier trunk as the pjsip configuration and the dialer see it (its password never in a repr)."""
+    name: str                  # "trunk" or "failover_trunk": the settings prefix, shown to operators
+    endpoint: str              # the pjsip endpoint calls leave through
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+    realm: str = ""
+    from_domain: str = ""
+    from_user: str = ""
+    register: bool = False
+    register_expiry_s: int = 300
+    strip_prefixes: tuple[str, ...] = ()
+    dial_prefix: str = ""
+    max_channels: int = 30
+    max_cps: float = 5.0
+    qualify_s: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", prefix: str, endpoint: str, *, port: int) -> "Trunk":
+        def get(name):
+            return getattr(settings, prefix + name)
+        strip = tuple(p.strip() for p in str(get("strip_prefixes")).split(",") if p.strip())
+        trunk = cls(name=prefix.rstrip("_"), endpoint=endpoint, host=get("host"), port=port,
+                    username=get("username"), password=get("password"), realm=get("realm"),
+                    from_domain=get("from_domain"), from_user=get("from_user"), register=bool(get("register")),
+                    register_expiry_s=get("register_expiry_s"), strip_prefixes=strip,
+                    dial_prefix=get("dial_prefix"), max_channels=get("max_channels"), max_cps=get("max_cps"),
+                    qualify_s=get("qualify_s"))
+        trunk.check()
+        return trunk
+
+    def check(self) -> None:
+        """Refuse what would render a broken pjsip.conf or a carrier lock-out, naming the setting."""
+        p = self.name + "_"
+        if not re.fullmatch(r"[0-9A-Za-z.\-:\[\]]+", self.host or ""):
+            raise ValueError(f"{p}host: expected an IP address or host name, got {self.host!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"{p}port: {self.port} is not a port number")
+        for name in ("username", "realm", "from_domain", "from_user"):
+            if re.search(r"[\s;\[\]=]", getattr(self, name)):
+                raise ValueError(f"{p}{name}: no spaces, ';', '=' or brackets allowed")
+        if re.search(r"[\r\n;]", self.password):
+            raise ValueError(f"{p}password: no line breaks or ';' allowed")
+        if self.register and not self.username:
+            raise ValueError(f"{p}register = 1 needs {p}username (and usually {p}password)")
+        if self.password and not self.username:
+            raise ValueError(f"{p}password is set but {p}username is empty")
+        if not re.fullmatch(r"[0-9*#]*", self.dial_prefix):
+            raise ValueError(f"{p}dial_prefix: digits only, got {self.dial_prefix!r}")
+        for prefix in self.strip_prefixes:
+            if not re.fullmatch(r"\+?[0-9]+", prefix):
+                raise ValueError(f"{p}strip_prefixes: {prefix!r} is not '+' and digits")
+        if not 1 <= self.max_channels <= 500:
+            raise ValueError(f"{p}max_channels: {self.max_channels} is outside 1..500")
+        if not 0.01 <= self.max_cps <= 100:
+            raise ValueError(f"{p}max_cps: {self.max_cps} is outside 0.01..100")
+        if self.qualify_s < 0 or self.register_expiry_s < 60:
+            raise ValueError(f"{p}qualify_s must be >= 0 and {p}register_expiry_s >= 60")
+
+    @property
+    def sip_host(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 def _coerce(field_type, raw):
     if field_type in (int, "int"):
         return int(raw)
+    if field_type in (float, "float"):
+        return float(raw)
     if field_type in (Path, "Path"):
         return Path(raw).expanduser()
     return str(raw)

@@ -91,8 +91,12 @@ def ami_login_ok(settings: Settings, timeout: float = 2.0) -> bool:
         return False
 
 
-def start(settings: Settings, *, timeout: float = 60.0) -> int:
-    """Render the configuration, start Asterisk and wait until it is fully booted and AMI answers."""
+def start(settings: Settings, *, timeout: float = 60.0, configure=render) -> int:
+    """Render the configuration, start Asterisk and wait until it is fully booted and AMI answers.
+
+    `configure(settings)` writes the instance's etc/ (default: our own configuration); a test that
+    needs another PBX beside ours (a carrier, a lender's PBX) passes its own and is started, waited
+    on and stopped exactly like ours."""
     if settings.asterisk_mode != "managed":
         raise AsteriskError("asterisk_mode is not 'managed': start your own Asterisk")
     pid = running_pid(settings)
@@ -101,7 +105,7 @@ def start(settings: Settings, *, timeout: float = 60.0) -> int:
         return pid
     if not rootfs.is_installed(settings):
         raise AsteriskError("Asterisk is not installed: run `ivr asterisk install`")
-    render(settings)
+    configure(settings)
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
     if settings.bind.startswith("127."):

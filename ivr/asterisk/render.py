@@ -11,7 +11,10 @@ from pathlib import Path
 
 from ..config import Settings
 from ..agents.credentials import sip_username
+from ..dialer.caller_id import check as check_caller_id
+from ..dialer.failover import dialplan_check
 from .secret import ami_secret
+from .trunk_conf import trunks_conf
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 
@@ -96,10 +99,9 @@ def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, st
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": ami_secret(settings),
         "SIP_PORT": str(settings.sip_port),
-        "TRUNK_HOST": settings.trunk_host,
-        "TRUNK_PORT": str(settings.trunk_port_effective),
-        "TRUNK_AUTH": "",
-        "CALLER_ID": "4008000000",
+        "TRUNKS": trunks_conf(settings.trunks(), bind=settings.bind),
+        "FAILOVER_CHECK": dialplan_check(),
+        "CALLER_ID": check_caller_id(settings.default_caller_id, "default_caller_id"),
         "AGENTS": agent_endpoints(settings, agents),
         "QUEUE_MEMBERS": queue_members(agents),
         "RTP_START": str(rtp_start),
@@ -129,6 +131,7 @@ def render(settings: Settings) -> Path:
         (etc / template.name).write_text(substitute(template.read_text(), values, str(template)))
     (etc / "huifang.conf").write_text(render_dialplan(settings))
     (etc / "manager.conf").chmod(0o600)
+    (etc / "pjsip.conf").chmod(0o600)   # the trunks' passwords
     copy_sounds(settings)
     return etc
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from ..ami.client import AmiClient, AmiDisconnected, AmiError
 from ..asterisk.secret import ami_secret
-from ..config import Settings
+from ..config import Settings, Trunk
 from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from ..db.writer import AsyncDb
 from . import escalations
 from .attempt_state import AttemptView, reduce
+from .dial_number import dial_variables
 from .outcomes import classify
 from .queue_wait import QueueWaits
 
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 # event headers worth keeping in the events table
 KEEP = ("Event", "UserEvent", "Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Cause", "Cause-txt",
         "DialStatus", "TechCause", "Stage", "Reason", "Response", "Recording", "Next", "AgiStatus", "QueueStatus",
-        "ProgressMs", "Announcement", "AnnouncementVia", "AnnouncementScore", "EarlyMedia",
-        "Queue", "Interface", "MemberName", "DestChannel", "HoldTime", "RingTime")
+        "ProgressMs", "Announcement", "AnnouncementVia", "AnnouncementScore", "EarlyMedia", "Trunk", "Tried",
+        "SipCode", "Try", "Queue", "Interface", "MemberName", "DestChannel", "HoldTime", "RingTime")
 FAILED_GRACE_S = 3.0
 
 
@@ -61,29 +62,39 @@ class CallPlacer:
     # ---- placing ------------------------------------------------------------------------------
     async def place(self, number: str, *, locale: str, borrower_id: int | None = None,
                     contact_id: int | None = None, campaign_id: int | None = None, flow: str = "followup",
-                    attempt_id: str | None = None, created_at: str | None = None) -> str:
+                    attempt_id: str | None = None, created_at: str | None = None,
+                    trunks: list[Trunk] | None = None, caller_id: str | None = None) -> str:
         """`attempt_id`: an id chosen (and recorded) by the caller beforehand; `created_at`: the
-        caller's clock, so that caps counted on attempts.created_at follow that clock."""
+        caller's clock, so that caps counted on attempts.created_at follow that clock; `trunks`: the
+        trunks to try in order (default: every configured one); `caller_id`: the number shown
+        (default: the `default_caller_id` setting). A number a trunk cannot dial raises `NumberError`
+        after the attempt row is written (the controller closes it as a dialer error)."""
         attempt_id = attempt_id or str(uuid.uuid4())
+        trunks = trunks or self.settings.trunks()
+        caller_id = caller_id or self.settings.default_caller_id
         row = {"id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
-               "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued"}
+               "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued",
+               "caller_id": caller_id, "trunk": trunks[0].endpoint}
         if created_at:
             row["created_at"] = created_at
         await self.db.call(attempts_db.create, row)
+        trunk_vars = dial_variables(number, trunks)   # NumberError: the caller closes the attempt
         action_id = f"orig-{attempt_id}"
         tracker = Tracker(view=AttemptView(attempt_id), done=asyncio.Event(), action_id=action_id)
         self._by_key[attempt_id] = tracker
         self._by_key[action_id] = tracker
-        timeout_ms = (self.settings.ring_timeout_s + 10) * 1000
+        # a failover leg rings again after the first one failed: the Originate waits for both
+        timeout_ms = (self.settings.ring_timeout_s * len(trunks) + 10) * 1000
         action = {
             "Action": "Originate", "ActionID": action_id,
             "Channel": f"Local/{number}@huifang-dial/n",
             "Context": "huifang-call", "Exten": "s", "Priority": "1",
             "Timeout": str(timeout_ms), "Async": "true",
             "ChannelId": attempt_id,
-            "CallerID": "Huifang <4008000000>",
+            "CallerID": f"<{caller_id}>",
             "Variable": [f"IVR_ATTEMPT={attempt_id}", f"IVR_LOCALE={locale}", f"IVR_NUMBER={number}",
-                         f"IVR_RING_TIMEOUT={self.settings.ring_timeout_s}"],
+                         f"IVR_RING_TIMEOUT={self.settings.ring_timeout_s}", f"IVR_CALLER_ID={caller_id}",
+                         *trunk_vars],
         }
         await self.db.call(attempts_db.update, attempt_id, {"state": "dialing", "originated_at": now_iso()})
         tracker.view = dataclasses.replace(tracker.view, state="dialing")
@@ -167,6 +178,8 @@ class CallPlacer:
             changes["state"] = tracker.view.state
             if tracker.view.state == "in_dialog" and not before.answered:
                 changes["answered_at"] = now_iso()
+        if event.get("UserEvent") in ("HuifangTrunk", "HuifangDial") and event.get("Trunk"):
+            changes["trunk"] = str(event["Trunk"])
         if tracker.view.recording and tracker.view.recording != before.recording:
             changes["recording_path"] = self._host_path(tracker.view.recording)
         if changes:

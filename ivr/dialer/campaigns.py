@@ -16,6 +16,7 @@ import json
 
 from sqlite_utils import Database
 
+from . import caller_id as caller_ids
 from . import dispositions, holidays, limits
 from .clock import iso, parse_iso
 from .policy import Policy
@@ -69,7 +70,7 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
            schedule_start: str | None = None, schedule_end: str | None = None, max_concurrent: int = 4,
            max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict | None = None,
            policy: dict | None = None, fallback: dict | None = None, created_by: str | None = None,
-           now: dt.datetime | None = None) -> int:
+           now: dt.datetime | None = None, caller_id: str = "", caller_id_pool=None) -> int:
     """Create a draft campaign (every setting validated); returns its id.
 
     Every cap goes through `limits.campaign_settings`: a value that makes no sense is refused
@@ -98,6 +99,7 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
                 raise CampaignError(f"{label} must be an ISO timestamp") from None
     if schedule_start and schedule_end and parse_iso(schedule_end) <= parse_iso(schedule_start):
         raise CampaignError("schedule_end must be after schedule_start")
+    caller_id, caller_id_pool = caller_id_settings(caller_id, caller_id_pool)
     fallback = fallback or {}
     if fallback.get("channel") not in (None, "", "sms", "wechat"):
         raise CampaignError("fallback channel must be sms or wechat")
@@ -110,7 +112,19 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
         "max_concurrent": max_concurrent, "max_cps": max_cps, "max_attempts": max_attempts,
         "retry_policy": json.dumps(retry_policy or {}), "policy": json.dumps(policy or {}),
         "fallback": json.dumps(fallback), "created_by": created_by, "created_at": stamp, "updated_at": stamp,
+        "caller_id": caller_id, "caller_id_pool": json.dumps(caller_id_pool, ensure_ascii=False),
     }).last_pk
+
+
+def caller_id_settings(caller_id: str = "", pool=None) -> tuple[str, dict]:
+    """The campaign's caller ID (empty: the default_caller_id setting) and its province pool, checked
+    (ivr/dialer/caller_id.py); a pool above its limits is clamped. CampaignError names what is wrong."""
+    try:
+        own = caller_ids.check(caller_id) if str(caller_id or "").strip() else ""
+        checked, _ = caller_ids.parse_pool(pool) if pool else ({}, [])
+    except caller_ids.CallerIdError as exc:
+        raise CampaignError(str(exc)) from None
+    return own, checked
 
 
 def get(db: Database, campaign_id: int) -> dict:

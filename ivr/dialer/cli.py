@@ -74,7 +74,8 @@ def cmd_campaign(args) -> int:
             schedule_start=args.start, schedule_end=args.end, max_concurrent=args.max_concurrent,
             max_cps=args.max_cps, max_attempts=args.max_attempts,
             retry_policy=retry_policy, policy=policy,
-            fallback={"channel": args.fallback} if args.fallback else None, created_by=who)
+            fallback={"channel": args.fallback} if args.fallback else None, created_by=who,
+            caller_id=args.caller_id or "", caller_id_pool=args.caller_id_pool)
         print(cid)
         return 0
     if args.action == "status":
@@ -185,6 +186,9 @@ def register(sub) -> None:
     p.add_argument("--policy", help='JSON overrides, e.g. \'{"window_end": "20:00", "skip_holidays": true}\'; '
                    'hard limits: 08:00-22:00, max_connected_per_borrower_day <= 3, max_unanswered_per_number_day <= 6')
     p.add_argument("--fallback", choices=["sms", "wechat"], help="message channel for unreachable borrowers")
+    p.add_argument("--caller-id", help="the number borrowers see (default: the default_caller_id setting)")
+    p.add_argument("--caller-id-pool", help="local caller IDs by the borrower's province, e.g. "
+                                            "'广东: 02011112222, 075533334444; 江苏: 02511110000'")
     p.set_defaults(fn=cmd_campaign)
 
     p = sub.add_parser("dialer", help="the dialer controller")

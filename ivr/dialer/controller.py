@@ -39,12 +39,14 @@ from .. import metrics
 from ..config import Settings
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
+from . import caller_id as caller_ids
 from . import dispositions, escalations, limits, scheduler
 from .attempt_state import AttemptView, belongs, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
 from .outcomes import classify as classify_outcome
 from .policy import OWN_KINDS, Dial
+from .trunk_pacing import TrunkPacing
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("queued", "dialing", "ringing", "answered", "in_dialog")
@@ -271,7 +273,7 @@ class ControllerStats:
 class Controller:
     def __init__(self, settings: Settings, *, clock=None, placer=None, db: AsyncDb | None = None,
                  tick_s: float = 0.2, max_channels: int = 30, notifier=None, lender: str = "",
-                 reconcile_every_s: float = 30.0, policy_shift: dt.timedelta = NO_SHIFT):
+                 reconcile_every_s: float = 30.0, policy_shift: dt.timedelta = NO_SHIFT, trunk_clock=None):
         self.settings = settings
         self.clock = clock or SystemClock()
         self.policy_shift = policy_shift
@@ -286,6 +288,8 @@ class Controller:
         self.reconcile_every_s = reconcile_every_s
         self.stats = ControllerStats()
         self._pacers: dict[int, scheduler.Pacer] = {}
+        self.trunks = TrunkPacing(settings.trunks(), clock=trunk_clock or time.monotonic)
+        self._trunk_of: dict[str, str] = {}   # attempt id -> the trunk endpoint it holds
         self._in_flight: dict[str, Dial] = {}
         self._placing: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -388,7 +392,7 @@ class Controller:
                 pacer = self._pacers[c["id"]] = scheduler.Pacer(rate)
             budgets[c["id"]] = max(0, min(limits.concurrency(c["max_concurrent"]) - active.get(c["id"], 0),
                                           pacer.available()))
-        global_slots = self.max_channels - len(self._in_flight) - len(self._placing)
+        global_slots = min(self.max_channels - len(self._in_flight) - len(self._placing), self.trunks.room())
         if global_slots <= 0 or not any(budgets.values()):
             return
         in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
@@ -398,11 +402,18 @@ class Controller:
                                                              calendar=self.holidays))
         for campaign_id, borrower_id, reason in result.finished_targets:
             await self.db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
+        campaign_rows = {c["id"]: c for c in running}
         for dial in result.dials:
+            trunks = self.trunks.assign()
+            if trunks is None:   # cannot happen (global_slots counted the trunks' room); never over a cap
+                break
             self._pacers[dial.campaign_id].take(1)
             attempt_id = str(uuid.uuid4())
+            self._trunk_of[attempt_id] = trunks[0].endpoint
             self._placing.add(attempt_id)
-            self._spawn(self._run_attempt(dial, attempt_id))
+            shown = caller_ids.from_campaign(campaign_rows.get(dial.campaign_id), dial.number, dial.borrower_id,
+                                             self.settings.default_caller_id)
+            self._spawn(self._run_attempt(dial, attempt_id, trunks=trunks, caller_id=shown))
         self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, time.perf_counter() - started)
 
     def _fallback_for_refusal(self, db, campaign_id, borrower_id, reason, now):
@@ -410,7 +421,7 @@ class Controller:
         borrower = _one(db, "SELECT * FROM borrowers WHERE id = ?", [borrower_id])
         return queue_fallback(db, campaign, borrower, "unreachable", now, self.lender, reason=reason)
 
-    async def _run_attempt(self, dial: Dial, attempt_id: str) -> None:
+    async def _run_attempt(self, dial: Dial, attempt_id: str, *, trunks=None, caller_id=None) -> None:
         try:
             now = self.clock.now()
             if not await self.db.call(mark_active, dial.campaign_id, dial.borrower_id, attempt_id, now):
@@ -424,7 +435,8 @@ class Controller:
             try:
                 await self.placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                         contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
-                                        attempt_id=attempt_id, created_at=iso(now))
+                                        attempt_id=attempt_id, created_at=iso(now), trunks=trunks,
+                                        caller_id=caller_id)
             except Exception:
                 log.exception("attempt %s: placing failed", attempt_id)
                 await self.db.call(self._close_failed_place, attempt_id)
@@ -432,6 +444,7 @@ class Controller:
         finally:
             self._placing.discard(attempt_id)
             self._in_flight.pop(attempt_id, None)
+            self.trunks.release(self._trunk_of.pop(attempt_id, None))
 
     def _close_failed_place(self, db, attempt_id):
         row = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
@@ -523,7 +536,10 @@ class Controller:
         aid = attempt["id"]
         self._in_flight[aid] = Dial(attempt["campaign_id"], attempt["borrower_id"], attempt["contact_id"],
                                     attempt["number"], attempt["locale"], attempt["flow"])
+        trunk = attempt.get("trunk")
+        self.trunks.adopt(trunk)
         try:
             await self._wait_and_finalize(aid)
         finally:
             self._in_flight.pop(aid, None)
+            self.trunks.release(trunk)

@@ -39,7 +39,10 @@ class FakePlacer:
         pass
 
     async def place(self, number, *, locale, borrower_id=None, contact_id=None, campaign_id=None, flow="followup",
-                    attempt_id=None, created_at=None):
+                    attempt_id=None, created_at=None, trunks=None, caller_id=None):
+        self.dialled = getattr(self, "dialled", [])
+        self.dialled.append({"attempt_id": attempt_id, "trunks": [t.endpoint for t in trunks or []],
+                             "caller_id": caller_id})
         row = {"id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
                "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "dialing"}
         if created_at:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
+from ..dialer import caller_id as caller_ids
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import importer, limits
 from . import audit, get_db, params, security
@@ -102,7 +103,8 @@ def _form_settings(form) -> dict:
             "schedule_start": start, "schedule_end": end,
             "max_concurrent": form.get("max_concurrent") or 4, "max_cps": form.get("max_cps") or 1,
             "max_attempts": form.get("max_attempts") or 6, "retry_policy": retry, "policy": policy,
-            "fallback": fallback}
+            "fallback": fallback, "caller_id": form.get("caller_id", "").strip(),
+            "caller_id_pool": form.get("caller_id_pool", "").strip()}
 
 
 def _capped(values: dict) -> dict:
@@ -110,6 +112,9 @@ def _capped(values: dict) -> dict:
     the user's language, or clamped to their hard limits with a note saying so."""
     keys = ("max_concurrent", "max_cps", "max_attempts", "retry_policy", "policy")
     capped, notes = limits.campaign_settings(**{k: values[k] for k in keys})
+    caller_id, pool = campaigns_mod.caller_id_settings(values.get("caller_id", ""), values.get("caller_id_pool"))
+    notes += caller_ids.parse_pool(values["caller_id_pool"])[1] if values.get("caller_id_pool") else []
+    capped.update(caller_id=caller_id, caller_id_pool=pool)
     for note in notes:
         flash(t("limit.clamped", name=_setting_name(note.name), given=note.given, applied=note.applied), "ok")
     return {**values, **capped}
@@ -226,6 +231,8 @@ def detail(campaign_id: int):
     return render_template("campaign.html", c=c, selection=selection, batch=batch,
                            batch_errors=loads(batch["errors"], []) if batch else [], commands=commands,
                            p=progress(db, campaign_id), loads=loads,
+                           settings_caller_id=current_app.config["SETTINGS"].default_caller_id,
+                           caller_id_pool=caller_ids.pool_text(loads(c["caller_id_pool"], {})),
                            allowed=[] if pending else [cmd for cmd in campaigns_mod.COMMANDS
                                                        if (c["state"], cmd) in campaigns_mod.TRANSITIONS])
 

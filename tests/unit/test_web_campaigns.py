@@ -119,3 +119,20 @@ def test_auditor_sees_campaigns_but_cannot_change_them(tmp_path):
     a.login("auditor")
     assert a.get("/campaigns/1").status_code == 200
     assert a.post("/campaigns/1/command", {"command": "start"}).status_code == 403
+
+
+def test_caller_id_and_province_pool_from_the_form(tmp_path):
+    app, c = supervisor(tmp_path)
+    r = c.post("/campaigns/new", form(source="all", caller_id="4008-123-456",
+                                      caller_id_pool="广东: 02011112222, 075533334444\n江苏省：02511110000"))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    row = campaigns.get(db_of(app), 1)
+    assert row["caller_id"] == "4008123456"
+    assert json.loads(row["caller_id_pool"]) == {"Guangdong": ["02011112222", "075533334444"],
+                                                 "Jiangsu": ["02511110000"]}
+    page = c.get("/campaigns/1").get_data(as_text=True)
+    assert "4008123456" in page and "广东: 02011112222, 075533334444" in page
+    r = c.post("/campaigns/new", form(source="all", caller_id_pool="火星: 02011112222"))
+    assert r.status_code == 400 and "unknown province" in r.get_data(as_text=True)
+    r = c.post("/campaigns/new", form(source="all", caller_id="12"))
+    assert r.status_code == 400 and "not a phone number" in r.get_data(as_text=True)
