@@ -199,9 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     # each area registers its own commands
     from .dialer.cli import register as register_dialer
     from .models.cli import register as register_models
+    from .ops.cli import register as register_ops
     from .web.cli import register as register_web
     register_dialer(sub)
     register_models(sub)
+    register_ops(sub)
     register_web(sub)
     return parser
 
