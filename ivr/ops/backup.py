@@ -129,7 +129,7 @@ def backup(db_path: Path, dest: Path, *, recordings_dir: Path | None = None) -> 
     with open(partial, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(partial, dest)
-    result = {"backup": str(dest), "bytes": dest.stat().st_size, "migrations": len(check.applied), **check.rows}
+    result = {"backup": str(dest), "database": str(db_path), "bytes": dest.stat().st_size, "migrations": len(check.applied), **check.rows}
     if recordings_dir is not None:
         result["recordings"] = _tar_recordings(Path(recordings_dir), dest.with_name(dest.stem + ".recordings.tar"))
     log.info("backup of %s written to %s", db_path, dest)
@@ -142,6 +142,16 @@ def _tar_recordings(recordings_dir: Path, tar_path: Path) -> dict:
         for p in files:
             tar.add(p, arcname=str(p.relative_to(recordings_dir)))
     return {"tar": str(tar_path), "files": len(files)}
+
+
+def _same_owner(path: Path, like: Path) -> None:
+    """Give the restored file the owner and mode of what it replaces (a root restore stays writable
+    by the service user)."""
+    st = like.stat()
+    if like.is_file():
+        os.chmod(path, st.st_mode & 0o777)
+    if os.geteuid() == 0:
+        os.chown(path, st.st_uid, st.st_gid)
 
 
 def restore(src: Path, db_path: Path, *, force: bool = False) -> dict:
@@ -162,6 +172,7 @@ def restore(src: Path, db_path: Path, *, force: bool = False) -> dict:
     incoming = db_path.with_name(db_path.name + ".restoring")
     incoming.unlink(missing_ok=True)
     _copy(src, incoming)
+    _same_owner(incoming, db_path if db_path.exists() else db_path.parent)
     if check_database(incoming).integrity != "ok":
         incoming.unlink()
         raise BackupError(f"the restored copy of {src} fails integrity_check; {db_path} left as it was")

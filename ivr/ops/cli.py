@@ -4,13 +4,36 @@ error (exit 2) for anything an operator can fix."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from .. import config
 
 
 def _settings(args) -> config.Settings:
-    return config.load(config_file=getattr(args, "config", None))
+    """The settings the services use: with --env-file, the installed EnvironmentFile's IVR_* lines."""
+    env = dict(os.environ)
+    if getattr(args, "env_file", None):
+        env.update(read_env_file(args.env_file))
+    return config.load(env=env, config_file=getattr(args, "config", None))
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """KEY=VALUE lines as systemd's EnvironmentFile has them (# comments, optional quotes)."""
+    values = {}
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line or line.startswith(("#", ";")):
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{path}:{number}: expected KEY=VALUE")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            values[key.strip()] = value
+    return values
 
 
 def cmd_service_install(args) -> int:
@@ -38,10 +61,10 @@ next steps (as root):
 
 def cmd_backup(args) -> int:
     from .backup import BackupError, backup
-    s = _settings(args)
     try:
+        s = _settings(args)
         result = backup(s.database, args.dest, recordings_dir=s.recordings_dir if args.with_recordings else None)
-    except (BackupError, OSError) as exc:
+    except (BackupError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result, ensure_ascii=False))
@@ -53,10 +76,10 @@ def cmd_backup(args) -> int:
 
 def cmd_restore(args) -> int:
     from .backup import BackupError, restore
-    s = _settings(args)
     try:
+        s = _settings(args)
         result = restore(args.src, s.database, force=args.force)
-    except (BackupError, OSError) as exc:
+    except (BackupError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result, ensure_ascii=False))
@@ -79,9 +102,11 @@ def register(sub) -> None:
     p = sub.add_parser("backup", help="copy the live database (online, consistent) to DEST")
     p.add_argument("dest", help="a new file, or a directory to put huifang-<UTC time>.db in")
     p.add_argument("--with-recordings", action="store_true", help="also write the recordings as DEST.recordings.tar")
+    p.add_argument("--env-file", help="read IVR_* settings from this file, e.g. /etc/huifang/huifang.env")
     p.set_defaults(fn=cmd_backup)
 
     p = sub.add_parser("restore", help="replace the database with a backup, after checking it")
     p.add_argument("src", help="a file written by `ivr backup`")
     p.add_argument("--force", action="store_true", help="even while another process has the database open")
+    p.add_argument("--env-file", help="read IVR_* settings from this file, e.g. /etc/huifang/huifang.env")
     p.set_defaults(fn=cmd_restore)

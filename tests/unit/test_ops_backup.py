@@ -4,6 +4,7 @@ passes integrity_check, is at the current migration level and holds exactly a pr
 A restore refuses a database another process has open, a newer schema, and a file that is not one."""
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -154,3 +155,20 @@ def test_cli_backup_with_recordings_and_clear_errors(tmp_path, monkeypatch, caps
     assert "exists" in capsys.readouterr().err
     assert cli.main(["restore", str(out / "missing.db")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_reads_the_services_env_file(tmp_path, monkeypatch, capsys):
+    """`--env-file /etc/huifang/huifang.env`: the operator's shell backs up the database the services use."""
+    monkeypatch.setenv("IVR_CACHE_DIR", str(tmp_path / "somewhere-else"))
+    monkeypatch.delenv("IVR_DB_PATH", raising=False)
+    monkeypatch.delenv("IVR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    service_db = tmp_path / "state" / "instances" / "prod" / "huifang.db"
+    connect(service_db).conn.close()
+    env = tmp_path / "huifang.env"
+    env.write_text(f"# settings\nIVR_CACHE_DIR={tmp_path / 'state'}\nIVR_INSTANCE=\"prod\"\n")
+    assert cli.main(["backup", str(tmp_path / "b.db"), "--env-file", str(env)]) == 0
+    assert json.loads(capsys.readouterr().out)["database"] == str(service_db)
+    env.write_text("IVR_CACHE_DIR\n")
+    assert cli.main(["backup", str(tmp_path / "c.db"), "--env-file", str(env)]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
