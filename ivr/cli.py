@@ -200,10 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .agents.cli import register as register_agents
     from .dialer.cli import register as register_dialer
     from .models.cli import register as register_models
+    from .ops.cli import register as register_ops
     from .web.cli import register as register_web
     register_agents(sub)
     register_dialer(sub)
     register_models(sub)
+    register_ops(sub)
     register_web(sub)
     return parser
 

@@ -10,6 +10,9 @@
     provider = "webhook"
     url = "https://relay.example/wechat"
     secret = "..."
+
+The outbox's "webhook" channel (call results for the webhooks configured in the web app) needs no
+section: every notifier delivers it, with each webhook's URL and secret from the database.
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ def load_notifier(db, path: str | Path | None, clock=None) -> Notifier | None:
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
     senders = {ch: build_sender(ch, data[ch]) for ch in ("sms", "wechat") if ch in data}
+    from .webhook import EventWebhookSender
+    senders["webhook"] = EventWebhookSender(db)
     opts = data.get("notify", {})
     return Notifier(db, senders, max_tries=int(opts.get("max_tries", 5)),
                     base_delay_s=float(opts.get("base_delay_s", 30)), max_delay_s=float(opts.get("max_delay_s", 3600)),

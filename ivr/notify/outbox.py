@@ -1,8 +1,11 @@
-"""The outbox: messages queued for sending, one row per idempotency key.
+"""The outbox: messages and events queued for sending, one row per idempotency key.
 
-The dialer enqueues (`enqueue`), a notifier sends (`ivr.notify.notifier`). The idempotency key
-makes enqueueing safe to repeat (a restart, a retried disposition): the same key never creates a
-second message, and the key is sent to providers that support one.
+Every outbound notification goes through here and is sent by the notifier only
+(`ivr.notify.notifier`): the dialer enqueues messages to borrowers (`enqueue`: SMS, WeChat), the
+web app enqueues call results for the lender's webhooks (`enqueue_event`, channel "webhook", the
+JSON payload as the body). The idempotency key makes enqueueing safe to repeat (a restart, a
+retried disposition): the same key never creates a second row, and the key is sent to providers
+that support one.
 """
 from __future__ import annotations
 
@@ -15,24 +18,43 @@ from .. import metrics
 from ..dialer.clock import iso, parse_iso
 from .templates import render
 
-CHANNELS = ("sms", "wechat")
+MESSAGE_CHANNELS = ("sms", "wechat")   # rendered from a template for a borrower
+EVENT_CHANNEL = "webhook"                # a JSON event for one of the lender's webhooks (table `webhooks`)
+CHANNELS = MESSAGE_CHANNELS + (EVENT_CHANNEL,)
 
 
 def enqueue(db: Database, *, key: str, channel: str, borrower: dict, to_address: str, template: str,
             campaign_id: int | None = None, lender: str = "", now: dt.datetime | None = None) -> tuple[int, bool]:
     """Queue one message; returns (outbox id, created). An existing key returns the existing row."""
-    if channel not in CHANNELS:
+    if channel not in MESSAGE_CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     existing = list(db.query("SELECT id FROM outbox WHERE idempotency_key = ?", [key]))
     if existing:
         return existing[0]["id"], False
-    now = now or dt.datetime.now(dt.timezone.utc)
     locale = borrower.get("locale") or "zh-CN"
     body, params = render(template, locale, borrower, lender)
+    return _insert(db, key=key, channel=channel, borrower_id=borrower.get("id"), campaign_id=campaign_id,
+                   to_address=to_address, locale=locale, template=template, params=params, body=body, now=now)
+
+
+def enqueue_event(db: Database, *, key: str, webhook_id: int, event: str, payload: dict,
+                  idempotency_key: str, borrower_id: int | None = None, campaign_id: int | None = None,
+                  locale: str = "zh-CN", now: dt.datetime | None = None) -> tuple[int, bool]:
+    """Queue one event for webhook `webhook_id`; returns (outbox id, created). `key` is unique per
+    webhook and event; `idempotency_key` is what the receiver sees (the same for every webhook)."""
+    body = json.dumps({"event": event, **payload}, ensure_ascii=False)
+    return _insert(db, key=key, channel=EVENT_CHANNEL, borrower_id=borrower_id, campaign_id=campaign_id,
+                   to_address=str(webhook_id), locale=locale, template=event,
+                   params={"idempotency_key": idempotency_key}, body=body, now=now)
+
+
+def _insert(db: Database, *, key: str, channel: str, borrower_id, campaign_id, to_address: str, locale: str,
+            template: str, params: dict, body: str, now: dt.datetime | None) -> tuple[int, bool]:
+    now = now or dt.datetime.now(dt.timezone.utc)
     cur = db.execute(
         "INSERT OR IGNORE INTO outbox (idempotency_key, channel, borrower_id, campaign_id, to_address, locale, "
         "template, params, body, status, tries, next_try_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,'queued',0,?,?)",
-        [key, channel, borrower.get("id"), campaign_id, to_address, locale, template,
+        [key, channel, borrower_id, campaign_id, to_address, locale, template,
          json.dumps(params, ensure_ascii=False), body, iso(now), iso(now)])
     if cur.rowcount == 0:
         return next(db.query("SELECT id FROM outbox WHERE idempotency_key = ?", [key]))["id"], False

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
-import json
 import tempfile
 from pathlib import Path
 
@@ -177,56 +176,20 @@ def borrower(loan_id: str):
 
 # ---- result webhooks ------------------------------------------------------------------------------
 def queue_webhooks(db, limit: int = 500) -> int:
-    """For every active webhook, queue the results that ended after its cursor."""
+    """For every active webhook, put the results that ended after its cursor into the outbox (channel
+    "webhook"); the notifier delivers them, signed, with retries (ivr/notify/webhook.py)."""
+    from ..notify.outbox import enqueue_event
     queued = 0
     for hook in list(db.query("SELECT * FROM webhooks WHERE active = 1")):
         items = results_after(db, hook["cursor"], limit)
         for item in items:
-            cur = db.execute("INSERT OR IGNORE INTO webhook_deliveries (webhook_id, attempt_id, payload, next_try_at, "
-                             "created_at) VALUES (?, ?, ?, ?, ?)",
-                             [hook["id"], item["attempt_id"], json.dumps({"event": "call.result", **item},
-                                                                         ensure_ascii=False), now_iso(), now_iso()])
-            queued += cur.rowcount
+            attempt = one(db, "SELECT borrower_id, locale FROM attempts WHERE id = ?", [item["attempt_id"]]) or {}
+            _, created = enqueue_event(db, key=f"webhook-{hook['id']}-result-{item['attempt_id']}",
+                                       webhook_id=hook["id"], event="call.result", payload=item,
+                                       idempotency_key=f"result-{item['attempt_id']}",
+                                       borrower_id=attempt.get("borrower_id"), campaign_id=item["campaign_id"],
+                                       locale=attempt.get("locale") or "zh-CN")
+            queued += created
         if items:
             db.execute("UPDATE webhooks SET cursor = ? WHERE id = ?", [items[-1]["cursor"], hook["id"]])
     return queued
-
-
-def deliver_webhooks(db, *, max_tries: int = 8, base_delay_s: float = 30.0) -> int:
-    """POST every due delivery, signed like the dialer's webhook notifier; back off on failure."""
-    import datetime as dt
-    import time
-    import urllib.error
-    import urllib.request
-
-    from ..notify.webhook import sign
-    sent = 0
-    due = list(db.query("""SELECT d.*, w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                           WHERE d.status = 'queued' AND d.next_try_at <= ? ORDER BY d.id LIMIT 100""", [now_iso()]))
-    for d in due:
-        body = d["payload"].encode("utf-8")
-        ts = str(int(time.time()))
-        req = urllib.request.Request(d["url"], data=body, method="POST", headers={
-            "Content-Type": "application/json; charset=utf-8", "X-Huifang-Timestamp": ts,
-            "X-Huifang-Signature": sign(d["secret"], ts, body), "Idempotency-Key": f"result-{d['attempt_id']}",
-            "User-Agent": "huifang-web/1"})
-        code, error = None, None
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                code = resp.status
-        except urllib.error.HTTPError as exc:
-            code, error = exc.code, f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        tries = d["tries"] + 1
-        if error is None:
-            changes = {"status": "sent", "sent_at": now_iso(), "status_code": code, "tries": tries, "last_error": None}
-            sent += 1
-        elif tries >= max_tries or (code and 400 <= code < 500 and code not in (408, 429)):
-            changes = {"status": "failed", "status_code": code, "tries": tries, "last_error": error}
-        else:
-            nxt = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=base_delay_s * 2 ** (tries - 1))
-            changes = {"status_code": code, "tries": tries, "last_error": error,
-                       "next_try_at": nxt.isoformat(timespec="milliseconds")}
-        db["webhook_deliveries"].update(d["id"], changes)
-    return sent

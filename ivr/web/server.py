@@ -1,6 +1,8 @@
 """Serving the app on 127.0.0.1 with werkzeug's threaded server, in the foreground or a thread.
-A background thread does the app's periodic work: result webhooks every 5 s, the recording
-retention purge once a day (each removed file logged in `recording_purges`)."""
+A background thread does the app's periodic work: every 5 s it queues new call results for the
+lender's webhooks into the outbox (the notifier, `ivr notify run`, delivers them: one delivery path
+for every event), and once a day the recording retention purge (each removed file logged in
+`recording_purges`)."""
 from __future__ import annotations
 
 import logging
@@ -32,14 +34,13 @@ class Server:
 
     def _webhook_loop(self) -> None:
         from . import retention
-        from .api import deliver_webhooks, queue_webhooks
+        from .api import queue_webhooks
         last_purge = 0.0
         while not self._stop.wait(5.0):
             try:
                 db = connect(self.app.config["DATABASE"], migrate=False)
                 try:
                     queue_webhooks(db)
-                    deliver_webhooks(db)
                     if time.monotonic() - last_purge > PURGE_EVERY_S:
                         last_purge = time.monotonic()
                         days = retention.retention_days(db, self.app.config["RETENTION_DAYS"])

@@ -1,0 +1,1 @@
+"""Running Huifang for years: systemd units (`units`), online backup and restore (`backup`)."""
