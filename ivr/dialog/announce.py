@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..dialer import announcement_library, announcements
 from .agi import AgiSession, CallHungUp
+from .answer_screen import Heard
 from .speech import NoModel, recognize_pcm
 
 log = logging.getLogger("ivr.dialog.announce")
@@ -50,6 +51,18 @@ def from_library(settings, samples) -> announcements.Match | None:
         return None
     return announcements.Match(found.reason, "library", float(found.cluster_id),
                                round(found.comparison.coverage, 3), seconds=len(samples) / announcements.SAMPLE_RATE)
+
+
+def recognize_answered(settings, locale: str, samples) -> Heard | None:
+    """Blocking, for the after-answer screen: the learned library, then the shipped references (no
+    speech recognition: it is slower than the screen may take)."""
+    learned = from_library(settings, samples)
+    seconds = len(samples) / announcements.SAMPLE_RATE
+    if learned is not None:
+        return Heard(learned.reason, "library", seconds)
+    fp = announcements.fingerprinter(Path(settings.cache_dir) / "tts", Path(settings.cache_dir) / "announcements")
+    match = fp.match(samples, locale if locale in announcements.STANDARD_TEXTS else None)
+    return Heard(match.reason, "fingerprint", seconds) if match.reason else None
 
 
 def recognize(settings, speech, path: Path, locale: str) -> announcements.Match:

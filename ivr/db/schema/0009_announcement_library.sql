@@ -26,3 +26,6 @@ CREATE TABLE early_media (
     seen_at TEXT NOT NULL
 );
 CREATE INDEX early_media_cluster ON early_media(cluster_id);
+-- the network answered (200) and played an announcement before the greeting (ivr/dialog/answer_screen.py):
+-- the dialog server's word for it (dialogs.result = 'announcement')
+ALTER TABLE dialogs ADD COLUMN announcement TEXT;
