@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScreenTuning:
-    initial_s: float = 0.6
+    initial_s: float = 1.0
     pause_s: float = 0.7
     min_sound_s: float = 1.2
     step_s: float = 0.5
