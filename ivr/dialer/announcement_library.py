@@ -22,7 +22,7 @@ import numpy as np
 
 from ..db.clock import now_iso
 from . import landmarks
-from .early_media import BYTES_PER_SECOND, early_media_file
+from .early_media import BYTES_PER_SECOND, early_media_in
 from .outcomes import ANNOUNCEMENT_DISPOSITIONS
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def current(db_path) -> Library:
 
 
 # ---- clustering ------------------------------------------------------------------------------------
-def pending_captures(db, settings, limit: int) -> list[dict]:
+def pending_captures(db, recordings_dir, limit: int) -> list[dict]:
     """Ended, unanswered attempts whose early media exists and has not been looked at yet."""
     rows = db.query("""SELECT a.id, a.locale, a.created_at, a.announcement FROM attempts a
                        LEFT JOIN early_media e ON e.attempt_id = a.id
@@ -130,7 +130,7 @@ def pending_captures(db, settings, limit: int) -> list[dict]:
                        ORDER BY a.created_at""")
     out = []
     for r in rows:
-        path = early_media_file(settings, r["id"])
+        path = early_media_in(recordings_dir, r["id"])
         if path.is_file() and path.stat().st_size > 0:
             out.append({**r, "path": path})
             if len(out) >= limit:
@@ -138,13 +138,13 @@ def pending_captures(db, settings, limit: int) -> list[dict]:
     return out
 
 
-def cluster_pending(db, settings, *, limit: int = 500) -> dict:
+def cluster_pending(db, recordings_dir, *, limit: int = 500) -> dict:
     """Look at every new capture: note the recognized ones, put each unrecognized one into the cluster
     of the recording it contains, or start a new cluster. Returns counts."""
     clusters = [(r["id"], r["label"], landmarks.Fingerprint.from_bytes(r["fingerprint"]))
                 for r in db.query("SELECT id, label, fingerprint FROM announcement_clusters ORDER BY id")]
     stats = {"captures": 0, "recognized": 0, "empty": 0, "joined": 0, "new_clusters": 0}
-    for cap in pending_captures(db, settings, limit):
+    for cap in pending_captures(db, recordings_dir, limit):
         stats["captures"] += 1
         samples = read_capture(cap["path"])
         row = {"attempt_id": cap["id"], "seconds": round(len(samples) / (BYTES_PER_SECOND / 2), 2),

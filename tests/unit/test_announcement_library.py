@@ -129,14 +129,14 @@ def test_unrecognized_captures_cluster_by_recording_and_a_label_teaches_the_libr
     failed_call(settings, db, "coloured-ringback", line(music(8.0), seed=7))
     failed_call(settings, db, "known", line(susp, seed=8), announcement="suspended")
     failed_call(settings, db, "no-early-media", None)
-    stats = lib.cluster_pending(db, settings)
+    stats = lib.cluster_pending(db, settings.recordings_dir)
     assert stats == {"captures": 8, "recognized": 1, "empty": 1, "joined": 3, "new_clusters": 3}
     member = {r["attempt_id"]: r["cluster_id"] for r in db.query("SELECT * FROM early_media")}
     assert member["off-1"] == member["off-2"] == member["off-3"]
     assert member["susp-1"] == member["susp-2"] != member["off-1"]
     assert member["coloured-ringback"] not in (member["off-1"], member["susp-1"])
     assert member["ring-only"] is None and member["known"] is None
-    assert lib.cluster_pending(db, settings)["captures"] == 0          # each capture is looked at once
+    assert lib.cluster_pending(db, settings.recordings_dir)["captures"] == 0          # each capture is looked at once
 
     probe = line(silence(0.4), off, law="alaw", gain=0.8, loss=0.02, seed=11)
     assert lib.current(settings.database).match(probe) is None         # nothing labelled yet
