@@ -197,10 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=lambda a: __import__("ivr.sim.__main__", fromlist=["main"]).main(a.rest))
 
     # each area registers its own commands
+    from .dialer.announcement_cli import register as register_announcements
     from .dialer.cli import register as register_dialer
     from .models.cli import register as register_models
     from .web.cli import register as register_web
     register_dialer(sub)
+    register_announcements(sub)
     register_models(sub)
     register_web(sub)
     return parser

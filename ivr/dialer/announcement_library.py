@@ -196,6 +196,9 @@ def import_recording(db, path: Path, value: str, by: str, locale: str | None = N
     cluster. Returns its id."""
     from .announcements import read_audio
     check_label(value)
+    if Path(path).suffix.lower() not in (".wav", ".sln", ".raw"):
+        raise ValueError(f"{path}: give an 8 kHz mono 16-bit .wav or a raw 8 kHz signed-linear .sln "
+                         f"(convert with: sox IN -r 8000 -c 1 -b 16 OUT.wav)")
     samples = read_audio(path)
     reference = landmarks.reference_of(samples)
     if len(reference.hashes) < MIN_CONTENT_HASHES:

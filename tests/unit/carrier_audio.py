@@ -8,13 +8,18 @@ line noise), so a test never compares a file with itself.
 """
 from __future__ import annotations
 
-import audioop
 import hashlib
 import subprocess
 import tempfile
 from pathlib import Path
 
+import warnings
+
 import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop   # real G.711 (in the stdlib up to Python 3.12)
 
 SR = 8000
 CACHE = Path(tempfile.gettempdir()) / "huifang-test-carrier-audio"
