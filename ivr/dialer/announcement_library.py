@@ -155,7 +155,7 @@ def cluster_pending(db, recordings_dir, *, limit: int = 500) -> dict:
         elif len(fp.hashes) < MIN_CONTENT_HASHES:
             stats["empty"] += 1                      # ring-back, silence: nothing was said
         else:
-            reference = landmarks.reference_of(samples)
+            reference = landmarks.one_play(fp)
             found = best_match(clusters, fp, reference)
             with db.conn:
                 db.execute("BEGIN IMMEDIATE")

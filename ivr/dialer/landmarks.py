@@ -227,7 +227,11 @@ def period_frames(fp: Fingerprint, min_s: float = 1.0) -> int | None:
 def reference_of(samples: np.ndarray) -> Fingerprint:
     """A capture's reference fingerprint: one play of the announcement, from its first landmark
     (ring-back and silence before it, and any repetition after it, are cut away)."""
-    fp = fingerprint(samples)
+    return one_play(fingerprint(samples))
+
+
+def one_play(fp: Fingerprint) -> Fingerprint:
+    """`reference_of` for a capture already fingerprinted."""
     if len(fp.hashes) == 0:
         return fp
     first = int(fp.frames.min())
