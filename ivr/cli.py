@@ -198,12 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # each area registers its own commands
     from .agents.cli import register as register_agents
+    from .dialer.announcement_cli import register as register_announcements
     from .dialer.cli import register as register_dialer
     from .models.cli import register as register_models
     from .ops.cli import register as register_ops
     from .web.cli import register as register_web
     register_agents(sub)
     register_dialer(sub)
+    register_announcements(sub)
     register_models(sub)
     register_ops(sub)
     register_web(sub)

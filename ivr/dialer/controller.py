@@ -130,6 +130,10 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
         attempt = {**attempt, **fix}
     early = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND name = 'DialState' AND data LIKE '%PROGRESS%' "
                        "LIMIT 1", [attempt_id]).fetchone() is not None
+    if dialog is not None and dialog.get("announcement") and not attempt["announcement"]:
+        # answered (200) by the network's announcement instead of a person (dialog/answer_screen.py)
+        db["attempts"].update(attempt_id, {"announcement": dialog["announcement"]})
+        attempt = {**attempt, "announcement": dialog["announcement"]}
     escalation = _one(db, "SELECT agent, outcome FROM escalations WHERE attempt_id = ?", [attempt_id])
     disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early,
                                         escalation=escalation)

@@ -41,6 +41,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from .outcomes import ANNOUNCEMENT_DISPOSITIONS
+
 DISPOSITIONS = (
     "answered-completed", "answered-transferred", "answered-no-agent", "answered-callback-requested", "answered-hung-up-early",
     "answered-wrong-person", "answered-id-mismatch", "answered-no-input", "answered-error", "answered-no-dialog",
@@ -134,17 +136,19 @@ def classify(attempt: dict, dialog_result: str | None, *, early_media: bool = Fa
         return "unknown-after-restart"
     outcome = attempt.get("outcome")
     cause = attempt.get("cause")
+    announcement = attempt.get("announcement")   # recognized early media (announcements.py, 0005)
+    if dialog_result == "announcement" and announcement in ANNOUNCEMENT_DISPOSITIONS:
+        # the network answered (200) and played an announcement: the dialog never started
+        return ANNOUNCEMENT_DISPOSITIONS[announcement]
     if outcome == "answered" or dialog_result:
         if not dialog_result:
             return "answered-no-dialog"
         if escalation is not None and escalation.get("outcome") == "no_agent" and not escalation.get("agent"):
             return "answered-no-agent"
         return RESULT_DISPOSITIONS.get(dialog_result, "answered-completed")
-    announcement = attempt.get("announcement")   # recognized early media (announcements.py, 0005)
-    if announcement in ("empty_number", "suspended"):
-        return "carrier-announcement"
-    if announcement in ("powered_off", "unreachable"):
-        return "unreachable"                     # switched off / out of reach: retry later, keep the number
+    if announcement in ANNOUNCEMENT_DISPOSITIONS:
+        # 空号/停机: the number is dead; 关机/无法接通: retry later, keep the number; 忙: busy
+        return ANNOUNCEMENT_DISPOSITIONS[announcement]
     if outcome == "invalid-number":
         return "carrier-announcement" if early_media else "invalid-number"
     if early_media and outcome in ("unreachable", "rejected", "failed") and attempt.get("sip_code") in (404, 410, 484, 604):

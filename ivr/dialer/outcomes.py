@@ -30,7 +30,11 @@ DEFAULT_CAUSE = {"answered": 16, "busy": 17, "no-answer": 19, "rejected": 21, "i
 # a carrier announcement heard in early media (ivr/dialer/announcements.py) says more than the
 # generic 404/480/503 that follows it
 ANNOUNCEMENT_OUTCOMES = {"empty_number": "invalid-number", "suspended": "invalid-number",
-                         "powered_off": "unreachable", "unreachable": "unreachable"}
+                         "powered_off": "unreachable", "unreachable": "unreachable", "busy": "busy"}
+# the disposition (and so the retry rule, dispositions.DEFAULT_RULES) each announcement stands for:
+# 空号/停机 mark the number invalid; 关机/无法接通 retry later; 忙 is a busy line
+ANNOUNCEMENT_DISPOSITIONS = {"empty_number": "carrier-announcement", "suspended": "carrier-announcement",
+                             "powered_off": "unreachable", "unreachable": "unreachable", "busy": "busy"}
 
 
 def classify(view: AttemptView) -> tuple[str, int | None]:

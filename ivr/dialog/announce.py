@@ -3,13 +3,14 @@
 The dial wrapper (`[huifang-dial]`) runs it on the Local ;2 channel right after a Dial that got 183
 Session Progress and then failed, with the early-media recording (MixMonitor of the trunk
 channel's read direction, raw 8 kHz slin) as its argument. We wait for MixMonitor to close the
-file, try the fingerprint (every locale) and, if that is not confident and a Vosk model exists for
+file, try the lender's learned library (announcement_library.py: recordings a supervisor labelled),
+then the shipped references (every locale) and, if neither is confident and a Vosk model exists for
 the call's locale, speech recognition plus keywords. The answer goes back as channel variables
 that the dialplan puts into its HuifangDial UserEvent, where the controller reads it:
 
-    IVR_ANNOUNCEMENT        empty_number | powered_off | suspended | unreachable | (empty)
-    IVR_ANNOUNCEMENT_VIA    fingerprint | speech | none
-    IVR_ANNOUNCEMENT_SCORE  the fingerprint's distance (lower is closer)
+    IVR_ANNOUNCEMENT        empty_number | powered_off | suspended | unreachable | busy | (empty)
+    IVR_ANNOUNCEMENT_VIA    library | fingerprint | speech | none
+    IVR_ANNOUNCEMENT_SCORE  library: the cluster id; fingerprint: its distance (lower is closer)
     IVR_EARLY_MEDIA         seconds of early media heard
 
 Nothing here can hold a call up for long: the recognizers run in threads, the whole route is
@@ -22,8 +23,9 @@ import asyncio
 import logging
 from pathlib import Path
 
-from ..dialer import announcements
+from ..dialer import announcement_library, announcements
 from .agi import AgiSession, CallHungUp
+from .answer_screen import Heard
 from .speech import NoModel, recognize_pcm
 
 log = logging.getLogger(__name__)
@@ -38,11 +40,40 @@ def host_path(settings, path: str) -> Path:
     return Path(path)
 
 
+def from_library(settings, samples) -> announcements.Match | None:
+    """The lender's labelled recordings (a match labelled "not an announcement" is an answer too)."""
+    try:
+        found = announcement_library.current(settings.database).match(samples)
+    except Exception:
+        log.exception("announcement library unavailable")
+        return None
+    if found is None:
+        return None
+    return announcements.Match(found.reason, "library", float(found.cluster_id),
+                               round(found.comparison.coverage, 3), seconds=len(samples) / announcements.SAMPLE_RATE)
+
+
+def recognize_answered(settings, locale: str, samples) -> Heard | None:
+    """Blocking, for the after-answer screen: the learned library, then the shipped references (no
+    speech recognition: it is slower than the screen may take)."""
+    learned = from_library(settings, samples)
+    seconds = len(samples) / announcements.SAMPLE_RATE
+    if learned is not None:
+        return Heard(learned.reason, "library", seconds)
+    fp = announcements.fingerprinter(Path(settings.cache_dir) / "tts", Path(settings.cache_dir) / "announcements")
+    match = fp.match(samples, locale if locale in announcements.STANDARD_TEXTS else None)
+    return Heard(match.reason, "fingerprint", seconds) if match.reason else None
+
+
 def recognize(settings, speech, path: Path, locale: str) -> announcements.Match:
-    """Blocking: fingerprint first, then Vosk + keywords when a model exists for the locale."""
+    """Blocking: the learned library, then the shipped fingerprints, then Vosk + keywords when a model
+    exists for the locale."""
     if not announcements.wait_complete(path):
         return announcements.Match(None, "none")
     samples = announcements.read_audio(path)[: int(MAX_SECONDS * announcements.SAMPLE_RATE)]
+    learned = from_library(settings, samples)
+    if learned is not None:
+        return learned
     fp = announcements.fingerprinter(Path(settings.cache_dir) / "tts",
                                      Path(settings.cache_dir) / "announcements")
     match = fp.match(samples, locale if locale in announcements.STANDARD_TEXTS else None)
@@ -91,7 +122,8 @@ class AnnouncementRoute:
             await agi.set_variable("IVR_EARLY_MEDIA", f"{match.seconds:.1f}")
             await agi.set_variable("IVR_ANNOUNCEMENT", match.reason or "")
             await agi.set_variable("IVR_ANNOUNCEMENT_VIA", match.method)
-            await agi.set_variable("IVR_ANNOUNCEMENT_SCORE", "" if match.score is None else str(match.score))
+            await agi.set_variable("IVR_ANNOUNCEMENT_SCORE", "" if match.score is None else
+                                   str(int(match.score)) if match.method == "library" else str(match.score))
         except CallHungUp:
             pass
 

@@ -42,6 +42,7 @@ class CallContext:
     played: list = field(default_factory=list)        # every prompt as heard: {node, prompt, text, at}
     seq: int = 0
     heard: dict = field(default_factory=dict)         # the unsure answer being confirmed (for its prompt)
+    announcement: str | None = None                   # a network announcement answered instead of a person
 
     def prompt_values(self) -> dict:
         b = self.borrower
@@ -61,11 +62,20 @@ class FlowRunner:
     MAX_STEPS = 60  # a safety net against a loop in a flow
 
     def __init__(self, flow: Flow, prompts: Prompts, speech: SpeechEngine, audio: CallAudio,
-                 store: DialogStore, ctx: CallContext):
+                 store: DialogStore, ctx: CallContext, *, screen=None):
         self.flow, self.prompts, self.speech, self.audio, self.store, self.ctx = flow, prompts, speech, audio, store, ctx
+        self.screen = screen      # async () -> answer_screen.Heard | None: who answered, before the greeting
 
     async def run(self) -> CallContext:
-        await asyncio.gather(*self.prefetch(), return_exceptions=True)
+        opening = asyncio.gather(*self.prefetch(), return_exceptions=True)
+        if self.screen is not None:
+            heard, _ = await asyncio.gather(self.screen(), opening)
+            if heard is not None and heard.reason:
+                log.info("call %s: answered by a %s announcement: no dialog", self.ctx.attempt_id, heard.reason)
+                self.ctx.result, self.ctx.announcement, self.ctx.next = "announcement", heard.reason, "hangup"
+                return self.ctx
+        else:
+            await opening
         node = self.flow.nodes[self.flow.start]
         for _ in range(self.MAX_STEPS):
             self.ctx.last_node = node.name

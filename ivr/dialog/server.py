@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import signal
 
 from .. import metrics
 from ..config import Settings
 from .agi import AgiSession, CallHungUp, start_agi_server
-from .announce import AnnouncementRoute, warm_up as warm_up_announcements
+from . import answer_screen
+from .announce import AnnouncementRoute, recognize_answered, warm_up as warm_up_announcements
 from .audiosocket import AudioSocketConnection, start_audiosocket_server
 from .baseline import BaselineDialog
 from .flow import Flow, load as load_flow
@@ -114,7 +116,11 @@ class DialogServer:
             flow = self.flows.get(attempt["flow"] or "followup")
             if flow is None:
                 raise RuntimeError(f"attempt names unknown flow {attempt['flow']!r}")
-            runner = FlowRunner(flow, self.prompts, self.speech, audio, self.store, ctx)
+            screen = None
+            if self.settings.answer_screen:
+                recognize = functools.partial(recognize_answered, self.settings, ctx.locale)
+                screen = functools.partial(answer_screen.screen, audio, recognize, call_id=attempt_id)
+            runner = FlowRunner(flow, self.prompts, self.speech, audio, self.store, ctx, screen=screen)
             await runner.run()
         except CallHungUp:
             ctx.result = "hung_up" if ctx.result in ("completed", "identity_confirmed") else ctx.result
@@ -130,7 +136,7 @@ class DialogServer:
             self._done[attempt_id].set()
             if audio is not None:
                 await audio.close()
-            await self.store.finish(attempt_id, ctx.result, ctx.last_node, error, ctx.played)
+            await self.store.finish(attempt_id, ctx.result, ctx.last_node, error, ctx.played, ctx.announcement)
             self._waiting.pop(attempt_id, None)
             self._done.pop(attempt_id, None)
         # the AudioSocket application returns once our side has closed

@@ -65,13 +65,15 @@ class DialogStore:
     async def answer(self, row: dict) -> None:
         await self._run(self._answer, row)
 
-    def _finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None, played: list) -> None:
+    def _finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None, played: list,
+                announcement: str | None) -> None:
         self._db["dialogs"].update(attempt_id, {"ended_at": now_iso(), "result": result, "last_node": last_node,
-                                                "error": error, "played": json.dumps(played, ensure_ascii=False)})
+                                                "error": error, "played": json.dumps(played, ensure_ascii=False),
+                                                "announcement": announcement})
 
     async def finish(self, attempt_id: str, result: str, last_node: str | None, error: str | None = None,
-                     played: list | None = None) -> None:
-        await self._run(self._finish, attempt_id, result, last_node, error, played or [])
+                     played: list | None = None, announcement: str | None = None) -> None:
+        await self._run(self._finish, attempt_id, result, last_node, error, played or [], announcement)
 
     def _reply(self, attempt_id: str, seq: int, at: str) -> None:
         with self._db.conn:

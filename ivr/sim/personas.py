@@ -35,7 +35,8 @@ it: the demo then reports the call as not as intended.)
 behaves as the rest of the persona says: "busy, then answers on the retry".
 
 A persona either rejects (`reject`), plays a carrier announcement as early media and then fails
-(`announcement`), or answers after `answer_after_ms` and runs its `steps`. Every error names the
+(`announcement`; with `"then": "answer"` the network instead answers 200, plays the announcement and
+hangs up, as some carriers do), or answers after `answer_after_ms` and runs its `steps`. Every error names the
 file, the number and the field.
 """
 from __future__ import annotations
@@ -51,6 +52,7 @@ from ivr import tts
 REJECT_CODES = {"busy": 486, "decline": 603, "notfound": 404, "unavailable": 480, "noanswer": 480}
 # the status that ends a "noanswer" call if the caller never cancels (SipPersona.NOANSWER_CAP_S)
 DEFAULT_ANSWER_AFTER_MS = 500
+ANSWER_THEN = "answer"   # announcement.then: the network answers and plays it (no early media)
 STEP_ACTIONS = ("wait_ms", "say", "dtmf", "hangup")
 OR_DTMF_REPEATS = 3  # after the last answer, answer at most this many re-asks with the keys
 _DTMF_RE = re.compile(r"^[0-9*#A-Da-d]+$")
@@ -103,11 +105,15 @@ class Expect:
 class Announcement:
     text: str
     locale: str
-    then: str  # a REJECT_CODES name other than noanswer
+    then: str  # a REJECT_CODES name other than noanswer, or "answer" (200, then the announcement)
+
+    @property
+    def answers(self) -> bool:
+        return self.then == ANSWER_THEN
 
     @property
     def status(self) -> int:
-        return REJECT_CODES[self.then]
+        return 200 if self.answers else REJECT_CODES[self.then]
 
 
 @dataclass(frozen=True)
@@ -269,9 +275,9 @@ def parse_persona(source: str, number: str, raw: object) -> Persona:
             if k not in a:
                 _fail(source, number, f"announcement.{k}", "is required")
         then = a.get("then", "notfound")
-        if then not in REJECT_CODES or then == "noanswer":
-            _fail(source, number, "announcement.then",
-                  f"must be one of {', '.join(k for k in REJECT_CODES if k != 'noanswer')}, got {then!r}")
+        if (then not in REJECT_CODES or then == "noanswer") and then != ANSWER_THEN:
+            _fail(source, number, "announcement.then", f"must be one of "
+                  f"{', '.join([*(k for k in REJECT_CODES if k != 'noanswer'), ANSWER_THEN])}, got {then!r}")
         announcement = Announcement(_text(source, number, "announcement.text", a["text"]),
                                     _locale(source, number, "announcement.locale", a["locale"]), then)
 

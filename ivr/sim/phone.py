@@ -313,6 +313,17 @@ def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0)
         else:
             s.reject(REJECT_CODES[persona.first_calls.reject])
         return
+    if persona.announcement is not None and persona.announcement.answers:
+        s.respond(180)
+        yield from s.sleep(0.3)
+        s.respond(200)
+        if (yield from s.until(lambda: s.media_slot >= 0, MEDIA_WAIT_CAP_S)):
+            at = now_iso()
+            yield from s.say(persona.announcement.text, persona.announcement.locale)
+            s.step_done("announcement", at, text=persona.announcement.text)
+            yield from s.sleep(0.5)
+        s.hangup("local_hangup")
+        return
     if persona.announcement is not None:
         s.respond(183)
         if (yield from s.until(lambda: s.media_slot >= 0, 3.0)):

@@ -93,6 +93,7 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
 
     from .admin import bp as admin_bp
     from .agent import bp as agent_bp
+    from .announcements import bp as announcements_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .borrowers import bp as borrowers_bp
@@ -104,7 +105,7 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     from .qa import bp as qa_bp
     from .reports import bp as reports_bp
     for bp in (auth_bp, dashboard_bp, calls_bp, campaigns_bp, monitor_bp, borrowers_bp, agent_bp, qa_bp,
-               reports_bp, compliance_bp, admin_bp, api_bp):
+               reports_bp, compliance_bp, announcements_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # token-authenticated JSON, no cookies
     _error_pages(app)

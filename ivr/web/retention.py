@@ -1,11 +1,17 @@
 """Recording retention: recordings older than the configured period are deleted from disk; every
-removed file is logged in `recording_purges` (and the run in the audit log)."""
+removed file is logged in `recording_purges` (and the run in the audit log).
+
+A call's early media (what the network played before it failed: carrier announcements, and whatever
+a ring-back carried) is a recording too and goes with the same period. The announcement library
+keeps only fingerprints (announcement_library.py), so a labelled recording stays recognized after
+its captures are gone."""
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
 from ..db.clock import now_iso
+from ..dialer.early_media import early_media_in
 from . import audit
 
 SETTING = "recordings_retention_days"
@@ -43,12 +49,15 @@ def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", d
     rows = db.query("""SELECT a.id, a.created_at, coalesce(r.path, a.recording_path) AS path, r.bytes
                        FROM attempts a LEFT JOIN recordings r ON r.attempt_id = a.id
                        WHERE a.created_at < ? AND coalesce(r.path, a.recording_path) IS NOT NULL""", [cutoff])
-    for r in list(rows):
-        path = Path(r["path"]).resolve()
+    candidates = [(r["id"], r["created_at"], r["path"]) for r in rows]
+    for r in db.query("SELECT id, created_at FROM attempts WHERE created_at < ?", [cutoff]):
+        candidates.append((r["id"], r["created_at"], early_media_in(root, r["id"])))
+    for attempt_id, created_at, raw_path in candidates:
+        path = Path(raw_path).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             continue
         size = path.stat().st_size
-        item = {"attempt_id": r["id"], "path": str(path), "bytes": size, "recorded_at": r["created_at"]}
+        item = {"attempt_id": attempt_id, "path": str(path), "bytes": size, "recorded_at": created_at}
         if not dry_run:
             path.unlink()
             db["recording_purges"].insert({**item, "purged_at": now_iso(), "purged_by": actor, "retention_days": days})
@@ -58,3 +67,4 @@ def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", d
                   {"retention_days": days, "cutoff": cutoff, "removed": len(removed),
                    "bytes": sum(i["bytes"] for i in removed)}, actor=actor)
     return removed
+

@@ -137,6 +137,7 @@ AREAS = {
     "campaigns": {"admin", "supervisor", "auditor"},
     "campaigns.write": {"admin", "supervisor"},
     "monitor": {"admin", "supervisor"},
+    "announcements": {"admin", "supervisor"},
     "borrowers": {"admin", "supervisor", "qa", "auditor"},
     "agent": {"admin", "supervisor", "agent"},
     "qa": {"admin", "qa", "auditor"},

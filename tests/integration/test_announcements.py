@@ -3,7 +3,9 @@
 Simulated numbers answer 183 Session Progress, play the standard announcement as early media
 (espeak-ng, zh-CN) and then fail the call (404 or 480). The dial wrapper records the early media,
 the dialog server's `announcement` route names it, and the attempt stores the precise reason next
-to the unchanged outcome. A plain 404 without early media stays what it was.
+to the unchanged outcome. A plain 404 without early media stays what it was. One simulated carrier
+answers (200) and then plays its announcement: the dialog server's answer screen hears it before the
+greeting and ends the call with the announcement's disposition, no dialog.
 
 Runs its own stack (Asterisk, dialog server, phones) on IVR_ANNOUNCE_PORT_BASE (default 37000).
 """
@@ -34,6 +36,8 @@ PERSONAS = {
     "13600000005": {"announcement": {"text": "您拨打的电话正在通话中", "locale": "zh-CN", "then": "busy"}},
     "13600000006": {"reject": "notfound"},
     "13600000007": {"answer_after_ms": 500, "steps": [{"dtmf": "1"}, {"dtmf": "1234"}, {"dtmf": "1"}]},
+    # the network answers and plays the announcement (no early media)
+    "13600000008": {"announcement": {"text": "您拨打的电话已关机", "locale": "zh-CN", "then": "answer"}},
 }
 BORROWERS = {n: {"name": "张伟", "locale": "zh-CN", "id_last4": "1234", "amount_due": 3500} for n in PERSONAS}
 
@@ -51,7 +55,7 @@ def announce_calls(tmp_path_factory):
     stack = Stack(settings, out / "run", personas_path, agents=False)
     stack.start()
     try:
-        rows = asyncio.run(call_all(settings, load_personas(personas_path), BORROWERS, concurrency=7,
+        rows = asyncio.run(call_all(settings, load_personas(personas_path), BORROWERS, concurrency=8,
                                     run_tag="announce"))
     finally:
         stack.stop()
@@ -63,6 +67,8 @@ def announce_calls(tmp_path_factory):
         row["events"] = [dict(e, data=json.loads(e["data"])) for e in
                          db.query("SELECT name, data FROM events WHERE attempt_id = ? ORDER BY id", [row["id"]])]
         row["finalize"] = finalize
+        row["dialog"] = next(iter(db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None)
+        row["answers"] = list(db.query("SELECT * FROM answers WHERE attempt_id = ?", [row["id"]]))
         by_number[row["number"]] = row
     return settings, by_number
 
@@ -114,3 +120,21 @@ def test_answered_call_is_unaffected_and_leaves_no_early_media(announce_calls):
     assert row["outcome"] == "answered" and row["announcement"] is None
     assert row["disposition"] == "answered-completed"
     assert not (settings.recordings_dir / f"early-{row['id']}.sln").exists()
+
+
+def test_announcement_after_an_answer_ends_the_call_without_a_dialog(announce_calls):
+    """200 OK, then 您拨打的电话已关机: heard before the greeting, the call ends as unreachable (关机:
+    retry later, the number stays valid) and not one prompt is played."""
+    _, rows = announce_calls
+    row = rows["13600000008"]
+    assert row["outcome"] == "answered" and row["announcement"] == "powered_off"
+    assert row["disposition"] == "unreachable"
+    assert row["dialog"]["result"] == "announcement" and row["dialog"]["announcement"] == "powered_off"
+    assert json.loads(row["dialog"]["played"] or "[]") == [] and row["answers"] == []
+
+
+def test_a_person_is_still_greeted_after_the_screen(announce_calls):
+    _, rows = announce_calls
+    row = rows["13600000007"]
+    assert row["dialog"]["result"] != "announcement" and row["dialog"]["announcement"] is None
+    assert len(row["answers"]) >= 2

@@ -42,6 +42,9 @@ def line(samples: np.ndarray, gain: float, noise: float, seed: int = 0) -> np.nd
 @pytest.mark.parametrize("reason", list(ZH))
 @pytest.mark.parametrize("gain, noise", [(1.0, 0), (0.3, 60), (0.5, 120)])
 def test_each_standard_announcement_is_recognized_on_a_noisy_line(fp, reason, gain, noise):
+    """The shipped references are the simulator's own synthesis: they exist so that the simulated
+    carrier is recognized, and only that is tested here. Real carriers' recordings are learned
+    (tests/unit/test_announcement_library.py)."""
     fingerprinter, cache = fp
     samples = A.read_audio(tts.cached(ZH[reason], "zh-CN", cache / "announcements"))
     match = fingerprinter.match(line(samples, gain, noise), "zh-CN")
@@ -67,14 +70,22 @@ def test_ring_tone_and_silence_alone_are_nothing(fp):
 
 
 def test_operator_references_are_loaded_by_file_name(tmp_path):
+    """A carrier's own recording (not the product's voice) as a reference file; the probe is another,
+    degraded capture of it (a-law, ring-back, lost packets), never the file itself."""
+    import wave
+
+    from tests.unit.carrier_audio import line as carrier_line, recording, ringback
     ref_dir = tmp_path / "refs" / "zh-CN"
     ref_dir.mkdir(parents=True)
-    wav = tts.cached("对不起，您拨打的号码不存在", "zh-CN", tmp_path / "tts")
-    (ref_dir / "empty_number-carrier-x.wav").write_bytes(wav.read_bytes())
-    (ref_dir / "misnamed.wav").write_bytes(wav.read_bytes())
+    carrier = recording("对不起，您拨打的号码不存在", "carrier-b")
+    for name in ("empty_number-carrier-x.wav", "misnamed.wav"):
+        with wave.open(str(ref_dir / name), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+            w.writeframes(carrier.astype("<i2").tobytes())
     fingerprinter = A.Fingerprinter.build(tmp_path / "tts", tmp_path / "refs", locales=("zh-CN",))
     assert [r.reason for r in fingerprinter.references].count("empty_number") == 2
-    match = fingerprinter.match(line(A.read_audio(wav), 0.6, 30), "zh-CN")
+    probe = carrier_line(ringback(2.0), carrier, gain=0.6, law="alaw", noise=30, loss=0.03, seed=4)
+    match = fingerprinter.match(probe, "zh-CN")
     assert match.reason == "empty_number"
 
 
