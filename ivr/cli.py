@@ -27,7 +27,7 @@ def cmd_asterisk(args) -> int:
         print(f"Asterisk ready at {s.rootfs}: {rootfs.asterisk_version(s)}")
     elif args.action == "start":
         pid = process.start(s)
-        print(f"asterisk running (pid {pid}); AMI {s.ami_host}:{s.ami_port}, SIP {s.bind}:{s.sip_port}")
+        print(f"asterisk running (pid {pid}); AMI {s.ami_host}:{s.ami_port_effective}, SIP {s.bind}:{s.sip_port}")
     elif args.action == "stop":
         print("stopped" if process.stop(s) else "not running")
     elif args.action == "status":

@@ -6,10 +6,10 @@ IP literal; by default every one of them is 127.0.0.1.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from ..config import Settings
+from . import media, requirements
 from .secret import ami_secret
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
@@ -61,14 +61,14 @@ def queue_members(count: int = AGENT_COUNT) -> str:
     return "\n".join(f"member => PJSIP/huifang-agent{n},0,Agent {n}" for n in range(1, count + 1))
 
 
-def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, str]:
-    astdir = astdir or settings.asterisk_dir_in_chroot
+def values_for(settings: Settings) -> dict[str, str]:
+    astdir = settings.asterisk_dir_in_chroot
     rtp_start, rtp_end = settings.rtp_range
     return {
         "ASTDIR": astdir,
         "INSTANCE": settings.instance,
         "BIND": settings.bind,
-        "AMI_PORT": str(settings.ami_port),
+        "AMI_PORT": str(settings.ami_port_effective),
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": ami_secret(settings),
         "SIP_PORT": str(settings.sip_port),
@@ -82,15 +82,23 @@ def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, st
         "RTP_END": str(rtp_end),
         "DIALOG_HOST": settings.dialog_host,
         "AGI_PORT": str(settings.agi_port),
-        "RECORDINGS_DIR": f"{astdir}/recordings",
-        "SOUNDS_DIR": f"{astdir}/sounds",
+        "RECORDINGS_DIR": media.in_asterisk(settings, media.RECORDINGS),
+        "SOUNDS_DIR": media.in_asterisk(settings, media.SOUNDS),
+        "CHECK_MODULES": requirements.check_modules_expression(),
     }
 
 
-def render_dialplan(settings: Settings, *, astdir: str | None = None) -> str:
-    """Our dialplan with this install's addresses filled in (also what an external Asterisk includes)."""
+def render_dialplan(settings: Settings) -> str:
+    """Our dialplan with this install's addresses and media directory filled in (also what an
+    external Asterisk includes)."""
     path = settings.dialplans_dir / "huifang.conf"
-    return substitute(path.read_text(), values_for(settings, astdir=astdir), str(path))
+    return substitute(path.read_text(), values_for(settings), str(path))
+
+
+def render_template(settings: Settings, name: str) -> str:
+    """One of dialplans/templates/ rendered with this install's values."""
+    path = settings.dialplans_dir / "templates" / name
+    return substitute(path.read_text(), values_for(settings), str(path))
 
 
 def render(settings: Settings) -> Path:
@@ -105,20 +113,5 @@ def render(settings: Settings) -> Path:
         (etc / template.name).write_text(substitute(template.read_text(), values, str(template)))
     (etc / "huifang.conf").write_text(render_dialplan(settings))
     (etc / "manager.conf").chmod(0o600)
-    copy_sounds(settings)
+    media.install_sounds(settings)
     return etc
-
-
-def copy_sounds(settings: Settings) -> None:
-    """Asterisk itself plays only the 'technical difficulty' apology (when the dialog server is down).
-
-    It runs in a chroot and cannot see the repository, so the prompt audio is copied in.
-    """
-    for locale_dir in sorted(p for p in settings.prompts_dir.iterdir() if p.is_dir()):
-        audio = locale_dir / "audio"
-        if not audio.is_dir():
-            continue
-        dest = settings.asterisk_dir / "sounds" / locale_dir.name
-        dest.mkdir(parents=True, exist_ok=True)
-        for wav in audio.glob("*.wav"):
-            shutil.copy2(wav, dest / wav.name)
