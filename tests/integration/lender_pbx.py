@@ -21,7 +21,7 @@ from ivr.asterisk import process
 # what the README's "Your Asterisk" tells a lender to grant, written out here on purpose: the
 # test proves that this much is enough for a whole call, and `ivr asterisk check` agrees
 AMI_READ = "call,user,agent"
-AMI_WRITE = "originate,reporting,system"
+AMI_WRITE = "originate,reporting"
 
 MODULES = """res_timing_timerfd res_sorcery_astdb res_sorcery_config res_sorcery_memory res_sorcery_memory_cache
 res_pjproject res_pjsip res_pjsip_pubsub res_pjsip_session res_pjsip_sdp_rtp res_pjsip_caller_id
