@@ -24,7 +24,6 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..ami.client import AmiAuthError, AmiClient, AmiError
 from ..ami.protocol import Message, get_header

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ..config import Settings
-from . import media, requirements
+from . import requirements
 from .render import render_dialplan, render_template
 from .secret import ami_secret
 

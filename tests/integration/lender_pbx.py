@@ -107,7 +107,7 @@ systemname = lender-pbx
 transmit_silence = yes
 """,
             "modules.conf": "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES),
-            "logger.conf": "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(2)\n",
+            "logger.conf": "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n",
             "rtp.conf": f"[general]\nrtpstart = {self.port_base + 1000}\nrtpend = {self.port_base + 1999}\n",
             "indications.conf": "[general]\ncountry = cn\n\n[cn]\ndescription = China\nringcadence = 1000,4000\n"
                                 "ring = 450/1000,0/4000\nbusy = 450/350,0/350\ncongestion = 450/700,0/800\n",
@@ -172,6 +172,10 @@ bind_rtp_to_media_address = yes
             "extensions.conf": """[general]
 static = yes
 writeprotect = yes
+
+[globals]
+; how long a borrower waits for an agent before the no-agent message (our dialplan's default: 60 s)
+IVR_QUEUE_TIMEOUT = 8
 
 [from-internal]
 exten => 600,1,Answer()

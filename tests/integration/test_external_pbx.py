@@ -40,6 +40,7 @@ pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
 CONVERSATION = "13900000002"   # keypad: 1 (it is me), 1234, 1 (will pay on time)
 DISPUTE = "13900000013"        # keypad: ..., 4 at the plan: escalated to an agent
+NO_AGENT = "13900000009"       # keypad 0 at the identity question, while every agent is paused
 PASSWORD = "correct-horse-battery"
 
 
@@ -56,14 +57,19 @@ def external(tmp_path_factory):
     ensure_installed(settings)
     personas = json.loads((HERE / "personas.json").read_text())
     personas_path = out / "personas.json"
-    personas_path.write_text(json.dumps({n: personas[n] for n in (CONVERSATION, DISPUTE)}, ensure_ascii=False))
+    personas_path.write_text(json.dumps({n: personas[n] for n in (CONVERSATION, DISPUTE, NO_AGENT)},
+                                        ensure_ascii=False))
     borrowers = json.loads((HERE / "borrowers.json").read_text())
     pbx.start(render.render_dialplan(settings))
     stack = Stack(settings, out / "run", personas_path)
     try:
         stack.start()
-        rows = asyncio.run(call_all(settings, load_personas(personas_path), borrowers, concurrency=2,
-                                    run_tag="external"))
+        everyone = load_personas(personas_path)
+        rows = asyncio.run(call_all(settings, {n: everyone[n] for n in (CONVERSATION, DISPUTE)}, borrowers,
+                                    concurrency=2, run_tag="external"))
+        for n in (1, 2):
+            pbx.cli(f"queue pause member PJSIP/huifang-agent{n}")
+        rows += asyncio.run(call_all(settings, {NO_AGENT: everyone[NO_AGENT]}, borrowers, run_tag="external"))
         yield settings, pbx, stack, {row["number"]: row for row in rows}
     finally:
         stack.stop()
@@ -105,6 +111,19 @@ def test_escalation_reaches_the_lenders_agent_queue(external):
     stages = [json.loads(e["data"]).get("Stage") for e in
               query(settings, "SELECT data FROM events WHERE attempt_id = ? AND name = 'HuifangStage'", [row["id"]])]
     assert "queued" in stages
+
+
+def test_no_agent_message_is_played_from_the_media_directory(external):
+    """Every agent paused: after the PBX's queue wait the dialog server has Asterisk play the no-agent
+    message from `asterisk_media_dir` (where `ivr dialog serve` put it), and a callback is due."""
+    settings, pbx, stack, rows = external
+    row = rows[NO_AGENT]
+    assert row["dialog"]["result"] == "transferred"
+    [cb] = query(settings, "SELECT * FROM callbacks WHERE attempt_id = ?", [row["id"]])
+    assert cb["reason"] == "no_agent"
+    log = pbx.instance.messages_log.read_text(errors="replace")
+    assert f"Playing '{settings.media_dir_in_asterisk}/sounds/zh-CN/no_agent." in log
+    assert "no_agent" not in "".join(line for line in log.splitlines() if "WARNING" in line)
 
 
 def login(client, username):
