@@ -45,7 +45,7 @@ def cmd_asterisk(args) -> int:
             print(f"; wrote the dialplan to {args.output}")
         print(guide.guide(s, dialplan_file=args.output), end="")
     elif args.action == "check":
-        from .asterisk import check
+        from .asterisk import check_ami as check
         text, status = check.check(s)
         print(text)
         return status
