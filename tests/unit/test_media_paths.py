@@ -107,3 +107,15 @@ def test_no_module_hard_codes_the_managed_media_path():
         if "/srv/huifang" in text or "asterisk_dir_in_chroot}/" in text and "process.py" not in path.name:
             offenders.append(str(path.relative_to(REPO_ROOT)))
     assert offenders == []
+
+
+def test_every_ami_connection_uses_the_effective_port():
+    """`ami_port` is the setting (0: derived); code that connects must read `ami_port_effective`."""
+    offenders = []
+    for path in list((REPO_ROOT / "ivr").rglob("*.py")) + list((REPO_ROOT / "bench").rglob("*.py")):
+        if path.name == "config.py":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\b(settings|s)\.ami_port\b(?!_effective)", line):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{n}")
+    assert offenders == []
