@@ -30,7 +30,7 @@ def sections(text: str, keep) -> str:
             on = keep(m.group(1))
             if on and out and out[-1] != "":
                 out.append("")
-        if on:
+        if on and not (line == "" and out and out[-1] == ""):
             out.append(line)
     while out and (out[-1] == "" or out[-1].startswith(";")):
         out.pop()
