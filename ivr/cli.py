@@ -27,7 +27,7 @@ def cmd_asterisk(args) -> int:
         print(f"Asterisk ready at {s.rootfs}: {rootfs.asterisk_version(s)}")
     elif args.action == "start":
         pid = process.start(s)
-        print(f"asterisk running (pid {pid}); AMI {s.ami_host}:{s.ami_port}, SIP {s.bind}:{s.sip_port}")
+        print(f"asterisk running (pid {pid}); AMI {s.ami_host}:{s.ami_port_effective}, SIP {s.bind}:{s.sip_port}")
     elif args.action == "stop":
         print("stopped" if process.stop(s) else "not running")
     elif args.action == "status":
@@ -37,15 +37,18 @@ def cmd_asterisk(args) -> int:
     elif args.action == "cli":
         print(process.cli(s, " ".join(args.command) or "core show uptime"), end="")
     elif args.action == "dialplan":
-        # for an existing Asterisk: `ivr asterisk dialplan > /etc/asterisk/huifang.conf` and #include it
-        astdir = args.recordings_parent or None
-        text = render.render_dialplan(s, astdir=astdir)
+        # for an existing Asterisk: what to add, with this install's values (ivr/asterisk/guide.py)
+        from .asterisk import guide
         if args.output:
             with open(args.output, "w") as fh:
-                fh.write(text)
-            print(f"wrote {args.output}; add  #include \"{args.output}\"  to extensions.conf and `dialplan reload`")
-        else:
-            print(text, end="")
+                fh.write(render.render_dialplan(s))
+            print(f"; wrote the dialplan to {args.output}")
+        print(guide.guide(s, dialplan_file=args.output), end="")
+    elif args.action == "check":
+        from .asterisk import check_ami as check
+        text, status = check.check(s)
+        print(text)
+        return status
     return 0
 
 
@@ -134,13 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
-    p = sub.add_parser("asterisk", help="the managed local Asterisk")
-    p.add_argument("action", choices=["install", "start", "stop", "status", "cli", "dialplan"])
+    p = sub.add_parser("asterisk", help="the managed local Asterisk; `dialplan` and `check` for your own")
+    p.add_argument("action", choices=["install", "start", "stop", "status", "cli", "dialplan", "check"])
     p.add_argument("command", nargs="*", help="for `cli`: the CLI command")
     p.add_argument("--force", action="store_true", help="install: rebuild even if up to date")
     p.add_argument("--adopt", action="store_true", help="install: accept a rootfs already in place (Docker)")
-    p.add_argument("--output", help="dialplan: write to this file instead of stdout")
-    p.add_argument("--recordings-parent", help="dialplan: directory whose recordings/ and sounds/ Asterisk uses")
+    p.add_argument("--output", help="dialplan: write the dialplan itself to this file (the rest is printed)")
     p.set_defaults(fn=cmd_asterisk)
 
     p = sub.add_parser("prompts", help="generate prompt audio from prompts/<locale>/prompts.yaml")

@@ -23,6 +23,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # each long-running process's /metrics + /healthz port, as an offset from port_base
 METRICS_PORT_OFFSETS = {"dialer": 581, "dialog": 582, "web": 583, "notifier": 584}
+ASTERISK_MODES = ("managed", "external")
+# an external Asterisk's media directory unless `asterisk_media_dir` says otherwise: inside its
+# spool, which the asterisk user can write on a stock install
+EXTERNAL_MEDIA_DIR = "/var/spool/asterisk/huifang"
 
 
 def _default_cache_dir() -> Path:
@@ -46,8 +50,18 @@ class Settings:
     # "managed": we build, configure and run Asterisk ourselves; "external": the user's Asterisk
     asterisk_mode: str = "managed"
     ami_host: str = "127.0.0.1"
+    ami_port: int = 0  # 0: port_base + 38 (see ami_port_effective); an external Asterisk's is usually 5038
     ami_user: str = "huifang"
     ami_secret: str = ""  # managed mode: generated per install; external: must be configured
+
+    # The one directory Asterisk records into and plays our sounds from (recordings/, sounds/<locale>/,
+    # early media as recordings/early-<attempt>.sln), as ASTERISK sees it. Empty: the managed
+    # instance's run directory (/srv/huifang/<instance> in its chroot), or /var/spool/asterisk/huifang
+    # for an external Asterisk. See ivr/asterisk/media.py.
+    asterisk_media_dir: str = ""
+    # The same directory as Huifang reads it, when that differs (a network mount, a container volume).
+    # Empty: the managed chroot's view of it, or the same path for an external Asterisk.
+    media_dir: str = ""
 
     # ---- the carrier trunk (in tests and the demo, the borrower simulator); see `Trunk` below ----
     trunk_host: str = "127.0.0.1"
@@ -116,8 +130,8 @@ class Settings:
 
     # ---- derived ports -------------------------------------------------------------------------
     @property
-    def ami_port(self) -> int:
-        return self.port_base + 38
+    def ami_port_effective(self) -> int:
+        return self.ami_port or self.port_base + 38
 
     @property
     def sip_port(self) -> int:
@@ -182,8 +196,25 @@ class Settings:
         return self.rootfs / self.asterisk_dir_in_chroot.lstrip("/")
 
     @property
+    def media_dir_in_asterisk(self) -> str:
+        """The media directory as Asterisk sees it (recordings/, sounds/)."""
+        if self.asterisk_media_dir:
+            return self.asterisk_media_dir.rstrip("/") or "/"
+        return self.asterisk_dir_in_chroot if self.asterisk_mode == "managed" else EXTERNAL_MEDIA_DIR
+
+    @property
+    def media_dir_on_host(self) -> Path:
+        """The same directory as Huifang (web app, dialog server, retention) reads and writes it."""
+        if self.media_dir:
+            return Path(self.media_dir)
+        if self.asterisk_mode == "managed":
+            return self.rootfs / self.media_dir_in_asterisk.lstrip("/")
+        return Path(self.media_dir_in_asterisk)
+
+    @property
     def recordings_dir(self) -> Path:
-        return self.asterisk_dir / "recordings"
+        """Host path of the recordings (calls' MixMonitor files and failed calls' early media)."""
+        return self.media_dir_on_host / "recordings"
 
     @property
     def database(self) -> Path:
@@ -347,4 +378,20 @@ def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | Non
         raw = env.get("IVR_" + name.upper())
         if raw is not None and raw != "":
             values[name] = _coerce(f.type, raw)
-    return Settings(**values)
+    settings = Settings(**values)
+    check_asterisk_settings(settings)
+    return settings
+
+
+def check_asterisk_settings(settings: Settings) -> None:
+    """Refuse settings that would put recordings somewhere nobody can find them."""
+    if settings.asterisk_mode not in ASTERISK_MODES:
+        raise ValueError(f"asterisk_mode must be one of {', '.join(ASTERISK_MODES)}, not {settings.asterisk_mode!r}")
+    for name in ("asterisk_media_dir", "media_dir"):
+        value = str(getattr(settings, name))
+        if value and not value.startswith("/"):
+            raise ValueError(f"{name} must be an absolute path, not {value!r}")
+    if settings.asterisk_mode == "managed" and settings.asterisk_media_dir \
+            and not settings.asterisk_media_dir.startswith(settings.asterisk_dir_in_chroot):
+        raise ValueError(f"asterisk_media_dir is for an external Asterisk; the managed one keeps its media under "
+                         f"{settings.asterisk_dir_in_chroot}")

@@ -162,7 +162,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     started = time.monotonic()
     stack.start()
     print(f"stack up in {time.monotonic() - started:.1f} s: Asterisk SIP {settings.bind}:{settings.sip_port}, "
-          f"AMI {settings.ami_port}, dialog AGI {settings.agi_port} / AudioSocket {settings.audiosocket_port}",
+          f"AMI {settings.ami_port_effective}, dialog AGI {settings.agi_port} / AudioSocket {settings.audiosocket_port}",
           flush=True)
     stop_dashboard = None
     ops = None

@@ -36,7 +36,7 @@ def dialer_checks(settings: Settings, controller) -> dict[str, Check]:
         placer = controller.placer if controller is not None else None
         if placer is None:
             return "not started"
-        return None if placer.ami.connected else f"not connected to AMI {settings.ami_host}:{settings.ami_port}"
+        return None if placer.ami.connected else f"not connected to AMI {settings.ami_host}:{settings.ami_port_effective}"
     return {"ami": ami, "database": database_check(settings.database)}
 
 

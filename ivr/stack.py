@@ -1,4 +1,5 @@
 """The whole product on one box, started and stopped as one: Asterisk, dialog server, phones.
+With `asterisk_mode = "external"` the Asterisk is somebody else's: it is neither started nor stopped.
 
 Used by `ivr demo` and by the integration tests' session fixture, so both run exactly the same
 parts. Everything is started in dependency order and stopped in reverse, always.
@@ -134,7 +135,8 @@ class Stack:
         try:
             if self.agents:
                 provision_simulated_agents(self.settings, self.agent_names, self.agent_accounts)
-            asterisk.start(self.settings)
+            if self.settings.asterisk_mode == "managed":
+                asterisk.start(self.settings)
             self.dialog.start()
             workers = max(1, min(8, math.ceil(len(self.personas) / 3)))
             self.borrowers = PhonePool(self.settings, self.personas_path, self.calls_log,
@@ -159,6 +161,8 @@ class Stack:
                 except Exception:  # stopping must go on whatever one part does
                     log.exception("stopping phones failed")
         self.dialog.stop()
+        if self.settings.asterisk_mode != "managed":
+            return
         try:
             asterisk.stop(self.settings)
         except Exception:

@@ -6,13 +6,13 @@ IP literal; by default every one of them is 127.0.0.1.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from ..config import Settings
 from ..agents.credentials import sip_username
 from ..dialer.caller_id import check as check_caller_id
 from ..dialer.failover import dialplan_check
+from . import media, requirements
 from .secret import ami_secret
 from .trunk_conf import trunks_conf
 
@@ -87,15 +87,15 @@ def queue_members(agents: list[dict]) -> str:
     return "\n".join(f"member => PJSIP/{sip_username(a['name'])},0,{a['name']}" for a in agents)
 
 
-def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, str]:
-    astdir = astdir or settings.asterisk_dir_in_chroot
+def values_for(settings: Settings) -> dict[str, str]:
+    astdir = settings.asterisk_dir_in_chroot
     rtp_start, rtp_end = settings.rtp_range
     agents = registered_agents(settings)
     return {
         "ASTDIR": astdir,
         "INSTANCE": settings.instance,
         "BIND": settings.bind,
-        "AMI_PORT": str(settings.ami_port),
+        "AMI_PORT": str(settings.ami_port_effective),
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": ami_secret(settings),
         "SIP_PORT": str(settings.sip_port),
@@ -108,15 +108,23 @@ def values_for(settings: Settings, *, astdir: str | None = None) -> dict[str, st
         "RTP_END": str(rtp_end),
         "DIALOG_HOST": settings.dialog_host,
         "AGI_PORT": str(settings.agi_port),
-        "RECORDINGS_DIR": f"{astdir}/recordings",
-        "SOUNDS_DIR": f"{astdir}/sounds",
+        "RECORDINGS_DIR": media.in_asterisk(settings, media.RECORDINGS),
+        "SOUNDS_DIR": media.in_asterisk(settings, media.SOUNDS),
+        "CHECK_MODULES": requirements.check_modules_expression(),
     }
 
 
-def render_dialplan(settings: Settings, *, astdir: str | None = None) -> str:
-    """Our dialplan with this install's addresses filled in (also what an external Asterisk includes)."""
+def render_dialplan(settings: Settings) -> str:
+    """Our dialplan with this install's addresses and media directory filled in (also what an
+    external Asterisk includes)."""
     path = settings.dialplans_dir / "huifang.conf"
-    return substitute(path.read_text(), values_for(settings, astdir=astdir), str(path))
+    return substitute(path.read_text(), values_for(settings), str(path))
+
+
+def render_template(settings: Settings, name: str) -> str:
+    """One of dialplans/templates/ rendered with this install's values."""
+    path = settings.dialplans_dir / "templates" / name
+    return substitute(path.read_text(), values_for(settings), str(path))
 
 
 def render(settings: Settings) -> Path:
@@ -132,20 +140,5 @@ def render(settings: Settings) -> Path:
     (etc / "huifang.conf").write_text(render_dialplan(settings))
     (etc / "manager.conf").chmod(0o600)
     (etc / "pjsip.conf").chmod(0o600)   # the trunks' passwords
-    copy_sounds(settings)
+    media.install_sounds(settings)
     return etc
-
-
-def copy_sounds(settings: Settings) -> None:
-    """Asterisk itself plays only the 'technical difficulty' apology (when the dialog server is down).
-
-    It runs in a chroot and cannot see the repository, so the prompt audio is copied in.
-    """
-    for locale_dir in sorted(p for p in settings.prompts_dir.iterdir() if p.is_dir()):
-        audio = locale_dir / "audio"
-        if not audio.is_dir():
-            continue
-        dest = settings.asterisk_dir / "sounds" / locale_dir.name
-        dest.mkdir(parents=True, exist_ok=True)
-        for wav in audio.glob("*.wav"):
-            shutil.copy2(wav, dest / wav.name)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..ami.client import AmiClient, AmiDisconnected, AmiError
+from ..asterisk import media
 from ..asterisk.secret import ami_secret
 from ..config import Settings, Trunk
 from ..db import attempts as attempts_db
@@ -48,7 +49,7 @@ class CallPlacer:
     def __init__(self, settings: Settings, db: AsyncDb, on_state=None):
         self.settings = settings
         self.db = db
-        self.ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, ami_secret(settings),
+        self.ami = AmiClient(settings.ami_host, settings.ami_port_effective, settings.ami_user, ami_secret(settings),
                              on_event=self._on_event, on_state=on_state)
         self._by_key: dict[str, Tracker] = {}
         self._queue_waits = QueueWaits()   # huifang_queue_wait_seconds
@@ -192,10 +193,8 @@ class CallPlacer:
         elif tracker.view.originate_ok is False and before.originate_ok is None:
             asyncio.get_running_loop().call_later(FAILED_GRACE_S, self._expire, tracker)
 
-    def _host_path(self, chroot_path: str) -> str:
-        if self.settings.asterisk_mode == "managed" and chroot_path.startswith("/"):
-            return str(self.settings.rootfs / chroot_path.lstrip("/"))
-        return chroot_path
+    def _host_path(self, asterisk_path: str) -> str:
+        return str(media.to_host(self.settings, asterisk_path))
 
     def _expire(self, tracker: Tracker) -> None:
         if not tracker.done.is_set():

@@ -104,7 +104,7 @@ def cmd_dialer(args) -> int:
     if args.notify_config:
         from ..db.connect import connect
         ctl.notifier = load_notifier(connect(s.database), args.notify_config)
-    print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port}, instance {s.instance}", flush=True)
+    print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port_effective}, instance {s.instance}", flush=True)
     try:
         asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
     finally:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from ..asterisk import media
 from ..dialer import announcement_library, announcements
 from .agi import AgiSession, CallHungUp
 from .answer_screen import Heard
@@ -34,10 +35,8 @@ MAX_SECONDS = 30.0        # recognise the first 30 s: announcements repeat
 
 
 def host_path(settings, path: str) -> Path:
-    """The recording as this process sees it (the managed Asterisk runs in a chroot)."""
-    if settings.asterisk_mode == "managed" and path.startswith("/"):
-        return Path(settings.rootfs) / path.lstrip("/")
-    return Path(path)
+    """The recording as this process sees it (Asterisk names it in its own view of the media directory)."""
+    return media.to_host(settings, path)
 
 
 def from_library(settings, samples) -> announcements.Match | None:

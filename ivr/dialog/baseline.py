@@ -25,6 +25,7 @@ import time
 import wave
 from pathlib import Path
 
+from ..asterisk import media
 from .agi import AgiSession, CallHungUp, agi_quote
 from .runner import CallContext, FlowRunner
 from .speech import Utterance
@@ -55,11 +56,11 @@ class AgiAudio:
         # prompt after an answer): here, when STREAM FILE was sent
         self.conn = _PromptClock()
         self._n = 0
-        # prompts as files Asterisk can open: <instance>/sounds/baseline/<sha>.wav (host and chroot views)
-        self._sounds_host = Path(settings.asterisk_dir) / "sounds" / "baseline"
-        self._sounds_chroot = f"{settings.asterisk_dir_in_chroot}/sounds/baseline"
-        self._rec_host = Path(settings.recordings_dir) / "baseline"
-        self._rec_chroot = f"{settings.asterisk_dir_in_chroot}/recordings/baseline"
+        # prompts as files Asterisk can open: <media>/sounds/baseline/<sha>.wav (host and Asterisk views)
+        self._sounds_host = media.on_host(settings, media.SOUNDS, "baseline")
+        self._sounds_chroot = media.in_asterisk(settings, media.SOUNDS, "baseline")
+        self._rec_host = media.on_host(settings, media.RECORDINGS, "baseline")
+        self._rec_chroot = media.in_asterisk(settings, media.RECORDINGS, "baseline")
 
     # ---- files -----------------------------------------------------------------------------
     def _prompt_file(self, pcm: bytes) -> str:

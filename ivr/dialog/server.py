@@ -16,6 +16,7 @@ import logging
 import signal
 
 from .. import metrics
+from ..asterisk import media
 from ..config import Settings
 from .agi import AgiSession, CallHungUp, start_agi_server
 from . import answer_screen
@@ -52,6 +53,13 @@ class DialogServer:
         loaded = await self.speech.preload(self.prompts.locales)
         log.info("%d prompts in memory", await asyncio.get_running_loop().run_in_executor(None, self.prompts.preload))
         await warm_up_announcements(self.settings)
+        if self.settings.asterisk_mode == "external":
+            # the managed Asterisk gets them when its configuration is rendered
+            try:
+                media.install_sounds(self.settings)
+            except OSError as exc:
+                log.error("cannot install the sounds Asterisk plays into %s (%s); `ivr asterisk check` "
+                          "says what is missing", self.settings.media_dir_on_host, exc)
         log.info("speech models loaded: %s", ", ".join(loaded) or "none (keypad only)")
         self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port,
                                                     {"followup": self.followup, "no-agent": self.no_agent,
@@ -160,8 +168,8 @@ class DialogServer:
         if context is not None:
             await self.store.callback({"attempt_id": attempt_id, "borrower_id": context["attempt"]["borrower_id"],
                                        "reason": "no_agent"})
-        # played by Asterisk from the copied prompt audio
-        await agi.exec("Playback", f"{self.settings.asterisk_dir_in_chroot}/sounds/{locale}/no_agent")
+        # played by Asterisk from the prompt audio copied into the media directory
+        await agi.exec("Playback", media.sound(self.settings, locale, "no_agent"))
 
 
 async def serve(settings: Settings) -> None:

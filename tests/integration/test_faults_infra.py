@@ -221,7 +221,7 @@ def test_ami_connection_cut_mid_call(infra):
             await d.until(aid, ("in_dialog",), 15)
             cut = time.monotonic()
             cut_wall = now_iso()
-            done = subprocess.run(["ss", "-K", "dst", settings.ami_host, "dport", "=", f":{settings.ami_port}"],
+            done = subprocess.run(["ss", "-K", "dst", settings.ami_host, "dport", "=", f":{settings.ami_port_effective}"],
                                   capture_output=True, text=True)
             assert done.returncode == 0, done.stderr
             await d.reconnected_after(cut)

@@ -46,9 +46,10 @@ def test_ami_secret_is_generated_once_private_and_not_default(tmp_path):
 
 
 def test_dialplan_for_an_external_asterisk(tmp_path):
-    s = settings_for(tmp_path).replace(asterisk_mode="external")
-    text = render.render_dialplan(s, astdir="/var/spool/huifang")
+    s = settings_for(tmp_path).replace(asterisk_mode="external", asterisk_media_dir="/var/spool/huifang")
+    text = render.render_dialplan(s)
     assert "Set(IVR_RECORDING=/var/spool/huifang/recordings/${IVR_ATTEMPT}.wav)" in text
+    assert "Playback(/var/spool/huifang/sounds/" in text and "/srv/huifang" not in text
     assert "MixMonitor(${IVR_RECORDING})" in text
     assert "agi://127.0.0.1:41073/followup" in text
     assert "exten => failed," in text and "hangup_handler_push" in text

@@ -13,7 +13,7 @@ def test_env_overrides_file_overrides_defaults(tmp_path):
     toml.write_text('port_base = 20000\ninstance = "fromfile"\n')
     s = config.load(env={"IVR_INSTANCE": "fromenv"}, config_file=toml)
     assert (s.port_base, s.instance) == (20000, "fromenv")
-    assert s.ami_port == 20038 and s.sip_port == 20060 and s.audiosocket_port == 20074
+    assert s.ami_port_effective == 20038 and s.sip_port == 20060 and s.audiosocket_port == 20074
     assert config.load(env={}).bind == "127.0.0.1"
 
 

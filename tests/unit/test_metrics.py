@@ -64,7 +64,7 @@ def test_each_process_has_its_own_port_derived_or_configured():
     s = config.load(env={"IVR_PORT_BASE": "20000", "IVR_WEB_METRICS_PORT": "9300"})
     ports = {p: s.metrics_port(p) for p in ("dialer", "dialog", "web", "notifier")}
     assert ports == {"dialer": 20581, "dialog": 20582, "web": 9300, "notifier": 20584}
-    assert len(set(ports.values()) | {s.web_port_effective, s.ami_port, s.agi_port, s.audiosocket_port}) == 8
+    assert len(set(ports.values()) | {s.web_port_effective, s.ami_port_effective, s.agi_port, s.audiosocket_port}) == 8
     with pytest.raises(ValueError, match="no metrics port for process 'asterisk'"):
         s.metrics_port("asterisk")
 
