@@ -124,6 +124,11 @@ def test_media_probe_file_must_appear_on_huifangs_side(tmp_path):
 
 def test_the_dialplan_guide_defines_everything_the_dialplan_uses(tmp_path):
     s = settings(tmp_path)
+    from ivr.agents import endpoints
+    from ivr.db.connect import connect
+    db = connect(s.database)
+    endpoints.create(db, "zhao")       # the agents' phones and the queue's members come from the database
+    db.conn.close()
     dialplan = render.render_dialplan(s)
     text = guide.guide(s)
     endpoints = set(re.findall(r"PJSIP/[^@,)]*@([\w-]+)", dialplan))
