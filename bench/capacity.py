@@ -539,7 +539,8 @@ def main() -> int:
     out = Path(args.out) if args.out else REPO_ROOT / "runs" / time.strftime("capacity-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     settings = config.load().replace(instance=args.instance, port_base=args.port_base,
-                                     db_path=str(out / "huifang.db"), ring_timeout_s=20)
+                                     db_path=str(out / "huifang.db"), ring_timeout_s=20,
+                                     bench_baseline=int("baseline" in args.modes))
     ensure_installed(settings)
     pcaps = {}
     for mode in args.modes:

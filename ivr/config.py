@@ -59,6 +59,9 @@ class Settings:
     # instance's run directory (/srv/huifang/<instance> in its chroot), or /var/spool/asterisk/huifang
     # for an external Asterisk. See ivr/asterisk/media.py.
     asterisk_media_dir: str = ""
+    # 1: the capacity bench's record-then-recognize baseline exists (dialplan context
+    # huifang-call-baseline, dialog route `baseline`); off everywhere else
+    bench_baseline: int = 0
     # The same directory as Huifang reads it, when that differs (a network mount, a container volume).
     # Empty: the managed chroot's view of it, or the same path for an external Asterisk.
     media_dir: str = ""

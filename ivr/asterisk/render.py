@@ -118,7 +118,12 @@ def render_dialplan(settings: Settings) -> str:
     """Our dialplan with this install's addresses and media directory filled in (also what an
     external Asterisk includes)."""
     path = settings.dialplans_dir / "huifang.conf"
-    return substitute(path.read_text(), values_for(settings), str(path))
+    values = values_for(settings)
+    text = substitute(path.read_text(), values, str(path))
+    if settings.bench_baseline:   # bench/capacity.py's comparison context, never a lender's
+        extra = settings.dialplans_dir / "bench-baseline.conf"
+        text += "\n" + substitute(extra.read_text(), values, str(extra))
+    return text
 
 
 def render_template(settings: Settings, name: str) -> str:

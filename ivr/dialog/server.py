@@ -61,12 +61,12 @@ class DialogServer:
                 log.error("cannot install the sounds Asterisk plays into %s (%s); `ivr asterisk check` "
                           "says what is missing", self.settings.media_dir_on_host, exc)
         log.info("speech models loaded: %s", ", ".join(loaded) or "none (keypad only)")
-        self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port,
-                                                    {"followup": self.followup, "no-agent": self.no_agent,
-                                                     # record-then-recognize, for bench/capacity.py only
-                                                     "baseline": BaselineDialog(self),
-                                                     # the dial wrapper: early media of a failed call
-                                                     "announcement": AnnouncementRoute(self)}))
+        routes = {"followup": self.followup, "no-agent": self.no_agent,
+                  # the dial wrapper: early media of a failed call
+                  "announcement": AnnouncementRoute(self)}
+        if self.settings.bench_baseline:   # record-then-recognize, only when bench/capacity.py asks
+            routes["baseline"] = BaselineDialog(self)
+        self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port, routes))
         self._servers.append(await start_audiosocket_server(self.settings.bind, self.settings.audiosocket_port,
                                                             self.on_audio))
         log.info("dialog server: FastAGI on %s:%d, AudioSocket on %s:%d", self.settings.bind,

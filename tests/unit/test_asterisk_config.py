@@ -53,3 +53,12 @@ def test_dialplan_for_an_external_asterisk(tmp_path):
     assert "MixMonitor(${IVR_RECORDING})" in text
     assert "agi://127.0.0.1:41073/followup" in text
     assert "exten => failed," in text and "hangup_handler_push" in text
+
+
+def test_the_benchmark_baseline_exists_only_when_the_bench_asks_for_it(tmp_path):
+    s = settings_for(tmp_path)
+    assert "huifang-call-baseline" not in render.render_dialplan(s)
+    assert "/baseline)" not in render.render_dialplan(s.replace(asterisk_mode="external"))
+    with_baseline = render.render_dialplan(s.replace(bench_baseline=1))
+    assert "[huifang-call-baseline]" in with_baseline
+    assert "agi://127.0.0.1:41073/baseline" in with_baseline and "@@" not in with_baseline
