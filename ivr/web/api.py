@@ -11,7 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, request
 
 from ..db.clock import now_iso
 from ..dialer import importer, risk, upload_caps
@@ -78,8 +78,9 @@ def _import_json(kind: str, rows) -> dict:
     db = get_db()
     try:
         report = (importer.import_file if kind == "borrowers" else importer.import_payments)(db, path)
-    except importer.ImportFileError as exc:
-        abort(400, description=str(exc).replace(str(path), kind))
+    except importer.ImportFileError as exc:  # English text and a stable code, as for row errors
+        abort(make_response(jsonify({"error": "Bad Request", "code": f"import.{exc.key or 'unreadable'}",
+                                     "params": exc.params, "detail": str(exc).replace(str(path), kind)}), 400))
     out = report.as_dict()
     out["source"] = "api"
     audit.log(db, f"api_push_{kind}", "import_batch", report.batch_id,

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import importer, limits
-from . import audit, get_db, params, security
+from . import audit, get_db, import_messages, params, security
 from .common import OPEN_STATES, loads, one, tz
 from .i18n import label
 from .i18n import translate as t
@@ -132,14 +132,6 @@ def limit_message(exc: limits.LimitError) -> str:
     return t(f"limit.{exc.key}", **params)
 
 
-def import_error_message(exc: importer.ImportFileError, path: Path, shown_name: str) -> str:
-    """A whole-file refusal in the user's language when the importer names it (caps, unreadable),
-    else its text with the stored path replaced by the name the user uploaded."""
-    if exc.key:
-        return t(f"import.{exc.key}", file=shown_name, **exc.params)
-    return str(exc).replace(str(path), shown_name)
-
-
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @security.require("campaigns.write")
 def new():
@@ -161,7 +153,7 @@ def new():
             try:
                 report = importer.import_file(db, path)
             except importer.ImportFileError as exc:
-                raise campaigns_mod.CampaignError(import_error_message(exc, path, upload.filename)) from None
+                raise campaigns_mod.CampaignError(import_messages.file_error(exc, path, upload.filename)) from None
             ctx["report"] = report
             audit.log(db, "import_borrowers", "import_batch", report.batch_id,
                       {"file": upload.filename, "rows": report.rows, "created": report.created,
