@@ -14,9 +14,9 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from ..dialer import campaigns as campaigns_mod
-from ..dialer import importer, limits
+from ..dialer import heartbeat, importer, limits
 from . import audit, get_db, import_messages, params, security
-from .common import OPEN_STATES, loads, one, tz
+from .common import OPEN_STATES, loads, local, one, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -188,6 +188,13 @@ def new():
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
 
 
+def controller_status(db) -> dict:
+    """The dialer controller's heartbeat, with its last beat in words for the page."""
+    st = heartbeat.status(db)
+    when = local(st["last_beat_at"]) if st["last_beat_at"] else t("campaign.never")
+    return {**st, "when": when}
+
+
 def progress(db, campaign_id: int) -> dict:
     st = campaigns_mod.status(db, campaign_id)
     total = sum(st["targets"].values())
@@ -217,7 +224,7 @@ def detail(campaign_id: int):
     pending = any(cmd["processed_at"] is None for cmd in commands)
     return render_template("campaign.html", c=c, selection=selection, batch=batch,
                            batch_errors=loads(batch["errors"], []) if batch else [], commands=commands,
-                           p=progress(db, campaign_id), loads=loads,
+                           p=progress(db, campaign_id), loads=loads, controller=controller_status(db),
                            allowed=[] if pending else [cmd for cmd in campaigns_mod.COMMANDS
                                                        if (c["state"], cmd) in campaigns_mod.TRANSITIONS])
 
@@ -230,6 +237,7 @@ def progress_json(campaign_id: int):
         abort(404)
     p = progress(db, campaign_id)
     p["state_label"] = t(f"cstate.{p['state']}")
+    p["controller_alive"] = controller_status(db)["alive"]
     p["pending_commands"] = db.execute("SELECT count(*) FROM commands WHERE campaign_id = ? AND processed_at IS NULL",
                                        [campaign_id]).fetchone()[0]
     return jsonify(p)
@@ -256,5 +264,9 @@ def command(campaign_id: int):
         flash(t("campaign.command_refused", command=t(f"ccmd.{cmd}"), state=t(f"cstate.{c['state']}")), "error")
         return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
     audit.log(db, "campaign_command", "campaign", campaign_id, {"command": cmd, "command_id": cmd_id})
-    flash(t("campaign.command_queued", command=t(f"ccmd.{cmd}")), "ok")
+    controller = controller_status(db)
+    if controller["alive"]:
+        flash(t("campaign.command_queued", command=t(f"ccmd.{cmd}")), "ok")
+    else:  # queued all the same (a controller started later applies it), but nobody waits blind
+        flash(t("campaign.queued_without_controller", command=t(f"ccmd.{cmd}"), when=controller["when"]), "error")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
