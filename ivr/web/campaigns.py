@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import heartbeat, importer, limits
-from . import audit, get_db, import_messages, params, security
+from . import audit, campaign_settings, get_db, import_messages, params, security
 from .common import OPEN_STATES, loads, local, one, tz
 from .i18n import label
 from .i18n import translate as t
@@ -225,6 +225,7 @@ def detail(campaign_id: int):
     return render_template("campaign.html", c=c, selection=selection, batch=batch,
                            batch_errors=loads(batch["errors"], []) if batch else [], commands=commands,
                            p=progress(db, campaign_id), loads=loads, controller=controller_status(db),
+                           settings=campaign_settings.describe(c),
                            allowed=[] if pending else [cmd for cmd in campaigns_mod.COMMANDS
                                                        if (c["state"], cmd) in campaigns_mod.TRANSITIONS])
 
