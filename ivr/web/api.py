@@ -50,7 +50,10 @@ def _require(scope: str):
 @bp.errorhandler(404)
 @bp.errorhandler(413)
 def _error(exc):
-    return jsonify({"error": exc.name, "detail": exc.description}), exc.code
+    """English detail and a stable `code` (bad_request, unauthorized, ...; import.<key> for a file the
+    importer refuses) a loan system can act on."""
+    code = exc.name.lower().replace(" ", "_")
+    return jsonify({"error": exc.name, "code": code, "detail": exc.description}), exc.code
 
 
 @bp.get("/openapi.json")

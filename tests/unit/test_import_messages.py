@@ -138,3 +138,5 @@ def test_api_returns_code_and_english_reason(tmp_path):
     assert resp.status_code == 400 and body["code"] == "import.missing_columns"
     assert "no column for loan_id" in body["detail"] and "合同流水" in body["detail"]
     json.dumps(body)
+    resp = c.post("/api/v1/borrowers", headers={"Authorization": f"Bearer {token}"}, json=[1])
+    assert resp.status_code == 400 and resp.get_json()["code"] == "bad_request"
