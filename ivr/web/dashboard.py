@@ -37,4 +37,5 @@ def index():
                  [since])},
              "qa_open": db.execute("SELECT count(*) FROM qa_reviews WHERE finished_at IS NULL").fetchone()[0]}
     campaigns = list(db.query("SELECT * FROM campaigns ORDER BY id DESC LIMIT 5"))
-    return render_template("dashboard.html", stats=stats, campaigns=campaigns)
+    from .campaigns import controller_status
+    return render_template("dashboard.html", stats=stats, campaigns=campaigns, controller=controller_status(db))

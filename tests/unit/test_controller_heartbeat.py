@@ -65,23 +65,30 @@ def _campaign_page(tmp_path):
 def test_start_without_a_controller_warns_and_names_the_last_heartbeat(tmp_path):
     app, db, c, cid = _campaign_page(tmp_path)
     page = c.get(f"/campaigns/{cid}").get_data(as_text=True)
-    assert "没有正在运行的拨号控制器（最后心跳：从未）" in page
+    assert "没有正在运行的外呼控制器（最后心跳：从未）" in page
     page = c.post(f"/campaigns/{cid}/command", {"command": "start"}, follow_redirects=True).get_data(as_text=True)
-    assert "“开始”已排队，但没有正在运行的拨号控制器" in page and "ivr dialer run" in page
+    assert "已提交“开始”，但没有正在运行的外呼控制器" in page and "ivr dialer run" in page
     assert [r["command"] for r in db.query("SELECT command FROM commands")] == ["start"]
     assert c.get(f"/campaigns/{cid}/progress.json").get_json()["controller_alive"] is False
     old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)).isoformat(timespec="milliseconds")
     heartbeat.beat(db, "host:1", old, True)
     db.execute("UPDATE controller_heartbeats SET beat_at = ?", [old])
     page = c.get(f"/campaigns/{cid}").get_data(as_text=True)
-    assert "没有正在运行的拨号控制器（最后心跳：20" in page
+    assert "没有正在运行的外呼控制器（最后心跳：20" in page
 
 
 def test_start_with_a_controller_running_queues_quietly(tmp_path):
     app, db, c, cid = _campaign_page(tmp_path)
     heartbeat.beat(db, "host:1", now_iso(), True)
     page = c.get(f"/campaigns/{cid}").get_data(as_text=True)
-    assert "拨号控制器运行中" in page and "没有正在运行的拨号控制器" not in page
+    assert "外呼控制器运行中" in page and "没有正在运行的外呼控制器" not in page
     page = c.post(f"/campaigns/{cid}/command", {"command": "start"}, follow_redirects=True).get_data(as_text=True)
-    assert "没有正在运行的拨号控制器" not in page
+    assert "没有正在运行的外呼控制器" not in page
     assert c.get(f"/campaigns/{cid}/progress.json").get_json()["controller_alive"] is True
+
+
+def test_dashboard_says_when_no_controller_runs(tmp_path):
+    app, db, c, cid = _campaign_page(tmp_path)
+    assert "没有正在运行的外呼控制器" in c.get("/").get_data(as_text=True)
+    heartbeat.beat(db, "host:1", now_iso(), True)
+    assert "没有正在运行的外呼控制器" not in c.get("/").get_data(as_text=True)
