@@ -1,6 +1,8 @@
 """The dialer's long-running loop (`ivr dialer run`).
 
 Every tick (default 0.2 s):
+  0. every few seconds, write this process's heartbeat (`heartbeat`: the web app says when no
+     controller is running);
   1. apply the commands the web app queued (`commands`), finish campaigns that are over;
   2. if AMI is down, originate nothing (the AMI client reconnects with backoff by itself); after
      a reconnect, reconcile first (calls may have ended while we could not hear);
@@ -37,10 +39,11 @@ import uuid
 
 from .. import metrics
 from ..config import Settings
+from ..db.clock import now_iso
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
-from . import dispositions, escalations, limits, scheduler
+from . import dispositions, escalations, heartbeat, limits, scheduler
 from .attempt_state import AttemptView, belongs, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
@@ -302,6 +305,9 @@ class Controller:
         self._last_notify = 0.0
         self._was_connected = True
         self._stopping = False
+        self._name = heartbeat.process_name()
+        self._started_at = now_iso()
+        self._last_beat = -heartbeat.BEAT_EVERY_S
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -328,6 +334,11 @@ class Controller:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.placer is not None:
             await self.placer.close()
+        if self.db is not None:
+            try:
+                await self.db.call(heartbeat.stopped, self._name)
+            except Exception as exc:  # closing anyway; the beat goes stale on its own
+                log.warning("could not record the controller's stop: %s", exc)
 
     async def _on_ami_state(self, connected: bool) -> None:
         log.warning("AMI %s", "connected" if connected else "disconnected: not originating")
@@ -371,9 +382,12 @@ class Controller:
             self.holidays.refresh()
         except HolidayFileError as exc:   # keep the days read before; the policy refuses unknown years
             log.warning("%s", exc)
+        connected = self.placer.ami.connected
+        if time.monotonic() - self._last_beat >= heartbeat.BEAT_EVERY_S:
+            self._last_beat = time.monotonic()
+            await self.db.call(heartbeat.beat, self._name, self._started_at, connected)
         await self.db.call(campaigns_mod.process_commands, now, self.holidays)
         await self.db.call(campaigns_mod.finish_due, now)
-        connected = self.placer.ami.connected
         if not connected:
             if self._was_connected:
                 log.warning("AMI down: originating nothing until it is back")

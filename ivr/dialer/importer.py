@@ -1,13 +1,15 @@
 """Borrower and payment import from CSV (UTF-8 with or without BOM, GB18030 fallback) or XLSX.
 
-Borrower file columns (header row, any order, case-insensitive; Chinese aliases in HEADER_ALIASES):
+Borrower file columns (header row, any order, case-insensitive; Chinese and Korean synonyms in
+import_headers.ACCEPTED):
 
     loan_id, name, id_last4, phone, amount_due, due_date, locale, timezone      the borrower
     phone_type                                 type of `phone`: mobile (default), home, work
     phone2, phone2_type, phone3, phone3_type   more own numbers, any N >= 2 (type default mobile)
     contact1_phone, contact1_name, contact1_relation, ...  third-party contacts, any N >= 1
 
-Required: loan_id, name, phone. `locale` is zh-CN or ko-KR (default zh-CN); numbers are
+Required: loan_id, name, phone; a file without a required column is refused once, naming the
+headers it did not recognise and the names accepted. `locale` is zh-CN or ko-KR (default zh-CN); numbers are
 validated with `phonenumbers` in the locale's region (CN, or KR for ko-KR) and stored as the
 digits we dial (national format: 13800000001, 01012345678; other countries 00 + country code).
 That check is `parse_phone`, the default of every caller: only `ivr demo`, which dials a
@@ -45,16 +47,10 @@ import phonenumbers
 from sqlite_utils import Database
 
 from ..db.clock import now_iso
-from . import upload_caps
+from . import import_headers, upload_caps
 
 LOCALES = {"zh-CN": ("CN", "Asia/Shanghai"), "ko-KR": ("KR", "Asia/Seoul")}
 OWN_KINDS = ("mobile", "home", "work")
-HEADER_ALIASES = {
-    "贷款编号": "loan_id", "合同号": "loan_id", "借据号": "loan_id", "姓名": "name", "客户姓名": "name",
-    "身份证后四位": "id_last4", "证件后四位": "id_last4", "手机": "phone", "手机号": "phone", "电话": "phone",
-    "应还金额": "amount_due", "金额": "amount_due", "到期日": "due_date", "应还日期": "due_date",
-    "语言": "locale", "时区": "timezone", "还款金额": "paid_amount", "还款时间": "paid_at", "还款日期": "paid_at",
-}
 _EXTRA_PHONE = re.compile(r"^phone(\d+)(_type)?$")
 _CONTACT = re.compile(r"^contact(\d+)_(phone|name|relation)$")
 _ID4 = re.compile(r"^\d{3}[\dX]$")
@@ -77,13 +73,18 @@ class ImportFileError(ValueError):
 
 @dataclass
 class RowError:
+    """One refused row: `reason` in English (CLI, logs), `code` and `params` name the message in
+    the web app's catalogues (`import.row.<code>`) and are the API's stable error code."""
     line: int
     reason: str
     loan_id: str | None = None
     column: str | None = None
+    code: str = "invalid"
+    params: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "loan_id": self.loan_id, "column": self.column, "reason": self.reason}
+        return {"line": self.line, "loan_id": self.loan_id, "column": self.column, "reason": self.reason,
+                "code": self.code, "params": self.params}
 
 
 @dataclass
@@ -110,15 +111,26 @@ class ImportReport:
 
 
 class RowInvalid(ValueError):
-    def __init__(self, column: str | None, reason: str):
+    """A bad cell: `reason` in English; `code` and `params` as in RowError."""
+
+    def __init__(self, column: str | None, reason: str, code: str = "invalid", **params):
         super().__init__(reason)
-        self.column, self.reason = column, reason
+        self.column, self.reason, self.code, self.params = column, reason, code, params
+
+    def row_error(self, line: int, loan_id: str | None) -> RowError:
+        return RowError(line, self.reason, loan_id, self.column, self.code, self.params)
 
 
 # ---- reading files ------------------------------------------------------------------------------
 def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
-    """(line number, {normalised header: cell}) for every non-empty data row, and the encoding.
-    Bounded whatever the file declares (upload_caps)."""
+    """(line number, {normalised header: cell}) for every non-empty data row, and the encoding."""
+    _, rows, encoding = read_table(path)
+    return rows, encoding
+
+
+def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict]], str]:
+    """The header as written, (line number, {normalised header: cell}) for every non-empty data
+    row, and the encoding. Bounded whatever the file declares (upload_caps)."""
     path = Path(path)
     size = path.stat().st_size
     if size > upload_caps.MAX_BYTES:
@@ -127,7 +139,7 @@ def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
                               key="too_big", size=upload_caps.megabytes(size),
                               limit=upload_caps.megabytes(upload_caps.MAX_BYTES))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _read_xlsx(path), "xlsx"
+        return (*_read_xlsx(path), "xlsx")
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -147,7 +159,7 @@ def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
     except csv.Error as exc:
         raise ImportFileError(f"{path}: line {reader.line_num}: not readable as CSV: {exc}",
                               key="bad_csv", line=reader.line_num) from None
-    return _rows_with_header(rows, path), ("utf-8" if encoding == "utf-8-sig" else encoding)
+    return (*_rows_with_header(rows, path), ("utf-8" if encoding == "utf-8-sig" else encoding))
 
 
 def _capped(path: Path, rows) -> list[list]:
@@ -165,7 +177,7 @@ def _capped(path: Path, rows) -> list[list]:
     return out
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, dict]]:
+def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     import zipfile
 
     import openpyxl
@@ -196,25 +208,35 @@ def _read_xlsx(path: Path) -> list[tuple[int, dict]]:
     return _rows_with_header(rows, path)
 
 
-def _norm_header(h) -> str:
-    h = str(h or "").strip().replace("\ufeff", "")
-    return HEADER_ALIASES.get(h, h.lower().replace(" ", "_"))
-
-
-def _rows_with_header(rows: list[list], path: Path) -> list[tuple[int, dict]]:
+def _rows_with_header(rows: list[list], path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     if not rows:
-        raise ImportFileError(f"{path}: the file is empty")
-    header = [_norm_header(h) for h in rows[0]]
+        raise ImportFileError(f"{path}: the file is empty", key="empty")
+    raw_header = [_s(h).replace("\ufeff", "") for h in rows[0]]
+    header = [import_headers.normalise(h) for h in raw_header]
     dup = sorted({h for h in header if h and header.count(h) > 1})
     if dup:
-        raise ImportFileError(f"{path}: line 1: duplicate column(s) {', '.join(dup)}")
+        raise ImportFileError(f"{path}: line 1: duplicate column(s) {', '.join(dup)}", key="duplicate_columns",
+                              columns=", ".join(dup))
     out = []
     for i, row in enumerate(rows[1:], start=2):
         cells = {h: row[j] if j < len(row) else None for j, h in enumerate(header) if h}
         if all(_blank(v) for v in cells.values()):
             continue
         out.append((i, cells))
-    return out
+    return raw_header, out
+
+
+def require_columns(path: Path, raw_header: list[str], kind: str) -> None:
+    """Refuse, once for the file, a file without a required column, naming the headers we did not
+    recognise and the names accepted for what is missing."""
+    missing, unknown = import_headers.missing_columns(raw_header, kind)
+    if not missing:
+        return
+    accepted = import_headers.accepted_text(missing)
+    unknown_text = ", ".join(unknown) if unknown else "-"
+    raise ImportFileError(f"{path}: no column for {', '.join(missing)}; headers not recognised: {unknown_text}; "
+                          f"accepted headers: {accepted}", key="missing_columns", missing=", ".join(missing),
+                          unknown=unknown_text, accepted=accepted)
 
 
 def _blank(v) -> bool:
@@ -233,13 +255,14 @@ def _s(v) -> str:
 def parse_phone(raw, region: str, column: str) -> str:
     text = _s(raw)
     if not text:
-        raise RowInvalid(column, "empty phone number")
+        raise RowInvalid(column, "empty phone number", "empty_phone")
     try:
         num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise RowInvalid(column, f"not a phone number: {text!r} ({exc})") from None
+        raise RowInvalid(column, f"not a phone number: {text!r}", "bad_phone", value=text[:40]) from None
     if not phonenumbers.is_valid_number(num):
-        raise RowInvalid(column, f"invalid phone number for region {region}: {text!r}")
+        raise RowInvalid(column, f"invalid phone number for region {region}: {text!r}", "invalid_phone",
+                         value=text[:40], region=region)
     if phonenumbers.region_code_for_number(num) == region:
         return re.sub(r"\D", "", phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL))
     return "00" + phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
@@ -253,11 +276,11 @@ def parse_date(raw, column: str) -> str:
     text = _s(raw)
     m = re.match(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$", text)
     if not m:
-        raise RowInvalid(column, f"not a date (YYYY-MM-DD): {text!r}")
+        raise RowInvalid(column, f"not a date (YYYY-MM-DD): {text!r}", "bad_date", value=text[:40])
     try:
         return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
     except ValueError as exc:
-        raise RowInvalid(column, f"not a valid date: {text!r} ({exc})") from None
+        raise RowInvalid(column, f"no such day: {text!r}", "no_such_day", value=text[:40]) from None
 
 
 def parse_timestamp(raw, column: str) -> str:
@@ -271,7 +294,7 @@ def parse_timestamp(raw, column: str) -> str:
     try:
         return dt.datetime.fromisoformat(text.replace("/", "-")).isoformat(timespec="seconds")
     except ValueError:
-        raise RowInvalid(column, f"not a date or timestamp: {text!r}") from None
+        raise RowInvalid(column, f"not a date or timestamp: {text!r}", "bad_timestamp", value=text[:40]) from None
 
 
 def parse_amount(raw, column: str) -> int:
@@ -280,11 +303,11 @@ def parse_amount(raw, column: str) -> int:
     try:
         value = decimal.Decimal(text)
     except decimal.InvalidOperation:
-        raise RowInvalid(column, f"not an amount: {_s(raw)!r}") from None
+        raise RowInvalid(column, f"not an amount: {_s(raw)!r}", "bad_amount", value=_s(raw)[:40]) from None
     if not value.is_finite() or value < 0:
-        raise RowInvalid(column, f"amount must be >= 0: {_s(raw)!r}")
+        raise RowInvalid(column, f"amount must be >= 0: {_s(raw)!r}", "negative_amount", value=_s(raw)[:40])
     if value > 10**12:
-        raise RowInvalid(column, f"amount too large: {_s(raw)!r}")
+        raise RowInvalid(column, f"amount too large: {_s(raw)!r}", "amount_too_large", value=_s(raw)[:40])
     return int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
 
 
@@ -296,30 +319,32 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
     phone_rule = phone_rule or parse_phone
     loan_id = _s(cells.get("loan_id"))
     if not loan_id:
-        raise RowInvalid("loan_id", "loan_id is required")
+        raise RowInvalid("loan_id", "loan_id is required", "required", field="loan_id")
     name = _s(cells.get("name"))
     if not name:
-        raise RowInvalid("name", "name is required")
+        raise RowInvalid("name", "name is required", "required", field="name")
     locale = _s(cells.get("locale")) or "zh-CN"
     canonical = {k.lower(): k for k in LOCALES}
     if locale.lower().replace("_", "-") not in canonical:
-        raise RowInvalid("locale", f"unknown locale {locale!r} (known: {', '.join(LOCALES)})")
+        raise RowInvalid("locale", f"unknown locale {locale!r} (known: {', '.join(LOCALES)})", "unknown_locale",
+                         value=locale[:40], known=", ".join(LOCALES))
     locale = canonical[locale.lower().replace("_", "-")]
     region, default_tz = LOCALES[locale]
     tz = _s(cells.get("timezone")) or default_tz
     # an IANA name is short and plain; anything else would reach the file system as a path
     if len(tz) > 64 or not _TZ_NAME.fullmatch(tz):
-        raise RowInvalid("timezone", f"unknown time zone {tz[:64]!r}")
+        raise RowInvalid("timezone", f"unknown time zone {tz[:64]!r}", "unknown_timezone", value=tz[:40])
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise RowInvalid("timezone", f"unknown time zone {tz!r}") from None
+        raise RowInvalid("timezone", f"unknown time zone {tz!r}", "unknown_timezone", value=tz[:40]) from None
     id4 = _s(cells.get("id_last4")).upper() or None
     if id4 is not None:
         if id4.isdigit() and len(id4) < 4:
             id4 = id4.zfill(4)  # spreadsheets drop leading zeros
         if not _ID4.match(id4):
-            raise RowInvalid("id_last4", f"id_last4 must be 4 digits (or 3 digits and X): {id4!r}")
+            raise RowInvalid("id_last4", f"id_last4 must be 4 digits (or 3 digits and X): {id4!r}", "bad_id_last4",
+                             value=id4[:40])
     amount = None if _blank(cells.get("amount_due")) else parse_amount(cells.get("amount_due"), "amount_due")
     due = None if _blank(cells.get("due_date")) else parse_date(cells.get("due_date"), "due_date")
 
@@ -328,7 +353,8 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
     def own(column: str, type_column: str, position: int):
         kind = (_s(cells.get(type_column)) or "mobile").lower()
         if kind not in OWN_KINDS:
-            raise RowInvalid(type_column, f"phone type must be one of {', '.join(OWN_KINDS)}, got {kind!r}")
+            raise RowInvalid(type_column, f"phone type must be one of {', '.join(OWN_KINDS)}, got {kind!r}",
+                             "bad_phone_type", value=kind[:40], known=", ".join(OWN_KINDS))
         contacts.append({"phone": phone_rule(cells.get(column), region, column), "kind": kind,
                          "relation": None, "name": None, "position": position})
 
@@ -342,18 +368,20 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
         phone = cells.get(f"contact{n}_phone")
         if _blank(phone):
             if not _blank(cells.get(f"contact{n}_name")) or not _blank(cells.get(f"contact{n}_relation")):
-                raise RowInvalid(f"contact{n}_phone", f"contact {n} has a name or relation but no phone")
+                raise RowInvalid(f"contact{n}_phone", f"contact {n} has a name or relation but no phone",
+                                 "contact_without_phone", n=n)
             continue
         relation = _s(cells.get(f"contact{n}_relation"))
         if not relation:
-            raise RowInvalid(f"contact{n}_relation", f"contact {n} needs a relation (e.g. spouse, colleague)")
+            raise RowInvalid(f"contact{n}_relation", f"contact {n} needs a relation (e.g. spouse, colleague)",
+                             "contact_without_relation", n=n)
         contacts.append({"phone": phone_rule(phone, region, f"contact{n}_phone"), "kind": "third_party",
                          "relation": relation, "name": _s(cells.get(f"contact{n}_name")) or None,
                          "position": 100 + n})
     seen = {}
     for c in contacts:
         if c["phone"] in seen:
-            raise RowInvalid(None, f"number {c['phone']} appears twice in the row")
+            raise RowInvalid(None, f"number {c['phone']} appears twice in the row", "number_twice", number=c["phone"])
         seen[c["phone"]] = c
     return {"loan_id": loan_id, "name": name, "id_last4": id4, "amount_due": amount, "due_date": due,
             "locale": locale, "timezone": tz, "contacts": contacts}
@@ -421,7 +449,8 @@ def _duplicates(rows: list[tuple[int, dict]], report: ImportReport) -> set[int]:
         if len(lines) > 1:
             for line in lines:
                 others = ", ".join(str(x) for x in lines if x != line)
-                report.errors.append(RowError(line, f"loan_id {loan} also on line(s) {others}", loan, "loan_id"))
+                report.errors.append(RowError(line, f"loan_id {loan} also on line(s) {others}", loan, "loan_id",
+                                               "duplicate_loan", {"loan": loan, "lines": others}))
                 bad.add(line)
     return bad
 
@@ -430,7 +459,8 @@ def import_file(db: Database, path: str | Path, *, phone_rule: PhoneRule | None 
     """Import a borrower file (CSV or XLSX) into db; see the module docstring. `phone_rule` is for
     `ivr demo` only (its simulated trunk): every real import validates numbers with `parse_phone`."""
     path = Path(path)
-    rows, encoding = read_rows(path)
+    header, rows, encoding = read_table(path)
+    require_columns(path, header, "borrowers")
     report = ImportReport(kind="borrowers", source=str(path), rows=len(rows), encoding=encoding)
     now = now_iso()
     bad = _duplicates(rows, report)
@@ -443,7 +473,7 @@ def import_file(db: Database, path: str | Path, *, phone_rule: PhoneRule | None 
             try:
                 rec = parse_borrower_row(cells, phone_rule)
             except RowInvalid as exc:
-                report.errors.append(RowError(line, exc.reason, _s(cells.get("loan_id")) or None, exc.column))
+                report.errors.append(exc.row_error(line, _s(cells.get("loan_id")) or None))
                 continue
             borrower_id, change = _upsert_borrower(db, rec, now)
             setattr(report, change, getattr(report, change) + 1)
@@ -457,7 +487,8 @@ def import_file(db: Database, path: str | Path, *, phone_rule: PhoneRule | None 
 def import_payments(db: Database, path: str | Path) -> ImportReport:
     """Import a payment file (loan_id, paid_amount, paid_at)."""
     path = Path(path)
-    rows, encoding = read_rows(path)
+    header, rows, encoding = read_table(path)
+    require_columns(path, header, "payments")
     report = ImportReport(kind="payments", source=str(path), rows=len(rows), encoding=encoding)
     now = now_iso()
     with db.conn:
@@ -467,16 +498,17 @@ def import_payments(db: Database, path: str | Path) -> ImportReport:
             loan = _s(cells.get("loan_id"))
             try:
                 if not loan:
-                    raise RowInvalid("loan_id", "loan_id is required")
+                    raise RowInvalid("loan_id", "loan_id is required", "required", field="loan_id")
                 found = list(db.query("SELECT id FROM borrowers WHERE loan_id = ?", [loan]))
                 if not found:
-                    raise RowInvalid("loan_id", f"unknown loan_id {loan!r} (import the borrower first)")
+                    raise RowInvalid("loan_id", f"unknown loan_id {loan!r} (import the borrower first)", "unknown_loan",
+                                     loan=loan[:40])
                 amount = parse_amount(cells.get("paid_amount"), "paid_amount")
                 if amount <= 0:
-                    raise RowInvalid("paid_amount", "paid_amount must be > 0")
+                    raise RowInvalid("paid_amount", "paid_amount must be > 0", "amount_not_positive")
                 paid_at = parse_timestamp(cells.get("paid_at"), "paid_at")
             except RowInvalid as exc:
-                report.errors.append(RowError(line, exc.reason, loan or None, exc.column))
+                report.errors.append(exc.row_error(line, loan or None))
                 continue
             exists = list(db.query("SELECT id FROM payments WHERE borrower_id = ? AND paid_at = ? AND paid_amount = ?",
                                    [found[0]["id"], paid_at, amount]))

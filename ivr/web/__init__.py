@@ -84,9 +84,11 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    from . import common, i18n, params, security
+    from . import common, i18n, import_messages, money, params, security
     app.url_map.converters["int"] = params.IdConverter  # before any route: ids past SQLite's range are 404s
     i18n.init_app(app)
+    import_messages.init_app(app)
+    money.init_app(app)
     app.jinja_env.filters["when"] = lambda ts: common.local(ts)                       # display time zone
     app.jinja_env.filters["when_min"] = lambda ts: common.local(ts, fmt="%Y-%m-%d %H:%M")
     security.init_app(app)

@@ -3,6 +3,7 @@ audit log (admins and auditors)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from .common import one
 from .i18n import translate as t
 
 bp = Blueprint("admin", __name__)
+log = logging.getLogger(__name__)
 
 
 def new_token(db, name: str, by: str, scopes: str = "push,pull") -> str:
@@ -80,7 +82,7 @@ def add_user():
                                 locale=f.get("locale") if f.get("locale") in i18n.LANGUAGES else "zh-CN",
                                 can_unmask=bool(f.get("can_unmask")))
     except security.UserError as exc:
-        flash(t("admin.user_error", reason=str(exc)), "error")
+        flash(t("admin.user_error", reason=t(f"admin.err.{exc.key}", **exc.params)), "error")
         return redirect(url_for("admin.users"))
     audit.log(db, "user_add", "user", uid, {"username": f.get("username"), "role": f.get("role"),
                                             "can_unmask": bool(f.get("can_unmask"))})
@@ -125,7 +127,7 @@ def update_user(user_id: int):
         try:
             security.set_password(db, user_id, f["password"])
         except security.UserError as exc:
-            flash(t("admin.user_error", reason=str(exc)), "error")
+            flash(t("admin.user_error", reason=t(f"admin.err.{exc.key}", **exc.params)), "error")
             return redirect(url_for("admin.users"))
     audit.log(db, "user_update", "user", user_id,
               {**{k: v for k, v in changes.items() if k != "updated_at"}, "agent_ext": phone,
@@ -178,7 +180,8 @@ def add_webhook():
     try:
         WebhookSender(url, secret)  # same rules as the dialer's notifier: https, or http to loopback
     except ValueError as exc:
-        flash(t("admin.webhook_error", reason=str(exc)), "error")
+        log.info("webhook refused: %s", exc)
+        flash(t("admin.webhook_error", reason=t("admin.err.webhook_url")), "error")
         return redirect(url_for("admin.tokens"))
     hook_id = db["webhooks"].insert({"url": url, "secret": secret, "created_by": g.user["username"],
                                      "created_at": now_iso(),

@@ -10,7 +10,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, request
 
 from ..db.clock import now_iso
 from ..dialer import importer, risk, upload_caps
@@ -49,7 +49,10 @@ def _require(scope: str):
 @bp.errorhandler(404)
 @bp.errorhandler(413)
 def _error(exc):
-    return jsonify({"error": exc.name, "detail": exc.description}), exc.code
+    """English detail and a stable `code` (bad_request, unauthorized, ...; import.<key> for a file the
+    importer refuses) a loan system can act on."""
+    code = exc.name.lower().replace(" ", "_")
+    return jsonify({"error": exc.name, "code": code, "detail": exc.description}), exc.code
 
 
 @bp.get("/openapi.json")
@@ -77,8 +80,9 @@ def _import_json(kind: str, rows) -> dict:
     db = get_db()
     try:
         report = (importer.import_file if kind == "borrowers" else importer.import_payments)(db, path)
-    except importer.ImportFileError as exc:
-        abort(400, description=str(exc).replace(str(path), kind))
+    except importer.ImportFileError as exc:  # English text and a stable code, as for row errors
+        abort(make_response(jsonify({"error": "Bad Request", "code": f"import.{exc.key or 'unreadable'}",
+                                     "params": exc.params, "detail": str(exc).replace(str(path), kind)}), 400))
     out = report.as_dict()
     out["source"] = "api"
     audit.log(db, f"api_push_{kind}", "import_batch", report.batch_id,

@@ -15,9 +15,9 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 
 from ..dialer import caller_id as caller_ids
 from ..dialer import campaigns as campaigns_mod
-from ..dialer import importer, limits
-from . import audit, get_db, params, security
-from .common import OPEN_STATES, loads, one, tz
+from ..dialer import heartbeat, importer, limits
+from . import audit, campaign_settings, get_db, import_messages, params, security
+from .common import OPEN_STATES, loads, local, one, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -137,14 +137,6 @@ def limit_message(exc: limits.LimitError) -> str:
     return t(f"limit.{exc.key}", **params)
 
 
-def import_error_message(exc: importer.ImportFileError, path: Path, shown_name: str) -> str:
-    """A whole-file refusal in the user's language when the importer names it (caps, unreadable),
-    else its text with the stored path replaced by the name the user uploaded."""
-    if exc.key:
-        return t(f"import.{exc.key}", file=shown_name, **exc.params)
-    return str(exc).replace(str(path), shown_name)
-
-
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @security.require("campaigns.write")
 def new():
@@ -166,7 +158,7 @@ def new():
             try:
                 report = importer.import_file(db, path)
             except importer.ImportFileError as exc:
-                raise campaigns_mod.CampaignError(import_error_message(exc, path, upload.filename)) from None
+                raise campaigns_mod.CampaignError(import_messages.file_error(exc, path, upload.filename)) from None
             ctx["report"] = report
             audit.log(db, "import_borrowers", "import_batch", report.batch_id,
                       {"file": upload.filename, "rows": report.rows, "created": report.created,
@@ -201,6 +193,13 @@ def new():
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
 
 
+def controller_status(db) -> dict:
+    """The dialer controller's heartbeat, with its last beat in words for the page."""
+    st = heartbeat.status(db)
+    when = local(st["last_beat_at"]) if st["last_beat_at"] else t("campaign.never")
+    return {**st, "when": when}
+
+
 def progress(db, campaign_id: int) -> dict:
     st = campaigns_mod.status(db, campaign_id)
     total = sum(st["targets"].values())
@@ -230,7 +229,8 @@ def detail(campaign_id: int):
     pending = any(cmd["processed_at"] is None for cmd in commands)
     return render_template("campaign.html", c=c, selection=selection, batch=batch,
                            batch_errors=loads(batch["errors"], []) if batch else [], commands=commands,
-                           p=progress(db, campaign_id), loads=loads,
+                           p=progress(db, campaign_id), loads=loads, controller=controller_status(db),
+                           settings=campaign_settings.describe(c),
                            settings_caller_id=current_app.config["SETTINGS"].default_caller_id,
                            caller_id_pool=caller_ids.pool_text(loads(c["caller_id_pool"], {})),
                            allowed=[] if pending else [cmd for cmd in campaigns_mod.COMMANDS
@@ -245,6 +245,7 @@ def progress_json(campaign_id: int):
         abort(404)
     p = progress(db, campaign_id)
     p["state_label"] = t(f"cstate.{p['state']}")
+    p["controller_alive"] = controller_status(db)["alive"]
     p["pending_commands"] = db.execute("SELECT count(*) FROM commands WHERE campaign_id = ? AND processed_at IS NULL",
                                        [campaign_id]).fetchone()[0]
     return jsonify(p)
@@ -271,5 +272,9 @@ def command(campaign_id: int):
         flash(t("campaign.command_refused", command=t(f"ccmd.{cmd}"), state=t(f"cstate.{c['state']}")), "error")
         return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
     audit.log(db, "campaign_command", "campaign", campaign_id, {"command": cmd, "command_id": cmd_id})
-    flash(t("campaign.command_queued", command=t(f"ccmd.{cmd}")), "ok")
+    controller = controller_status(db)
+    if controller["alive"]:
+        flash(t("campaign.command_queued", command=t(f"ccmd.{cmd}")), "ok")
+    else:  # queued all the same (a controller started later applies it), but nobody waits blind
+        flash(t("campaign.queued_without_controller", command=t(f"ccmd.{cmd}"), when=controller["when"]), "error")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

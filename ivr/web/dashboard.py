@@ -5,7 +5,7 @@ import datetime as dt
 
 from flask import Blueprint, g, redirect, render_template, url_for
 
-from . import get_db, security
+from . import get_db, money, security
 from .common import OPEN_STATES
 
 bp = Blueprint("dashboard", __name__)
@@ -30,8 +30,12 @@ def index():
              "running": db.execute("SELECT count(*) FROM campaigns WHERE state = 'running'").fetchone()[0],
              "waiting": db.execute("SELECT count(*) FROM escalations WHERE closed_at IS NULL AND agent IS NULL")
              .fetchone()[0],
-             "promises": db.execute("SELECT count(*), coalesce(sum(amount), 0) FROM promises WHERE created_at >= ?",
-                                    [since]).fetchone(),
+             "promises": db.execute("SELECT count(*) FROM promises WHERE created_at >= ?", [since]).fetchone()[0],
+             "promised": {r["currency"]: r["amount"] for r in db.query(
+                 f"SELECT {money.sql_currency('b.locale')} AS currency, coalesce(sum(p.amount), 0) AS amount "
+                 "FROM promises p JOIN borrowers b ON b.id = p.borrower_id WHERE p.created_at >= ? GROUP BY currency",
+                 [since])},
              "qa_open": db.execute("SELECT count(*) FROM qa_reviews WHERE finished_at IS NULL").fetchone()[0]}
     campaigns = list(db.query("SELECT * FROM campaigns ORDER BY id DESC LIMIT 5"))
-    return render_template("dashboard.html", stats=stats, campaigns=campaigns)
+    from .campaigns import controller_status
+    return render_template("dashboard.html", stats=stats, campaigns=campaigns, controller=controller_status(db))

@@ -6,7 +6,10 @@ _report = {"type": "object", "properties": {
     "errors": {"type": "array", "items": {"type": "object", "properties": {
         "line": {"type": "integer", "description": "1 is the header; the first row is line 2"},
         "loan_id": {"type": ["string", "null"]}, "column": {"type": ["string", "null"]},
-        "reason": {"type": "string"}}}}}}
+        "reason": {"type": "string", "description": "in English"},
+        "code": {"type": "string", "description": "stable: required, bad_phone, invalid_phone, bad_date, "
+                 "bad_amount, duplicate_loan, unknown_loan, ... (invalid when unnamed)"},
+        "params": {"type": "object", "description": "the values the reason names"}}}}}}
 _borrower = {"type": "object", "required": ["loan_id", "name", "phone"], "properties": {
     "loan_id": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"},
     "id_last4": {"type": "string", "pattern": "^[0-9]{3}[0-9X]$"}, "amount_due": {"type": ["integer", "string"]},

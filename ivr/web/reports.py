@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from flask import Blueprint, current_app, render_template, request
 
-from . import audit, charts, exports, get_db, params, security
+from . import audit, charts, exports, get_db, money, params, security
 from .common import today_local, tz
 from .i18n import label
 from .i18n import translate as t
@@ -20,6 +20,14 @@ bp = Blueprint("reports", __name__)
 def _offset_minutes(zone: str) -> int:
     off = dt.datetime.now(tz(zone)).utcoffset() or dt.timedelta(0)
     return int(off.total_seconds() // 60)
+
+
+def _amount_col(currency: str) -> str:
+    """The day's promised amount in one currency (never summed across currencies)."""
+    return f"promise_amount_{currency.lower()}"
+
+
+AMOUNT_COLUMNS = tuple(_amount_col(c) for c in money.CURRENCIES)
 
 
 def _rate(a, b):
@@ -100,7 +108,8 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
             if campaign_id and cid != str(campaign_id):
                 continue
             d = days.setdefault(day, {"day": day, "attempts": 0, "connected": 0, "identity": 0, "transferred": 0,
-                                      "promises": 0, "promise_amount": 0, "due": 0, "kept": 0})
+                                      "promises": 0, **{_amount_col(c): 0 for c in money.CURRENCIES},
+                                      "due": 0, "kept": 0})
             for k in ("attempts", "connected", "identity", "transferred"):
                 d[k] += f[k]
             for reason, n in f["failures"].items():
@@ -120,7 +129,8 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
     # promises are few next to attempts, and whether one was kept changes as payments arrive: always live,
     # led by promises_created (a promise is never made before its call, so p.created_at >= lo)
     for r in db.query(f"""
-        SELECT date(a.created_at, '{off}') AS day, count(DISTINCT p.attempt_id) AS promises,
+        SELECT date(a.created_at, '{off}') AS day, {money.sql_currency('pb.locale')} AS currency,
+               count(DISTINCT p.attempt_id) AS promises,
                coalesce(sum(p.amount), 0) AS amount,
                sum(p.promise_date IS NOT NULL AND date(p.promise_date, '+1 day') < ?) AS due,
                sum(p.promise_date IS NOT NULL AND date(p.promise_date, '+1 day') < ? AND
@@ -128,10 +138,14 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
                     AND substr(y.paid_at, 1, 10) BETWEEN substr(p.created_at, 1, 10) AND date(p.promise_date, '+1 day'))
                    >= coalesce(p.amount, (SELECT amount_due FROM borrowers b WHERE b.id = p.borrower_id), 1)) AS kept
         FROM promises p INDEXED BY promises_created CROSS JOIN attempts a ON a.id = p.attempt_id
-        WHERE p.created_at >= ? AND {cond} GROUP BY day""", [today, today, lo, *params]):
-        if r["day"] in days:
-            days[r["day"]].update(promises=r["promises"], promise_amount=r["amount"], due=r["due"] or 0,
-                                  kept=r["kept"] or 0)
+        JOIN borrowers pb ON pb.id = p.borrower_id
+        WHERE p.created_at >= ? AND {cond} GROUP BY day, currency""", [today, today, lo, *params]):
+        d = days.get(r["day"])
+        if d is not None:   # one row per currency: counts add up, amounts stay apart
+            d["promises"] += r["promises"]
+            d["due"] += r["due"] or 0
+            d["kept"] += r["kept"] or 0
+            d[_amount_col(r["currency"])] = d.get(_amount_col(r["currency"]), 0) + r["amount"]
     rows = []
     for day, d in sorted(days.items()):
         rows.append({**d, "connect_rate": _rate(d["connected"], d["attempts"]),
@@ -139,7 +153,8 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
                      "promise_rate": _rate(d["promises"], d["connected"]),
                      "kept_rate": _rate(d["kept"], d["due"]), "transfer_rate": _rate(d["transferred"], d["connected"])})
     total = {k: sum(r[k] or 0 for r in rows) for k in ("attempts", "connected", "identity", "transferred", "promises",
-                                                       "promise_amount", "due", "kept")}
+                                                       *AMOUNT_COLUMNS, "due", "kept")}
+    total["promised"] = {c: total[_amount_col(c)] for c in money.CURRENCIES}
     total.update(connect_rate=_rate(total["connected"], total["attempts"]),
                  identity_rate=_rate(total["identity"], total["connected"]),
                  promise_rate=_rate(total["promises"], total["connected"]),
@@ -154,7 +169,7 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
 
 
 COLUMNS = ("day", "attempts", "connected", "connect_rate", "identity", "identity_rate", "promises", "promise_rate",
-           "promise_amount", "due", "kept", "kept_rate", "transferred", "transfer_rate")
+           *AMOUNT_COLUMNS, "due", "kept", "kept_rate", "transferred", "transfer_rate")
 
 
 def _params():
@@ -183,8 +198,9 @@ def index():
                                 percent=True, color=charts.COLORS[1]),
         "promise": charts.bars(labels, [d["promise_rate"] for d in r["days"]], title=t("report.promise_rate"),
                                percent=True, color=charts.COLORS[2]),
-        "amount": charts.bars(labels, [d["promise_amount"] for d in r["days"]], title=t("report.promise_amount"),
-                              color=charts.COLORS[3]),
+        **{f"amount_{c}": charts.bars(labels, [d[_amount_col(c)] for d in r["days"]],
+                                      title=t("report.promise_amount_in", currency=c), color=charts.COLORS[3])
+           for c in money.CURRENCIES},
         "transfer": charts.bars(labels, [d["transfer_rate"] for d in r["days"]], title=t("report.transfer_rate"),
                                 percent=True, color=charts.COLORS[5]),
         "failures": charts.hbars([(label("disp", k), v) for k, v in r["failures"]], title=t("report.failures")),
@@ -192,7 +208,9 @@ def index():
                              title=t("report.best_hours"), percent=True, color=charts.COLORS[6]),
     }
     campaigns = list(db.query("SELECT id, name FROM campaigns ORDER BY id DESC LIMIT 200"))
-    return render_template("reports.html", r=r, svg=svg, since=since, until=until, campaign=campaign,
+    shown = [c for c in money.CURRENCIES if r["total"]["promised"][c]] or ["CNY"]   # a chart per currency used
+    return render_template("reports.html", r=r, svg=svg, charts=[
+        "connect", "identity", "promise", *(f"amount_{c}" for c in shown), "transfer", "hours", "failures"], since=since, until=until, campaign=campaign,
                            campaigns=campaigns, columns=COLUMNS)
 
 

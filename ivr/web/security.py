@@ -27,7 +27,13 @@ MIN_PASSWORD = 10
 
 
 class UserError(ValueError):
-    pass
+    """A refused user setting: the English text (CLI), `key` and `params` name the message in the
+    web app's catalogues (`admin.err.<key>`)."""
+
+    def __init__(self, message: str, key: str, **params):
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 def use_hasher(hasher: PasswordHasher) -> None:
@@ -52,13 +58,13 @@ def add_user(db, username: str, password: str, role: str, *, display_name: str |
              locale: str = "zh-CN", can_unmask: bool = False, agent_ext: str | None = None) -> int:
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
-        raise UserError("user name must be 1-64 characters without spaces")
+        raise UserError("user name must be 1-64 characters without spaces", "username")
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
+        raise UserError(f"role must be one of {', '.join(ROLES)}", "role", roles=", ".join(ROLES))
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password must be at least {MIN_PASSWORD} characters")
+        raise UserError(f"password must be at least {MIN_PASSWORD} characters", "password_short", n=MIN_PASSWORD)
     if list(db.query("SELECT id FROM users WHERE username = ?", [username])):
-        raise UserError(f"user {username} exists")
+        raise UserError(f"user {username} exists", "user_exists", username=username)
     now = now_iso()
     return db["users"].insert({"username": username, "display_name": display_name or username,
                                "password_hash": hash_password(password), "role": role, "locale": locale,
@@ -69,7 +75,7 @@ def add_user(db, username: str, password: str, role: str, *, display_name: str |
 def set_password(db, user_id: int, password: str) -> None:
     """A new password; every session of the user ends (the caller may start a fresh one)."""
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password must be at least {MIN_PASSWORD} characters")
+        raise UserError(f"password must be at least {MIN_PASSWORD} characters", "password_short", n=MIN_PASSWORD)
     db["users"].update(user_id, {"password_hash": hash_password(password), "updated_at": now_iso()})
     sessions.revoke_user(db, user_id, "password_change")
 

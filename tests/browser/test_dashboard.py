@@ -73,7 +73,7 @@ def test_supervisor_campaign_monitor_borrower_reports(login, server, demo_settin
     assert r.status == 200 and r.body()[:4] == b"RIFF"
     shot(page, "06-borrower")
     page.goto(server.url + "/reports")
-    assert page.locator("svg.chart").count() == 7
+    assert page.locator("svg.chart").count() >= 7   # an amount chart per currency with promises
     shot(page, "07-reports")
     with page.expect_download() as dl:
         page.click("#export-xlsx")

@@ -60,7 +60,7 @@ def test_upload_with_no_good_rows_is_refused_with_report(tmp_path):
     r = c.post("/campaigns/new", {**form(), "file": (io.BytesIO(bad.encode()), "bad.csv")},
                content_type="multipart/form-data")
     assert r.status_code == 400
-    assert "name is required" in r.get_data(as_text=True)
+    assert "姓名为空" in r.get_data(as_text=True)  # the row error in the UI language
     assert not list(db_of(app).query("SELECT * FROM campaigns"))
 
 

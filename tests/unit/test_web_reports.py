@@ -33,7 +33,7 @@ def test_compute(tmp_path):
     day = {d["day"]: d for d in r["days"]}
     d30 = day["2026-11-30"]
     assert (d30["attempts"], d30["connected"], d30["identity"], d30["transferred"]) == (3, 1, 1, 1)
-    assert d30["connect_rate"] == 1 / 3 and d30["promises"] == 1 and d30["promise_amount"] == 1000
+    assert d30["connect_rate"] == 1 / 3 and d30["promises"] == 1 and d30["promise_amount_cny"] == 1000 and d30["promise_amount_krw"] == 0
     assert d30["kept"] == 1 and d30["due"] == 1 and d30["kept_rate"] == 1.0  # paid 1000 by the promised date
     assert day["2026-12-01"]["connected"] == 1
     assert dict(r["failures"]) == {"busy": 1, "no-answer": 1}
