@@ -22,7 +22,7 @@ from ivr.db.connect import connect  # noqa: E402
 from ivr.db.writer import AsyncDb  # noqa: E402
 from ivr.dialer import campaigns, controller, scheduler  # noqa: E402
 from ivr.dialer.clock import iso, shift_to  # noqa: E402
-from ivr.dialer.fakes import FakePlacer  # noqa: E402
+from tests.support.fake_placer import FakePlacer  # noqa: E402
 
 TEN_AM = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
 

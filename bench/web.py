@@ -21,7 +21,7 @@ from ivr import config  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
 from ivr.web import create_app  # noqa: E402
 from ivr.web.admin import new_token  # noqa: E402
-from ivr.web.testing import PASSWORD, Client, add_users  # noqa: E402
+from tests.support.web_app import PASSWORD, Client, add_users  # noqa: E402
 
 DAYS = 30
 

@@ -10,7 +10,7 @@ import pytest
 
 from ivr.agents import credentials
 from ivr.web import security
-from ivr.web.testing import NAME, PASSWORD, PHONE, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import NAME, PASSWORD, PHONE, Client, add_users, db_of, make_app, seed
 
 ESC = "/agent/escalations/1"
 

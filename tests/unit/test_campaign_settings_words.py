@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from ivr.dialer import campaigns
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 CSV = "loan_id,name,phone\nL1,张三,13800000001\n"
 

@@ -13,7 +13,7 @@ from ivr.db.writer import AsyncDb
 from ivr.dialer import caller_id, campaigns, controller, failover
 from ivr.dialer.clock import shift_to
 from ivr.dialer.dial_number import NumberError, dial_variables, format_number
-from ivr.dialer.fakes import FakePlacer
+from tests.support.fake_placer import FakePlacer
 from ivr.dialer.trunk_pacing import TrunkPacing
 
 from .test_dialer_controller import TEN_AM

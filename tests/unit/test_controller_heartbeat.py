@@ -10,8 +10,8 @@ from ivr.config import Settings
 from ivr.db.clock import now_iso
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller, heartbeat
-from ivr.dialer.fakes import FakePlacer
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.fake_placer import FakePlacer
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 
 def _outcome(number):

@@ -11,7 +11,7 @@ from ivr.config import Settings
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller
 from ivr.dialer.clock import shift_to
-from ivr.dialer.fakes import FakePlacer
+from tests.support.fake_placer import FakePlacer
 
 TEN_AM = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
 

@@ -16,7 +16,7 @@ from ivr.config import REPO_ROOT, Settings
 from ivr.db.connect import connect
 from ivr.dialer import campaigns, controller, limits
 from ivr.dialer.policy import Policy
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from ivr.config import Settings
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller
 from ivr.dialer.clock import parse_iso, shift_to
-from ivr.dialer.fakes import FakePlacer
-from ivr.web.testing import Client, add_users, make_app
+from tests.support.fake_placer import FakePlacer
+from tests.support.web_app import Client, add_users, make_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # anything that names a clock, a time shift or a fake "now"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.web.testing import Client, add_users, make_app
+from tests.support.web_app import Client, add_users, make_app
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ivr.web import admin
-from ivr.web.testing import db_of, make_app, seed
+from tests.support.web_app import db_of, make_app, seed
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False) |

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.web import sessions
-from ivr.web.testing import ROLES, add_users, db_of, make_app, seed
+from tests.support.web_app import ROLES, add_users, db_of, make_app, seed
 
 WEB = Path(__file__).resolve().parents[2] / "ivr" / "web"
 _LITERAL = re.compile(r"""(?:\.get(?:list)?\(|\[|params\.\w+\([^,()]+,)\s*["']([a-z][a-z0-9_]*)["']""")

@@ -11,7 +11,7 @@ import pytest
 from ivr.db.connect import connect
 from ivr.dialer import import_headers, importer
 from ivr.web import admin
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 RAW_PYTHON = ("invalid literal", "Invalid isoformat", "NumberParseException", "day is out of range",
               "Traceback", "could not convert")

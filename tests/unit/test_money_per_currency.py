@@ -8,7 +8,7 @@ import io
 
 from ivr.db import attempts
 from ivr.web import money, reports
-from ivr.web.testing import Client, add_users, db_of, make_app, seed
+from tests.support.web_app import Client, add_users, db_of, make_app, seed
 
 KR_PHONE = "01012345678"
 

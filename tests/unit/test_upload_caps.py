@@ -12,7 +12,7 @@ import pytest
 
 from ivr.dialer import importer, upload_caps
 from ivr.web import admin
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 
 def declared_huge_xlsx() -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ivr.web.testing import NAME, PHONE, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import NAME, PHONE, Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path):

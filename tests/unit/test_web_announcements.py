@@ -9,7 +9,7 @@ import numpy as np
 from ivr.db import attempts
 from ivr.dialer import announcement_library as lib
 from ivr.dialer.early_media import early_media_in
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 from tests.unit.carrier_audio import line, recording, ringback
 
 OFF = "您拨打的电话已关机。"

@@ -11,7 +11,7 @@ import threading
 from ivr.notify.config import load_notifier
 from ivr.notify.webhook import verify
 from ivr.web import admin, api
-from ivr.web.testing import PHONE, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import PHONE, Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path, scopes="push,pull"):

@@ -3,7 +3,7 @@ per IP (stored in the database), safe redirects, `ivr user add`."""
 from __future__ import annotations
 
 from ivr import cli as ivr_cli
-from ivr.web.testing import PASSWORD, Client, add_users, db_of, make_app
+from tests.support.web_app import PASSWORD, Client, add_users, db_of, make_app
 
 
 def test_password_is_argon2_and_login_works(tmp_path):

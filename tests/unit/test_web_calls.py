@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ivr.db import attempts
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 
 def make(tmp_path):

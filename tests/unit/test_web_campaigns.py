@@ -9,7 +9,7 @@ import json
 import openpyxl
 
 from ivr.dialer import campaigns
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 CSV = ("loan_id,name,phone,id_last4,amount_due,due_date\n"
        "L1,张三,13800000001,1234,3500,2026-12-10\n"

@@ -10,7 +10,7 @@ import io
 import openpyxl
 
 from ivr.web import retention
-from ivr.web.testing import LOAN, PHONE, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import LOAN, PHONE, Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path):

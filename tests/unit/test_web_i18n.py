@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ivr.web import i18n
-from ivr.web.testing import Client, add_users, db_of, make_app
+from tests.support.web_app import Client, add_users, db_of, make_app
 
 WEB = Path(i18n.__file__).parent
 

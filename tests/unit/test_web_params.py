@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ivr.web import retention
-from ivr.web.testing import PASSWORD, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import PASSWORD, Client, add_users, db_of, make_app, seed
 
 
 @pytest.fixture

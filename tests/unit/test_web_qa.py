@@ -8,7 +8,7 @@ import pytest
 
 from ivr.db import attempts
 from ivr.web import qa
-from ivr.web.testing import Client, add_users, db_of, make_app, seed
+from tests.support.web_app import Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path):

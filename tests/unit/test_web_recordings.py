@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ivr.web.testing import Client, add_users, db_of, make_app, seed
+from tests.support.web_app import Client, add_users, db_of, make_app, seed
 
 
 def audit_entries(app):

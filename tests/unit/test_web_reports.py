@@ -9,7 +9,7 @@ import openpyxl
 
 from ivr.db import attempts
 from ivr.web import reports
-from ivr.web.testing import Client, add_users, db_of, make_app, seed
+from tests.support.web_app import Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path):

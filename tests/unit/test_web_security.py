@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ivr.web.testing import ID4, LOAN, NAME, PHONE, ROLES, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import ID4, LOAN, NAME, PHONE, ROLES, Client, add_users, db_of, make_app, seed
 
 # every page (GET) and the roles that may open it
 PAGES = {

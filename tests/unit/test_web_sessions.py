@@ -7,7 +7,7 @@ import hashlib
 
 from flask.sessions import SecureCookieSessionInterface
 
-from ivr.web.testing import PASSWORD, Client, add_users, db_of, make_app
+from tests.support.web_app import PASSWORD, Client, add_users, db_of, make_app
 
 COOKIE = "huifang_session"
 

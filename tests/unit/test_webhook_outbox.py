@@ -17,7 +17,7 @@ from ivr.notify.outbox import measure_backlog
 from ivr.notify.webhook import verify
 from ivr.web import api
 from ivr.web.server import Server
-from ivr.web.testing import db_of, make_app, seed
+from tests.support.web_app import db_of, make_app, seed
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ..db import attempts as attempts_db
-from .clock import iso
+from ivr.db import attempts as attempts_db
+from ivr.dialer.clock import iso
 
 
 class FakeAmi:

@@ -1,5 +1,8 @@
 """Helpers for the web app's tests: a fresh app on a temp database, a client that signs in and
-sends the CSRF token like a browser, and a small seeded call history."""
+sends the CSRF token like a browser, and a small seeded call history.
+
+Test-only, outside the installed package: importing it makes password hashing cheap (argon2 at
+its minimum cost) for the whole process, which must never happen in a product process."""
 from __future__ import annotations
 
 import re
@@ -7,10 +10,10 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from .. import config
-from ..db import attempts
-from ..db.connect import connect
-from . import create_app, security
+from ivr import config
+from ivr.db import attempts
+from ivr.db.connect import connect
+from ivr.web import create_app, security
 
 PASSWORD = "correct-horse-battery"
 ROLES = security.ROLES
