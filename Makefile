@@ -5,6 +5,7 @@ demo: setup
 	.venv/bin/ivr demo
 
 test: setup
+	.venv/bin/ruff check ivr tests bench app.py
 	.venv/bin/python -m pytest -q
 
 setup:

@@ -418,8 +418,8 @@ class Bench:
             calls = []
             for row in rows:
                 answers = await db.call(attempts_db.answers, row["id"])
-                dialog = await db.call(lambda d: next(iter(d.query(
-                    "SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None))
+                dialog = await db.call(lambda d, aid=row["id"]: next(iter(d.query(
+                    "SELECT * FROM dialogs WHERE attempt_id = ?", [aid])), None))
                 calls.append(call_report(row, answers, dialog))
         finally:
             await placer.close()

@@ -28,7 +28,7 @@ Wire rules implemented here:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Union
 
 __all__ = [

@@ -44,7 +44,7 @@ from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
 from . import dispositions, escalations, heartbeat, limits, scheduler
-from .attempt_state import AttemptView, belongs, reduce
+from .attempt_state import AttemptView, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
 from .outcomes import classify as classify_outcome

@@ -258,7 +258,7 @@ def parse_phone(raw, region: str, column: str) -> str:
         raise RowInvalid(column, "empty phone number", "empty_phone")
     try:
         num = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
+    except phonenumbers.NumberParseException:
         raise RowInvalid(column, f"not a phone number: {text!r}", "bad_phone", value=text[:40]) from None
     if not phonenumbers.is_valid_number(num):
         raise RowInvalid(column, f"invalid phone number for region {region}: {text!r}", "invalid_phone",
@@ -279,7 +279,7 @@ def parse_date(raw, column: str) -> str:
         raise RowInvalid(column, f"not a date (YYYY-MM-DD): {text!r}", "bad_date", value=text[:40])
     try:
         return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
-    except ValueError as exc:
+    except ValueError:
         raise RowInvalid(column, f"no such day: {text!r}", "no_such_day", value=text[:40]) from None
 
 

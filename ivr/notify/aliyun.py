@@ -35,7 +35,7 @@ class AliyunSmsSender:
         from alibabacloud_tea_openapi import models as open_api_models
         if protocol not in ("https", "http"):
             raise ValueError("protocol must be https or http")
-        if protocol == "http" and not endpoint.split(":")[0] in ("127.0.0.1", "localhost"):
+        if protocol == "http" and endpoint.split(":")[0] not in ("127.0.0.1", "localhost"):
             raise ValueError("plain http only to a loopback endpoint")
         config = open_api_models.Config(access_key_id=access_key_id, access_key_secret=access_key_secret,
                                         endpoint=endpoint, protocol=protocol, read_timeout=timeout_ms,

@@ -316,7 +316,7 @@ def test_recordings_disk_full(infra):
         async def scenario():
             async with Dialer(settings) as d:
                 aid = await d.place(WRONG["disk"])
-                row = await d.follow(aid)
+                await d.follow(aid)
                 await asyncio.sleep(1.0)
                 return await d.attempt(aid)
 

@@ -2,7 +2,6 @@
 errors for a wrong file or label."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from ivr import cli, config

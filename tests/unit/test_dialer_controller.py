@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import pytest
 
 from ivr.config import Settings
 from ivr.db.writer import AsyncDb

@@ -9,7 +9,6 @@ import pytest
 
 from ivr.db.connect import connect
 from ivr.dialer import campaigns, controller, dispositions
-from ivr.dialer.attempt_state import AttemptView
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
 

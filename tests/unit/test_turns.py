@@ -6,7 +6,6 @@ import math
 import struct
 import uuid
 
-import pytest
 
 from ivr.dialog.agi import CallHungUp
 from ivr.dialog.audiosocket import Kind, encode_frame, start_audiosocket_server
