@@ -13,6 +13,7 @@ import logging
 import uuid
 from pathlib import Path
 
+from .. import redact
 from ..ami.client import AmiClient, AmiDisconnected, AmiError
 from ..asterisk.secret import ami_secret
 from ..config import Settings
@@ -95,7 +96,7 @@ class CallPlacer:
             log.warning("attempt %s: Originate refused: %s", attempt_id, response.get("Message"))
             tracker.view = dataclasses.replace(tracker.view, originate_ok=False, main_hangup=True)
             await self._finish(tracker)
-        log.info("attempt %s: originating to %s", attempt_id, number)
+        log.info("attempt %s: originating to %s", attempt_id, redact.phone(number))
         return attempt_id
 
     async def wait(self, attempt_id: str, timeout: float | None = None) -> dict:

@@ -35,6 +35,7 @@ import logging
 import time
 import uuid
 
+from .. import redact
 from ..config import Settings
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
@@ -406,7 +407,7 @@ class Controller:
             self.stats.placed += 1
             self.stats.originate_times.append(time.monotonic())
             log.info("attempt %s: campaign %s borrower %s -> %s (%s)", attempt_id, dial.campaign_id,
-                     dial.borrower_id, dial.number, dial.flow)
+                     dial.borrower_id, redact.phone(dial.number), dial.flow)
             try:
                 await self.placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                         contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
