@@ -73,7 +73,7 @@ class CallPlacer:
         timeout_ms = (self.settings.ring_timeout_s + 10) * 1000
         action = {
             "Action": "Originate", "ActionID": action_id,
-            "Channel": f"Local/{number}@huifang-dial/n",
+            "Channel": f"Local/{attempt_id}@huifang-dial/n",  # named after the attempt: no number in logs
             "Context": "huifang-call", "Exten": "s", "Priority": "1",
             "Timeout": str(timeout_ms), "Async": "true",
             "ChannelId": attempt_id,
