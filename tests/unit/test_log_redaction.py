@@ -137,3 +137,41 @@ def test_the_demo_table_shows_last_four_digits_and_stars_for_id_digits():
     assert "13800000002" not in text and "5678" not in text
     assert text.splitlines()[1].startswith("***0002 ")
     assert "identity=confirm (keypad: 1); id_check=digits (keypad: ****); promise_ask=promise (keypad: 1220)" in text
+
+
+def test_the_dialog_log_says_how_and_what_was_decided_but_not_the_keys_or_the_words(caplog):
+    from tests.unit.test_runner_decisions import keys, run, voice
+    with caplog.at_level(logging.INFO, logger="ivr.dialog"):
+        ctx, store = run([voice(("네 맞아요", 100.0)), keys("1"), keys("1234"), keys("1")])
+    assert [r["digits"] for r in store.rows if r["via"] == "keypad"][1] == "1234"  # the database keeps them
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("ivr.dialog")]
+    turns = [line for line in lines if " via " in line]
+    assert len(turns) == 4, lines
+    assert "via voice text=<5 chars> keys=- -> confirm (confirm)" in turns[0]
+    assert "id_check try 1 via keypad text=- keys=**** -> digits (keypad)" in turns[2]
+    assert not [line for line in lines if "1234" in line or "네" in line or "맞아요" in line]
+
+
+def test_the_managed_asterisk_writes_no_per_call_lines_and_no_queue_log():
+    """Verbose level 2 and up names channels and extensions; the queue log's ENTERQUEUE carries the
+    caller's number. What is left: notices, warnings, errors, start-up lines (checked on real calls
+    by tests/integration/test_no_pii_in_logs.py)."""
+    from ivr.config import REPO_ROOT
+    templates = REPO_ROOT / "dialplans" / "templates"
+    logger = {}
+    section = None
+    for raw in (templates / "logger.conf").read_text().splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            logger[(section, key)] = value.lstrip(">").strip()
+    assert logger[("general", "queue_log")] == "no"
+    channels = {k: v for (s, k), v in logger.items() if s == "logfiles"}
+    assert channels, logger
+    for name, levels in channels.items():
+        verbose = re.search(r"verbose(?:\((\d+)\))?", levels)
+        assert verbose is None or (verbose.group(1) is not None and int(verbose.group(1)) <= 1), (name, levels)
+    options = (templates / "asterisk.conf").read_text()
+    assert int(re.search(r"^verbose\s*=\s*(\d+)", options, re.M).group(1)) <= 1
