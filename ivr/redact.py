@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import re
 
-_SEP = r"(?:[ \-+]|%20|%2[bBdD])"                      # separators inside a written or URL-encoded number
+_SEP = r"[ \-+]"                                       # separators inside a written number
 _START = r"(?:(?<![0-9A-Za-z.])|(?<=%[0-9A-Fa-f]{2}))"  # not glued to a word, a decimal point, or digits
+_MULTIPLY_ENCODED = re.compile(r"%(?:25)+(?=[0-9A-Fa-f]{2})")  # %252B: a '+' percent-encoded twice
+_ENCODED_SEP = re.compile(r"%(2[bB]|20|2[dD])")
+_DECODED_SEP = {"2b": "+", "20": " ", "2d": "-"}
 _END = r"(?![0-9A-Za-z])"
 _PATTERN = re.compile("|".join((
     r"(?P<uuid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})",
     r"(?P<uniqueid>(?<![0-9])\d{10}\.\d{1,6}(?![0-9]))",
     r"(?P<sequence>(?<=[A-Za-z]-)[0-9a-f]{8}(?![0-9A-Za-z]))",  # channel suffix: huifang-dial-00000007;1
-    rf"(?:\+|%2[bB]){_START}\d(?:{_SEP}?\d){{6,16}}{_END}",  # +86 138 0000 0002
+    rf"\+\d(?:{_SEP}?\d){{6,16}}{_END}",                       # +86 138 0000 0002
     rf"{_START}\d{{2,4}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}{_END}",   # 138-0000-0002, 02 123 4567
     rf"{_START}\d{{3,4}}{_SEP}\d{{7,8}}{_END}",                # 010-12345678
     rf"{_START}\d{{7,}}{_END}",                                # 13800000002
@@ -63,4 +66,10 @@ def scrub(text) -> str:
     """`text` with everything that looks like a phone number masked to its last four digits."""
     if text is None:
         return ""
-    return _PATTERN.sub(_mask, str(text))
+    text = str(text)
+    plain = text
+    if "%" in text:  # a logged URL: '+', ' ' and '-' may be percent-encoded, even more than once
+        plain = _MULTIPLY_ENCODED.sub("%", plain)
+        plain = _ENCODED_SEP.sub(lambda m: _DECODED_SEP[m.group(1).lower()], plain)
+    masked = _PATTERN.sub(_mask, plain)
+    return text if masked == plain else masked
