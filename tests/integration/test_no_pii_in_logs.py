@@ -44,7 +44,7 @@ pytestmark = pytest.mark.integration
 
 NOT_LOGS = {"huifang.db", "huifang.db-wal", "huifang.db-shm", "borrowers.csv", "summary.json"}
 AUDIO = {".wav", ".sln", ".gsm", ".ulaw", ".alaw", ".raw"}
-SEPARATORS = re.compile(r"%20|%2[bBdD]|[\s\-+().]")
+SEPARATORS = re.compile(r"%(?:25)*(?:20|2[bBdD])|[\s\-+().]")  # written or URL-encoded, even twice
 
 
 def secrets_of_the_personas() -> tuple[set[str], set[str]]:
