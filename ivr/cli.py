@@ -5,10 +5,9 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import logging
 import sys
 
-from . import config
+from . import config, logsetup, redact
 
 
 def _settings(args) -> config.Settings:
@@ -216,8 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsetup.configure(args.verbose)
     try:
         return args.fn(args) or 0
     except KeyboardInterrupt:
@@ -225,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a clear one-line error for the operator; details with -v
         if args.verbose:
             raise
-        print(f"ivr {args.cmd}: error: {exc}", file=sys.stderr)
+        print(f"ivr {args.cmd}: error: {redact.scrub(exc)}", file=sys.stderr)
         return 1
 
 

@@ -8,12 +8,17 @@ which the runner records at node "<node>:confirm", folded in, and ", not confirm
 reject). A question asked again shows every answer, in order; the last one is what the question
 came to, and that is what the persona's `expect.answers` is compared with (exactly the questions
 asked, none missing, none extra).
+
+The printed table is console output, kept like a log: numbers show their last four digits and ID
+digits are starred (ivr.redact); summary.json, a result file beside the database, keeps them.
 """
 from __future__ import annotations
 
+from . import redact
 from .sim.personas import Persona
 
 
+ID_STEP = "digits"  # the flow step whose keys are ID digits (flows/followup.yaml, node id_check)
 CONFIRM_SUFFIX = ":confirm"  # the runner records the borrower's reply to "did you say ...?" at node "<node>:confirm"
 
 
@@ -107,13 +112,13 @@ def _how(a: dict) -> str:
     if a["via"] == "voice":
         return f"voice: {a['text'] or ''}"
     if a["via"] == "keypad":
-        return f"keypad: {a['digits'] or ''}"
+        return f"keypad: {redact.keys(a['digits']) if a.get('step') == ID_STEP else a['digits'] or ''}"
     return "no input" if a["via"] == "none" else a["via"]
 
 
 def format_answer(a: dict) -> str:
     """identity=deny (voice: 아니요, accept); identity=confirm (voice: 네, confirm→keypad 1);
-    identity=deny (voice: 아니요, confirm→keypad 2, not confirmed); id_check=digits (keypad: 1234);
+    identity=deny (voice: 아니요, confirm→keypad 2, not confirmed); id_check=digits (keypad: ****);
     plan=unknown (voice: 음, reject)."""
     how = _how(a)
     decision = a.get("decision")
@@ -136,7 +141,7 @@ def table_lines(summary: dict) -> list[str]:
     for c in summary["calls"]:
         mark = {True: "yes", False: "NO"}.get(c.get("as_intended"), "-")
         answers = "; ".join(format_answer(a) for a in c["answers"])
-        lines.append(f"{c['number']:<15} {c['outcome'] or '?':<15} "
+        lines.append(f"{redact.phone(c['number']):<15} {c['outcome'] or '?':<15} "
                      f"{c['cause'] if c['cause'] is not None else '-':>5}  "
                      f"{c.get('disposition') or c['result'] or '-':<28} {mark:<3} {answers}")
         for problem in c.get("problems", []):

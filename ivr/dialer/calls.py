@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import redact
 from ..ami.client import AmiClient, AmiDisconnected, AmiError
 from ..asterisk import media
 from ..asterisk.secret import ami_secret
@@ -88,7 +89,7 @@ class CallPlacer:
         timeout_ms = (self.settings.ring_timeout_s * len(trunks) + 10) * 1000
         action = {
             "Action": "Originate", "ActionID": action_id,
-            "Channel": f"Local/{number}@huifang-dial/n",
+            "Channel": f"Local/{attempt_id}@huifang-dial/n",  # named after the attempt: no number in logs
             "Context": "huifang-call", "Exten": "s", "Priority": "1",
             "Timeout": str(timeout_ms), "Async": "true",
             "ChannelId": attempt_id,
@@ -112,7 +113,7 @@ class CallPlacer:
             log.warning("attempt %s: Originate refused: %s", attempt_id, response.get("Message"))
             tracker.view = dataclasses.replace(tracker.view, originate_ok=False, main_hangup=True)
             await self._finish(tracker)
-        log.info("attempt %s: originating to %s", attempt_id, number)
+        log.info("attempt %s: originating to %s", attempt_id, redact.phone(number))
         return attempt_id
 
     async def wait(self, attempt_id: str, timeout: float | None = None) -> dict:

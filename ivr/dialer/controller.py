@@ -37,7 +37,7 @@ import logging
 import time
 import uuid
 
-from .. import metrics
+from .. import metrics, redact
 from ..config import Settings
 from ..db.clock import now_iso
 from ..db.writer import AsyncDb
@@ -449,7 +449,7 @@ class Controller:
             self.stats.placed += 1
             self.stats.originate_times.append(time.monotonic())
             log.info("attempt %s: campaign %s borrower %s -> %s (%s)", attempt_id, dial.campaign_id,
-                     dial.borrower_id, dial.number, dial.flow)
+                     dial.borrower_id, redact.phone(dial.number), dial.flow)
             try:
                 await self.placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                         contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,

@@ -25,6 +25,8 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .. import redact
+
 __all__ = [
     "AgiProtocolError",
     "CallHungUp",
@@ -394,7 +396,7 @@ async def start_agi_server(host: str, port: int, routes: Mapping[str, Handler],
                             peer, exc or type(exc).__name__)
                 return
             handler = table.get(session.request)
-            channel = session.env.get("agi_channel", "?")
+            channel = redact.scrub(session.env.get("agi_channel", "?"))  # Local/<number>@...: masked
             if handler is None:
                 log.warning("AGI: unknown route %r from %s (channel %s); closing",
                             session.request, peer, channel)

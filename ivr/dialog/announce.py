@@ -23,6 +23,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from .. import redact
 from ..asterisk import media
 from ..dialer import announcement_library, announcements
 from .agi import AgiSession, CallHungUp
@@ -116,7 +117,8 @@ class AnnouncementRoute:
             log.exception("call %s: announcement recognition failed (%s)", attempt, path)
             return
         log.info("call %s: early media %.1f s -> %s via %s (score %s, margin %s, scores %s, text %r)", attempt,
-                 match.seconds, match.reason, match.method, match.score, match.margin, match.scores, match.text)
+                 match.seconds, match.reason, match.method, match.score, match.margin, match.scores,
+                 redact.words(match.text))
         try:
             await agi.set_variable("IVR_EARLY_MEDIA", f"{match.seconds:.1f}")
             await agi.set_variable("IVR_ANNOUNCEMENT", match.reason or "")

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .. import metrics
+from .. import metrics, redact
 from ..db.clock import now_iso
 from . import intents
 from .agi import CallHungUp
@@ -374,6 +374,6 @@ class FlowRunner:
         answered_at = turn.speech_ended if turn.via == "voice" else turn.result_at
         self._reply_for = ((self.ctx.seq, getattr(conn, "bursts", 0), turn.via, answered_at)
                            if turn.via in ("voice", "keypad") else None)
-        log.info("call %s: %s try %d via %s text=%r digits=%r -> %s (%s)", self.ctx.attempt_id, label or node.name,
-                 attempt, turn.via, turn.text, turn.digits, meaning["intent"],
+        log.info("call %s: %s try %d via %s text=%s keys=%s -> %s (%s)", self.ctx.attempt_id, label or node.name,
+                 attempt, turn.via, redact.words(turn.text), redact.keys(turn.digits), meaning["intent"],
                  decision.kind if decision is not None else turn.via)

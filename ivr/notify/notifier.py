@@ -13,7 +13,7 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
-from .. import metrics
+from .. import metrics, redact
 from ..dialer.clock import iso
 from .outbox import measure_backlog
 
@@ -63,7 +63,7 @@ class Notifier:
         try:
             result = sender.send(message)
         except Exception as exc:  # a sender bug or network error is one failed try, never fatal
-            log.warning("outbox %s: %s raised %s", message["id"], sender.name, exc)
+            log.warning("outbox %s: %s raised %s", message["id"], sender.name, redact.scrub(exc))
             result = Delivery(ok=False, error=f"{type(exc).__name__}: {exc}")
         now = self._now()
         tries = message["tries"] + 1
@@ -82,7 +82,7 @@ class Notifier:
                        "next_try_at": iso(now + dt.timedelta(seconds=delay))}
         self.db["outbox"].update(message["id"], changes)
         metrics.OUTBOX_DELIVERIES.labels(message["channel"], "sent" if result.ok else changes.get("status", "retry")).inc()
-        log.info("outbox %s via %s: %s", message["id"], sender.name, "sent" if result.ok else result.error)
+        log.info("outbox %s via %s: %s", message["id"], sender.name, "sent" if result.ok else redact.scrub(result.error))
         return result
 
     def run_once(self) -> int:
