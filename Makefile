@@ -6,6 +6,7 @@ demo: setup
 
 test: setup
 	.venv/bin/ruff check ivr tests bench app.py
+	.venv/bin/mypy --strict ivr/ami ivr/db
 	.venv/bin/python -m pytest -q
 
 setup:

@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .. import metrics
 from .protocol import AmiParser, Message, encode_action, get_header, message_kind
@@ -67,7 +67,7 @@ class AmiTimeout(AmiError, TimeoutError):
 class _Pending:
     """An action awaiting its Response (and, for list actions, its events)."""
 
-    future: asyncio.Future
+    future: asyncio.Future[Any]     # a Message, or (Message, [Message]) for a list action
     is_list: bool
     response: Message | None = None
     events: list[Message] = field(default_factory=list)
@@ -83,7 +83,7 @@ class _Link:
         self.pending: dict[str, _Pending] = {}
         self.dead = False
         self.reason = ""
-        self.reader_task: asyncio.Task | None = None
+        self.reader_task: asyncio.Task[None] | None = None
 
 
 class AmiClient:
@@ -116,8 +116,8 @@ class AmiClient:
         self._link: _Link | None = None
         self._connected = asyncio.Event()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._dispatcher: asyncio.Task | None = None
-        self._supervisor: asyncio.Task | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
         self._reported = False  # last state sent to on_state
         self._ids = itertools.count(1)
@@ -190,7 +190,7 @@ class AmiClient:
         connected or if the connection drops before the Response (no retry), and
         :class:`AmiTimeout` on timeout. ``ValueError`` for CR/LF in a value.
         """
-        return await self._request(self._require_link(), action, timeout)
+        return cast(Message, await self._request(self._require_link(), action, timeout))
 
     async def send_action_list(
         self, action: Mapping[str, Any], timeout: float = 10.0
@@ -201,7 +201,8 @@ class AmiClient:
         **excluding** the final ``EventList: Complete`` marker event. If the Response is not a
         Success with ``EventList: start``, returns ``(response, [])`` at once.
         """
-        return await self._request(self._require_link(), action, timeout, is_list=True)
+        return cast("tuple[Message, list[Message]]",
+                    await self._request(self._require_link(), action, timeout, is_list=True))
 
     # -- connection lifecycle -------------------------------------------------------
 

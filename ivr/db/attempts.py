@@ -2,26 +2,32 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
 from .clock import now_iso
 
 
-def create(db: Database, row: dict) -> None:
+def _table(db: Database, name: str) -> Table:
+    return db.table(name)
+
+
+def create(db: Database, row: dict[str, Any]) -> None:
     row = dict(row)
     row.setdefault("state", "queued")
     row.setdefault("created_at", now_iso())
-    db["attempts"].insert(row, pk="id")
+    _table(db, "attempts").insert(row, pk="id")
 
 
-def update(db: Database, attempt_id: str, changes: dict) -> None:
+def update(db: Database, attempt_id: str, changes: dict[str, Any]) -> None:
     if changes:
-        db["attempts"].update(attempt_id, changes)
+        _table(db, "attempts").update(attempt_id, changes)
 
 
-def add_event(db: Database, attempt_id: str, source: str, name: str, data: dict) -> None:
-    db["events"].insert({"attempt_id": attempt_id, "at": now_iso(), "source": source, "name": name,
+def add_event(db: Database, attempt_id: str, source: str, name: str, data: dict[str, Any]) -> None:
+    _table(db, "events").insert({"attempt_id": attempt_id, "at": now_iso(), "source": source, "name": name,
                          "data": json.dumps(data, ensure_ascii=False, default=str)})
 
 
@@ -32,16 +38,16 @@ def note_recording(db: Database, attempt_id: str, path: str) -> None:
         size = os.path.getsize(path)
     except OSError:
         size = None  # MixMonitor could not write it (disk full, permissions): recorded as missing
-    db["recordings"].upsert({"attempt_id": attempt_id, "path": path, "bytes": size, "created_at": now_iso()},
+    _table(db, "recordings").upsert({"attempt_id": attempt_id, "path": path, "bytes": size, "created_at": now_iso()},
                             pk="attempt_id")
 
 
-def get(db: Database, attempt_id: str) -> dict | None:
+def get(db: Database, attempt_id: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM attempts WHERE id = ?", [attempt_id]))
     return rows[0] if rows else None
 
 
-def answers(db: Database, attempt_id: str) -> list[dict]:
+def answers(db: Database, attempt_id: str) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
 
 
@@ -54,13 +60,13 @@ def ensure_borrower(db: Database, *, loan_id: str, name: str, id_last4: str | No
               "locale": locale, "timezone": timezone, "updated_at": now}
     if existing:
         borrower_id = existing[0]["id"]
-        db["borrowers"].update(borrower_id, values)
+        _table(db, "borrowers").update(borrower_id, values)
     else:
-        borrower_id = db["borrowers"].insert({"loan_id": loan_id, "created_at": now, **values}).last_pk
+        borrower_id = _table(db, "borrowers").insert({"loan_id": loan_id, "created_at": now, **values}).last_pk
     contact = list(db.query("SELECT id FROM contacts WHERE borrower_id = ? AND phone = ?", [borrower_id, phone]))
     if contact:
         contact_id = contact[0]["id"]
     else:
-        contact_id = db["contacts"].insert({"borrower_id": borrower_id, "phone": phone, "kind": "mobile",
+        contact_id = _table(db, "contacts").insert({"borrower_id": borrower_id, "phone": phone, "kind": "mobile",
                                             "status": "ok", "created_at": now}).last_pk
     return borrower_id, contact_id
