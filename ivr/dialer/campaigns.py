@@ -17,7 +17,7 @@ import json
 from sqlite_utils import Database
 
 from . import caller_id as caller_ids
-from . import dispositions, holidays, limits
+from . import dispositions, holidays, limits, target_state
 from .clock import iso, parse_iso
 from .policy import Policy
 
@@ -248,8 +248,7 @@ def finish_due(db: Database, now: dt.datetime) -> list[int]:
                                     [c["id"]]).fetchone()[0]
                 if active:
                     continue  # let calls in progress end first
-                db.execute("UPDATE campaign_targets SET status = 'done', done_reason = 'schedule-ended', updated_at = ? "
-                           "WHERE campaign_id = ? AND status = 'pending'", [iso(now), c["id"]])
+                target_state.close_all_pending(db, c["id"], "schedule-ended", now)
             apply_command(db, c["id"], "finish", now=now)
             finished.append(c["id"])
     return finished

@@ -43,7 +43,7 @@ from ..db.clock import now_iso
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
-from . import dispositions, escalations, heartbeat, limits, scheduler
+from . import dispositions, escalations, heartbeat, limits, scheduler, target_state
 from .attempt_state import AttemptView, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
@@ -68,10 +68,7 @@ def _one(db, sql, params=()):
 def mark_active(db, campaign_id: int, borrower_id: int, attempt_id: str, now: dt.datetime) -> bool:
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
-        cur = db.execute("UPDATE campaign_targets SET status = 'active', attempts = attempts + 1, retry = 1, "
-                         "last_attempt_id = ?, updated_at = ? WHERE campaign_id = ? AND borrower_id = ? "
-                         "AND status = 'pending'", [attempt_id, iso(now), campaign_id, borrower_id])
-        return cur.rowcount == 1
+        return target_state.claim(db, campaign_id, borrower_id, attempt_id, now)
 
 
 def replay_events(db, attempt_id: str) -> AttemptView:
@@ -169,10 +166,9 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
         result.update(status=nxt.status, next_at=iso(nxt.next_at) if nxt.next_at else None, done_reason=nxt.done_reason)
         if target is None or target["status"] != "active" or target["last_attempt_id"] != attempt_id:
             return result
-        db.execute("UPDATE campaign_targets SET status = ?, next_at = COALESCE(?, next_at), done_reason = ?, "
-                   "fails_in_row = ?, last_disposition = ?, updated_at = ? WHERE campaign_id = ? AND borrower_id = ?",
-                   [nxt.status, iso(nxt.next_at) if nxt.next_at else None, nxt.done_reason, nxt.fails_in_row,
-                    disposition, iso(now), attempt["campaign_id"], attempt["borrower_id"]])
+        target_state.settle(db, attempt["campaign_id"], attempt["borrower_id"], attempt_id, status=nxt.status,
+                            next_at=nxt.next_at, done_reason=nxt.done_reason, fails_in_row=nxt.fails_in_row,
+                            disposition=disposition, now=now)
         wants_message = (dialog and dialog["result"] in MESSAGE_RESULTS) or any(
             a["intent"] in MESSAGE_INTENTS for a in answers)
         if wants_message:
@@ -250,10 +246,7 @@ def fix_orphan_targets(db, now: dt.datetime) -> tuple[int, list[str]]:
         attempt = _one(db, "SELECT id, state FROM attempts WHERE id = ?", [t["last_attempt_id"]]) \
             if t["last_attempt_id"] else None
         if attempt is None:
-            db.execute("UPDATE campaign_targets SET status = 'pending', attempts = MAX(attempts - 1, 0), "
-                       "retry = CASE WHEN attempts - 1 > 0 THEN 1 ELSE 0 END, updated_at = ? "
-                       "WHERE campaign_id = ? AND borrower_id = ?", [iso(now), t["campaign_id"], t["borrower_id"]])
-            reverted += 1
+            reverted += target_state.release(db, t["campaign_id"], t["borrower_id"], now)
         elif attempt["state"] == "ended":
             to_finalize.append(attempt["id"])
     return reverted, to_finalize

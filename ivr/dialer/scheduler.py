@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from .. import metrics
+from . import target_state
 from .clock import NO_SHIFT, iso
 from .policy import Candidate, ContactFacts, Dial, Policy, Refuse, plan
 
@@ -126,13 +127,9 @@ def record_refusals(db: Database, refusals: list[Refuse], now: dt.datetime, poli
     for r in refusals:
         metrics.REFUSALS.labels(r.reason).inc()   # every decision (the log below is rate-limited)
         if r.until is None:
-            db.execute("UPDATE campaign_targets SET status = 'done', done_reason = ?, updated_at = ? "
-                       "WHERE campaign_id = ? AND borrower_id = ? AND status = 'pending'",
-                       [r.reason, stamp, r.campaign_id, r.borrower_id])
+            target_state.close(db, r.campaign_id, r.borrower_id, r.reason, now)
         else:
-            db.execute("UPDATE campaign_targets SET next_at = ?, updated_at = ? "
-                       "WHERE campaign_id = ? AND borrower_id = ? AND status = 'pending'",
-                       [iso(r.until), stamp, r.campaign_id, r.borrower_id])
+            target_state.defer(db, r.campaign_id, r.borrower_id, r.until, now)
         interval = policies[r.campaign_id].refusal_log_interval_s
         recent = db.execute("SELECT 1 FROM dial_refusals WHERE borrower_id = ? AND reason = ? AND campaign_id = ? "
                             "AND at > ? LIMIT 1", [r.borrower_id, r.reason, r.campaign_id,
