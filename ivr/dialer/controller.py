@@ -39,6 +39,7 @@ import uuid
 
 from .. import metrics, redact
 from ..config import Settings
+from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
@@ -85,7 +86,7 @@ def replay_events(db, attempt_id: str) -> AttemptView:
 
 def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) -> dict:
     """An open attempt whose channel is gone and whose end we did not see: write what we can infer."""
-    attempt = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    attempt = attempts_db.get(db, attempt_id)
     if attempt is None or attempt["state"] == "ended":
         return attempt or {}
     view = view or replay_events(db, attempt_id)
@@ -118,7 +119,7 @@ def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) 
 def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | None:
     """Apply an ended attempt's disposition: attempts.disposition, contact status, target's next
     step, fallback message. Idempotent: the target moves only if it is still active for this attempt."""
-    attempt = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    attempt = attempts_db.get(db, attempt_id)
     if attempt is None or attempt["state"] != "ended":
         return None
     dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
@@ -458,7 +459,7 @@ class Controller:
             self.trunks.release(self._trunk_of.pop(attempt_id, None))
 
     def _close_failed_place(self, db, attempt_id):
-        row = _one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+        row = attempts_db.get(db, attempt_id)
         if row is None:
             # the attempt row was never written: no Originate either; the target goes back to pending
             fix_orphan_targets(db, self.clock.now())

@@ -10,6 +10,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from ..db.connect import connect
 
@@ -26,10 +27,9 @@ class DialogStore:
 
     # ---- reads -------------------------------------------------------------------------------
     def _context(self, attempt_id: str) -> dict | None:
-        rows = list(self._db.query("SELECT * FROM attempts WHERE id = ?", [attempt_id]))
-        if not rows:
+        attempt = attempts_db.get(self._db, attempt_id)
+        if attempt is None:
             return None
-        attempt = rows[0]
         borrower = {}
         if attempt["borrower_id"]:
             found = list(self._db.query("SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]]))

@@ -14,6 +14,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
+from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from . import audit, get_db, params, privacy, security
 from .common import agent_names, borrower_view, duration, loads, one, tz
@@ -122,7 +123,7 @@ def escalation(escalation_id: int):
         view = borrower_view(db, borrower, contacts, purpose="screen_pop")
     else:
         view = privacy.View(False, borrower, [c["phone"] for c in contacts])
-    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [e["attempt_id"]])
+    attempt = attempts_db.get(db, e["attempt_id"])
     context = loads(e["context"], {}) or {}
     said = [{"step": a.get("step"), "intent": a.get("intent"), "via": a.get("via"), "text": view.text(a.get("text")),
              "digits": view.digits(a.get("step"), a.get("digits"))} for a in context.get("answers") or []]

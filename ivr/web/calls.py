@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, render_template, request, send_file
 
+from ..db import attempts as attempts_db
 from . import audit, conversation, get_db, privacy, security
 from .common import borrower_view, current_escalation_borrowers, one
 
@@ -40,7 +41,7 @@ def index():
 @security.require("calls")
 def detail(attempt_id: str):
     db = get_db()
-    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    attempt = attempts_db.get(db, attempt_id)
     if attempt is None:
         abort(404)
     borrower = one(db, "SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]]) if attempt["borrower_id"] else None
@@ -62,7 +63,7 @@ def recording(attempt_id: str):
     """The call's recording: only a file under the recordings directory; every read is audited, a
     byte range (what an <audio> element asks for) as much as the whole file."""
     db = get_db()
-    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    attempt = attempts_db.get(db, attempt_id)
     if attempt is None:
         abort(404)
     role = g.user["role"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from ..db import attempts as attempts_db
 from .common import loads, one
 
 
@@ -51,7 +52,7 @@ def turns(dialog: dict | None, answers: list[dict], view) -> list[dict]:
 
 
 def load(db, attempt_id: str, view) -> dict | None:
-    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [attempt_id])
+    attempt = attempts_db.get(db, attempt_id)
     if attempt is None:
         return None
     dialog = one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])

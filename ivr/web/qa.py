@@ -9,6 +9,7 @@ import random
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from . import audit, conversation, get_db, params, privacy, security
 from .common import loads, one, today_local
@@ -98,7 +99,7 @@ def review(review_id: int):
     r = one(db, "SELECT * FROM qa_reviews WHERE id = ?", [review_id])
     if r is None:
         abort(404)
-    attempt = one(db, "SELECT * FROM attempts WHERE id = ?", [r["attempt_id"]])
+    attempt = attempts_db.get(db, r["attempt_id"])
     borrower = one(db, "SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]]) if attempt["borrower_id"] else None
     phones = [c["phone"] for c in db.query("SELECT phone FROM contacts WHERE borrower_id = ?",
                                            [attempt["borrower_id"]])] + [attempt["number"]]
