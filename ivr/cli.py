@@ -114,11 +114,15 @@ def cmd_asr(args) -> int:
 
 
 def cmd_call(args) -> int:
-    from .oneshot import call_once
+    from .oneshot import CallRefused, call_once
     s = _settings(args)
-    row = asyncio.run(call_once(s, number=args.number, locale=args.locale, name=args.name,
-                                id_last4=args.id_last4, amount=args.amount, due_date=args.due_date,
-                                timeout=args.timeout))
+    try:
+        row = asyncio.run(call_once(s, number=args.number, locale=args.locale, name=args.name,
+                                    id_last4=args.id_last4, amount=args.amount, due_date=args.due_date,
+                                    timeout=args.timeout))
+    except CallRefused as exc:
+        print(f"ivr call: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(row, indent=2, ensure_ascii=False, default=str))
     return 0 if row.get("state") == "ended" else 1
 
