@@ -89,7 +89,7 @@ class DialogProcess:
 SIMULATED_AGENTS = ("agent1", "agent2")
 
 
-def provision_simulated_agents(settings: Settings, names, accounts_path: Path) -> Path:
+def provision_simulated_agents(settings: Settings, names, accounts_path: Path, registrar: str | None = None) -> Path:
     """The simulated agents' endpoints get fresh credentials (as an admin would make them), and the
     phones' accounts file holds the passwords (mode 0600, beside the run's other files): the phones
     REGISTER with them like real desk phones."""
@@ -107,7 +107,7 @@ def provision_simulated_agents(settings: Settings, names, accounts_path: Path) -
     accounts_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(accounts_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"registrar": f"{settings.bind}:{settings.sip_port}", "accounts": accounts}, fh)
+        json.dump({"registrar": registrar or f"{settings.bind}:{settings.sip_port}", "accounts": accounts}, fh)
     log.info("simulated agents %s: %s", ", ".join(names), apply(settings))
     return accounts_path
 
@@ -115,7 +115,11 @@ def provision_simulated_agents(settings: Settings, names, accounts_path: Path) -
 class Stack:
     def __init__(self, settings: Settings, out_dir: Path, personas_path: Path, *, agents: bool = True,
                  agent_say: str = "", agent_locale: str = "zh-CN", agent_hangup_after_ms: int | None = 4000,
-                 dialog_env: dict | None = None, agent_names=SIMULATED_AGENTS):
+                 dialog_env: dict | None = None, agent_names=SIMULATED_AGENTS, agent_registrar: str | None = None,
+                 on_agents_provisioned=None):
+        """`agent_registrar` ("host:port"): where the agents' phones register (default: the managed
+        Asterisk). `on_agents_provisioned(settings)`: with an external Asterisk, what its operator
+        does after `ivr agent add` (paste `ivr agent conf`, reload) before the phones register."""
         self.settings = settings
         self.out = Path(out_dir)
         self.personas_path = Path(personas_path)
@@ -123,6 +127,8 @@ class Stack:
         self.agents = agents
         self.agent_names = tuple(agent_names)
         self.agent_accounts = self.out / "phones" / "agent-accounts.json"
+        self.agent_registrar = agent_registrar
+        self.on_agents_provisioned = on_agents_provisioned
         self.agent_options = dict(say=agent_say, locale=agent_locale, hangup_after_ms=agent_hangup_after_ms)
         self.dialog = DialogProcess(settings, self.out / "dialog.log", env=dialog_env)
         self.borrowers: PhonePool | None = None
@@ -134,7 +140,9 @@ class Stack:
         self.out.mkdir(parents=True, exist_ok=True)
         try:
             if self.agents:
-                provision_simulated_agents(self.settings, self.agent_names, self.agent_accounts)
+                provision_simulated_agents(self.settings, self.agent_names, self.agent_accounts, self.agent_registrar)
+                if self.on_agents_provisioned is not None:
+                    self.on_agents_provisioned(self.settings)
             if self.settings.asterisk_mode == "managed":
                 asterisk.start(self.settings)
             self.dialog.start()

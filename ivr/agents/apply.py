@@ -32,8 +32,12 @@ def apply(settings: Settings) -> str:
 
 def conf_text(settings: Settings) -> str:
     """What an external Asterisk needs: the endpoints (pjsip.conf) and the queue's members (queues.conf)."""
+    from ..asterisk.guide import MANAGED_ONLY
     from ..asterisk.render import agent_endpoints, queue_members, registered_agents
     agents = registered_agents(settings)
+    # the PBX's own transport and media addresses apply, not the managed instance's
+    endpoints = "\n".join(line for line in agent_endpoints(settings, agents).splitlines()
+                          if line.split("=")[0].strip() not in MANAGED_ONLY)
     return ("; ---- pjsip.conf: Huifang agents' phones (they REGISTER; no static contact) ----\n"
-            + agent_endpoints(settings, agents)
+            + endpoints + "\n"
             + "\n; ---- queues.conf, in [huifang-agents] ----\n" + queue_members(agents) + "\n")

@@ -151,24 +151,11 @@ direct_media = no
 rtp_symmetric = yes
 media_address = 127.0.0.1
 bind_rtp_to_media_address = yes
-""" + "".join(f"""
-; added for Huifang: agent {n}'s phone
-[huifang-agent{n}]
-type = aor
-contact = sip:agent{n}@127.0.0.1:{self.agent_port}
-
-[huifang-agent{n}]
-type = endpoint
-context = huifang-from-agent
-aors = huifang-agent{n}
-disallow = all
-allow = ulaw,alaw
-dtmf_mode = rfc4733
-direct_media = no
-rtp_symmetric = yes
-media_address = 127.0.0.1
-bind_rtp_to_media_address = yes
-""" for n in (1, 2)),
+; added for Huifang: the agents' phones, pasted from `ivr agent conf` (see paste_agents)
+#include "huifang-agents-pjsip.conf"
+""",
+            "huifang-agents-pjsip.conf": "",
+            "huifang-agents-queue.conf": "",
             "extensions.conf": """[general]
 static = yes
 writeprotect = yes
@@ -195,8 +182,7 @@ retry = 2
 joinempty = yes
 leavewhenempty = no
 ringinuse = no
-member => PJSIP/huifang-agent1
-member => PJSIP/huifang-agent2
+#include "huifang-agents-queue.conf"
 """,
             "manager.conf": f"""[general]
 enabled = yes
@@ -222,6 +208,17 @@ write = {self.ami_write}
 
     def stop(self) -> None:
         process.halt(self.instance)
+
+    def paste_agents(self, agent_conf: str) -> None:
+        """What the lender's operator does after `ivr agent add`: paste `ivr agent conf` (the phones'
+        pjsip sections and the queue's members) and reload pjsip and the queues."""
+        pjsip, _, queue = agent_conf.partition("; ---- queues.conf")
+        (self.root / "etc/huifang-agents-pjsip.conf").write_text(pjsip)
+        (self.root / "etc/huifang-agents-queue.conf").write_text(
+            "\n".join(line for line in queue.splitlines() if line.startswith("member =>")) + "\n")
+        if process._pid_of(self.instance):
+            self.cli("module reload res_pjsip.so")
+            self.cli("module reload app_queue.so")
 
     def cli(self, command: str) -> str:
         return process.run_cli(self.instance, command)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from ivr import config
+from ivr.agents.apply import conf_text as agent_conf_text
 from ivr.asterisk import render
 from ivr.config import REPO_ROOT
 from ivr.db.connect import connect
@@ -61,7 +62,8 @@ def external(tmp_path_factory):
                                         ensure_ascii=False))
     borrowers = json.loads((HERE / "borrowers.json").read_text())
     pbx.start(render.render_dialplan(settings))
-    stack = Stack(settings, out / "run", personas_path)
+    stack = Stack(settings, out / "run", personas_path, agent_registrar=f"127.0.0.1:{pbx.sip_port}",
+                  on_agents_provisioned=lambda s: pbx.paste_agents(agent_conf_text(s)))
     try:
         stack.start()
         everyone = load_personas(personas_path)
