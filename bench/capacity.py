@@ -42,10 +42,10 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.output import run_dir
 from bench.stats import percentile
 from ivr import config, tts
 from ivr.asterisk import process as asterisk
-from ivr.config import REPO_ROOT
 from ivr.db import attempts as attempts_db
 from ivr.db.writer import AsyncDb
 from ivr.dialer.calls import CallPlacer
@@ -536,7 +536,7 @@ def main() -> int:
     args.modes = [m for m in args.modes.split(",") if m]
     logging.basicConfig(level=logging.INFO if args.v else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    out = Path(args.out) if args.out else REPO_ROOT / "runs" / time.strftime("capacity-%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else run_dir("capacity")
     out.mkdir(parents=True, exist_ok=True)
     settings = config.load().replace(instance=args.instance, port_base=args.port_base,
                                      db_path=str(out / "huifang.db"), ring_timeout_s=20,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.output import run_dir  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from ivr import config  # noqa: E402
 from ivr.db.connect import connect  # noqa: E402
@@ -60,8 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--instance", default="announce-dev")
     ap.add_argument("--out", default="", help="JSON file (default runs/turn-latency-<time>.json)")
     a = ap.parse_args(argv)
-    run = Path("runs") / time.strftime("turn-latency-%Y%m%d-%H%M%S")
-    run.mkdir(parents=True, exist_ok=True)
+    run = run_dir("turn-latency")
     settings = config.load().replace(port_base=a.port_base, instance=a.instance, db_path=str(run / "huifang.db"),
                                      ring_timeout_s=10)
     ensure_installed(settings)
