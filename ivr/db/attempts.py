@@ -26,6 +26,13 @@ def update(db: Database, attempt_id: str, changes: dict[str, Any]) -> None:
         _table(db, "attempts").update(attempt_id, changes)
 
 
+def mark_dialing(db: Database, attempt_id: str, at: str) -> bool:
+    """queued -> dialing, just before the Originate is sent; False if the attempt is no longer queued."""
+    cur = db.execute("UPDATE attempts SET state = 'dialing', originated_at = ? WHERE id = ? AND state = 'queued'",
+                     [at, attempt_id])
+    return cur.rowcount == 1
+
+
 def add_event(db: Database, attempt_id: str, source: str, name: str, data: dict[str, Any]) -> None:
     _table(db, "events").insert({"attempt_id": attempt_id, "at": now_iso(), "source": source, "name": name,
                          "data": json.dumps(data, ensure_ascii=False, default=str)})

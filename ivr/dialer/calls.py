@@ -98,7 +98,12 @@ class CallPlacer:
                          f"IVR_RING_TIMEOUT={self.settings.ring_timeout_s}", f"IVR_CALLER_ID={caller_id}",
                          *trunk_vars],
         }
-        await self.db.call(attempts_db.update, attempt_id, {"state": "dialing", "originated_at": now_iso()})
+        if not await self.db.call(attempts_db.mark_dialing, attempt_id, now_iso()):
+            # closed meanwhile (it was judged lost): never originate an attempt that is over
+            log.warning("attempt %s: closed before its Originate was sent: not placing it", attempt_id)
+            tracker.view = dataclasses.replace(tracker.view, originate_ok=False, main_hangup=True)
+            tracker.done.set()
+            return attempt_id
         tracker.view = dataclasses.replace(tracker.view, state="dialing")
         try:
             response = await self.ami.send_action(action, timeout=10)

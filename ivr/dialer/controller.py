@@ -339,6 +339,10 @@ class Controller:
         if connected:
             self._needs_reconcile = True
 
+    def _busy(self) -> int:
+        """Calls of this process: being placed (until the Originate was sent) or followed."""
+        return len(self._placing | self._in_flight.keys())
+
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -353,7 +357,7 @@ class Controller:
                 await self.tick()
                 if once:
                     break
-                if until_idle and not self._in_flight and not self._placing:
+                if until_idle and not self._busy():
                     running = await self.db.call(lambda d: d.execute(
                         "SELECT count(*) FROM campaigns WHERE state IN ('running', 'paused')").fetchone()[0])
                     if running == 0:
@@ -371,7 +375,7 @@ class Controller:
         started = time.perf_counter()
         now = self.clock.now()
         self.stats.ticks += 1
-        metrics.CALLS_IN_FLIGHT.set(len(self._in_flight) + len(self._placing))
+        metrics.CALLS_IN_FLIGHT.set(self._busy())
         try:
             self.holidays.refresh()
         except HolidayFileError as exc:   # keep the days read before; the policy refuses unknown years
@@ -404,7 +408,7 @@ class Controller:
                 pacer = self._pacers[c["id"]] = scheduler.Pacer(rate)
             budgets[c["id"]] = max(0, min(limits.concurrency(c["max_concurrent"]) - active.get(c["id"], 0),
                                           pacer.available()))
-        global_slots = min(self.max_channels - len(self._in_flight) - len(self._placing), self.trunks.room())
+        global_slots = min(self.max_channels - self._busy(), self.trunks.room())
         if global_slots <= 0 or not any(budgets.values()):
             return
         in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
@@ -439,7 +443,6 @@ class Controller:
             if not await self.db.call(mark_active, dial.campaign_id, dial.borrower_id, attempt_id, now):
                 return
             self._in_flight[attempt_id] = dial
-            self._placing.discard(attempt_id)
             self.stats.placed += 1
             self.stats.originate_times.append(time.monotonic())
             log.info("attempt %s: campaign %s borrower %s -> %s (%s)", attempt_id, dial.campaign_id,
@@ -452,6 +455,8 @@ class Controller:
             except Exception:
                 log.exception("attempt %s: placing failed", attempt_id)
                 await self.db.call(self._close_failed_place, attempt_id)
+            # placed (or closed): from now on reconcile may judge it by its channel
+            self._placing.discard(attempt_id)
             await self._wait_and_finalize(attempt_id)
         finally:
             self._placing.discard(attempt_id)
@@ -519,7 +524,7 @@ class Controller:
         for a in rows:
             aid = a["id"]
             if aid in self._placing:
-                continue
+                continue     # its row is written before its Originate is sent: no channel yet, and none lost
             # just originated (CallPlacer stamps originated_at with the wall clock): its channel
             # may not exist yet
             wall = dt.datetime.now(dt.timezone.utc)

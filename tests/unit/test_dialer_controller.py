@@ -7,6 +7,7 @@ import datetime as dt
 
 
 from ivr.config import Settings
+from ivr.db import attempts as attempts_db
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller
 from ivr.dialer.clock import shift_to
@@ -156,4 +157,54 @@ def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
     assert "13800000001" not in numbers and "13800000002" not in numbers and numbers.count("13800000003") == 1
     assert t[1]["status"] == "done" and t[2]["status"] == "pending" and t[2]["attempts"] == 1
     assert t[3]["attempts"] == 1
+    adb.close()
+
+
+class ReconcileWhilePlacing(FakePlacer):
+    """A placer during whose placement (row written, Originate not yet sent) a periodic reconcile runs."""
+
+    controller = None
+
+    async def place(self, number, **kw):
+        row = {"id": kw["attempt_id"], "number": number, "locale": kw["locale"], "borrower_id": kw["borrower_id"],
+               "contact_id": kw["contact_id"], "campaign_id": kw["campaign_id"], "flow": kw.get("flow", "followup"),
+               "state": "queued", "created_at": kw["created_at"]}
+        await self.db.call(attempts_db.create, row)
+        await self.controller.reconcile()         # no channel yet: it must not be judged lost
+        await self.db.call(attempts_db.update, row["id"], {"state": "dialing"})
+        self.placed.append((row["id"], number))
+        self.alive.add(row["id"])
+        self._done[row["id"]] = asyncio.Event()
+        asyncio.get_running_loop().call_later(self.duration_s, lambda: asyncio.ensure_future(self._end(row["id"])))
+        return row["id"]
+
+
+def test_a_reconcile_while_an_attempt_is_being_placed_leaves_it_alone(tmp_path):
+    adb = setup_db(tmp_path / "t.db")
+    cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
+                           retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}})
+    campaigns.request(adb.db, cid, "start", "web:test")
+    placer = ReconcileWhilePlacing(adb, outcome_for=scripted(), duration_s=0.05)
+    ctl = controller.Controller(Settings(), policy_shift=shift_to(TEN_AM), placer=placer, db=adb, tick_s=0.05)
+    placer.controller = ctl
+    asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
+    assert ctl.stats.reconciled_closed == 0
+    d = adb.db
+    assert d.execute("SELECT count(*) FROM attempts WHERE disposition IN ('dialer-error', 'unknown-after-restart')"
+                     ).fetchone()[0] == 0
+    numbers = [n for _, n in placer.placed]
+    assert numbers.count("13800000001") == 1 and numbers.count("13800000003") == 1
+    adb.close()
+
+
+def test_an_attempt_closed_before_its_originate_is_not_marked_dialing(tmp_path):
+    adb = setup_db(tmp_path / "t.db")
+    d = adb.db
+    attempts_db.create(d, {"id": "a-1", "number": "13800000001", "locale": "zh-CN"})
+    attempts_db.create(d, {"id": "a-2", "number": "13800000002", "locale": "zh-CN"})
+    attempts_db.update(d, "a-2", {"state": "ended", "disposition": "dialer-error"})
+    assert attempts_db.mark_dialing(d, "a-1", "2026-12-01T02:00:00Z") is True
+    assert attempts_db.mark_dialing(d, "a-1", "2026-12-01T02:00:01Z") is False     # only once
+    assert attempts_db.mark_dialing(d, "a-2", "2026-12-01T02:00:00Z") is False
+    assert attempts_db.get(d, "a-2")["state"] == "ended"
     adb.close()
