@@ -20,6 +20,7 @@ Two layers, because one forgotten argument is enough to leak:
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 _SEP = r"[ \-+]"                                       # separators inside a written number
 _START = r"(?:(?<![0-9A-Za-z.])|(?<=%[0-9A-Fa-f]{2}))"  # not glued to a word, a decimal point, or digits
@@ -56,14 +57,9 @@ def words(text) -> str:
     return f"<{len(str(text))} chars>" if text else "-"
 
 
-def _mask(m: re.Match) -> str:
-    if m.group("uuid") or m.group("uniqueid") or m.group("sequence"):
-        return m.group(0)
-    return phone(m.group(0))
-
-
-def scrub(text) -> str:
-    """`text` with everything that looks like a phone number masked to its last four digits."""
+def scrub(text, mask: Callable[[str], str] = phone) -> str:
+    """`text` with everything that looks like a phone number replaced by `mask(number)`: by default
+    its last four digits, as a log line shows it (the web app's screens pass their own mask)."""
     if text is None:
         return ""
     text = str(text)
@@ -71,5 +67,10 @@ def scrub(text) -> str:
     if "%" in text:  # a logged URL: '+', ' ' and '-' may be percent-encoded, even more than once
         plain = _MULTIPLY_ENCODED.sub("%", plain)
         plain = _ENCODED_SEP.sub(lambda m: _DECODED_SEP[m.group(1).lower()], plain)
-    masked = _PATTERN.sub(_mask, plain)
+
+    def masked_match(m: re.Match) -> str:
+        if m.group("uuid") or m.group("uniqueid") or m.group("sequence"):
+            return m.group(0)
+        return mask(m.group(0))
+    masked = _PATTERN.sub(masked_match, plain)
     return text if masked == plain else masked
