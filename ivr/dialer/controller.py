@@ -123,10 +123,11 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
     if attempt is None or attempt["state"] != "ended":
         return None
     dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
-    if dialog is not None and attempt["outcome"] != "answered":
-        # a call followed after a restart whose answer we did not see: the dialog server talked to someone
+    if dialog is not None and (attempt["outcome"] != "answered" or not attempt["answered_at"]):
+        # a call followed after a restart whose answer we did not see: the dialog server talked to
+        # someone, and its start is the best answer time we have (talk time in reports needs one)
         fix = {"outcome": "answered", "answered_at": attempt["answered_at"] or dialog["started_at"],
-               "cause": attempt["cause"] if attempt["outcome"] is None else 16}
+               "cause": attempt["cause"] if attempt["outcome"] in (None, "answered") else 16}
         db["attempts"].update(attempt_id, fix)
         attempt = {**attempt, **fix}
     early = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND name = 'DialState' AND data LIKE '%PROGRESS%' "

@@ -5,17 +5,27 @@ Why this exists: production's `ivr dialer run` takes no clock option at all, so 
 the calling-hours policy to see 10:00 Beijing (whatever the machine's hour) starts this test-only
 entry instead. It is not installed with the package, takes no time argument, and, like the demo,
 shifts only the policy's "now" (`Controller(policy_shift=...)`); every stored time is real.
+
+`DIE_AT` in the environment makes it SIGKILL itself at a chosen moment, for the tests that kill the
+controller where it hurts most:
+  before-originate  an attempt's row is written, its Originate not yet sent;
+  after-originate   the Originate was sent and accepted, nothing heard back yet;
+  in-finalize       inside the transaction that applies an ended attempt's disposition.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
+import os
+import signal
 import sys
 from zoneinfo import ZoneInfo
 
 from ivr import config
 from ivr.dialer.clock import shift_to
+from ivr.db import attempts as attempts_db
+from ivr.dialer import calls, target_state
 from ivr.dialer.controller import Controller
 
 
@@ -23,9 +33,33 @@ def ten_am_beijing() -> dt.datetime:
     return dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
+def die(*_args, **_kwargs):
+    print(f"dying at {os.environ['DIE_AT']}", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def arm(point: str) -> None:
+    """Make the process kill itself at `point` (see the module docstring)."""
+    if point == "before-originate":
+        attempts_db.mark_dialing = die
+    elif point == "after-originate":
+        place = calls.CallPlacer.place
+
+        async def place_then_die(self, *args, **kwargs):
+            await place(self, *args, **kwargs)
+            die()
+        calls.CallPlacer.place = place_then_die
+    elif point == "in-finalize":
+        target_state.settle = die
+    else:
+        raise SystemExit(f"DIE_AT: unknown point {point!r}")
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = config.load()
+    if os.environ.get("DIE_AT"):
+        arm(os.environ["DIE_AT"])
     ctl = Controller(settings, max_channels=8, tick_s=0.2, lender=settings.lender_name,
                      policy_shift=shift_to(ten_am_beijing()))
     print(f"test dialer starting: db {settings.database}, policy time 10:00 Beijing", flush=True)
