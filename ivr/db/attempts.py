@@ -14,6 +14,18 @@ def _table(db: Database, name: str) -> Table:
     return db.table(name)
 
 
+def new_row(attempt_id: str, number: str, *, locale: str, borrower_id: int | None, contact_id: int | None,
+            campaign_id: int | None, flow: str, caller_id: str, trunk: str,
+            created_at: str | None = None) -> dict[str, Any]:
+    """An attempt as it is first written (queued), before its Originate is sent."""
+    row: dict[str, Any] = {"id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
+                           "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued",
+                           "caller_id": caller_id, "trunk": trunk}
+    if created_at:
+        row["created_at"] = created_at
+    return row
+
+
 def create(db: Database, row: dict[str, Any]) -> None:
     row = dict(row)
     row.setdefault("state", "queued")

@@ -65,21 +65,23 @@ class CallPlacer:
     async def place(self, number: str, *, locale: str, borrower_id: int | None = None,
                     contact_id: int | None = None, campaign_id: int | None = None, flow: str = "followup",
                     attempt_id: str | None = None, created_at: str | None = None,
-                    trunks: list[Trunk] | None = None, caller_id: str | None = None) -> str:
+                    trunks: list[Trunk] | None = None, caller_id: str | None = None,
+                    recorded: bool = False) -> str:
         """`attempt_id`: an id chosen (and recorded) by the caller beforehand; `created_at`: the
         caller's clock, so that caps counted on attempts.created_at follow that clock; `trunks`: the
         trunks to try in order (default: every configured one); `caller_id`: the number shown
-        (default: the `default_caller_id` setting). A number a trunk cannot dial raises `NumberError`
-        after the attempt row is written (the controller closes it as a dialer error)."""
+        (default: the `default_caller_id` setting); `recorded`: the caller already wrote the attempt
+        row (`attempts.new_row`), as the controller does in the transaction that claims the call. A
+        number a trunk cannot dial raises `NumberError` after the attempt row is written (the
+        controller closes it as a dialer error)."""
         attempt_id = attempt_id or str(uuid.uuid4())
         trunks = trunks or self.settings.trunks()
         caller_id = caller_id or self.settings.default_caller_id
-        row = {"id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
-               "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued",
-               "caller_id": caller_id, "trunk": trunks[0].endpoint}
-        if created_at:
-            row["created_at"] = created_at
-        await self.db.call(attempts_db.create, row)
+        if not recorded:
+            await self.db.call(attempts_db.create, attempts_db.new_row(
+                attempt_id, number, locale=locale, borrower_id=borrower_id, contact_id=contact_id,
+                campaign_id=campaign_id, flow=flow, caller_id=caller_id, trunk=trunks[0].endpoint,
+                created_at=created_at))
         trunk_vars = dial_variables(number, trunks)   # NumberError: the caller closes the attempt
         action_id = f"orig-{attempt_id}"
         tracker = Tracker(view=AttemptView(attempt_id), done=asyncio.Event(), action_id=action_id)

@@ -66,10 +66,19 @@ def _one(db, sql, params=()):
     return rows[0] if rows else None
 
 
-def mark_active(db, campaign_id: int, borrower_id: int, attempt_id: str, now: dt.datetime) -> bool:
+def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, *,
+               policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> bool:
+    """One transaction: the policy still wants this call (scheduler.still_due), the target goes
+    active for it, and its attempt row is written (queued) — so every other controller sees the
+    borrower on a call from the same instant the call counts. False: nothing was written."""
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
-        return target_state.claim(db, campaign_id, borrower_id, attempt_id, now)
+        if not scheduler.still_due(db, dial, campaign, now, policy_shift=policy_shift, calendar=calendar):
+            return False
+        if not target_state.claim(db, dial.campaign_id, dial.borrower_id, attempt["id"], now):
+            return False
+        attempts_db.create(db, attempt)
+        return True
 
 
 def replay_events(db, attempt_id: str) -> AttemptView:
@@ -430,7 +439,8 @@ class Controller:
             self._placing.add(attempt_id)
             shown = caller_ids.from_campaign(campaign_rows.get(dial.campaign_id), dial.number, dial.borrower_id,
                                              self.settings.default_caller_id)
-            self._spawn(self._run_attempt(dial, attempt_id, trunks=trunks, caller_id=shown))
+            self._spawn(self._run_attempt(dial, attempt_id, campaign_rows[dial.campaign_id], trunks=trunks,
+                                          caller_id=shown))
         self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, time.perf_counter() - started)
 
     def _fallback_for_refusal(self, db, campaign_id, borrower_id, reason, now):
@@ -438,10 +448,15 @@ class Controller:
         borrower = _one(db, "SELECT * FROM borrowers WHERE id = ?", [borrower_id])
         return queue_fallback(db, campaign, borrower, "unreachable", now, self.lender, reason=reason)
 
-    async def _run_attempt(self, dial: Dial, attempt_id: str, *, trunks=None, caller_id=None) -> None:
+    async def _run_attempt(self, dial: Dial, attempt_id: str, campaign: dict, *, trunks, caller_id: str) -> None:
         try:
             now = self.clock.now()
-            if not await self.db.call(mark_active, dial.campaign_id, dial.borrower_id, attempt_id, now):
+            row = attempts_db.new_row(attempt_id, dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
+                                      contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
+                                      caller_id=caller_id, trunk=trunks[0].endpoint, created_at=iso(now))
+            if not await self.db.call(lambda d: claim_dial(d, dial, row, campaign, now, policy_shift=self.policy_shift,
+                                                           calendar=self.holidays)):
+                log.info("attempt %s: not placed, the borrower's situation changed since the tick", attempt_id)
                 return
             self._in_flight[attempt_id] = dial
             self.stats.placed += 1
@@ -452,7 +467,7 @@ class Controller:
                 await self.placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                         contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
                                         attempt_id=attempt_id, created_at=iso(now), trunks=trunks,
-                                        caller_id=caller_id)
+                                        caller_id=caller_id, recorded=True)
             except Exception:
                 log.exception("attempt %s: placing failed", attempt_id)
                 await self.db.call(self._close_failed_place, attempt_id)

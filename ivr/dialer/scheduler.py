@@ -178,6 +178,24 @@ def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: 
     return TickResult(dials, refusals, len(candidates), time.perf_counter() - started, finished)
 
 
+def still_due(db: Database, dial: Dial, campaign: dict, now: dt.datetime, *,
+              policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> bool:
+    """Would the policy still place exactly this call? Asked again inside the transaction that
+    claims it, from what the database says now: another controller may have called the borrower
+    or the number since this one's tick read the facts, so the caps (connected, unanswered, never
+    two calls at once) hold across every controller sharing the database."""
+    targets = list(db.query(
+        "SELECT t.*, b.timezone, b.locale FROM campaign_targets t JOIN borrowers b ON b.id = t.borrower_id "
+        "WHERE t.campaign_id = ? AND t.borrower_id = ? AND t.status = 'pending'",
+        [dial.campaign_id, dial.borrower_id]))
+    if not targets:
+        return False
+    candidates = gather(db, targets, {campaign["id"]: campaign}, now, policy_shift=policy_shift)
+    dials, _ = plan(candidates, now + policy_shift, {campaign["id"]: policy_of(campaign)}, {campaign["id"]: 1},
+                    None, calendar)
+    return bool(dials) and dials[0].contact_id == dial.contact_id
+
+
 class Pacer:
     """Calls-per-second pacing for one campaign: a token bucket refilled at max_cps."""
 

@@ -39,7 +39,7 @@ class FakePlacer:
         pass
 
     async def place(self, number, *, locale, borrower_id=None, contact_id=None, campaign_id=None, flow="followup",
-                    attempt_id=None, created_at=None, trunks=None, caller_id=None):
+                    attempt_id=None, created_at=None, trunks=None, caller_id=None, recorded=False):
         self.dialled = getattr(self, "dialled", [])
         self.dialled.append({"attempt_id": attempt_id, "trunks": [t.endpoint for t in trunks or []],
                              "caller_id": caller_id})
@@ -47,7 +47,10 @@ class FakePlacer:
                "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "dialing"}
         if created_at:
             row["created_at"] = created_at
-        await self.db.call(attempts_db.create, row)
+        if recorded:                      # written (queued) by the controller's claim: now "originated"
+            await self.db.call(attempts_db.update, attempt_id, {"state": "dialing"})
+        else:
+            await self.db.call(attempts_db.create, row)
         self.placed.append((attempt_id, number))
         self.alive.add(attempt_id)
         self._done[attempt_id] = asyncio.Event()

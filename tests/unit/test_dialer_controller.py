@@ -9,7 +9,7 @@ import datetime as dt
 from ivr.config import Settings
 from ivr.db import attempts as attempts_db
 from ivr.db.writer import AsyncDb
-from ivr.dialer import campaigns, controller
+from ivr.dialer import campaigns, controller, target_state
 from ivr.dialer.clock import shift_to
 from tests.support.fake_placer import FakePlacer
 
@@ -130,11 +130,11 @@ def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
     campaigns.apply_command(d, cid, "start", now=now)
     # what a killed controller left behind:
     for b, aid, state in ((1, "live-1", "in_dialog"), (2, "gone-2", "ringing")):
-        controller.mark_active(d, cid, b, aid, now)
+        target_state.claim(d, cid, b, aid, now)
         d["attempts"].insert({"id": aid, "borrower_id": b, "contact_id": b, "campaign_id": cid,
                               "number": list(OUTCOMES)[b - 1], "locale": "zh-CN", "state": state,
                               "created_at": controller.iso(now), "originated_at": controller.iso(now)})
-    controller.mark_active(d, cid, 3, "never-placed-3", now)
+    target_state.claim(d, cid, 3, "never-placed-3", now)
     placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05)
     placer.alive.add("live-1")        # Asterisk still has this call
 
@@ -166,10 +166,8 @@ class ReconcileWhilePlacing(FakePlacer):
     controller = None
 
     async def place(self, number, **kw):
-        row = {"id": kw["attempt_id"], "number": number, "locale": kw["locale"], "borrower_id": kw["borrower_id"],
-               "contact_id": kw["contact_id"], "campaign_id": kw["campaign_id"], "flow": kw.get("flow", "followup"),
-               "state": "queued", "created_at": kw["created_at"]}
-        await self.db.call(attempts_db.create, row)
+        row = {"id": kw["attempt_id"]}
+        assert kw["recorded"]                     # the claim wrote it, queued
         await self.controller.reconcile()         # no channel yet: it must not be judged lost
         await self.db.call(attempts_db.update, row["id"], {"state": "dialing"})
         self.placed.append((row["id"], number))

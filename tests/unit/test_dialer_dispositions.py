@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ivr.db.connect import connect
-from ivr.dialer import campaigns, controller, dispositions
+from ivr.dialer import campaigns, controller, dispositions, target_state
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
 
@@ -104,7 +104,7 @@ def db(tmp_path):
 
 
 def attempt(db, aid, borrower, **row):
-    controller.mark_active(db, 1, borrower, aid, NOW)
+    target_state.claim(db, 1, borrower, aid, NOW)
     db["attempts"].insert({"id": aid, "borrower_id": borrower, "contact_id": borrower, "campaign_id": 1,
                            "number": f"1380000000{borrower}", "locale": "zh-CN", "state": "ended",
                            "created_at": controller.iso(NOW), **row})
@@ -143,7 +143,7 @@ def test_finalize_invalid_marks_contact_and_completed_has_no_sms(db):
 
 def test_close_lost_infers_what_it_can(db):
     # answered and the dialog finished: answered, with the dialog's disposition
-    controller.mark_active(db, 1, 1, "c1", NOW)
+    target_state.claim(db, 1, 1, "c1", NOW)
     db["attempts"].insert({"id": "c1", "borrower_id": 1, "contact_id": 1, "campaign_id": 1, "number": "13800000001",
                            "locale": "zh-CN", "state": "in_dialog", "created_at": controller.iso(NOW)})
     db["dialogs"].insert({"attempt_id": "c1", "started_at": "2026-12-01T02:00:05.000+00:00", "result": "refused"})
@@ -151,14 +151,14 @@ def test_close_lost_infers_what_it_can(db):
     assert row["outcome"] == "answered" and row["answered_at"] == "2026-12-01T02:00:05.000+00:00"
     assert controller.finalize(db, "c1", NOW)["disposition"] == "answered-completed"
     # ringing, nothing known: unknown-after-restart, retried by its rule
-    controller.mark_active(db, 1, 2, "c2", NOW)
+    target_state.claim(db, 1, 2, "c2", NOW)
     db["attempts"].insert({"id": "c2", "borrower_id": 2, "contact_id": 2, "campaign_id": 1, "number": "13800000002",
                            "locale": "zh-CN", "state": "ringing", "created_at": controller.iso(NOW)})
     controller.close_lost(db, "c2", None, NOW)
     r = controller.finalize(db, "c2", NOW)
     assert r["disposition"] == "unknown-after-restart" and r["status"] == "pending"
     # recorded events tell us it was busy
-    controller.mark_active(db, 1, 2, "c3", NOW) or db.execute(
+    target_state.claim(db, 1, 2, "c3", NOW) or db.execute(
         "UPDATE campaign_targets SET status='active', last_attempt_id='c3' WHERE borrower_id=2")
     db["attempts"].insert({"id": "c3", "borrower_id": 2, "contact_id": 2, "campaign_id": 1, "number": "13800000002",
                            "locale": "zh-CN", "state": "dialing", "created_at": controller.iso(NOW)})
@@ -171,7 +171,7 @@ def test_close_lost_infers_what_it_can(db):
 
 
 def test_orphan_target_without_attempt_row_goes_back_to_pending(db):
-    controller.mark_active(db, 1, 1, "never-written", NOW)
+    target_state.claim(db, 1, 1, "never-written", NOW)
     reverted, ended = controller.fix_orphan_targets(db, NOW)
     t = target(db, 1)
     assert reverted == 1 and ended == [] and t["status"] == "pending" and t["attempts"] == 0 and t["retry"] == 0

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from ivr import config, health, metrics
 from ivr.ami import client as ami_client
 from ivr.db.connect import connect
-from ivr.dialer import campaigns, controller, scheduler
+from ivr.dialer import campaigns, controller, scheduler, target_state
 from ivr.dialer.policy import Policy, Refuse
 from ivr.dialer.queue_wait import QueueWaits
 from ivr.dialog.runner import CallContext, FlowRunner
@@ -217,7 +217,7 @@ def db(tmp_path):
 
 
 def _ended(db, aid, **row):
-    controller.mark_active(db, 1, 1, aid, NOW)
+    target_state.claim(db, 1, 1, aid, NOW)
     db["attempts"].insert({"id": aid, "borrower_id": 1, "contact_id": 1, "campaign_id": 1, "number": "13800000001",
                            "locale": "zh-CN", "state": "ended", "created_at": controller.iso(NOW), **row})
 
