@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ivr import config
+from ivr.db import migrate
 from ivr.db.connect import connect
 from ivr.db.migrations import split_statements
 
@@ -33,9 +34,11 @@ def test_database_is_wal_and_migrations_are_idempotent(tmp_path):
     db = connect(tmp_path / "h.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"borrowers", "contacts", "attempts", "events", "answers", "dialogs"} <= set(db.table_names())
-    applied = db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+    assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == migrate.head()
+    db.execute("INSERT INTO dnc (number, created_at) VALUES ('13800000000', 'x')")
     db2 = connect(tmp_path / "h.db")
-    assert db2.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == applied
+    assert [r[0] for r in db2.execute("SELECT version_num FROM alembic_version")] == [migrate.head()]
+    assert db2.execute("SELECT count(*) FROM dnc").fetchone()[0] == 1
 
 
 def test_statement_splitter():
