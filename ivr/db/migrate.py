@@ -38,7 +38,8 @@ from sqlalchemy.pool import NullPool
 from sqlite_utils import Database
 
 from ..config import normalize_database_url
-from .engine import BUSY_TIMEOUT_MS, engine_for
+from .connect import BUSY_TIMEOUT_MS
+from .engine import engine_for
 from .migrations import migrations as legacy_migrations
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,8 @@
 """Settings from defaults, TOML and IVR_* variables; the database opens in WAL with migrations applied."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ivr import config
@@ -66,3 +68,23 @@ def test_statement_splitter_keeps_a_trigger_body_whole():
     for statement in statements:
         conn.execute(statement)
     assert conn.execute("SELECT note FROM t").fetchone()[0] == "a;\n b"
+
+
+def test_database_url_defaults_to_the_sqlite_file_and_selects_postgresql(tmp_path):
+    s = config.load(env={"IVR_DB_PATH": str(tmp_path / "h.db")})
+    assert s.database_url_effective == f"sqlite:///{tmp_path / 'h.db'}"
+    pg = config.load(env={"IVR_DATABASE_URL": "postgresql://huifang:s3cret@db.internal:5432/huifang"})
+    assert pg.database_url_effective == "postgresql+psycopg://huifang:s3cret@db.internal:5432/huifang"
+    assert config.normalize_database_url("postgres://h@127.0.0.1/x") == "postgresql+psycopg://h@127.0.0.1/x"
+    assert "s3cret" not in repr(pg)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("mysql://u@h/db", "unsupported scheme 'mysql'"),
+    ("postgresql+psycopg2://u@h/db", "unsupported scheme"),
+    ("huifang.db", "expected sqlite:///<file>"),
+    ("sqlite://", "sqlite:///<file>"),
+])
+def test_a_bad_database_url_stops_loading_with_its_name(url, message):
+    with pytest.raises(ValueError, match=f"database_url: .*{re.escape(message)}"):
+        config.load(env={"IVR_DATABASE_URL": url})
