@@ -27,6 +27,7 @@ import functools
 import logging
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -48,6 +49,8 @@ SCRIPT_DIR = Path(__file__).with_name("alembic")
 BASELINE = "0001"
 LEGACY_TABLE = "_sqlite_migrations"
 PG_LOCK_KEY = 0x48756966   # "Huif": pg_advisory_xact_lock key held while migrating
+# Alembic's `context` is one module-level proxy: two threads of one process must not run env.py at once
+_ALEMBIC = threading.Lock()
 
 
 class MigrationError(Exception):
@@ -109,7 +112,8 @@ def upgrade(url: str) -> str:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-                _upgrade_in_transaction(conn, url)
+                with _ALEMBIC:
+                    _upgrade_in_transaction(conn, url)
     except sa.exc.OperationalError as exc:
         raise MigrationError(f"cannot migrate the database at {shown(url)}: {exc.orig}") from exc
     finally:
@@ -179,7 +183,7 @@ def new_revision(message: str) -> Path:
         upgrade(url)
         engine = engine_for(url, poolclass=NullPool)
         try:
-            with engine.connect() as conn:
+            with engine.connect() as conn, _ALEMBIC:
                 script = command.revision(alembic_config(conn), message, autogenerate=True, rev_id=number)
         finally:
             engine.dispose()

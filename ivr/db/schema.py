@@ -14,8 +14,9 @@ in the same column order (columns added later by ALTER TABLE come last, as they 
 - REAL is `DOUBLE PRECISION` on PostgreSQL (its own REAL is 4 bytes) and stays REAL on SQLite;
 - primary key columns are NOT NULL (SQLite let a TEXT primary key be NULL as a historical quirk);
 - constraints carry names from `NAMING_CONVENTION`, so later revisions can drop them on both engines;
-- the append-only audit log and the locked QA review were SQLite triggers; `TRIGGERS` has them for
-  both engines, and both raise an integrity error (SQLite RAISE(ABORT), PostgreSQL SQLSTATE 23000).
+- the append-only audit log and the locked QA review were SQLite triggers; `GUARDS` has them for
+  both engines, and both raise an integrity error (SQLite RAISE(ABORT), PostgreSQL SQLSTATE 23000);
+- every default is a constant (the legacy files have no `datetime('now')`: the code writes each time).
 """
 from __future__ import annotations
 
