@@ -100,6 +100,23 @@ def test_alembic_baseline_on_sqlite_matches_the_legacy_sql_files(tmp_path):
         assert fresh[table] == legacy[table], table
 
 
+def test_a_new_file_made_by_replaying_alembics_statements_is_the_same_as_alembics(tmp_path, monkeypatch):
+    monkeypatch.setattr(migrate, "_sqlite_from_nothing", {})
+    migrate.upgrade(f"sqlite:///{tmp_path / 'first.db'}")          # Alembic itself
+    assert migrate._sqlite_from_nothing[migrate.head()]
+    migrate.upgrade(f"sqlite:///{tmp_path / 'second.db'}")         # its statements again
+
+    def dump(name: str) -> list[tuple]:
+        conn = sqlite3.connect(str(tmp_path / name))
+        try:
+            return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").fetchall() + \
+                conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            conn.close()
+    first = dump("first.db")
+    assert len(first) > 100 and dump("second.db") == first
+
+
 def test_baseline_primary_keys_are_not_null_and_integer_ids_still_autoincrement(tmp_path):
     db = connect(tmp_path / "h.db")
     with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
