@@ -28,7 +28,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
 # package scripts/setup.sh checks for, so `make test` in the container installs nothing
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates make tzdata \
-      mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2 chromium fonts-wqy-microhei \
+      mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2 postgresql chromium fonts-wqy-microhei \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=asterisk / /var/cache/ivr/asterisk-rootfs/
 WORKDIR /opt/huifang

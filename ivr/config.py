@@ -42,6 +42,10 @@ class Settings:
     instance: str = "default"
     # SQLite database file; empty means <cache_dir>/instances/<instance>/huifang.db
     db_path: str = ""
+    # where every process keeps its state: empty means that SQLite file (sqlite:///<db_path>);
+    # postgresql://user:password@host:port/dbname for the shared PostgreSQL of several nodes
+    # (see database_url_effective; kept out of repr, it may hold a password)
+    database_url: str = field(default="", repr=False)
 
     # every socket of ours binds here
     bind: str = "127.0.0.1"
@@ -224,6 +228,11 @@ class Settings:
         return Path(self.db_path) if self.db_path else self.instance_dir / "huifang.db"
 
     @property
+    def database_url_effective(self) -> str:
+        """The SQLAlchemy URL of the database: `database_url`, or the SQLite file `database`."""
+        return normalize_database_url(self.database_url or f"sqlite:///{self.database}")
+
+    @property
     def models_dir(self) -> Path:
         """Where `ivr models add` unpacks speech models: <models_dir>/<locale>/<model name>."""
         return Path(self.cache_dir) / "models"
@@ -322,6 +331,26 @@ class Trunk:
         return f"{self.host}:{self.port}"
 
 
+def normalize_database_url(url: str) -> str:
+    """A database URL as SQLAlchemy should open it: SQLite through the standard sqlite3 module,
+    PostgreSQL through psycopg 3 (`postgresql://` and `postgres://` are taken to mean that).
+    Anything else is refused with a message that names the setting."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("database_url: expected sqlite:///<file> or postgresql://user@host/db (no '://' in it)")
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError(f"database_url: a SQLite URL is sqlite:///<file> (sqlite:////abs/path.db), got {url!r}")
+        return f"sqlite{sep}{rest}"
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        if not rest:
+            raise ValueError("database_url: postgresql:// needs at least a host or a database name")
+        return f"postgresql+psycopg{sep}{rest}"
+    raise ValueError(f"database_url: unsupported scheme {scheme!r}; use sqlite:///<file> or postgresql://... "
+                     "(PostgreSQL is reached through psycopg 3)")
+
+
 def _coerce(field_type, raw):
     if field_type in (int, "int"):
         return int(raw)
@@ -383,6 +412,7 @@ def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | Non
             values[name] = _coerce(f.type, raw)
     settings = Settings(**values)
     check_asterisk_settings(settings)
+    settings.database_url_effective  # a mistyped database_url stops every process at start, named
     return settings
 
 

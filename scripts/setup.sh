@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2)
+# postgresql: the tests start a throwaway cluster of their own (tests/support/postgres.py)
+DEBS=(mmdebstrap espeak-ng sox gcc libc6-dev sip-tester iproute2 postgresql)
 [[ "${IVR_WITH_BROWSER:-1}" == "1" ]] && DEBS+=(chromium fonts-wqy-microhei)
 
 missing=()

@@ -1,7 +1,9 @@
-"""Numbered schema migrations, applied at start-up, each in its own transaction.
+"""The legacy numbered SQL migrations (schema/NNNN_name.sql, applied in name order, each in its own
+transaction): frozen since the schema moved to Alembic (issue 12).
 
-Each migration is one SQL file in schema/, named NNNN_name.sql and applied in name order.
-Never edit a migration that has shipped: add a new file.
+They still finish an SQLite file made by an older Huifang before `ivr.db.migrate` stamps it at the
+Alembic baseline, and they are the independent reference the baseline is tested against. Never edit
+or add a file here: a schema change is a new Alembic revision (ivr/db/alembic/versions/).
 """
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ copy holds a prefix of the committed writes, never half a transaction. (Copying 
 restart whenever another connection writes, possibly forever under a busy dialer.)
 
 A restore is the dangerous direction, so it checks before it touches anything: the source passes
-`PRAGMA integrity_check`, it is a Huifang database whose migrations this code knows (a newer one
-would be silently misread), and no other process has the target open (SQLite's WAL-index lock says
+`PRAGMA integrity_check`, it is a Huifang database whose migrations (legacy SQL files, Alembic
+revisions) this code knows (a newer one would be silently misread), and no other process has the target open (SQLite's WAL-index lock says
 so, with the holder's pid) unless --force. The database it replaces is kept beside it.
 
 Recordings live outside the database (Settings.recordings_dir); `--with-recordings` adds them as a
@@ -27,6 +27,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..db import migrate
 from ..db.migrations import migrations
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ def _utc_stamp() -> str:
 
 
 def check_database(path: Path) -> Check:
-    """Integrity and migration level of a database file, opened read-only."""
+    """Integrity and migration level of a database file, opened read-only.
+
+    The level is the legacy SQL files applied (an old file's `_sqlite_migrations`) followed by the
+    Alembic revisions up to the one in `alembic_version` (see ivr/db/migrate.py)."""
     if not path.is_file():
         raise BackupError(f"{path}: no such file")
     try:
@@ -62,20 +66,32 @@ def check_database(path: Path) -> Check:
         try:
             integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "_sqlite_migrations" not in tables:
-                raise BackupError(f"{path}: not a Huifang database (no migration table)")
-            applied = [r[0] for r in conn.execute(
-                "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY applied_at, name",
-                [migrations.name])]
+            if migrate.LEGACY_TABLE not in tables and "alembic_version" not in tables:
+                raise BackupError(f"{path}: not a Huifang database (no migration history)")
+            legacy = [r[0] for r in conn.execute(
+                f"SELECT name FROM {migrate.LEGACY_TABLE} WHERE migration_set = ? ORDER BY applied_at, name",
+                [migrations.name])] if migrate.LEGACY_TABLE in tables else []
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone() \
+                if "alembic_version" in tables else None
             rows = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
                     for t in ("borrowers", "campaigns", "attempts", "outbox") if t in tables}
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path}: not a readable SQLite database ({exc})") from None
-    known = [m.name for m in migrations._migrations]
-    return Check(integrity=integrity, applied=applied, pending=[n for n in known if n not in applied],
-                 unknown=[n for n in applied if n not in known], rows=rows)
+    known_legacy = [m.name for m in migrations._migrations]
+    revisions = migrate.known_revisions()
+    current = row[0] if row else None
+    unknown = [n for n in legacy if n not in known_legacy]
+    if current is None:        # a legacy file: what it lacks, then every revision (the baseline by stamp)
+        applied, pending = legacy, [n for n in known_legacy if n not in legacy] + revisions
+    elif current in revisions:
+        at = revisions.index(current) + 1
+        applied, pending = legacy + revisions[:at], revisions[at:]
+    else:
+        applied, pending = legacy + [current], []
+        unknown.append(current)
+    return Check(integrity=integrity, applied=applied, pending=pending, unknown=unknown, rows=rows)
 
 
 def holders(db_path: Path) -> list[int]:

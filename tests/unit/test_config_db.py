@@ -1,9 +1,12 @@
 """Settings from defaults, TOML and IVR_* variables; the database opens in WAL with migrations applied."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ivr import config
+from ivr.db import migrate
 from ivr.db.connect import connect
 from ivr.db.migrations import split_statements
 
@@ -33,9 +36,11 @@ def test_database_is_wal_and_migrations_are_idempotent(tmp_path):
     db = connect(tmp_path / "h.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"borrowers", "contacts", "attempts", "events", "answers", "dialogs"} <= set(db.table_names())
-    applied = db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+    assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == migrate.head()
+    db.execute("INSERT INTO dnc (number, created_at) VALUES ('13800000000', 'x')")
     db2 = connect(tmp_path / "h.db")
-    assert db2.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == applied
+    assert [r[0] for r in db2.execute("SELECT version_num FROM alembic_version")] == [migrate.head()]
+    assert db2.execute("SELECT count(*) FROM dnc").fetchone()[0] == 1
 
 
 def test_statement_splitter():
@@ -63,3 +68,23 @@ def test_statement_splitter_keeps_a_trigger_body_whole():
     for statement in statements:
         conn.execute(statement)
     assert conn.execute("SELECT note FROM t").fetchone()[0] == "a;\n b"
+
+
+def test_database_url_defaults_to_the_sqlite_file_and_selects_postgresql(tmp_path):
+    s = config.load(env={"IVR_DB_PATH": str(tmp_path / "h.db")})
+    assert s.database_url_effective == f"sqlite:///{tmp_path / 'h.db'}"
+    pg = config.load(env={"IVR_DATABASE_URL": "postgresql://huifang:s3cret@db.internal:5432/huifang"})
+    assert pg.database_url_effective == "postgresql+psycopg://huifang:s3cret@db.internal:5432/huifang"
+    assert config.normalize_database_url("postgres://h@127.0.0.1/x") == "postgresql+psycopg://h@127.0.0.1/x"
+    assert "s3cret" not in repr(pg)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("mysql://u@h/db", "unsupported scheme 'mysql'"),
+    ("postgresql+psycopg2://u@h/db", "unsupported scheme"),
+    ("huifang.db", "expected sqlite:///<file>"),
+    ("sqlite://", "sqlite:///<file>"),
+])
+def test_a_bad_database_url_stops_loading_with_its_name(url, message):
+    with pytest.raises(ValueError, match=f"database_url: .*{re.escape(message)}"):
+        config.load(env={"IVR_DATABASE_URL": url})

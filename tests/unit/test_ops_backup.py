@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ivr import cli
+from ivr.db import migrate
 from ivr.db.connect import connect
 from ivr.db.migrations import migrations
 from ivr.ops.backup import BackupError, backup, check_database, holders, restore
@@ -24,6 +25,7 @@ WORKTREE = Path(__file__).resolve().parents[2]
 # the "dialer": one transaction per attempt (the attempt and its first event), until told to stop
 WRITER = r"""
 import pathlib, sys
+from ivr.db import migrate
 from ivr.db.connect import connect
 db, stop = connect(sys.argv[1]), pathlib.Path(sys.argv[2])
 i = 0
@@ -85,8 +87,7 @@ def test_backup_while_writing_restores_a_consistent_prefix(tmp_path, live):
 
     db = connect(fresh)   # opens like any process would (WAL, migrations)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert {r["name"] for r in db.query("SELECT name FROM _sqlite_migrations")} == \
-        {m.name for m in migrations._migrations}
+    assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == migrate.head()
     ids = [r["id"] for r in db.query("SELECT id FROM attempts ORDER BY id")]
     assert before <= len(ids) <= after_backup < final
     assert ids == [f"a{i:07d}" for i in range(1, len(ids) + 1)]            # a prefix, no gaps
@@ -119,10 +120,17 @@ def test_restore_keeps_the_replaced_database_and_its_wal(tmp_path):
 def test_restore_refuses_newer_schema_and_non_databases(tmp_path):
     newer = tmp_path / "newer.db"
     db = connect(newer)
+    db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.conn.close()
+    with pytest.raises(BackupError, match="newer Huifang.*9999"):
+        restore(newer, tmp_path / "target.db")
+    newer_legacy = tmp_path / "newer-legacy.db"     # a file of the legacy SQL files, from a newer install
+    db = connect(newer_legacy, migrate=False)
+    migrations.apply(db)
     db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('huifang', '9999_future', 'x')")
     db.conn.close()
     with pytest.raises(BackupError, match="newer Huifang.*9999_future"):
-        restore(newer, tmp_path / "target.db")
+        restore(newer_legacy, tmp_path / "target.db")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(BackupError, match="not a readable SQLite database"):
