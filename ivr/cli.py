@@ -205,11 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .agents.cli import register as register_agents
     from .dialer.announcement_cli import register as register_announcements
     from .dialer.cli import register as register_dialer
+    from .dialer.node_cli import register as register_nodes
     from .models.cli import register as register_models
     from .ops.cli import register as register_ops
     from .web.cli import register as register_web
     register_agents(sub)
     register_dialer(sub)
+    register_nodes(sub)
     register_announcements(sub)
     register_models(sub)
     register_ops(sub)

@@ -40,6 +40,8 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
     # one name per running instance: its Asterisk run directory lives inside the rootfs under it
     instance: str = "default"
+    # this telephony node's name (its Asterisk + dialog server) in the shared database; empty: the instance
+    node_name: str = ""
     # SQLite database file; empty means <cache_dir>/instances/<instance>/huifang.db
     db_path: str = ""
     # where every process keeps its state: empty means that SQLite file (sqlite:///<db_path>);
@@ -136,6 +138,11 @@ class Settings:
     notifier_metrics_port: int = 0
 
     # ---- derived ports -------------------------------------------------------------------------
+    @property
+    def node(self) -> str:
+        """The telephony node this process belongs to (`node_name`, else the instance name)."""
+        return self.node_name or self.instance
+
     @property
     def ami_port_effective(self) -> int:
         return self.ami_port or self.port_base + 38

@@ -87,6 +87,7 @@ attempts = sa.Table(
     _text("created_at"), _opt("originated_at"), _opt("answered_at"), _opt("ended_at"),
     _opt("announcement"),                                                        # 0005
     _opt("caller_id"), _opt("trunk"),                                            # 0007
+    _opt("node"),                                                                # r0002
     sa.Index("attempts_borrower", "borrower_id", "created_at"),
     sa.Index("attempts_state", "state"),
     sa.Index("attempts_number", "number", "created_at"),
@@ -95,6 +96,7 @@ attempts = sa.Table(
     sa.Index("attempts_created", "created_at"),
     sa.Index("attempts_ended", "ended_at", "id"),
     sa.Index("attempts_campaign_disposition", "campaign_id", "disposition"),
+    sa.Index("attempts_node_state", "node", "state"),                            # r0002
 )
 events = sa.Table(
     "events", metadata, _id(),
@@ -320,6 +322,14 @@ controller_heartbeats = sa.Table(
     "controller_heartbeats", metadata,
     sa.Column("name", sa.Text, primary_key=True), _text("host"), _int("pid"), _text("started_at"),
     _text("beat_at"), _int("ami_connected", 0), _opt("stopped_at"),
+)
+
+
+# ---- r0002 telephony nodes -------------------------------------------------------------------------
+nodes = sa.Table(
+    "nodes", metadata,
+    sa.Column("name", sa.Text, primary_key=True), _text("ami_host"), _int("ami_port"), _int("capacity"),
+    _opt("controller"), _text("started_at"), _text("beat_at"), _int("ami_connected", 0), _opt("stopped_at"),
 )
 
 

@@ -2,7 +2,7 @@
 
 Every tick (default 0.2 s):
   0. every few seconds, write this process's heartbeat (`heartbeat`: the web app says when no
-     controller is running);
+     controller is running) and its node's (`nodes`: the Asterisk it places calls on, its capacity);
   1. apply the commands the web app queued (`commands`), finish campaigns that are over;
   2. if AMI is down, originate nothing (the AMI client reconnects with backoff by itself); after
      a reconnect, reconcile first (calls may have ended while we could not hear);
@@ -12,10 +12,11 @@ Every tick (default 0.2 s):
      the target's next time or its end, and the fallback message if the borrower stayed
      unreachable.
 
-Crash safety. Before a call is placed the target is marked active with the attempt id chosen in
-advance; `CallPlacer.place` writes the attempt row before the Originate. On start (and after
-every AMI reconnect) `reconcile` compares the open attempts in the database with Asterisk's
-channels (`CoreShowChannels`):
+Crash safety. A call is claimed in one transaction (`claim_dial`): the policy asked again from the
+database (so caps hold across controllers sharing it), the target made active for an attempt id
+chosen in advance, the attempt row written (queued, with this controller's node); only then is the
+Originate sent. On start (and after every AMI reconnect) `reconcile` compares the open attempts of
+this node in the database with its Asterisk's channels (`CoreShowChannels`):
   * channel still up: followed to its end (`CallPlacer.adopt`);
   * channel gone: closed with what can be inferred (the dialog's result, the AMI events we had
     recorded) or disposition `unknown-after-restart`; it counts toward the caps like any attempt;
@@ -44,7 +45,7 @@ from ..db.clock import now_iso
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
-from . import dispositions, escalations, heartbeat, limits, scheduler, target_state
+from . import dispositions, escalations, heartbeat, limits, nodes, scheduler, target_state
 from .attempt_state import AttemptView, reduce
 from .clock import NO_SHIFT, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
@@ -244,9 +245,10 @@ def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.da
     return outbox_id
 
 
-def open_attempts(db) -> list[dict]:
-    return list(db.query(f"SELECT * FROM attempts WHERE campaign_id IS NOT NULL AND state IN "
-                         f"({','.join('?' * len(OPEN_STATES))})", list(OPEN_STATES)))
+def open_attempts(db, node: str) -> list[dict]:
+    """The campaign calls of `node` not yet ended (and those written before nodes were recorded)."""
+    return list(db.query(f"SELECT * FROM attempts WHERE campaign_id IS NOT NULL AND (node = ? OR node IS NULL) "
+                         f"AND state IN ({','.join('?' * len(OPEN_STATES))})", [node, *OPEN_STATES]))
 
 
 def fix_orphan_targets(db, now: dt.datetime) -> tuple[int, list[str]]:
@@ -310,6 +312,7 @@ class Controller:
         self._was_connected = True
         self._stopping = False
         self._name = heartbeat.process_name()
+        self.node = settings.node            # the Asterisk (+ dialog server) this controller places calls on
         self._started_at = now_iso()
         self._last_beat = -heartbeat.BEAT_EVERY_S
 
@@ -341,6 +344,7 @@ class Controller:
         if self.db is not None:
             try:
                 await self.db.call(heartbeat.stopped, self._name)
+                await self.db.call(nodes.stopped, self.node, self._name)
             except Exception as exc:  # closing anyway; the beat goes stale on its own
                 log.warning("could not record the controller's stop: %s", exc)
 
@@ -394,6 +398,10 @@ class Controller:
         if time.monotonic() - self._last_beat >= heartbeat.BEAT_EVERY_S:
             self._last_beat = time.monotonic()
             await self.db.call(heartbeat.beat, self._name, self._started_at, connected)
+            await self.db.call(lambda d: nodes.beat(
+                d, self.node, ami_host=self.settings.ami_host, ami_port=self.settings.ami_port_effective,
+                capacity=self.max_channels, controller=self._name, started_at=self._started_at,
+                ami_connected=connected))
         await self.db.call(campaigns_mod.process_commands, now, self.holidays)
         await self.db.call(campaigns_mod.finish_due, now)
         if not connected:
@@ -454,6 +462,7 @@ class Controller:
             row = attempts_db.new_row(attempt_id, dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                       contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
                                       caller_id=caller_id, trunk=trunks[0].endpoint, created_at=iso(now))
+            row["node"] = self.node
             if not await self.db.call(lambda d: claim_dial(d, dial, row, campaign, now, policy_shift=self.policy_shift,
                                                            calendar=self.holidays)):
                 log.info("attempt %s: not placed, the borrower's situation changed since the tick", attempt_id)
@@ -535,7 +544,7 @@ class Controller:
         self._needs_reconcile = False
         self._last_reconcile = time.monotonic()
         now = self.clock.now()
-        rows = await self.db.call(open_attempts)
+        rows = await self.db.call(open_attempts, self.node)
         tracked = set(self.placer.pending_ids())
         for a in rows:
             aid = a["id"]

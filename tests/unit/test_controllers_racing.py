@@ -1,4 +1,4 @@
-"""Two controllers racing on one database: 200 borrowers in two overlapping campaigns, numbers shared
+"""Two controllers (two telephony nodes) racing on one database: 200 borrowers in two overlapping campaigns, numbers shared
 between borrowers, simulated calls of random length. The placers' own log (every Originate, with
 the borrower's other live calls at that instant) is the witness: nobody is on two calls at once,
 no borrower gets more connected calls in a day than the cap, no number more unanswered attempts
@@ -18,7 +18,7 @@ import pytest
 
 from ivr.config import Settings
 from ivr.db.writer import AsyncDb
-from ivr.dialer import campaigns, controller, scheduler
+from ivr.dialer import campaigns, controller, nodes, scheduler
 from ivr.dialer.clock import shift_to
 from tests.support.fake_placer import FakePlacer
 
@@ -111,10 +111,11 @@ def test_two_controllers_never_break_a_cap_or_call_anyone_twice_at_once(tmp_path
     for cid in (every, some):
         campaigns.run_command_now(dbs[0].db, cid, "start", "test")
     witness, rng = Witness(), random.Random(seed)
+    # two telephony nodes: each controller's Asterisk knows only its own calls, and each reconciles
+    # often — it must judge only its own node's calls, never close the other's as lost
     placers = [WitnessPlacer(adb, witness, rng) for adb in dbs]
-    placers[1].alive = placers[0].alive          # one network: each controller's reconcile sees every call
-    ctls = [controller.Controller(Settings(), placer=p, db=adb, tick_s=0.01 + 0.01 * i, max_channels=40,
-                                  policy_shift=shift_to(TEN_AM), reconcile_every_s=3600)
+    ctls = [controller.Controller(Settings(node_name=f"node-{i + 1}"), placer=p, db=adb, tick_s=0.01 + 0.01 * i,
+                                  max_channels=40, policy_shift=shift_to(TEN_AM), reconcile_every_s=0.3)
             for i, (p, adb) in enumerate(zip(placers, dbs))]
 
     def settled(d) -> bool:
@@ -140,6 +141,9 @@ def test_two_controllers_never_break_a_cap_or_call_anyone_twice_at_once(tmp_path
     rows = list(d.query("SELECT * FROM attempts"))
     assert sorted(a for a, _, _ in witness.placed) == sorted(r["id"] for r in rows)
     assert all(r["state"] == "ended" and r["disposition"] for r in rows)
+    assert not [r for r in rows if r["disposition"] in ("unknown-after-restart", "dialer-error")]
+    assert {r["node"] for r in rows} == {"node-1", "node-2"}
+    assert [(n["name"], n["capacity"]) for n in nodes.listing(d)] == [("node-1", 40), ("node-2", 40)]
     connected: dict[int, int] = {}
     unanswered: dict[str, int] = {}
     for r in rows:

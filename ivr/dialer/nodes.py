@@ -1,0 +1,57 @@
+"""Telephony nodes in the shared database: who is up, with what capacity and load.
+
+A node is one Asterisk with its dialog server. The controller that drives it writes the node's row
+every few seconds (heartbeat.BEAT_EVERY_S) from its loop: the node's AMI address, its capacity (the
+controller's max channels), whether AMI is connected. Every attempt names its node
+(`attempts.node`), so a controller reconciles only its own node's calls, and `ivr node list` can
+show each node's load (calls not ended) beside its heartbeat age.
+
+Real wall-clock time, like the controller heartbeat: the readers compare it with their own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..db.clock import now_iso
+from .heartbeat import STALE_AFTER_S
+
+
+def beat(db, name: str, *, ami_host: str, ami_port: int, capacity: int, controller: str, started_at: str,
+         ami_connected: bool) -> None:
+    db.execute("INSERT INTO nodes (name, ami_host, ami_port, capacity, controller, started_at, beat_at, "
+               "ami_connected) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+               "ami_host = excluded.ami_host, ami_port = excluded.ami_port, capacity = excluded.capacity, "
+               "controller = excluded.controller, started_at = CASE WHEN nodes.controller = excluded.controller "
+               "THEN nodes.started_at ELSE excluded.started_at END, beat_at = excluded.beat_at, "
+               "ami_connected = excluded.ami_connected, stopped_at = NULL",
+               [name, ami_host, ami_port, capacity, controller, started_at, now_iso(), int(ami_connected)])
+
+
+def stopped(db, name: str, controller: str) -> None:
+    """A clean stop of the controller driving the node (another may have taken it over since)."""
+    db.execute("UPDATE nodes SET stopped_at = ? WHERE name = ? AND controller = ?", [now_iso(), name, controller])
+
+
+def listing(db, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Every node with its load (calls not ended), heartbeat age in seconds and state:
+    up, stale (no beat for STALE_AFTER_S: out of the rotation), stopped, or ami-down."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    load = {r["node"]: r["n"] for r in db.query(
+        "SELECT node, count(*) AS n FROM attempts WHERE state != 'ended' AND node IS NOT NULL GROUP BY node")}
+    out = []
+    for r in db.query("SELECT * FROM nodes ORDER BY name"):
+        try:
+            age = (now - dt.datetime.fromisoformat(r["beat_at"])).total_seconds()
+        except (TypeError, ValueError):
+            age = float("inf")
+        if r["stopped_at"]:
+            state = "stopped"
+        elif age > STALE_AFTER_S:
+            state = "stale"
+        elif not r["ami_connected"]:
+            state = "ami-down"
+        else:
+            state = "up"
+        out.append({**r, "load": load.get(r["name"], 0), "age_s": age, "state": state})
+    return out
