@@ -299,6 +299,7 @@ class Controller:
         self.notifier = notifier
         self.lender = lender
         self.reconcile_every_s = reconcile_every_s
+        self.node_lost_after_s = nodes.LOST_AFTER_S
         self.stats = ControllerStats()
         self._pacers: dict[int, scheduler.Pacer] = {}
         self.trunks = TrunkPacing(settings.trunks(), clock=trunk_clock or time.monotonic)
@@ -412,6 +413,7 @@ class Controller:
         self._was_connected = True
         if self._needs_reconcile or time.monotonic() - self._last_reconcile > self.reconcile_every_s:
             await self.reconcile()
+            await self.close_lost_nodes_calls()
         if self.notifier is not None and time.monotonic() - self._last_notify > 2.0:
             # its own connection, its own thread: a slow provider never holds up the dialer's writes
             self._last_notify = time.monotonic()
@@ -573,6 +575,17 @@ class Controller:
             self.stats.reverted += reverted
             for aid in ended:
                 await self._finalize(aid)
+
+    async def close_lost_nodes_calls(self) -> None:
+        """Calls of nodes silent for longer than any call lasts (nodes.lost_attempts): closed as lost
+        and finalized here, so their borrowers move on by the campaign's rules."""
+        now = self.clock.now()
+        for aid in await self.db.call(lambda d: nodes.lost_attempts(d, dt.datetime.now(dt.timezone.utc),
+                                                                     self.node_lost_after_s)):
+            log.warning("attempt %s: its node has been silent for over %.0f s: closing it as lost", aid,
+                        self.node_lost_after_s)
+            await self.db.call(close_lost, aid, None, now)
+            await self._finalize(aid)
 
     async def _follow_adopted(self, attempt: dict) -> None:
         aid = attempt["id"]

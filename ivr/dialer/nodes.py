@@ -7,6 +7,13 @@ controller's max channels), whether AMI is connected. Every attempt names its no
 show each node's load (calls not ended) beside its heartbeat age.
 
 Real wall-clock time, like the controller heartbeat: the readers compare it with their own.
+
+A node whose controller went silent is out of the rotation at once (nobody places calls on it), but
+its calls may still be up on its Asterisk, so they are not touched for `LOST_AFTER_S`: longer than a
+call lasts (an agent's conversation included). Past that, any live controller closes them as lost
+(`lost_attempts`, then the controller's close_lost and finalize), so their borrowers are retried by
+the campaign's rules instead of waiting for a node that may never come back. A node that does come
+back first reconciles its own calls against its Asterisk, as after any restart.
 """
 from __future__ import annotations
 
@@ -15,6 +22,8 @@ from typing import Any
 
 from ..db.clock import now_iso
 from .heartbeat import STALE_AFTER_S
+
+LOST_AFTER_S = 3600.0
 
 
 def beat(db, name: str, *, ami_host: str, ami_port: int, capacity: int, controller: str, started_at: str,
@@ -55,3 +64,11 @@ def listing(db, now: dt.datetime | None = None) -> list[dict[str, Any]]:
             state = "up"
         out.append({**r, "load": load.get(r["name"], 0), "age_s": age, "state": state})
     return out
+
+
+def lost_attempts(db, now: dt.datetime, lost_after_s: float = LOST_AFTER_S) -> list[str]:
+    """Open attempts of nodes that have not beaten for `lost_after_s` (stopped or not)."""
+    cutoff = (now - dt.timedelta(seconds=lost_after_s)).isoformat()
+    return [r["id"] for r in db.query(
+        "SELECT a.id FROM attempts a JOIN nodes n ON n.name = a.node WHERE a.state != 'ended' AND n.beat_at < ? "
+        "ORDER BY a.created_at", [cutoff])]

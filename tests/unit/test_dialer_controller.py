@@ -9,7 +9,7 @@ import datetime as dt
 from ivr.config import Settings
 from ivr.db import attempts as attempts_db
 from ivr.db.writer import AsyncDb
-from ivr.dialer import campaigns, controller, target_state
+from ivr.dialer import campaigns, controller, nodes, target_state
 from ivr.dialer.clock import shift_to
 from tests.support.fake_placer import FakePlacer
 
@@ -205,4 +205,42 @@ def test_an_attempt_closed_before_its_originate_is_not_marked_dialing(tmp_path):
     assert attempts_db.mark_dialing(d, "a-1", "2026-12-01T02:00:01Z") is False     # only once
     assert attempts_db.mark_dialing(d, "a-2", "2026-12-01T02:00:00Z") is False
     assert attempts_db.get(d, "a-2")["state"] == "ended"
+    adb.close()
+
+
+def test_calls_of_a_node_silent_for_longer_than_a_call_lasts_are_closed_by_another_controller(tmp_path):
+    """Node B's controller died with a call up; B is silent. Node A leaves the call alone while it
+    may still be up on B's Asterisk, and closes it as lost (the target moves on) only after
+    nodes.LOST_AFTER_S; A's own live call is never touched."""
+    adb = setup_db(tmp_path / "t.db")
+    d = adb.db
+    cid = campaigns.create(d, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
+                           retry_policy={"unknown-after-restart": {"delay_s": 0}})
+    campaigns.run_command_now(d, cid, "start", "test")
+    now = dt.datetime.now(dt.timezone.utc)
+    for node, beat_age in (("node-b", 120), ("node-a", 0)):
+        nodes.beat(d, node, ami_host="127.0.0.1", ami_port=5038, capacity=10, controller=f"h:{node}",
+                   started_at=now.isoformat(), ami_connected=True)
+        d.execute("UPDATE nodes SET beat_at = ? WHERE name = ?", [(now - dt.timedelta(seconds=beat_age)).isoformat(), node])
+    for borrower, node in ((1, "node-b"), (2, "node-a")):
+        aid = f"{node}-call"
+        target_state.claim(d, cid, borrower, aid, now)
+        attempts_db.create(d, {"id": aid, "number": f"1380000000{borrower}", "locale": "zh-CN", "borrower_id": borrower,
+                               "contact_id": borrower, "campaign_id": cid, "state": "in_dialog", "node": node})
+
+    placer = FakePlacer(adb)
+    placer.alive.add("node-a-call")
+    ctl = controller.Controller(Settings(node_name="node-a"), placer=placer, db=adb, tick_s=0.05)
+
+    async def go(lost_after_s):
+        ctl.node_lost_after_s = lost_after_s
+        await ctl.close_lost_nodes_calls()
+    asyncio.run(go(nodes.LOST_AFTER_S))
+    assert attempts_db.get(d, "node-b-call")["state"] == "in_dialog"       # may still be up on its Asterisk
+    asyncio.run(go(60))
+    b, a = attempts_db.get(d, "node-b-call"), attempts_db.get(d, "node-a-call")
+    assert (b["state"], b["disposition"]) == ("ended", "unknown-after-restart")
+    assert a["state"] == "in_dialog"
+    t = {r["borrower_id"]: r["status"] for r in d.query("SELECT * FROM campaign_targets")}
+    assert t[1] == "pending" and t[2] == "active"
     adb.close()
