@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ivr.db.store import open_store
+from ivr.db.store import open_store, store_of
 from ivr.dialer import target_state
 
 NOW = dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.timezone.utc)
@@ -28,7 +28,6 @@ def db(any_db, store):
 
 
 def row(db):
-    from ivr.db.store import store_of
     r = store_of(db).one("SELECT status, attempts, retry, last_attempt_id, next_at, done_reason, last_disposition "
                          "FROM campaign_targets")
     return tuple(r.values())
@@ -128,6 +127,12 @@ def test_a_claim_waiting_on_anothers_transaction_loses_when_it_commits(postgres_
             s.close()
 
 
+def _race(store, attempt_id, start, wins):
+    start.wait()
+    if _claim_in_transaction(store, attempt_id):
+        wins.append(attempt_id)
+
+
 def _claim_in_transaction(store, attempt_id):
     with store.transaction():
         return target_state.claim(store, 1, 7, attempt_id, NOW)
@@ -144,11 +149,8 @@ def test_two_controllers_claiming_at_once_exactly_one_wins_every_time(postgres_u
             start = threading.Barrier(2)
             wins = []
 
-            def race(store, name):
-                start.wait()
-                if _claim_in_transaction(store, name):
-                    wins.append(name)
-            threads = [threading.Thread(target=race, args=(s, f"r{round_}-{i}")) for i, s in enumerate(stores)]
+            threads = [threading.Thread(target=_race, args=(s, f"r{round_}-{i}", start, wins))
+                       for i, s in enumerate(stores)]
             for t in threads:
                 t.start()
             for t in threads:
