@@ -80,8 +80,24 @@ def open_store(url: str) -> Store:
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = engine_for(url, poolclass=NullPool)
+            engine = _engines[url] = _new_engine(url)
     return Store(engine.connect())
+
+
+def _new_engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return engine_for(url, poolclass=NullPool)
+    # SQLAlchemy never rolls back or closes a Store's sqlite3 connection: the sqlite-utils handle on it
+    # may have closed it, or a cursor from `db.query()` may still be reading it after the handle is gone
+    # (a generator keeps the sqlite3 connection alive, as before the Store). Store.close() closes it;
+    # otherwise CPython does when the last reference goes.
+    engine = engine_for(url, poolclass=NullPool, pool_reset_on_return=None)
+    setattr(engine.dialect, "do_close", _leave_open)
+    return engine
+
+
+def _leave_open(_dbapi_connection: Any) -> None:
+    pass
 
 
 class Store:
@@ -114,6 +130,8 @@ class Store:
         return self.connection.in_transaction()
 
     def close(self) -> None:
+        if self._dialect == "sqlite":
+            self._driver.close()
         self._closer()
 
     # ---- SQL -----------------------------------------------------------------------------------
@@ -217,9 +235,9 @@ class Store:
 
 
 def _release(connection: sa.Connection, dialect: str) -> None:
-    """Close the Store's connection. On SQLite the sqlite-utils side may have closed the sqlite3
-    connection already, and SQLAlchemy's rollback-on-close would fail on it: invalidating closes the
-    driver connection without one (SQLite rolls back anything open itself)."""
+    """Give the Store's connection back (at close() or when the Store is garbage). On SQLite only
+    SQLAlchemy's side is released: invalidating skips the rollback a plain close() would send to a
+    sqlite3 connection that may be closed already or in someone's transaction (see _new_engine)."""
     if dialect == "sqlite":
         connection.invalidate()
     connection.close()

@@ -231,3 +231,18 @@ def test_a_handle_closed_by_old_code_leaves_its_store_closable(tmp_path):
     db = connect(tmp_path / "t.db")
     db.conn.close()          # what the web app's teardown does today
     db.store.close()
+
+
+def test_rows_of_a_dropped_handle_can_still_be_read(tmp_path):
+    """`connect(p).query(...)` returns a generator: the sqlite3 connection must outlive the handle."""
+    import gc
+    connect(tmp_path / "t.db").store.insert("borrowers", borrower(1))
+    rows = connect(tmp_path / "t.db", migrate=False).query("SELECT loan_id FROM borrowers")
+    gc.collect()
+    assert [r["loan_id"] for r in rows] == ["L1"]
+
+
+def test_closing_the_store_closes_the_sqlite_connection(sqlite_db):
+    sqlite_db.store.close()
+    with pytest.raises(Exception, match="closed"):
+        sqlite_db.execute("SELECT 1")
