@@ -4,7 +4,8 @@ Why it looks like this: issue 12 lets the database be PostgreSQL, but ~290 call 
 sqlite-utils calls with `?` placeholders; they move over a few modules at a time. Ported code talks to a
 `Store` — SQL as `sqlalchemy.text()` with `:name` parameters (a list value becomes an expanding `IN
 :ids`), and insert/update/get/upsert built with SQLAlchemy Core on the tables of `schema.py` — so
-SQLAlchemy writes the paramstyle, RETURNING and ON CONFLICT each engine wants.
+SQLAlchemy writes the paramstyle, RETURNING and ON CONFLICT each engine wants. (An empty list is an
+empty set SQLAlchemy types INTEGER; on PostgreSQL, guard an empty list of text values yourself.)
 
 A Store holds one connection and is used by one thread at a time (a handle per thread, as today).
 Statements outside `transaction()` autocommit, as the sqlite-utils handle's do. `transaction()` takes
