@@ -1,34 +1,45 @@
-"""Open the Huifang SQLite database as sqlite-utils: WAL, a busy timeout, foreign keys, migrated.
+"""Open the Huifang SQLite database: WAL, a busy timeout, foreign keys, migrated; sqlite-utils plus a Store.
 
 The database is the bus between processes (controller, dialog server, web app); each table has one
 writer. WAL lets readers proceed while one process writes; the busy timeout makes a writer wait for
-another writer instead of failing at once.
+another writer instead of failing at once (both set for every connection by `ivr.db.engine`).
 
 The schema comes from `ivr.db.migrate.upgrade` (Alembic; an old file made by the legacy SQL files is
 finished and stamped first), so every new SQLite file, in tests too, takes the same path as PostgreSQL.
-The handle returned is still the sqlite-utils `Database` every component uses today; the components
-move to the shared SQLAlchemy layer (`ivr.db.engine`, `ivr.db.schema`) in steps.
+
+The handle returned is still the sqlite-utils `Database` every component uses today, and it carries
+`.store`: the `ivr.db.store.Store` ported code uses, on the SAME sqlite3 connection — a transaction
+opened through one is the other's too. A separate attribute rather than one object that is both:
+the two APIs share method names with different meanings (`query`, `execute` take `?` and a list in
+sqlite-utils, `:name` and a mapping in the Store, and return other things), so one object could not
+serve the ~290 old call sites and the ported ones at once. Ported functions take either handle and
+call `store_of(db)`. On PostgreSQL there is no sqlite-utils handle: `open_store(url)`.
 """
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
-BUSY_TIMEOUT_MS = 15000
+from .engine import BUSY_TIMEOUT_MS
+from .store import Store, open_store
+
+__all__ = ["BUSY_TIMEOUT_MS", "Database", "connect"]
 
 
-def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+class Database(sqlite_utils.Database):
+    """The sqlite-utils handle, with the Store that shares its connection as `.store`."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store.driver_connection)
+        self.store = store
+
+
+def connect(path: str | Path, *, migrate: bool = True) -> Database:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{path.resolve()}"
     if migrate:
         from .migrate import upgrade   # Alembic is imported only by processes that migrate
-        upgrade(f"sqlite:///{path.resolve()}")
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return sqlite_utils.Database(conn)
+        upgrade(url)
+    return Database(open_store(url))

@@ -8,6 +8,8 @@ does not begin a transaction before DDL and commits on its own schedule, so SQLA
 recipe takes transaction control over: the driver is put in autocommit and SQLAlchemy emits BEGIN
 itself. A connection may ask for `BEGIN IMMEDIATE` (take the write lock up front, so a read-then-write
 transaction cannot fail with SQLITE_BUSY halfway) with `.execution_options(sqlite_begin="IMMEDIATE")`.
+A connection in SQLAlchemy's AUTOCOMMIT isolation level gets no BEGIN at all: its owner writes BEGIN and
+COMMIT itself, which is how `ivr.db.store.Store` shares one SQLite connection with sqlite-utils.
 
 PostgreSQL is reached through psycopg 3; pre-ping drops connections a server restart left dead.
 """
@@ -19,10 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..config import normalize_database_url
-from .connect import BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
+BUSY_TIMEOUT_MS = 15000
 SQLITE_BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
 
 
@@ -52,6 +54,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return   # the driver autocommits; whoever holds this connection writes BEGIN/COMMIT (store.py)
     mode = str(connection.get_execution_options().get("sqlite_begin", "DEFERRED")).upper()
     if mode not in SQLITE_BEGIN_MODES:
         raise ValueError(f"sqlite_begin must be one of {', '.join(SQLITE_BEGIN_MODES)}, not {mode!r}")

@@ -40,8 +40,7 @@ from sqlalchemy.pool import NullPool
 from sqlite_utils import Database
 
 from ..config import normalize_database_url
-from .connect import BUSY_TIMEOUT_MS
-from .engine import engine_for
+from .engine import BUSY_TIMEOUT_MS, engine_for
 from .migrations import migrations as legacy_migrations
 
 log = logging.getLogger(__name__)
