@@ -42,6 +42,7 @@ from .. import metrics, redact
 from ..config import Settings
 from ..db import attempts as attempts_db
 from ..db.clock import now_iso
+from ..db.store import store_of
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
@@ -72,13 +73,15 @@ def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, 
     """One transaction: the policy still wants this call (scheduler.still_due), the target goes
     active for it, and its attempt row is written (queued) — so every other controller sees the
     borrower on a call from the same instant the call counts. False: nothing was written."""
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        if not scheduler.still_due(db, dial, campaign, now, policy_shift=policy_shift, calendar=calendar):
+    store = store_of(db)
+    with store.transaction():
+        if not scheduler.lock_for_claim(store, dial):
             return False
-        if not target_state.claim(db, dial.campaign_id, dial.borrower_id, attempt["id"], now):
+        if not scheduler.still_due(store, dial, campaign, now, policy_shift=policy_shift, calendar=calendar):
             return False
-        attempts_db.create(db, attempt)
+        if not target_state.claim(store, dial.campaign_id, dial.borrower_id, attempt["id"], now):
+            return False
+        attempts_db.create(store, attempt)
         return True
 
 

@@ -19,19 +19,19 @@ import math
 import time
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
-
 from .. import metrics
+from ..db.store import HasStore, Store, store_of
 from . import target_state
 from .clock import NO_SHIFT, iso
 from .policy import Candidate, ContactFacts, Dial, Policy, Refuse, plan
 
 FETCH_FACTOR = 4  # due targets fetched per free slot (the policy may refuse some)
+Handle = Store | HasStore
 
 
-def running_campaigns(db: Database, now: dt.datetime) -> list[dict]:
+def running_campaigns(db: Handle, now: dt.datetime) -> list[dict]:
     stamp = iso(now)
-    return [c for c in db.query("SELECT * FROM campaigns WHERE state = 'running' ORDER BY id")
+    return [c for c in store_of(db).query("SELECT * FROM campaigns WHERE state = 'running' ORDER BY id")
             if (not c["schedule_start"] or c["schedule_start"] <= stamp)
             and (not c["schedule_end"] or c["schedule_end"] > stamp)]
 
@@ -46,54 +46,50 @@ def local_day_start(now: dt.datetime, tz_name: str, policy_shift: dt.timedelta =
     return iso(dt.datetime.combine(local.date(), dt.time(0), tzinfo=local.tzinfo) - policy_shift)
 
 
-def due_targets(db: Database, campaign: dict, now: dt.datetime, limit: int) -> list[dict]:
+def due_targets(db: Handle, campaign: dict, now: dt.datetime, limit: int) -> list[dict]:
     """Pending targets whose next_at has come: fresh ones first, then retries, oldest first."""
     out: list[dict] = []
     for retry in (0, 1):
         if len(out) >= limit:
             break
-        out += list(db.query(
+        out += store_of(db).query(
             "SELECT t.*, b.timezone, b.locale FROM campaign_targets t JOIN borrowers b ON b.id = t.borrower_id "
-            "WHERE t.campaign_id = ? AND t.status = 'pending' AND t.retry = ? AND t.next_at <= ? "
-            "ORDER BY t.next_at, t.borrower_id LIMIT ?", [campaign["id"], retry, iso(now), limit - len(out)]))
+            "WHERE t.campaign_id = :c AND t.status = 'pending' AND t.retry = :retry AND t.next_at <= :now "
+            "ORDER BY t.next_at, t.borrower_id LIMIT :limit",
+            {"c": campaign["id"], "retry": retry, "now": iso(now), "limit": limit - len(out)})
     return out
 
 
-def _in(values) -> str:
-    return ",".join("?" * len(values))
-
-
-def gather(db: Database, targets: list[dict], campaigns: dict[int, dict], now: dt.datetime,
+def gather(db: Handle, targets: list[dict], campaigns: dict[int, dict], now: dt.datetime,
            in_flight: set[int] = frozenset(), policy_shift: dt.timedelta = NO_SHIFT) -> list[Candidate]:
     """The policy's facts for each due target, with a few batched queries."""
     if not targets:
         return []
+    store = store_of(db)
     borrowers = sorted({t["borrower_id"] for t in targets})
     day_start = {t["borrower_id"]: local_day_start(now, t["timezone"], policy_shift) for t in targets}
     since = min(day_start.values())
     contacts: dict[int, list[dict]] = {}
-    for row in db.query(f"SELECT * FROM contacts WHERE borrower_id IN ({_in(borrowers)}) ORDER BY position, id",
-                        borrowers):
+    for row in store.query("SELECT * FROM contacts WHERE borrower_id IN :b ORDER BY position, id", {"b": borrowers}):
         contacts.setdefault(row["borrower_id"], []).append(row)
     phones = sorted({c["phone"] for cs in contacts.values() for c in cs})
     contact_ids = sorted({c["id"] for cs in contacts.values() for c in cs})
-    dnc = {r["number"] for r in db.query(f"SELECT number FROM dnc WHERE number IN ({_in(phones)})", phones)} \
+    dnc = {r["number"] for r in store.query("SELECT number FROM dnc WHERE number IN :p", {"p": phones})} \
         if phones else set()
     by_number: dict[str, list[dict]] = {}
     if phones:
-        for r in db.query(f"SELECT number, created_at, answered_at, outcome FROM attempts "
-                          f"WHERE number IN ({_in(phones)}) AND created_at >= ?", phones + [since]):
+        for r in store.query("SELECT number, created_at, answered_at, outcome FROM attempts "
+                             "WHERE number IN :p AND created_at >= :since", {"p": phones, "since": since}):
             by_number.setdefault(r["number"], []).append(r)
     by_borrower: dict[int, list[dict]] = {}
-    for r in db.query(f"SELECT borrower_id, created_at, answered_at, outcome FROM attempts "
-                      f"WHERE borrower_id IN ({_in(borrowers)}) AND created_at >= ?", borrowers + [since]):
+    for r in store.query("SELECT borrower_id, created_at, answered_at, outcome FROM attempts "
+                         "WHERE borrower_id IN :b AND created_at >= :since", {"b": borrowers, "since": since}):
         by_borrower.setdefault(r["borrower_id"], []).append(r)
-    on_call = {r["borrower_id"] for r in db.query(
-        f"SELECT DISTINCT borrower_id FROM attempts WHERE state != 'ended' AND borrower_id IN ({_in(borrowers)})",
-        borrowers)}
-    answered_contacts = {r["contact_id"] for r in db.query(
-        f"SELECT DISTINCT contact_id FROM attempts WHERE contact_id IN ({_in(contact_ids)}) "
-        f"AND (answered_at IS NOT NULL OR outcome = 'answered')", contact_ids)} if contact_ids else set()
+    on_call = {r["borrower_id"] for r in store.query(
+        "SELECT DISTINCT borrower_id FROM attempts WHERE state != 'ended' AND borrower_id IN :b", {"b": borrowers})}
+    answered_contacts = {r["contact_id"] for r in store.query(
+        "SELECT DISTINCT contact_id FROM attempts WHERE contact_id IN :c "
+        "AND (answered_at IS NOT NULL OR outcome = 'answered')", {"c": contact_ids})} if contact_ids else set()
 
     def connected(r):
         return r["answered_at"] is not None or r["outcome"] == "answered"
@@ -118,12 +114,13 @@ def gather(db: Database, targets: list[dict], campaigns: dict[int, dict], now: d
     return out
 
 
-def record_refusals(db: Database, refusals: list[Refuse], now: dt.datetime, policies: dict[int, Policy]) -> int:
+def record_refusals(db: Handle, refusals: list[Refuse], now: dt.datetime, policies: dict[int, Policy]) -> int:
     """Push each refused target to `until` (or close it), and log the refusal unless the same
     reason was logged for that borrower within the policy's refusal_log_interval_s. Returns the
     number of rows logged."""
     logged = 0
     stamp = iso(now)
+    store = store_of(db)
     for r in refusals:
         metrics.REFUSALS.labels(r.reason).inc()   # every decision (the log below is rate-limited)
         if r.until is None:
@@ -131,12 +128,13 @@ def record_refusals(db: Database, refusals: list[Refuse], now: dt.datetime, poli
         else:
             target_state.defer(db, r.campaign_id, r.borrower_id, r.until, now)
         interval = policies[r.campaign_id].refusal_log_interval_s
-        recent = db.execute("SELECT 1 FROM dial_refusals WHERE borrower_id = ? AND reason = ? AND campaign_id = ? "
-                            "AND at > ? LIMIT 1", [r.borrower_id, r.reason, r.campaign_id,
-                                                   iso(now - dt.timedelta(seconds=interval))]).fetchone()
+        recent = store.scalar("SELECT 1 FROM dial_refusals WHERE borrower_id = :b AND reason = :reason "
+                              "AND campaign_id = :c AND at > :since LIMIT 1",
+                              {"b": r.borrower_id, "reason": r.reason, "c": r.campaign_id,
+                               "since": iso(now - dt.timedelta(seconds=interval))})
         if recent:
             continue
-        db["dial_refusals"].insert({"at": stamp, "campaign_id": r.campaign_id, "borrower_id": r.borrower_id,
+        store.insert("dial_refusals", {"at": stamp, "campaign_id": r.campaign_id, "borrower_id": r.borrower_id,
                                     "contact_id": r.contact_id, "number": r.number, "reason": r.reason,
                                     "detail": r.detail, "until": iso(r.until) if r.until else None})
         logged += 1
@@ -152,7 +150,7 @@ class TickResult:
     finished_targets: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)
 
 
-def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: set[int] = frozenset(),
+def tick(db: Handle, now: dt.datetime, budgets: dict[int, int], *, in_flight: set[int] = frozenset(),
          global_slots: int | None = None, campaigns: list[dict] | None = None,
          policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> TickResult:
     """One scheduling decision: read, decide (pure), write the refusals. The caller places the dials.
@@ -172,22 +170,39 @@ def tick(db: Database, now: dt.datetime, budgets: dict[int, int], *, in_flight: 
     if policy_shift:
         refusals = [dataclasses.replace(r, until=r.until - policy_shift) if r.until else r for r in refusals]
     finished = [(r.campaign_id, r.borrower_id, r.reason) for r in refusals if r.until is None]
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with store_of(db).transaction():
         record_refusals(db, refusals, now, policies)
     return TickResult(dials, refusals, len(candidates), time.perf_counter() - started, finished)
 
 
-def still_due(db: Database, dial: Dial, campaign: dict, now: dt.datetime, *,
+def lock_for_claim(db: Handle, dial: Dial) -> bool:
+    """Inside the claiming transaction, before `still_due`: on PostgreSQL, the target row (skipped,
+    not waited for, when another controller is claiming it: False), then the borrower's row and the
+    rows of every contact with the dialled number (waited for, always in that order), so two
+    controllers claiming calls to one borrower or one number take turns and the second sees the
+    first's attempt. On SQLite the transaction's BEGIN IMMEDIATE already makes every claim take turns."""
+    store = store_of(db)
+    if store.dialect != "postgresql":
+        return True
+    if store.scalar("SELECT 1 FROM campaign_targets WHERE campaign_id = :c AND borrower_id = :b "
+                    "AND status = 'pending' FOR UPDATE SKIP LOCKED",
+                    {"c": dial.campaign_id, "b": dial.borrower_id}) is None:
+        return False
+    store.query("SELECT id FROM borrowers WHERE id = :b FOR UPDATE", {"b": dial.borrower_id})
+    store.query("SELECT id FROM contacts WHERE phone = :n ORDER BY id FOR UPDATE", {"n": dial.number})
+    return True
+
+
+def still_due(db: Handle, dial: Dial, campaign: dict, now: dt.datetime, *,
               policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> bool:
     """Would the policy still place exactly this call? Asked again inside the transaction that
     claims it, from what the database says now: another controller may have called the borrower
     or the number since this one's tick read the facts, so the caps (connected, unanswered, never
     two calls at once) hold across every controller sharing the database."""
-    targets = list(db.query(
+    targets = store_of(db).query(
         "SELECT t.*, b.timezone, b.locale FROM campaign_targets t JOIN borrowers b ON b.id = t.borrower_id "
-        "WHERE t.campaign_id = ? AND t.borrower_id = ? AND t.status = 'pending'",
-        [dial.campaign_id, dial.borrower_id]))
+        "WHERE t.campaign_id = :c AND t.borrower_id = :b AND t.status = 'pending'",
+        {"c": dial.campaign_id, "b": dial.borrower_id})
     if not targets:
         return False
     candidates = gather(db, targets, {campaign["id"]: campaign}, now, policy_shift=policy_shift)
