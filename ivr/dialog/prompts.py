@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -130,6 +131,7 @@ def build(settings: Settings, *, force: bool = False) -> list[Path]:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, ValueError):
             manifest = {}
+        before = dict(manifest)
         for key, template in table.items():
             if key in NOT_SPOKEN or not placeholders(template) <= INSTALL_PLACEHOLDERS:
                 continue
@@ -144,5 +146,15 @@ def build(settings: Settings, *, force: bool = False) -> list[Path]:
             tts.synthesize(text, locale, target)
             manifest[key] = digest
             written.append(target)
-        manifest_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True))
+        if manifest != before:
+            write_manifest(manifest_path, manifest)
     return written
+
+
+def write_manifest(path: Path, manifest: dict[str, str]) -> None:
+    """Staged beside it and renamed, and only when something changed: two builds at once (two test
+    runs in one checkout) never read a half-written manifest, which would make every generated
+    prompt look like a person's recording and never be regenerated again."""
+    staged = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    staged.write_text(json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True))
+    os.replace(staged, path)

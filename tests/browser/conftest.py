@@ -1,5 +1,5 @@
 """One real demo run per browser-test session: the stack (Asterisk, dialog server, pjsua2 phones)
-on port base 33000 / instance web-dev calls keypad personas once while a supervisor watches the
+on ports of its own (`stack_settings`, instance web-<base>) calls keypad personas once while a supervisor watches the
 live monitor; the web app is served by a real server on 127.0.0.1 against that database and
 Debian's chromium is driven by playwright (no `playwright install`: executable_path).
 
@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from ivr import config
 from ivr.db.connect import connect
 from ivr.demo import call_all
 from ivr.sim.personas import load_personas
@@ -39,10 +37,8 @@ def shot(page, name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory):
-    out = tmp_path_factory.mktemp("web-demo")
-    base = int(os.environ.get("IVR_WEB_TEST_PORT_BASE", "33000"))
-    s = config.load().replace(instance="web-dev", port_base=base, db_path=str(out / "huifang.db"), ring_timeout_s=8)
+def demo_settings(stack_settings):
+    s = stack_settings("web", ring_timeout_s=8)
     ensure_installed(s)
     return s
 

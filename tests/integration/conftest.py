@@ -1,17 +1,16 @@
 """One real stack per integration test session, like the Asterisk testsuite: our own Asterisk
 (started with our asterisk.conf, waited on until fully booted), the dialog server with Vosk, and
-pjsua2 phones. Ports come from IVR_TEST_PORT_BASE (default 25000) so a demo can run beside it.
+pjsua2 phones. Its ports, instance and run directory come from `stack_settings` (tests/conftest.py),
+so a demo or another test run can run beside it.
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from ivr import config
 from ivr.asterisk import process as asterisk
 from ivr.demo import call_all, demo_due_date as DEMO_DUE
 from ivr.dialog.prompts import Prompts
@@ -22,11 +21,8 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory):
-    out = tmp_path_factory.mktemp("stack")
-    base = int(os.environ.get("IVR_TEST_PORT_BASE", "25000"))
-    s = config.load().replace(instance=f"test-{base}", port_base=base, db_path=str(out / "huifang.db"),
-                              ring_timeout_s=8)
+def settings(stack_settings):
+    s = stack_settings("test", ring_timeout_s=8)
     ensure_installed(s)
     return s
 

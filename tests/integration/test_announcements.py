@@ -7,18 +7,16 @@ to the unchanged outcome. A plain 404 without early media stays what it was. One
 answers (200) and then plays its announcement: the dialog server's answer screen hears it before the
 greeting and ends the call with the announcement's disposition, no dialog.
 
-Runs its own stack (Asterisk, dialog server, phones) on IVR_ANNOUNCE_PORT_BASE (default 37000).
+Runs its own stack (Asterisk, dialog server, phones) on ports of its own (`stack_settings`).
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-import os
 
 import pytest
 
-from ivr import config
 from ivr.db.connect import connect
 from ivr.demo import call_all
 from ivr.dialer import controller
@@ -43,12 +41,9 @@ BORROWERS = {n: {"name": "张伟", "locale": "zh-CN", "id_last4": "1234", "amoun
 
 
 @pytest.fixture(scope="module")
-def announce_calls(tmp_path_factory):
-    out = tmp_path_factory.mktemp("announce")
-    base = int(os.environ.get("IVR_ANNOUNCE_PORT_BASE", "37000"))
-    instance = "announce-dev" if base == 37000 else f"announce-{base}"
-    settings = config.load().replace(instance=instance, port_base=base, db_path=str(out / "huifang.db"),
-                                     ring_timeout_s=10)
+def announce_calls(stack_settings):
+    settings = stack_settings("announce", ring_timeout_s=10)
+    out = settings.database.parent
     ensure_installed(settings)
     personas_path = out / "personas.json"
     personas_path.write_text(json.dumps(PERSONAS, ensure_ascii=False))

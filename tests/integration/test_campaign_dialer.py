@@ -1,6 +1,6 @@
 """Campaigns end to end through a real local Asterisk, the dialog server and simulated phones.
 
-One stack (port base 31000, instance "dialer-dev-it") serves three tests, each with its own
+One stack (its own ports and instance from `stack_settings`) serves three tests, each with its own
 campaign and its own numbers, so the phones' call log stays an exact witness per test:
 
 * test_campaign_mixed_personas proves that a campaign of 31 borrowers imported from a CSV
@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr.asterisk import process as asterisk
-from ivr.config import REPO_ROOT, load
+from ivr.config import REPO_ROOT
 from ivr.db.connect import connect
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, importer
@@ -152,11 +152,9 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dialer-it")
-    base = load(env={**os.environ, "IVR_PORT_BASE": "31000", "IVR_INSTANCE": "dialer-dev-it"})
-    settings = base.replace(port_base=31000, instance="dialer-dev-it", db_path=str(out / "huifang.db"),
-                            ring_timeout_s=8)
+def stack(stack_settings):
+    settings = stack_settings("dialer-it", ring_timeout_s=8)
+    out = settings.database.parent
     ensure_installed(settings)
     personas = {}
     for c in build_cases():

@@ -5,19 +5,17 @@ rendered from the trunk settings exactly as a lender would set them, and the car
 registration and digest authentication. Calls are placed by the product's `CallPlacer` over AMI. No
 dialog server runs: an answered call takes the dialplan's dialog-down path, which is enough here.
 
-Runs on IVR_TRUNK_TEST_PORT_BASE (default 44000; the carrier on +3000, a badly configured Huifang on
-+5000). Wrap in `flock /tmp/huifang-stack.lock`.
+Each Asterisk (ours, the carrier, a badly configured Huifang) on ports of its own (`stack_settings`).
+Wrap in `flock /tmp/huifang-stack.lock`.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import json
-import os
 
 import pytest
 
-from ivr import config
 from ivr.asterisk import process, rootfs
 from ivr.db.writer import AsyncDb
 from ivr.dialer.calls import CallPlacer
@@ -26,14 +24,12 @@ from .carrier_pbx import (BUSY, CONGESTED, DECLINE, FAILOVER_PREFIX, PASSWORD, P
                           CarrierPbx, wait_for)
 
 pytestmark = pytest.mark.integration
-BASE = int(os.environ.get("IVR_TRUNK_TEST_PORT_BASE", "44000"))
 CALLER_ID = "02011112222"
 
 
 @pytest.fixture(scope="module")
-def carrier(tmp_path_factory):
-    settings = config.load().replace(instance=f"carrier-{BASE + 3000}", port_base=BASE + 3000,
-                                     db_path=str(tmp_path_factory.mktemp("carrier") / "unused.db"))
+def carrier(stack_settings):
+    settings = stack_settings("carrier")  # its database stays unused
     rootfs.install(settings)
     pbx = CarrierPbx(settings)
     pbx.start()
@@ -41,20 +37,19 @@ def carrier(tmp_path_factory):
     pbx.stop()
 
 
-def huifang_settings(carrier: CarrierPbx, tmp_path, *, instance: str, port_base: int, **trunks):
+def huifang_settings(stack_settings, carrier: CarrierPbx, name: str, **trunks):
     port = carrier.settings.sip_port
     values = dict(trunk_host="127.0.0.1", trunk_port=port, trunk_username=USERNAME, trunk_password=PASSWORD,
                   trunk_register=1, trunk_dial_prefix=PRIMARY_PREFIX, trunk_strip_prefixes="+86,0086",
                   failover_trunk_host="127.0.0.1", failover_trunk_port=port, failover_trunk_username=USERNAME,
                   failover_trunk_password=PASSWORD, failover_trunk_dial_prefix=FAILOVER_PREFIX)
     values.update(trunks)
-    return config.load().replace(instance=instance, port_base=port_base, db_path=str(tmp_path / "huifang.db"),
-                                 ring_timeout_s=6, **values)
+    return stack_settings(name, ring_timeout_s=6, **values)
 
 
 @pytest.fixture(scope="module")
-def huifang(carrier, tmp_path_factory):
-    settings = huifang_settings(carrier, tmp_path_factory.mktemp("huifang"), instance=f"trunk-{BASE}", port_base=BASE)
+def huifang(stack_settings, carrier):
+    settings = huifang_settings(stack_settings, carrier, "trunk")
     process.start(settings)
     process.cli(settings, "pjsip set logger on")
     yield settings
@@ -136,11 +131,11 @@ def test_no_failover_after_the_borrowers_final_answer(huifang, carrier, number, 
     assert row["outcome"] != "answered"
 
 
-def test_without_valid_credentials_registration_and_calls_are_refused(carrier, tmp_path):
+def test_without_valid_credentials_registration_and_calls_are_refused(stack_settings, carrier):
     """A Huifang whose trunk has no credentials, and whose failover trunk has a wrong password:
     the carrier rejects the registration, answers the INVITEs 401, and the call never reaches its
     dialplan (no CARRIER-CALL line)."""
-    settings = huifang_settings(carrier, tmp_path, instance=f"trunk-bad-{BASE + 5000}", port_base=BASE + 5000,
+    settings = huifang_settings(stack_settings, carrier, "trunk-bad",
                                 trunk_username="", trunk_password="", trunk_register=0,
                                 failover_trunk_password="wrong-password", failover_trunk_register=1)
     process.start(settings)

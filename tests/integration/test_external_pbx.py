@@ -8,7 +8,7 @@ Asterisk runs: only the dialog server and the simulated phones. Then: a whole co
 escalation answered by an agent's phone, the recording served by the web app and purged by retention,
 and `ivr asterisk check` passing on this PBX and failing, with the fix named, when it is not right.
 
-Runs on IVR_EXTERNAL_PORT_BASE (default 45000).
+Huifang and the lender's PBX each on ports of their own (`stack_settings`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from ivr import config
 from ivr.agents.apply import conf_text as agent_conf_text
 from ivr.asterisk import render
 from ivr.config import REPO_ROOT
@@ -46,13 +45,13 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="module")
-def external(tmp_path_factory):
-    out = tmp_path_factory.mktemp("external")
-    base = int(os.environ.get("IVR_EXTERNAL_PORT_BASE", "45000"))
-    default = config.load()
-    pbx = LenderPbx(Path(default.rootfs), base, trunk_port=base + 70, agent_port=base + 75)
-    settings = default.replace(
-        instance=f"external-{base}", port_base=base, db_path=str(out / "huifang.db"), ring_timeout_s=8,
+def external(stack_settings):
+    ours = stack_settings("external", ring_timeout_s=8)
+    out = ours.database.parent
+    lender = stack_settings("lender")  # only its port block is used: the PBX is configured by hand
+    pbx = LenderPbx(Path(lender.rootfs), lender.port_base, trunk_port=ours.trunk_port_effective,
+                    agent_port=ours.agent_port)
+    settings = ours.replace(
         asterisk_mode="external", ami_port=pbx.ami_port, ami_user=pbx.ami_user, ami_secret=pbx.ami_secret,
         asterisk_media_dir=pbx.media_in_asterisk, media_dir=str(pbx.media_on_host))
     ensure_installed(settings)

@@ -12,21 +12,19 @@ its `dialog-down` path: it plays technical_difficulty and hangs up. What must ho
   for it is answered-no-dialog (retried in 30 minutes). Nobody back-fills the row.
 * after a restart of the dialog server the next call works.
 
-Runs its own stack on IVR_FAULT_PORT_BASE (default 37000, instance announce-dev).
+Runs its own stack on ports of its own (`stack_settings`).
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-import os
 import time
 import wave
 
 import numpy as np
 import pytest
 
-from ivr import config
 from ivr.db import attempts as attempts_db
 from ivr.db.connect import connect
 from ivr.db.writer import AsyncDb
@@ -45,12 +43,9 @@ PERSONAS = {SLOW: {"answer_after_ms": 300, "steps": [{"wait_ms": 25000}, {"hangu
 
 
 @pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fault")
-    base = int(os.environ.get("IVR_FAULT_PORT_BASE", "37000"))
-    instance = "announce-dev" if base == 37000 else f"fault-{base}"
-    settings = config.load().replace(instance=instance, port_base=base, db_path=str(out / "huifang.db"),
-                                     ring_timeout_s=10)
+def fault_stack(stack_settings):
+    settings = stack_settings("fault", ring_timeout_s=10)
+    out = settings.database.parent
     ensure_installed(settings)
     path = out / "personas.json"
     path.write_text(json.dumps(PERSONAS))

@@ -7,7 +7,7 @@ accounts for calls whose end was not heard), and asserts that nothing is lost: e
 ends with an outcome and a disposition, nobody is called twice (the phones' own call log,
 `ivr.sim.calllog.calls_to`), and the dialog's records are all there.
 
-Runs its own stack on IVR_INFRA_FAULT_PORT_BASE (default 41000, instance faults-infra-<base>).
+Runs its own stack on ports of its own (`stack_settings`, instance faults-infra-<base>).
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from ivr import config
 from ivr.asterisk import process as asterisk
 from ivr.db import attempts as attempts_db
 from ivr.db.clock import now_iso
@@ -46,11 +45,9 @@ PERSONAS = {SLOW: {"answer_after_ms": 300, "steps": [{"wait_ms": 20000}, {"hangu
 
 
 @pytest.fixture(scope="module")
-def infra(tmp_path_factory):
-    out = tmp_path_factory.mktemp("faults-infra")
-    base = int(os.environ.get("IVR_INFRA_FAULT_PORT_BASE", "41000"))
-    settings = config.load().replace(instance=f"faults-infra-{base}", port_base=base,
-                                     db_path=str(out / "huifang.db"), ring_timeout_s=8)
+def infra(stack_settings):
+    settings = stack_settings("faults-infra", ring_timeout_s=8)
+    out = settings.database.parent
     ensure_installed(settings)
     path = out / "personas.json"
     path.write_text(json.dumps(PERSONAS))

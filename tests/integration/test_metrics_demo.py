@@ -8,13 +8,12 @@ urllib and parsed with prometheus-client's parser:
   * huifang_answers_total by decision and via equals the answers table (the dialog server process);
   * turn latency, AMI event lag and the transferred call's queue wait were observed;
   * /healthz said 200 while the dialer ran, and says 503 with a reason once its AMI link is closed.
-Its own stack on its own ports (IVR_TEST_METRICS_PORT_BASE, default 28000), four personas.
+Its own stack on its own ports (`stack_settings`), four personas.
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import urllib.error
 import urllib.request
@@ -22,7 +21,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ivr import config, health
+from ivr import health
 from ivr.db.connect import connect
 from ivr.demo import DATA, run_campaign, write_borrowers_csv
 from ivr.sim.personas import load_personas
@@ -55,11 +54,9 @@ def delta(after: dict, before: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory):
-    out = tmp_path_factory.mktemp("metrics-demo")
-    base = int(os.environ.get("IVR_TEST_METRICS_PORT_BASE", "28000"))
-    settings = config.load().replace(instance=f"test-metrics-{base}", port_base=base,
-                                     db_path=str(out / "huifang.db"), ring_timeout_s=8)
+def campaign(stack_settings):
+    settings = stack_settings("test-metrics", ring_timeout_s=8)
+    out = settings.database.parent
     ensure_installed(settings)
     everyone = json.loads((DATA / "personas.json").read_text())
     personas_path = out / "personas.json"

@@ -105,12 +105,10 @@ def get(url: str) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_a_demo_run_leaves_no_phone_number_or_id_digits_in_any_log_file(tmp_path):
-    base = int(os.environ.get("IVR_TEST_PORT_BASE", "25000")) + 4000  # beside the session stack's ports
-    instance = f"pii-{uuid.uuid4().hex[:8]}"                          # a fresh Asterisk log directory
-    settings = config.load().replace(instance=instance, port_base=base)
+def test_a_demo_run_leaves_no_phone_number_or_id_digits_in_any_log_file(stack_settings, tmp_path):
+    settings = stack_settings("pii", instance=f"pii-{uuid.uuid4().hex[:8]}")  # a fresh Asterisk log directory
     out, console = tmp_path / "run", tmp_path / "console.log"
-    env = dict(os.environ, IVR_INSTANCE=instance, IVR_PORT_BASE=str(base), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, IVR_INSTANCE=settings.instance, IVR_PORT_BASE=str(settings.port_base), PYTHONUNBUFFERED="1")
     numbers, id_digits = secrets_of_the_personas()
     assert len(numbers) >= 10 and id_digits, (numbers, id_digits)
     with open(console, "wb") as sink:

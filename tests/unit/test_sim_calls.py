@@ -1,6 +1,5 @@
 """The phone simulators against a real SIP caller (pjsua2, `python -m ivr.sim caller`), no Asterisk."""
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,10 +21,6 @@ from ivr.sim.sipmsg import sdp_connection_addresses  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-BASE = 20000 + (os.getpid() % 12) * 3000  # a port block of our own (each block spans 3000 ports)
-SETTINGS = Settings(port_base=BASE)
-TRUNK = SETTINGS.trunk_port_effective
-
 PERSONAS = {
     "13800000001": {"answer_after_ms": 300,
                     "steps": [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1"},
@@ -43,8 +38,14 @@ PERSONAS = {
 
 
 @pytest.fixture(scope="module")
-def tts_cache():
-    return Path(SETTINGS.cache_dir) / "tts"
+def settings(stack_settings):
+    """A port block of our own (tests/conftest.py): the pools' SIP and RTP ports, the callers' RTP ports."""
+    return stack_settings("sim-unit")
+
+
+@pytest.fixture(scope="module")
+def tts_cache(settings):
+    return Path(settings.cache_dir) / "tts"
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +55,11 @@ def prompts(tts_cache):
 
 
 @pytest.fixture(scope="module")
-def pool(tmp_path_factory, tts_cache):
+def pool(settings, tmp_path_factory, tts_cache):
     d = tmp_path_factory.mktemp("sim")
     personas = d / "personas.json"
     personas.write_text(json.dumps(PERSONAS, ensure_ascii=False), encoding="utf-8")
-    p = PhonePool(SETTINGS, personas, d / "calls.jsonl", d / "rec", workers=3, tts_cache=tts_cache)
+    p = PhonePool(settings, personas, d / "calls.jsonl", d / "rec", workers=3, tts_cache=tts_cache)
     with p:
         p.dir = d
         yield p
@@ -66,7 +67,8 @@ def pool(tmp_path_factory, tts_cache):
 
 
 
-def run_callers(tmp: Path, groups: list[list[dict]], pj_log: bool = False, stagger_s: float = 0.0) -> list[list[dict]]:
+def run_callers(settings: Settings, tmp: Path, groups: list[list[dict]], pj_log: bool = False,
+                stagger_s: float = 0.0) -> list[list[dict]]:
     """Run one caller process per group (<= 3 calls each) in parallel; their results, in order.
     `stagger_s` starts each group that long after the previous one (ordering under load)."""
     procs = []
@@ -77,7 +79,7 @@ def run_callers(tmp: Path, groups: list[list[dict]], pj_log: bool = False, stagg
         calls_f, out_f = tmp / f"calls-{tag}.json", tmp / f"out-{tag}.json"
         calls_f.write_text(json.dumps(specs), encoding="utf-8")
         cmd = [sys.executable, "-m", "ivr.sim", "caller", "--calls", str(calls_f), "--out", str(out_f),
-               "--rtp-port", str(SETTINGS.sim_rtp_base + 500 + 100 * i)]
+               "--rtp-port", str(settings.sim_rtp_base + 500 + 100 * i)]
         if pj_log:
             cmd += ["--pj-log", str(tmp / f"pj-{tag}.log")]
         procs.append((subprocess.Popen(cmd, cwd=str(REPO_ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
@@ -94,7 +96,7 @@ def run_callers(tmp: Path, groups: list[list[dict]], pj_log: bool = False, stagg
     return results
 
 
-def uri(number, port=TRUNK):
+def uri(number, port):
     return f"sip:{number}@127.0.0.1:{port}"
 
 
@@ -113,11 +115,12 @@ def by_call_id(log_path, call_id):
     return [r for r in calllog.calls(log_path) if r["call_id"] == call_id]
 
 
-def test_rejects_ringing_cancel_and_announcement(pool, tmp_path):
-    first, second = run_callers(tmp_path, [
-        [{"uri": uri("13800000002")}, {"uri": uri("13800000004")}, {"uri": uri("13800000005")}],
-        [{"uri": uri("19999999999")}, {"uri": uri("13800000003"), "cancel_after_ms": 1200},
-         {"uri": uri("13800000006"), "record": str(tmp_path / "announcement.wav"), "max_ms": 15000}],
+def test_rejects_ringing_cancel_and_announcement(settings, pool, tmp_path):
+    first, second = run_callers(settings, tmp_path, [
+        [{"uri": uri("13800000002", pool.port)}, {"uri": uri("13800000004", pool.port)},
+         {"uri": uri("13800000005", pool.port)}],
+        [{"uri": uri("19999999999", pool.port)}, {"uri": uri("13800000003", pool.port), "cancel_after_ms": 1200},
+         {"uri": uri("13800000006", pool.port), "record": str(tmp_path / "announcement.wav"), "max_ms": 15000}],
     ])
     assert [r["final_status"] for r in first] == [486, 603, 404]
     unknown, noanswer, announcement = second
@@ -137,15 +140,16 @@ def test_rejects_ringing_cancel_and_announcement(pool, tmp_path):
     assert [s["action"] for s in ann["steps"]] == ["announcement"] and ann["status"] == 404
 
 
-def test_answering_persona_speaks_dtmf_and_records(pool, tmp_path, prompts):
+def test_answering_persona_speaks_dtmf_and_records(settings, pool, tmp_path, prompts):
     attempt = str(uuid.uuid4())
     heard = tmp_path / "caller-heard.wav"
     # the "IVR" asks three questions, then says goodbye; the persona answers each prompt after it
     # ends, and (a hangup step after an answer waits for the next prompt too) hangs up after the last
     plays = [{"at_ms": 200, "wav": prompts["long"]}, {"at_ms": 4600, "wav": prompts["short"]},
              {"at_ms": 7000, "wav": prompts["short"]}, {"at_ms": 11000, "wav": prompts["short"]}]
-    [[r]] = run_callers(tmp_path, [[{"uri": uri("13800000001"), "headers": {"X-Huifang-Attempt": attempt},
-                                     "record": str(heard), "plays": plays, "max_ms": 25000}]], pj_log=True)
+    [[r]] = run_callers(settings, tmp_path, [[{"uri": uri("13800000001", pool.port),
+                                               "headers": {"X-Huifang-Attempt": attempt},
+                                               "record": str(heard), "plays": plays, "max_ms": 25000}]], pj_log=True)
     assert r["answered"] and r["final_status"] == 200
     assert [d["digit"] for d in r["dtmf"]] == ["1"]
     assert speech_seconds(heard) >= 1.0  # 네 and 일 이 삼 사
@@ -166,8 +170,8 @@ def test_answering_persona_speaks_dtmf_and_records(pool, tmp_path, prompts):
     assert len(calllog.calls_to(pool.dir / "calls.jsonl", "13800000001")) == 1
 
 
-def test_hangup_after_ms_mid_question(pool, tmp_path):
-    [[r]] = run_callers(tmp_path, [[{"uri": uri("13800000007"), "max_ms": 10000}]])
+def test_hangup_after_ms_mid_question(settings, pool, tmp_path):
+    [[r]] = run_callers(settings, tmp_path, [[{"uri": uri("13800000007", pool.port), "max_ms": 10000}]])
     assert r["answered"] and r["disconnect_status"] == 200
     assert r["duration_ms"] < 3000
     rec = [c for c in calllog.calls(pool.dir / "calls.jsonl") if c["number"] == "13800000007"][-1]
@@ -184,9 +188,9 @@ def _udp_sockets(pids):
     return found
 
 
-def test_seven_concurrent_calls_across_workers_on_loopback(pool, tmp_path):
+def test_seven_concurrent_calls_across_workers_on_loopback(settings, pool, tmp_path):
     numbers = [f"1390000000{i}" for i in range(7)]
-    groups = [[{"uri": uri(n), "headers": {"X-Huifang-Attempt": f"c-{n}"}} for n in numbers[i:i + 3]]
+    groups = [[{"uri": uri(n, pool.port), "headers": {"X-Huifang-Attempt": f"c-{n}"}} for n in numbers[i:i + 3]]
               for i in range(0, 7, 3)]
     # the phones' sockets, looked at every 0.1 s while the calls run (not at one moment, which a
     # busy machine may reach before the calls are up): the fullest view, and every one ever seen
@@ -204,7 +208,7 @@ def test_seven_concurrent_calls_across_workers_on_loopback(pool, tmp_path):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        results = [r for group in run_callers(tmp_path, groups) for r in group]
+        results = [r for group in run_callers(settings, tmp_path, groups) for r in group]
     finally:
         done.set()
         watcher.join(5)
@@ -218,24 +222,24 @@ def test_seven_concurrent_calls_across_workers_on_loopback(pool, tmp_path):
     assert all(s.startswith("127.0.0.1:") for s in seen), seen
 
 
-def test_full_pool_answers_503(tmp_path, tts_cache):
+def test_full_pool_answers_503(settings, tmp_path, tts_cache):
     personas = tmp_path / "p.json"
     personas.write_text(json.dumps({"1": {"answer_after_ms": 100, "steps": [{"wait_ms": 6000}, {"hangup": True}]}}))
-    s = SETTINGS.replace(port_base=BASE + 100)  # trunk port of its own; RTP blocks below are explicit
+    s = settings.replace(port_base=settings.port_base + 100)  # trunk port of its own; RTP blocks below are explicit
     with PhonePool(s, personas, tmp_path / "log.jsonl", tmp_path / "rec", workers=1, tts_cache=tts_cache,
-                   rtp_base=SETTINGS.sim_rtp_base + 400) as small:
-        [first, second] = run_callers(tmp_path, [[{"uri": uri("1", small.port)}] * 3, [{"uri": uri("1", small.port)}]],
-                                      stagger_s=2.5)
+                   rtp_base=settings.sim_rtp_base + 400) as small:
+        [first, second] = run_callers(settings, tmp_path, [[{"uri": uri("1", small.port)}] * 3,
+                                                           [{"uri": uri("1", small.port)}]], stagger_s=2.5)
     assert [r["final_status"] for r in first] == [200] * 3
     assert second[0]["final_status"] == 503
 
 
-def test_agent_answers_speaks_and_hangs_up(tmp_path, tts_cache):
-    with PhonePool(SETTINGS, None, tmp_path / "agent.jsonl", tmp_path / "rec", kind="agent", workers=1,
+def test_agent_answers_speaks_and_hangs_up(settings, tmp_path, tts_cache):
+    with PhonePool(settings, None, tmp_path / "agent.jsonl", tmp_path / "rec", kind="agent", workers=1,
                    tts_cache=tts_cache, answer_after_ms=300, say="您好，我是客服", locale="zh-CN",
                    hangup_after_ms=3500) as agents:
         t0 = time.monotonic()
-        [[a1, nobody]] = run_callers(tmp_path, [[
+        [[a1, nobody]] = run_callers(settings, tmp_path, [[
             {"uri": f"sip:agent1@127.0.0.1:{agents.port}", "headers": {"X-Huifang-Attempt": "a-1"},
              "record": str(tmp_path / "agent-heard.wav"), "max_ms": 15000},
             {"uri": f"sip:bob@127.0.0.1:{agents.port}"}]])
@@ -248,14 +252,15 @@ def test_agent_answers_speaks_and_hangs_up(tmp_path, tts_cache):
     assert [s["action"] for s in rec["steps"]] == ["say", "hangup"]
 
 
-def test_foreign_number_and_reasks_after_the_last_answer_get_the_keys(pool, tmp_path, prompts):
+def test_foreign_number_and_reasks_after_the_last_answer_get_the_keys(settings, pool, tmp_path, prompts):
     """Dialled as the trunk is (00 for +), the persona answers; after its last, spoken answer every
     further prompt can only be the IVR asking again, so the phone presses or_dtmf, at most 3 times."""
     attempt = str(uuid.uuid4())
     plays = [{"at_ms": 200, "wav": prompts["long"]}] + [{"at_ms": t, "wav": prompts["short"]}
                                                         for t in (4600, 7000, 9400, 11800)]
-    [[r]] = run_callers(tmp_path, [[{"uri": uri("0014155550100"), "headers": {"X-Huifang-Attempt": attempt},
-                                     "plays": plays, "max_ms": 15000}]])
+    [[r]] = run_callers(settings, tmp_path, [[{"uri": uri("0014155550100", pool.port),
+                                               "headers": {"X-Huifang-Attempt": attempt},
+                                               "plays": plays, "max_ms": 15000}]])
     assert r["answered"]
     assert [d["digit"] for d in r["dtmf"]] == ["1", "1", "1"]
     assert all(d["at_ms"] > 4600 for d in r["dtmf"])  # none before the first re-ask

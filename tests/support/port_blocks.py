@@ -1,0 +1,122 @@
+"""Port blocks for test stacks: free right now, and reserved against every other test run on this machine.
+
+Why it looks like this: every port of one Huifang instance derives from `Settings.port_base`
+(ivr/config.py): listeners at +38..+584, Asterisk's RTP at +1000..+1999, the phone simulators' RTP
+at +2000..+2999 (test_agents' second agent pool takes the last 100). So a test stack needs one
+contiguous block of `BLOCK_SIZE` ports, and two test runs (two `make test` at once, or a test run
+beside the demo) must never get overlapping blocks. Two checks, both needed:
+
+* a lock: an exclusive `fcntl.flock` on `<lock dir>/<base>.lock`, taken without waiting and held
+  while the block is in use. Two runs of ours never share a block even while neither has bound a
+  port yet, and the lock dies with its process, so a crashed run never leaves a block locked.
+* a bind test of every port in the block, TCP and UDP, on the address the stack binds: a block
+  where anything at all is bound (a demo, a bench, a crashed run's Asterisk that outlived its
+  lock) is skipped. Every port, not just the listeners: a listener taken is a hard failure, an RTP
+  port taken makes calls fail in ways that look like product bugs, and 6000 binds take about 0.1 s.
+
+The candidate bases sit between 20000 and 61999: above the demo's default block (15000) and
+mostly inside Linux's ephemeral range (32768-60999), as the test stacks always were. A port in
+that range can be taken by some program's outgoing connection; the bind test catches that at
+allocation time, and the kernel does not hand out a port while one of our listeners holds it.
+The lock files are never removed (removing a lock file races with its next user).
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+BLOCK_SIZE = 3000
+BASES = tuple(range(20000, 59001, BLOCK_SIZE))
+LOCK_DIR = Path("/tmp/huifang-test-ports")
+
+
+class NoFreeBlock(RuntimeError):
+    pass
+
+
+@dataclass
+class PortBlock:
+    base: int
+    size: int
+    lock_path: Path
+    fd: int | None
+
+    @property
+    def ports(self) -> range:
+        return range(self.base, self.base + self.size)
+
+    def release(self) -> None:
+        """Give the block back (closing the file drops the lock). Safe to call twice."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            log.info("port block %d released", self.base)
+
+
+def first_busy_port(ports: range, host: str = "127.0.0.1") -> str | None:
+    """'tcp/<port>' or 'udp/<port>' of the first port in `ports` something else holds, else None.
+
+    TCP is tried with SO_REUSEADDR, as servers bind: a connection in TIME_WAIT does not stop a
+    listener, so it does not make the block busy either. UDP without it: any bound socket counts."""
+    for kind, name in ((socket.SOCK_STREAM, "tcp"), (socket.SOCK_DGRAM, "udp")):
+        for port in ports:
+            with socket.socket(socket.AF_INET, kind) as sock:
+                if kind == socket.SOCK_STREAM:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((host, port))
+                except OSError as exc:
+                    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                        return f"{name}/{port}"
+                    raise
+    return None
+
+
+def _lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on `path`, or None when another open file holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)  # who holds it, for a person looking at the lock directory
+    os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+    return fd
+
+
+def reserve(*, bases: tuple[int, ...] | None = None, size: int | None = None, lock_dir: Path | None = None,
+            host: str = "127.0.0.1", wait_s: float = 0.0) -> PortBlock:
+    """The first block in `bases` (default BASES) that no other holder has locked and where every
+    port is free. With every block taken, tries again each second for `wait_s` (another run may give
+    one back at the end of a test module), then raises NoFreeBlock naming what was in the way."""
+    bases = BASES if bases is None else bases
+    size = BLOCK_SIZE if size is None else size
+    lock_dir = Path(LOCK_DIR if lock_dir is None else lock_dir)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    while True:
+        in_the_way = []
+        for base in bases:
+            path = lock_dir / f"{base}.lock"
+            fd = _lock(path)
+            if fd is None:
+                in_the_way.append(f"{base}: locked by another run ({path})")
+                continue
+            busy = first_busy_port(range(base, base + size), host)
+            if busy is None:
+                log.info("port block %d..%d reserved (%s)", base, base + size - 1, path)
+                return PortBlock(base, size, path, fd)
+            os.close(fd)
+            in_the_way.append(f"{base}: {busy} is in use")
+        if time.monotonic() >= deadline:
+            raise NoFreeBlock(f"no free block of {size} ports on {host}; tried:\n  " + "\n  ".join(in_the_way))
+        time.sleep(1.0)
