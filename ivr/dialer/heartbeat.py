@@ -15,6 +15,7 @@ import os
 import socket
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 
 log = logging.getLogger(__name__)
 
@@ -26,25 +27,31 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def beat(db, name: str, started_at: str, ami_connected: bool) -> None:
-    db.execute("INSERT INTO controller_heartbeats (name, host, pid, started_at, beat_at, ami_connected) "
-               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET beat_at = excluded.beat_at, "
-               "ami_connected = excluded.ami_connected, stopped_at = NULL",
-               [name, socket.gethostname(), os.getpid(), started_at, now_iso(), int(ami_connected)])
+Handle = Store | HasStore
 
 
-def stopped(db, name: str) -> None:
-    db.execute("UPDATE controller_heartbeats SET stopped_at = ? WHERE name = ?", [now_iso(), name])
+def beat(db: Handle, name: str, started_at: str, ami_connected: bool) -> None:
+    store_of(db).execute(
+        "INSERT INTO controller_heartbeats (name, host, pid, started_at, beat_at, ami_connected) "
+        "VALUES (:name, :host, :pid, :started, :now, :ami) ON CONFLICT (name) DO UPDATE SET "
+        "beat_at = excluded.beat_at, ami_connected = excluded.ami_connected, stopped_at = NULL",
+        {"name": name, "host": socket.gethostname(), "pid": os.getpid(), "started": started_at, "now": now_iso(),
+         "ami": int(ami_connected)})
 
 
-def status(db, now: dt.datetime | None = None) -> dict:
+def stopped(db: Handle, name: str) -> None:
+    store_of(db).execute("UPDATE controller_heartbeats SET stopped_at = :now WHERE name = :name",
+                         {"now": now_iso(), "name": name})
+
+
+def status(db: Handle, now: dt.datetime | None = None) -> dict:
     """{"alive": a controller beat within STALE_AFTER_S and has not stopped, "last_beat_at": the
     newest beat (None if none ever), "ami_connected": that controller's AMI link}."""
-    row = db.execute("SELECT beat_at, ami_connected, stopped_at FROM controller_heartbeats "
-                     "ORDER BY beat_at DESC LIMIT 1").fetchone()
+    row = store_of(db).one("SELECT beat_at, ami_connected, stopped_at FROM controller_heartbeats "
+                           "ORDER BY beat_at DESC LIMIT 1")
     if row is None:
         return {"alive": False, "last_beat_at": None, "ami_connected": False}
-    beat_at, ami, stopped_at = row
+    beat_at, ami, stopped_at = row["beat_at"], row["ami_connected"], row["stopped_at"]
     now = now or dt.datetime.now(dt.timezone.utc)
     try:
         age = (now - dt.datetime.fromisoformat(beat_at)).total_seconds()

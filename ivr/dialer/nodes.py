@@ -21,35 +21,43 @@ import datetime as dt
 from typing import Any
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from .heartbeat import STALE_AFTER_S
 
 LOST_AFTER_S = 3600.0
 
 
-def beat(db, name: str, *, ami_host: str, ami_port: int, capacity: int, controller: str, started_at: str,
+Handle = Store | HasStore
+
+
+def beat(db: Handle, name: str, *, ami_host: str, ami_port: int, capacity: int, controller: str, started_at: str,
          ami_connected: bool) -> None:
-    db.execute("INSERT INTO nodes (name, ami_host, ami_port, capacity, controller, started_at, beat_at, "
-               "ami_connected) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-               "ami_host = excluded.ami_host, ami_port = excluded.ami_port, capacity = excluded.capacity, "
-               "controller = excluded.controller, started_at = CASE WHEN nodes.controller = excluded.controller "
-               "THEN nodes.started_at ELSE excluded.started_at END, beat_at = excluded.beat_at, "
-               "ami_connected = excluded.ami_connected, stopped_at = NULL",
-               [name, ami_host, ami_port, capacity, controller, started_at, now_iso(), int(ami_connected)])
+    store_of(db).execute(
+        "INSERT INTO nodes (name, ami_host, ami_port, capacity, controller, started_at, beat_at, ami_connected) "
+        "VALUES (:name, :host, :port, :capacity, :controller, :started, :now, :ami) ON CONFLICT (name) DO UPDATE "
+        "SET ami_host = excluded.ami_host, ami_port = excluded.ami_port, capacity = excluded.capacity, "
+        "controller = excluded.controller, started_at = CASE WHEN nodes.controller = excluded.controller "
+        "THEN nodes.started_at ELSE excluded.started_at END, beat_at = excluded.beat_at, "
+        "ami_connected = excluded.ami_connected, stopped_at = NULL",
+        {"name": name, "host": ami_host, "port": ami_port, "capacity": capacity, "controller": controller,
+         "started": started_at, "now": now_iso(), "ami": int(ami_connected)})
 
 
-def stopped(db, name: str, controller: str) -> None:
+def stopped(db: Handle, name: str, controller: str) -> None:
     """A clean stop of the controller driving the node (another may have taken it over since)."""
-    db.execute("UPDATE nodes SET stopped_at = ? WHERE name = ? AND controller = ?", [now_iso(), name, controller])
+    store_of(db).execute("UPDATE nodes SET stopped_at = :now WHERE name = :name AND controller = :controller",
+                         {"now": now_iso(), "name": name, "controller": controller})
 
 
-def listing(db, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def listing(db: Handle, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Every node with its load (calls not ended), heartbeat age in seconds and state:
     up, stale (no beat for STALE_AFTER_S: out of the rotation), stopped, or ami-down."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    load = {r["node"]: r["n"] for r in db.query(
+    store = store_of(db)
+    load = {r["node"]: r["n"] for r in store.query(
         "SELECT node, count(*) AS n FROM attempts WHERE state != 'ended' AND node IS NOT NULL GROUP BY node")}
     out = []
-    for r in db.query("SELECT * FROM nodes ORDER BY name"):
+    for r in store.query("SELECT * FROM nodes ORDER BY name"):
         try:
             age = (now - dt.datetime.fromisoformat(r["beat_at"])).total_seconds()
         except (TypeError, ValueError):
@@ -66,9 +74,9 @@ def listing(db, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def lost_attempts(db, now: dt.datetime, lost_after_s: float = LOST_AFTER_S) -> list[str]:
+def lost_attempts(db: Handle, now: dt.datetime, lost_after_s: float = LOST_AFTER_S) -> list[str]:
     """Open attempts of nodes that have not beaten for `lost_after_s` (stopped or not)."""
     cutoff = (now - dt.timedelta(seconds=lost_after_s)).isoformat()
-    return [r["id"] for r in db.query(
-        "SELECT a.id FROM attempts a JOIN nodes n ON n.name = a.node WHERE a.state != 'ended' AND n.beat_at < ? "
-        "ORDER BY a.created_at", [cutoff])]
+    return [r["id"] for r in store_of(db).query(
+        "SELECT a.id FROM attempts a JOIN nodes n ON n.name = a.node WHERE a.state != 'ended' "
+        "AND n.beat_at < :cutoff ORDER BY a.created_at", {"cutoff": cutoff})]

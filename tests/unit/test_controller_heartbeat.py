@@ -92,3 +92,15 @@ def test_dashboard_says_when_no_controller_runs(tmp_path):
     assert "没有正在运行的外呼控制器" in c.get("/").get_data(as_text=True)
     heartbeat.beat(db, "host:1", now_iso(), True)
     assert "没有正在运行的外呼控制器" not in c.get("/").get_data(as_text=True)
+
+
+def test_beat_stop_and_status_on_both_engines(any_db):
+    now = dt.datetime.now(dt.timezone.utc)
+    heartbeat.beat(any_db, "h:1", now.isoformat(), True)
+    heartbeat.beat(any_db, "h:1", now.isoformat(), False)          # the same row, updated
+    assert heartbeat.status(any_db)["alive"] and not heartbeat.status(any_db)["ami_connected"]
+    heartbeat.stopped(any_db, "h:1")
+    assert not heartbeat.status(any_db)["alive"]
+    heartbeat.beat(any_db, "h:1", now.isoformat(), True)           # started again: the stop is cleared
+    assert heartbeat.status(any_db)["alive"]
+    assert heartbeat.status(any_db, now + dt.timedelta(seconds=heartbeat.STALE_AFTER_S + 5))["alive"] is False

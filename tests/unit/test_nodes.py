@@ -1,4 +1,4 @@
-"""Nodes in the shared database: a controller's beat registers its node; `ivr node list` shows each
+"""Nodes in the shared database (both engines): a controller's beat registers its node; `ivr node list` shows each
 node's state (up, AMI down, stale, stopped), its calls up against its capacity."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 from ivr.config import REPO_ROOT
 from ivr.db.connect import connect
+from ivr.db.store import store_of
 from ivr.dialer import nodes
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.timezone.utc)
@@ -17,11 +18,11 @@ NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.timezone.utc)
 def beat(db, name, *, at, connected=True, controller="h:1"):
     nodes.beat(db, name, ami_host="127.0.0.1", ami_port=5038, capacity=30, controller=controller,
                started_at=at.isoformat(), ami_connected=connected)
-    db.execute("UPDATE nodes SET beat_at = ? WHERE name = ?", [at.isoformat(), name])
+    store_of(db).execute("UPDATE nodes SET beat_at = :at WHERE name = :name", {"at": at.isoformat(), "name": name})
 
 
-def test_states_and_load(tmp_path):
-    db = connect(tmp_path / "n.db")
+def test_states_and_load(any_db):
+    db = any_db
     beat(db, "up", at=NOW - dt.timedelta(seconds=3))
     beat(db, "ami-down", at=NOW - dt.timedelta(seconds=3), connected=False)
     beat(db, "stale", at=NOW - dt.timedelta(seconds=60))
@@ -30,20 +31,20 @@ def test_states_and_load(tmp_path):
     assert {r["name"]: r["state"] for r in nodes.listing(db, NOW)}["stopped"] == "up"
     nodes.stopped(db, "stopped", "h:2")
     for i, (node, state) in enumerate([("up", "in_dialog"), ("up", "ringing"), ("up", "ended"), ("stale", "dialing")]):
-        db["attempts"].insert({"id": f"a{i}", "number": "1", "locale": "zh-CN", "state": state, "created_at": "x",
-                               "node": node})
+        store_of(db).insert("attempts", {"id": f"a{i}", "number": "1", "locale": "zh-CN", "state": state,
+                                         "created_at": "x", "node": node})
     got = {r["name"]: (r["state"], r["load"], r["capacity"]) for r in nodes.listing(db, NOW)}
     assert got == {"up": ("up", 2, 30), "ami-down": ("ami-down", 0, 30), "stale": ("stale", 1, 30),
                    "stopped": ("stopped", 0, 30)}
 
 
-def test_a_new_controller_on_a_node_restarts_its_clock_and_clears_a_stop(tmp_path):
-    db = connect(tmp_path / "n.db")
+def test_a_new_controller_on_a_node_restarts_its_clock_and_clears_a_stop(any_db):
+    db = any_db
     beat(db, "n1", at=NOW)
     nodes.stopped(db, "n1", "h:1")
     nodes.beat(db, "n1", ami_host="127.0.0.1", ami_port=5038, capacity=50, controller="h:9",
                started_at="2026-12-03T09:00:00+00:00", ami_connected=True)
-    row = next(db.query("SELECT * FROM nodes"))
+    row = store_of(db).one("SELECT * FROM nodes")
     assert row["stopped_at"] is None and row["controller"] == "h:9" and row["capacity"] == 50
     assert row["started_at"] == "2026-12-03T09:00:00+00:00"
 
