@@ -19,11 +19,12 @@ log = logging.getLogger(__name__)
 
 def new_row(attempt_id: str, number: str, *, locale: str, borrower_id: int | None, contact_id: int | None,
             campaign_id: int | None, flow: str, caller_id: str, trunk: str,
-            created_at: str | None = None) -> dict[str, Any]:
-    """An attempt as it is first written (queued), before its Originate is sent."""
+            created_at: str | None = None, node: str | None = None) -> dict[str, Any]:
+    """An attempt as it is first written (queued), before its Originate is sent; `node`: the
+    telephony node that places it (campaign calls)."""
     row: dict[str, Any] = {"id": attempt_id, "number": number, "locale": locale, "borrower_id": borrower_id,
                            "contact_id": contact_id, "campaign_id": campaign_id, "flow": flow, "state": "queued",
-                           "caller_id": caller_id, "trunk": trunk}
+                           "caller_id": caller_id, "trunk": trunk, "node": node}
     if created_at:
         row["created_at"] = created_at
     return row

@@ -466,8 +466,8 @@ class Controller:
             now = self.clock.now()
             row = attempts_db.new_row(attempt_id, dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                       contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
-                                      caller_id=caller_id, trunk=trunks[0].endpoint, created_at=iso(now))
-            row["node"] = self.node
+                                      caller_id=caller_id, trunk=trunks[0].endpoint, created_at=iso(now),
+                                      node=self.node)
             if not await self.db.call(lambda d: claim_dial(d, dial, row, campaign, now, policy_shift=self.policy_shift,
                                                            calendar=self.holidays)):
                 log.info("attempt %s: not placed, the borrower's situation changed since the tick", attempt_id)
