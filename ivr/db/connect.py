@@ -18,13 +18,17 @@ call `store_of(db)`. On PostgreSQL there is no sqlite-utils handle: `open_store(
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from .engine import BUSY_TIMEOUT_MS
 from .store import Store, open_store
 
-__all__ = ["BUSY_TIMEOUT_MS", "Database", "connect"]
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["BUSY_TIMEOUT_MS", "Database", "connect", "open_database"]
 
 
 class Database(sqlite_utils.Database):
@@ -43,3 +47,25 @@ def connect(path: str | Path, *, migrate: bool = True) -> Database:
         from .migrate import upgrade   # Alembic is imported only by processes that migrate
         upgrade(url)
     return Database(open_store(url))
+
+
+def open_database(where: Settings | str | Path, *, migrate: bool = True) -> Database | Store:
+    """The database handle of a process, from its settings (`database_url_effective`), a URL or an
+    SQLite file: `connect()`'s sqlite-utils handle (with `.store`) on SQLite, a bare Store on
+    PostgreSQL. Every process opens its database here, so `database_url` switches them all; code
+    handed the result works through `store_of(handle)`."""
+    from ..config import Settings
+    from .migrate import sqlite_path
+    if isinstance(where, Settings):
+        url = where.database_url_effective
+    elif isinstance(where, Path) or "://" not in where:
+        return connect(where, migrate=migrate)
+    else:
+        url = where
+    path = sqlite_path(url)
+    if path is not None:
+        return connect(path, migrate=migrate)
+    if migrate:
+        from .migrate import upgrade
+        upgrade(url)
+    return open_store(url)

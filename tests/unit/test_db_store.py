@@ -246,3 +246,22 @@ def test_closing_the_store_closes_the_sqlite_connection(sqlite_db):
     sqlite_db.store.close()
     with pytest.raises(Exception, match="closed"):
         sqlite_db.execute("SELECT 1")
+
+
+def test_open_database_follows_the_database_url_setting(engine_url, tmp_path):
+    from dataclasses import replace
+
+    from ivr.config import Settings
+    from ivr.db.connect import Database, open_database
+    settings = replace(Settings(), cache_dir=tmp_path / "cache", database_url=engine_url)
+    handle = open_database(settings)
+    try:
+        s = store_of(handle)
+        assert s.dialect == ("sqlite" if engine_url.startswith("sqlite") else "postgresql")
+        # on SQLite the sqlite-utils handle too; on PostgreSQL there is none to hand out
+        assert isinstance(handle, Database) == (s.dialect == "sqlite")
+        s.insert("nodes", {"name": "n1", "capacity": 4, "started_at": "2026-12-03T00:00:00Z",
+                             "beat_at": "2026-12-03T00:00:00Z", "ami_host": "127.0.0.1", "ami_port": 5038})
+        assert s.scalar("SELECT capacity FROM nodes WHERE name = :n", {"n": "n1"}) == 4
+    finally:
+        store_of(handle).close()
