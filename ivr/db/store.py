@@ -160,13 +160,13 @@ class Store:
     def insert(self, table: str, row: Mapping[str, Any]) -> Any:
         """Insert one row; its primary key (a tuple for a composite key). PostgreSQL returns a SERIAL
         id by RETURNING, SQLite by lastrowid; SQLAlchemy picks."""
-        stmt = sa.insert(_table(table)).values(dict(row))
+        stmt = sa.insert(_table(table)).values(_plain(row))
         key = self._run(stmt, None, lambda r: tuple(r.inserted_primary_key or ()))
         return key[0] if len(key) == 1 else key
 
     def insert_all(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Insert rows (all with the same columns) in one transaction; how many."""
-        batch = [dict(r) for r in rows]
+        batch = [_plain(r) for r in rows]
         if not batch:
             return 0
         with self.transaction():
@@ -178,7 +178,7 @@ class Store:
         if not changes:
             return 0
         t = _table(table)
-        stmt = sa.update(t).where(*_pk_match(t, pk_value)).values(dict(changes))
+        stmt = sa.update(t).where(*_pk_match(t, pk_value)).values(_plain(changes))
         return self._run(stmt, None, lambda r: r.rowcount)
 
     def get(self, table: str, pk_value: Any) -> dict[str, Any] | None:
@@ -194,7 +194,7 @@ class Store:
         key unless given: a unique column set)."""
         t = _table(table)
         keys = [c.name for c in t.primary_key.columns] if pk is None else [pk] if isinstance(pk, str) else list(pk)
-        insert = (sqlite_dialect.insert(t) if self._dialect == "sqlite" else pg_dialect.insert(t)).values(dict(row))
+        insert = (sqlite_dialect.insert(t) if self._dialect == "sqlite" else pg_dialect.insert(t)).values(_plain(row))
         changes = {c: insert.excluded[c] for c in row if c not in keys}
         stmt = (insert.on_conflict_do_update(index_elements=keys, set_=changes) if changes
                 else insert.on_conflict_do_nothing(index_elements=keys))
@@ -229,11 +229,17 @@ class Store:
     def _run(self, stmt: sa.Executable, params: Params | None,
              consume: Callable[[sa.CursorResult[Any]], T]) -> T:
         """Execute and read the result: in the open transaction, or in one of its own (autocommit)."""
-        args = dict(params) if params else None
+        args = _plain(params) if params else None
         if self._dialect == "sqlite" or self.connection.in_transaction():
             return consume(self.connection.execute(stmt, args))
         with self.connection.begin():
             return consume(self.connection.execute(stmt, args))
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with Python booleans as 0/1: booleans are INTEGER columns in our schema (see schema.py),
+    and PostgreSQL refuses a boolean where an integer goes (SQLite takes either)."""
+    return {k: int(v) if isinstance(v, bool) else v for k, v in values.items()}
 
 
 def _release(connection: sa.Connection, dialect: str) -> None:

@@ -265,3 +265,14 @@ def test_open_database_follows_the_database_url_setting(engine_url, tmp_path):
         assert s.scalar("SELECT capacity FROM nodes WHERE name = :n", {"n": "n1"}) == 4
     finally:
         store_of(handle).close()
+
+
+def test_booleans_are_stored_as_the_integers_the_schema_has(store):
+    node = {"name": "n1", "capacity": 4, "started_at": "2026-12-03T00:00:00Z", "beat_at": "2026-12-03T00:00:00Z",
+            "ami_host": "127.0.0.1", "ami_port": 5038, "ami_connected": True}
+    store.insert("nodes", node)
+    store.update("nodes", "n1", {"ami_connected": False})
+    assert store.scalar("SELECT ami_connected FROM nodes") == 0
+    store.upsert("nodes", {**node, "ami_connected": True})
+    store.execute("UPDATE nodes SET capacity = :c WHERE ami_connected = :up", {"c": 8, "up": True})
+    assert store.one("SELECT capacity, ami_connected FROM nodes") == {"capacity": 8, "ami_connected": 1}
