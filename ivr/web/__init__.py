@@ -18,7 +18,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import config
-from ..db.connect import connect
+from ..db.connect import open_database
+from ..db.store import store_of
 from ..dialer import upload_caps
 from . import throttle
 
@@ -43,7 +44,8 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,
-        DATABASE=str(settings.database),
+        DATABASE=str(settings.database),  # the SQLite file (when DATABASE_URL is one): backups, SQLite-only tools
+        DATABASE_URL=settings.database_url_effective,
         SECRET_KEY=secret_key(settings),
         SESSION_COOKIE_NAME="huifang_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -63,14 +65,14 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     proxies = throttle.trusted_proxies(getattr(settings, "web_trusted_proxies", 0))
     if proxies:  # the client address and scheme as the trusted proxies saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
-    connect(app.config["DATABASE"]).conn.close()  # migrations applied once, at start-up
+    store_of(open_database(app.config["DATABASE_URL"])).close()  # migrations applied once, at start-up
     csrf.init_app(app)
 
     @app.teardown_appcontext
     def close_db(_exc):
         db = g.pop("db", None)
         if db is not None:
-            db.conn.close()
+            store_of(db).close()
 
     @app.after_request
     def security_headers(resp):
@@ -144,6 +146,7 @@ def get_db():
     """One database handle per request."""
     from flask import current_app
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"], migrate=False)
-        g.db.execute("PRAGMA mmap_size = 268435456")  # reads straight from the OS page cache
+        g.db = open_database(current_app.config["DATABASE_URL"], migrate=False)
+        if store_of(g.db).dialect == "sqlite":
+            store_of(g.db).execute("PRAGMA mmap_size = 268435456")  # reads straight from the OS page cache
     return g.db

@@ -11,7 +11,8 @@ import time
 
 from werkzeug.serving import make_server
 
-from ..db.connect import connect
+from ..db.connect import open_database
+from ..db.store import store_of
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 24 * 3600
@@ -38,7 +39,7 @@ class Server:
         last_purge = 0.0
         while not self._stop.wait(5.0):
             try:
-                db = connect(self.app.config["DATABASE"], migrate=False)
+                db = open_database(self.app.config["DATABASE_URL"], migrate=False)
                 try:
                     queue_webhooks(db)
                     if time.monotonic() - last_purge > PURGE_EVERY_S:
@@ -48,7 +49,7 @@ class Server:
                         if removed:
                             log.info("retention: removed %d recording(s) older than %d days", len(removed), days)
                 finally:
-                    db.conn.close()
+                    store_of(db).close()
             except Exception:  # the loop must survive a bad round
                 log.exception("web background round failed")
 

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from ivr import config
 from ivr.db import attempts
-from ivr.db.connect import connect
+from ivr.db.connect import open_database
 from ivr.web import create_app, security
 
 PASSWORD = "correct-horse-battery"
@@ -25,9 +25,11 @@ security.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def make_app(tmp_path: Path, **overrides):
+def make_app(tmp_path: Path, database_url: str = "", **overrides):
+    """A web app on a fresh SQLite file in tmp_path, or on `database_url` (a test given `engine_url`
+    passes it, and runs once per engine)."""
     s = config.load(env={}).replace(db_path=str(tmp_path / "web.db"), cache_dir=tmp_path / "cache",
-                                    instance="web-test")
+                                    instance="web-test", database_url=database_url)
     app = create_app(s, TESTING=True, **overrides)
     app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
     (tmp_path / "recordings").mkdir(exist_ok=True)
@@ -35,7 +37,8 @@ def make_app(tmp_path: Path, **overrides):
 
 
 def db_of(app):
-    return connect(app.config["DATABASE"])
+    """A handle on the app's database, as `open_database` gives it (close with `store_of(db).close()`)."""
+    return open_database(app.config["DATABASE_URL"])
 
 
 def add_users(app, roles=ROLES) -> None:
