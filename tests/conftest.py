@@ -122,16 +122,31 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
         postgres_cluster.drop_database(name)
 
 
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres_cluster: PostgresCluster) -> str:
+    """The name of a database of the session's cluster that Alembic brought to head, once: a template
+    each `engine_url` test copies in ~0.1 s instead of migrating its own (~2 s)."""
+    name = postgres_cluster.create_database()
+    migrate.upgrade(postgres_cluster.url(name))
+    return name
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine_url(request: pytest.FixtureRequest, tmp_path) -> str:
+def engine_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A migrated, empty Huifang database on each engine: an SQLite file in tmp_path, or a fresh database
-    in the session's PostgreSQL (started only when a test asks for this engine)."""
+    in the session's PostgreSQL (started only when a test asks for this engine), a copy of the migrated
+    template."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'huifang.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    migrate.upgrade(url)
-    return url
+        migrate.upgrade(url)
+        yield url
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database(template=request.getfixturevalue("postgres_migrated"))
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -127,11 +127,14 @@ class PostgresCluster:
     def _admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(host="127.0.0.1", port=self.port, user=ROLE, dbname="postgres", autocommit=True)
 
-    def create_database(self) -> str:
-        """A new empty database; returns its name."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of `template` (which nobody may be connected to); its name."""
         name = "t_" + uuid.uuid4().hex[:16]
         with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            # FILE_COPY: a copy of the template's files, ~0.15 s here against 1-2 s for the default
+            # WAL_LOG strategy (which pays per block; durability is off in this cluster anyway)
+            conn.execute(f'CREATE DATABASE "{name}"'
+                         + (f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""))
         return name
 
     def drop_database(self, name: str) -> None:
