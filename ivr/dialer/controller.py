@@ -79,6 +79,8 @@ def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, 
             return False
         if not scheduler.still_due(store, dial, campaign, now, policy_shift=policy_shift, calendar=calendar):
             return False
+        if not scheduler.within_pace(store, campaign, now):
+            return False
         if not target_state.claim(store, dial.campaign_id, dial.borrower_id, attempt["id"], now):
             return False
         attempts_db.create(store, attempt)

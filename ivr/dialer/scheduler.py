@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from .. import metrics
 from ..db.store import HasStore, Store, store_of
-from . import target_state
+from . import limits, target_state
 from .clock import NO_SHIFT, iso
 from .policy import Candidate, ContactFacts, Dial, Policy, Refuse, plan
 
@@ -175,6 +175,9 @@ def tick(db: Handle, now: dt.datetime, budgets: dict[int, int], *, in_flight: se
     return TickResult(dials, refusals, len(candidates), time.perf_counter() - started, finished)
 
 
+CLAIM_LOCK_SPACE = 0x4846   # "HF": the first key of the claim's advisory lock (the campaign id the second)
+
+
 def lock_for_claim(db: Handle, dial: Dial) -> bool:
     """Inside the claiming transaction, before `still_due`: on PostgreSQL, the target row (skipped,
     not waited for, when another controller is claiming it: False), then the borrower's row and the
@@ -184,6 +187,10 @@ def lock_for_claim(db: Handle, dial: Dial) -> bool:
     store = store_of(db)
     if store.dialect != "postgresql":
         return True
+    # first, claims of one campaign take turns (its pace counts every controller's calls); an
+    # advisory lock, so nothing else that locks the campaign row (commands) can wait on a claim's
+    # locks in the other order
+    store.execute("SELECT pg_advisory_xact_lock(:space, :c)", {"space": CLAIM_LOCK_SPACE, "c": dial.campaign_id})
     if store.scalar("SELECT 1 FROM campaign_targets WHERE campaign_id = :c AND borrower_id = :b "
                     "AND status = 'pending' FOR UPDATE SKIP LOCKED",
                     {"c": dial.campaign_id, "b": dial.borrower_id}) is None:
@@ -211,8 +218,25 @@ def still_due(db: Handle, dial: Dial, campaign: dict, now: dt.datetime, *,
     return bool(dials) and dials[0].contact_id == dial.contact_id
 
 
+def within_pace(db: Handle, campaign: dict, now: dt.datetime) -> bool:
+    """Inside the claiming transaction: does the campaign's calls-per-second allow one more call now,
+    counting the calls EVERY controller claimed (their attempt rows), not only this one's? Each
+    controller also paces itself (`Pacer`), but two controllers on one campaign would place twice
+    its max_cps. The window is one second (longer below 1 cps: 0.5 cps allows one call in 2 s).
+    On PostgreSQL `lock_for_claim` has made claims of one campaign take turns; on SQLite BEGIN
+    IMMEDIATE has."""
+    rate = limits.pacing_rate(campaign.get("max_cps"))
+    window_s = max(1.0, 1.0 / rate)
+    allowed = max(1, math.floor(rate * window_s + 1e-9))
+    placed = store_of(db).scalar(
+        "SELECT count(*) FROM attempts WHERE created_at > :since AND campaign_id = :c",
+        {"since": iso(now - dt.timedelta(seconds=window_s)), "c": campaign["id"]})
+    return int(placed or 0) < allowed
+
+
 class Pacer:
-    """Calls-per-second pacing for one campaign: a token bucket refilled at max_cps."""
+    """Calls-per-second pacing for one controller and campaign: a token bucket refilled at max_cps
+    (and `within_pace` across controllers)."""
 
     def __init__(self, max_cps: float, clock=time.monotonic):
         self.rate = max_cps

@@ -84,3 +84,42 @@ def test_two_controllers_claiming_at_once_exactly_one_wins(engine_url, shared_nu
         dials, campaigns = seed(store_of(setup), now, shared_number=shared_number)
         wins = race(handles, dials, campaigns, now, shift)
         assert sum(wins) == 1, wins
+
+
+def seed_paced(store, now: dt.datetime, max_cps: float) -> tuple[list[Dial], list[dict]]:
+    """One campaign at `max_cps`, two borrowers on numbers of their own, both due."""
+    stamp = iso(now)
+    tag = uuid.uuid4().hex[:8]
+    cid = store.insert("campaigns", {"name": f"p{tag}", "state": "running", "max_cps": max_cps,
+                                     "created_at": stamp, "updated_at": stamp})
+    campaign = store.get("campaigns", cid)
+    dials = []
+    for i in range(2):
+        b = store.insert("borrowers", {"loan_id": f"P{tag}-{i}", "name": "n", "timezone": "Asia/Shanghai",
+                                       "created_at": stamp, "updated_at": stamp})
+        number = f"139{(int(tag, 16) + i) % 10**8:08d}"
+        c = store.insert("contacts", {"borrower_id": b, "phone": number, "created_at": stamp})
+        store.insert("campaign_targets", {"campaign_id": cid, "borrower_id": b, "next_at": stamp, "updated_at": stamp})
+        dials.append(Dial(cid, b, c, number, "zh-CN", "followup"))
+    return dials, [campaign, campaign]
+
+
+@pytest.mark.parametrize("max_cps", [1.0, 0.5])
+def test_two_controllers_on_one_campaign_keep_its_calls_per_second(engine_url, max_cps):
+    """Each controller paces itself; the campaign's max_cps must also hold for both together: of two
+    claims at the same instant only one goes out, and within the window (1 s; 2 s at 0.5 cps) no
+    third, whichever controller asks; after it, the next."""
+    setup = handle(engine_url)
+    handles = [handle(engine_url), handle(engine_url)]
+    now = dt.datetime.now(dt.timezone.utc)
+    shift = shift_to(TEN_AM)
+    window = dt.timedelta(seconds=max(1.0, 1 / max_cps))
+    for _ in range(4):
+        dials, campaigns = seed_paced(store_of(setup), now, max_cps)
+        wins = race(handles, dials, campaigns, now, shift)
+        assert sum(wins) == 1, wins
+        loser = wins.index(False)
+        again = race(handles, [dials[loser]] * 2, campaigns, now + window * 0.9, shift)
+        assert again == [False, False]
+        later = race(handles, [dials[loser]] * 2, campaigns, now + window * 1.1, shift)
+        assert sum(later) == 1, later
