@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .config import REPO_ROOT, Settings
 from .db import attempts as attempts_db
+from .db.store import store_of
 from .db.writer import AsyncDb
 from .demo_report import print_table, summarize
 from .dialer.calls import CallPlacer
@@ -86,8 +87,7 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
                                             contact_id=contact_id)
             row = await placer.wait(attempt_id, timeout=settings.ring_timeout_s + 240)
         row["answers"] = await db.call(attempts_db.answers, attempt_id)
-        row["dialog"] = await db.call(lambda d: next(iter(d.query(
-            "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])), None))
+        row["dialog"] = await db.call(lambda d: store_of(d).get("dialogs", attempt_id))
         return row
 
     try:
@@ -115,12 +115,12 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dic
     `ops`: the demo's dialer /metrics + /healthz endpoint, told the controller's health checks."""
     from zoneinfo import ZoneInfo
 
-    from .db.connect import connect
+    from .db.connect import open_database
     from .dialer import campaigns, importer
     from .dialer.clock import shift_to
     from .dialer.controller import Controller
 
-    db = connect(settings.database)
+    db = open_database(settings)
     report = importer.import_file(db, csv_path, phone_rule=simulated_trunk_number)
     if report.rejected:
         raise RuntimeError(f"demo borrowers rejected: {report.as_dict()['errors']}")
@@ -137,11 +137,12 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dic
         await controller.run(until_idle=True)
     finally:
         adb.close()
-    rows = list(db.query("SELECT * FROM attempts WHERE campaign_id = ? ORDER BY number", [cid]))
+    store = store_of(db)
+    rows = store.query("SELECT * FROM attempts WHERE campaign_id = :c ORDER BY number, id", {"c": cid})
     for row in rows:
         row["answers"] = attempts_db.answers(db, row["id"])
-        row["dialog"] = next(iter(db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None)
-    db.conn.close()
+        row["dialog"] = store.get("dialogs", row["id"])
+    store.close()
     return rows
 
 
