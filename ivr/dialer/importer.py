@@ -17,7 +17,7 @@ simulated trunk, passes its own rule (`phone_rule=`); no setting, file column or
 can change it.
 `timezone` is an IANA name (default Asia/Shanghai, Asia/Seoul for ko-KR). Dates: YYYY-MM-DD,
 YYYY/MM/DD, YYYY.MM.DD, YYYYMMDD or a spreadsheet date. Amounts: whole yuan/won ("3,500",
-"¥3500.00"; fractions are rounded half up).
+"¥3500.00"; fractions are rounded half up; at most MAX_AMOUNT).
 
 Every row is validated; good rows are imported, each bad row is reported with its line number
 (the header is line 1) and reason. A loan id that appears on several lines rejects all of them:
@@ -28,6 +28,12 @@ wrong_person, dnc) is kept.
 
 Payment file columns: loan_id, paid_amount, paid_at (a date or an ISO timestamp); a payment
 already present (same loan, paid_at and amount) is unchanged.
+
+Writing goes through the Store (SQLite or PostgreSQL, whichever `open_database` gave the caller).
+Every row is validated before anything is written, and validation refuses whatever one engine
+would refuse (a NUL character in text, an amount past a 32-bit INTEGER), so a bad row is reported
+and never fails the file. The file is one transaction of batched statements (IN-list reads,
+multi-row inserts, an UPDATE only per changed row): a round trip per row is slow on PostgreSQL.
 """
 from __future__ import annotations
 
