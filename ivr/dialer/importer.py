@@ -407,6 +407,14 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
 # ---- writing ------------------------------------------------------------------------------------
 # loan ids / borrower ids per IN list: far below SQLite's bound-parameter limit, few round trips
 _CHUNK = 500
+# PostgreSQL: imports take turns (a transaction-scoped advisory lock), as every writer does on SQLite
+# (BEGIN IMMEDIATE); two files naming one new loan would otherwise both insert it, and one fail whole
+PG_IMPORT_LOCK = 0x496D7074   # "Impt"
+
+
+def _one_import_at_a_time(s: Store) -> None:
+    if s.dialect == "postgresql":
+        s.execute("SELECT pg_advisory_xact_lock(:key)", {"key": PG_IMPORT_LOCK})
 
 
 def _chunks(values: list, size: int = _CHUNK):
@@ -530,6 +538,7 @@ def import_file(db: Store | HasStore, path: str | Path, *, phone_rule: PhoneRule
             report.errors.append(exc.row_error(line, _s(cells.get("loan_id")) or None))
     report.errors.sort(key=lambda e: e.line)
     with s.transaction():
+        _one_import_at_a_time(s)
         report.batch_id = _new_batch(s, "borrowers", path, now)
         for change in _write_borrowers(s, recs, report.batch_id, now):
             setattr(report, change, getattr(report, change) + 1)
@@ -546,6 +555,7 @@ def import_payments(db: Store | HasStore, path: str | Path) -> ImportReport:
     report = ImportReport(kind="payments", source=str(path), rows=len(rows), encoding=encoding)
     now = now_iso()
     with s.transaction():
+        _one_import_at_a_time(s)
         report.batch_id = _new_batch(s, "payments", path, now)
         loans = sorted({loan for _, cells in rows if (loan := _s(cells.get("loan_id"))) and "\x00" not in loan})
         borrower_ids = {loan: row["id"] for loan, row in _borrowers_by_loan(s, loans).items()}

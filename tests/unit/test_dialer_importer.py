@@ -196,3 +196,39 @@ def test_the_handle_a_component_gets_works_too(any_db, tmp_path):
     """Web and CLI callers pass what open_database returns (the sqlite-utils handle on SQLite)."""
     r = importer.import_file(any_db, write(tmp_path, HEADER + "L1,张伟,1234,13800000001,,,,,,3500,2026-12-05,,\n"))
     assert r.created == 1 and store_of(any_db).scalar("SELECT count(*) FROM contacts") == 1
+
+
+def test_two_imports_of_one_file_at_once_take_turns(engine_url, tmp_path):
+    """While one import's transaction is open, a second import of the same new borrowers waits for it
+    and then finds them unchanged (on PostgreSQL both would otherwise insert the loans and the second
+    fail whole on the unique loan_id)."""
+    import threading
+    import time
+
+    from ivr.db.connect import open_database
+    p = write(tmp_path, HEADER + "L1,张伟,1234,13800000001,,,,,,3500,2026-12-05,zh-CN,\n"
+                                 "L2,李四,1234,13800000002,,,,,,3500,2026-12-05,zh-CN,\n")
+    first, second = (store_of(open_database(engine_url, migrate=False)) for _ in range(2))
+    outcome = {}
+
+    def other():
+        try:
+            outcome["report"] = importer.import_file(second, p)
+        except Exception as exc:   # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+
+    try:
+        with first.transaction():
+            assert importer.import_file(first, p).created == 2
+            thread = threading.Thread(target=other)
+            thread.start()
+            time.sleep(0.5)
+            assert thread.is_alive()            # waiting for the first import's transaction
+        thread.join(20)
+        assert "error" not in outcome, outcome.get("error")
+        report = outcome["report"]
+        assert (report.created, report.unchanged) == (0, 2)
+        assert first.scalar("SELECT count(*) FROM borrowers") == 2
+    finally:
+        first.close()
+        second.close()
