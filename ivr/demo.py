@@ -17,6 +17,9 @@ demo dials a simulated trunk, so the import takes every persona key as written (
 + dialled as 00) through `simulated_trunk_number` instead of the importer's numbering-plan check,
 which every real import keeps. A persona's `expect` block is checked against how its call ended
 (ivr/demo_report.py): the demo's exit status is 1 when one did not end as intended.
+
+The demo keeps its own SQLite file in its output directory, even where `database_url` names the
+lender's PostgreSQL: its made-up borrowers and calls never reach a real database.
 """
 from __future__ import annotations
 
@@ -146,6 +149,12 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dic
     return rows
 
 
+def with_own_database(settings: Settings, out_dir: Path) -> Settings:
+    """The demo's settings: its own SQLite file in `out_dir`, whatever `database_url` says (the stack's
+    child processes get the same through `settings.to_env()`)."""
+    return settings.replace(db_path=str(out_dir / "huifang.db"), database_url="")
+
+
 def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,
              serve: bool = True) -> int:
     if settings.instance == "default":
@@ -158,7 +167,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     print(f"Huifang demo: {len(parsed)} simulated borrowers, output in {out_dir}")
     print("installing what is missing (Asterisk rootfs, prompt audio)...", flush=True)
     ensure_installed(settings)
-    settings = settings.replace(db_path=str(out_dir / "huifang.db"))
+    settings = with_own_database(settings, out_dir)
     stack = Stack(settings, out_dir, personas_path)
     started = time.monotonic()
     stack.start()

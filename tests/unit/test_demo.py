@@ -9,7 +9,7 @@ import pytest
 from ivr import cli
 from ivr.db.connect import connect, open_database
 from ivr.db.store import store_of
-from ivr.demo import DATA, demo_borrower, simulated_trunk_number, write_borrowers_csv
+from ivr.demo import DATA, demo_borrower, simulated_trunk_number, with_own_database, write_borrowers_csv
 from ivr.demo_report import expectation_problems, format_answer, summarize, table_lines
 from ivr.dialer import importer
 from ivr.sim.personas import load_personas, parse_personas
@@ -72,6 +72,15 @@ def test_real_imports_still_refuse_numbers_the_demo_dials(tmp_path, monkeypatch,
         "SELECT c.phone, b.locale FROM contacts c JOIN borrowers b ON b.id = c.borrower_id")}
     demo_db.close()
     assert locales["13800000002"] == "ko-KR" and locales["0312345678"] == "zh-CN"
+
+
+def test_the_demo_never_writes_to_the_database_url(tmp_path):
+    """A lender's PostgreSQL in database_url: the demo (and its children) use the run's own file."""
+    from ivr import config
+    lender = config.load(env={"IVR_DATABASE_URL": "postgresql://huifang@db.internal/huifang"})
+    demo = with_own_database(lender, tmp_path)
+    assert demo.database_url_effective == f"sqlite:///{tmp_path / 'huifang.db'}"
+    assert config.load(env=demo.to_env()).database_url_effective == demo.database_url_effective
 
 
 def test_the_demo_rule_still_refuses_what_is_not_a_number(tmp_path):
