@@ -17,6 +17,9 @@ demo dials a simulated trunk, so the import takes every persona key as written (
 + dialled as 00) through `simulated_trunk_number` instead of the importer's numbering-plan check,
 which every real import keeps. A persona's `expect` block is checked against how its call ended
 (ivr/demo_report.py): the demo's exit status is 1 when one did not end as intended.
+
+The demo keeps its own SQLite file in its output directory, even where `database_url` names the
+lender's PostgreSQL: its made-up borrowers and calls never reach a real database.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from .config import REPO_ROOT, Settings
 from .db import attempts as attempts_db
+from .db.store import store_of
 from .db.writer import AsyncDb
 from .demo_report import print_table, summarize
 from .dialer.calls import CallPlacer
@@ -86,8 +90,7 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
                                             contact_id=contact_id)
             row = await placer.wait(attempt_id, timeout=settings.ring_timeout_s + 240)
         row["answers"] = await db.call(attempts_db.answers, attempt_id)
-        row["dialog"] = await db.call(lambda d: next(iter(d.query(
-            "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])), None))
+        row["dialog"] = await db.call(lambda d: store_of(d).get("dialogs", attempt_id))
         return row
 
     try:
@@ -115,12 +118,12 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dic
     `ops`: the demo's dialer /metrics + /healthz endpoint, told the controller's health checks."""
     from zoneinfo import ZoneInfo
 
-    from .db.connect import connect
+    from .db.connect import open_database
     from .dialer import campaigns, importer
     from .dialer.clock import shift_to
     from .dialer.controller import Controller
 
-    db = connect(settings.database)
+    db = open_database(settings)
     report = importer.import_file(db, csv_path, phone_rule=simulated_trunk_number)
     if report.rejected:
         raise RuntimeError(f"demo borrowers rejected: {report.as_dict()['errors']}")
@@ -137,12 +140,19 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dic
         await controller.run(until_idle=True)
     finally:
         adb.close()
-    rows = list(db.query("SELECT * FROM attempts WHERE campaign_id = ? ORDER BY number", [cid]))
+    store = store_of(db)
+    rows = store.query("SELECT * FROM attempts WHERE campaign_id = :c ORDER BY number, id", {"c": cid})
     for row in rows:
         row["answers"] = attempts_db.answers(db, row["id"])
-        row["dialog"] = next(iter(db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])), None)
-    db.conn.close()
+        row["dialog"] = store.get("dialogs", row["id"])
+    store.close()
     return rows
+
+
+def with_own_database(settings: Settings, out_dir: Path) -> Settings:
+    """The demo's settings: its own SQLite file in `out_dir`, whatever `database_url` says (the stack's
+    child processes get the same through `settings.to_env()`)."""
+    return settings.replace(db_path=str(out_dir / "huifang.db"), database_url="")
 
 
 def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,
@@ -157,7 +167,7 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     print(f"Huifang demo: {len(parsed)} simulated borrowers, output in {out_dir}")
     print("installing what is missing (Asterisk rootfs, prompt audio)...", flush=True)
     ensure_installed(settings)
-    settings = settings.replace(db_path=str(out_dir / "huifang.db"))
+    settings = with_own_database(settings, out_dir)
     stack = Stack(settings, out_dir, personas_path)
     started = time.monotonic()
     stack.start()

@@ -11,6 +11,7 @@ import datetime as dt
 
 from .config import Settings
 from .db import attempts as attempts_db
+from .db.store import HasStore, Store, store_of
 from .db.writer import AsyncDb
 from .dialer import scheduler
 from .dialer.calls import CallPlacer
@@ -26,10 +27,13 @@ class CallRefused(RuntimeError):
         self.refusal = refusal
 
 
-def may_call(db, borrower_id: int, locale: str, now: dt.datetime) -> Dial | Refuse:
+def may_call(db: Store | HasStore, borrower_id: int, locale: str, now: dt.datetime) -> Dial | Refuse:
     """The policy's answer for this borrower now, as if they were due in a campaign of defaults."""
-    borrower = db.execute("SELECT timezone, locale FROM borrowers WHERE id = ?", [borrower_id]).fetchone()
-    target = {"campaign_id": 0, "borrower_id": borrower_id, "timezone": borrower[0], "locale": borrower[1] or locale,
+    borrower = store_of(db).one("SELECT timezone, locale FROM borrowers WHERE id = :id", {"id": borrower_id})
+    if borrower is None:
+        raise LookupError(f"no borrower {borrower_id}")
+    target = {"campaign_id": 0, "borrower_id": borrower_id, "timezone": borrower["timezone"],
+              "locale": borrower["locale"] or locale,
               "attempts": 0, "next_at": iso(now), "fails_in_row": 0}
     campaign = {"locale_default": locale, "flow": "followup"}
     [candidate] = scheduler.gather(db, [target], {0: campaign}, now)

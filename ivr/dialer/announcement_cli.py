@@ -6,33 +6,42 @@
   ivr announcements import FILE --label L   learn a recording the carrier gave you (8 kHz mono WAV / .sln)
 
 For lenders who script their set-up, or who got their carrier's announcement files directly.
+Each command opens the database its settings name (`open_database`: SQLite or PostgreSQL) and closes it.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import config
+from ..db.connect import Database, open_database
+from ..db.store import Store, store_of
 from . import announcement_library as library
 
 
-def _db(args):
-    from ..db.connect import connect
+@contextlib.contextmanager
+def _db(args) -> Iterator[tuple[config.Settings, Database | Store]]:
     s = config.load(config_file=getattr(args, "config", None))
-    return s, connect(s.database)
+    db = open_database(s)
+    try:
+        yield s, db
+    finally:
+        store_of(db).close()
 
 
 def cmd_cluster(args) -> int:
-    s, db = _db(args)
-    stats = library.cluster_pending(db, s.recordings_dir, limit=args.limit)
+    with _db(args) as (s, db):
+        stats = library.cluster_pending(db, s.recordings_dir, limit=args.limit)
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items()))
     return 0
 
 
 def cmd_list(args) -> int:
-    _, db = _db(args)
-    rows = list(db.query("SELECT id, label, members, seconds, first_seen, last_seen, source FROM announcement_clusters "
-                         "ORDER BY label IS NOT NULL, members DESC, id DESC"))
+    with _db(args) as (_, db):
+        rows = store_of(db).query("SELECT id, label, members, seconds, first_seen, last_seen, source "
+                                  "FROM announcement_clusters ORDER BY label IS NOT NULL, members DESC, id DESC")
     if not rows:
         print("no clusters yet (run `ivr announcements cluster` after some failed calls)")
     for r in rows:
@@ -44,25 +53,25 @@ def cmd_list(args) -> int:
 
 def cmd_label(args) -> int:
     from ..web import audit
-    _, db = _db(args)
     value = None if args.label == "none" else args.label
-    try:
-        library.label(db, args.id, value, "cli")
-    except (ValueError, LookupError) as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 1
-    audit.log(db, "label_announcement", "announcement_cluster", str(args.id), {"label": value}, actor="cli")
+    with _db(args) as (_, db):
+        try:
+            library.label(db, args.id, value, "cli")
+        except (ValueError, LookupError) as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 1
+        audit.log(db, "label_announcement", "announcement_cluster", str(args.id), {"label": value}, actor="cli")
     print(f"cluster {args.id}: {value or 'label removed'}")
     return 0
 
 
 def cmd_import(args) -> int:
-    _, db = _db(args)
-    try:
-        cluster_id = library.import_recording(db, Path(args.file), args.label, "cli", locale=args.locale)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with _db(args) as (_, db):
+        try:
+            cluster_id = library.import_recording(db, Path(args.file), args.label, "cli", locale=args.locale)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     print(f"{args.file}: learned as cluster {cluster_id} ({args.label})")
     return 0
 

@@ -9,7 +9,9 @@ the database (not in the repo, and not in the early-media files, which retention
 dial wrapper's announcement route and the after-answer screen look them up first.
 
 Writers: `cluster_pending` (the web app's announcements page and `ivr announcements cluster`) owns
-both tables; `label` and `import_recording` set labels / add imported references.
+both tables; `label` and `import_recording` set labels / add imported references. Every function
+takes the handle its caller has (`open_database`'s: SQLite or PostgreSQL) and works on its Store;
+`current` also opens the database itself from a settings object, a URL or an SQLite path.
 """
 from __future__ import annotations
 
@@ -17,15 +19,22 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from . import landmarks
 from .early_media import BYTES_PER_SECOND, early_media_in
 from .outcomes import ANNOUNCEMENT_DISPOSITIONS
 
+if TYPE_CHECKING:
+    from ..config import Settings
+
 log = logging.getLogger(__name__)
+
+Handle = Union[Store, HasStore]
 
 NOT_ANNOUNCEMENT = "not_announcement"
 LABELS = (*ANNOUNCEMENT_DISPOSITIONS, NOT_ANNOUNCEMENT)
@@ -85,9 +94,10 @@ class Library:
         self.learned = learned
 
     @classmethod
-    def load(cls, db) -> "Library":
-        rows = db.query("SELECT id, label, fingerprint FROM announcement_clusters WHERE label IS NOT NULL ORDER BY id")
-        return cls([Learned(r["id"], r["label"], landmarks.Fingerprint.from_bytes(r["fingerprint"])) for r in rows])
+    def load(cls, db: Handle) -> "Library":
+        rows = store_of(db).query("SELECT id, label, fingerprint FROM announcement_clusters "
+                                  "WHERE label IS NOT NULL ORDER BY id")
+        return cls([Learned(r["id"], r["label"], _fingerprint(r)) for r in rows])
 
     def match(self, samples: np.ndarray) -> LibraryMatch | None:
         if not self.learned:
@@ -97,37 +107,49 @@ class Library:
         return LibraryMatch(*found) if found else None
 
 
+def _fingerprint(row: dict) -> landmarks.Fingerprint:
+    return landmarks.Fingerprint.from_bytes(bytes(row["fingerprint"]))   # bytes on SQLite, bytea on PostgreSQL
+
+
 _cache: dict[str, tuple[tuple, Library]] = {}
 _cache_lock = threading.Lock()
 
 
-def current(db_path) -> Library:
-    """This process's copy of the library in `db_path`, reloaded when a label changes."""
-    from ..db.connect import connect
-    db = connect(db_path, migrate=False)
+def current(where: "Settings | str | Path | Handle") -> Library:
+    """This process's copy of the library in the database `where` names (settings, a URL or an SQLite
+    path: opened and closed here) or is (an open handle), reloaded when a label changes."""
+    if isinstance(where, Store) or hasattr(where, "store"):
+        return _current(store_of(where))          # type: ignore[arg-type]
+    from ..db.connect import open_database
+    db = open_database(where, migrate=False)
     try:
-        version = tuple(db.execute("SELECT count(*), coalesce(max(labelled_at), ''), coalesce(max(id), 0) "
-                                   "FROM announcement_clusters WHERE label IS NOT NULL").fetchone())
-        with _cache_lock:
-            cached = _cache.get(str(db_path))
-            if cached is not None and cached[0] == version:
-                return cached[1]
-        library = Library.load(db)
+        return _current(store_of(db))
     finally:
-        db.conn.close()
+        store_of(db).close()
+
+
+def _current(s: Store) -> Library:
+    key = str(s.connection.engine.url)   # one entry per database, however it was named (password hidden)
+    version = tuple(s.one("SELECT count(*) AS n, coalesce(max(labelled_at), '') AS at, coalesce(max(id), 0) AS id "
+                          "FROM announcement_clusters WHERE label IS NOT NULL").values())
     with _cache_lock:
-        _cache[str(db_path)] = (version, library)
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    library = Library.load(s)
+    with _cache_lock:
+        _cache[key] = (version, library)
     log.info("announcement library: %d labelled recordings", len(library.learned))
     return library
 
 
 # ---- clustering ------------------------------------------------------------------------------------
-def pending_captures(db, recordings_dir, limit: int) -> list[dict]:
+def pending_captures(db: Handle, recordings_dir, limit: int) -> list[dict]:
     """Ended, unanswered attempts whose early media exists and has not been looked at yet."""
-    rows = db.query("""SELECT a.id, a.locale, a.created_at, a.announcement FROM attempts a
+    rows = store_of(db).query("""SELECT a.id, a.locale, a.created_at, a.announcement FROM attempts a
                        LEFT JOIN early_media e ON e.attempt_id = a.id
                        WHERE e.attempt_id IS NULL AND a.state = 'ended' AND coalesce(a.outcome, '') != 'answered'
-                       ORDER BY a.created_at""")
+                       ORDER BY a.created_at, a.id""")
     out = []
     for r in rows:
         path = early_media_in(recordings_dir, r["id"])
@@ -138,17 +160,18 @@ def pending_captures(db, recordings_dir, limit: int) -> list[dict]:
     return out
 
 
-def cluster_pending(db, recordings_dir, *, limit: int = 500) -> dict:
+def cluster_pending(db: Handle, recordings_dir, *, limit: int = 500) -> dict:
     """Look at every new capture: note the recognized ones, put each unrecognized one into the cluster
     of the recording it contains, or start a new cluster. Returns counts."""
-    clusters = [(r["id"], r["label"], landmarks.Fingerprint.from_bytes(r["fingerprint"]))
-                for r in db.query("SELECT id, label, fingerprint FROM announcement_clusters ORDER BY id")]
+    s = store_of(db)
+    clusters = [(r["id"], r["label"], _fingerprint(r))
+                for r in s.query("SELECT id, label, fingerprint FROM announcement_clusters ORDER BY id")]
     stats = {"captures": 0, "recognized": 0, "empty": 0, "joined": 0, "new_clusters": 0}
     for cap in pending_captures(db, recordings_dir, limit):
         stats["captures"] += 1
         samples = read_capture(cap["path"])
         row = {"attempt_id": cap["id"], "seconds": round(len(samples) / (BYTES_PER_SECOND / 2), 2),
-               "recognized": cap["announcement"], "seen_at": now_iso()}
+               "recognized": cap["announcement"], "seen_at": now_iso(), "cluster_id": None, "coverage": None}
         fp = landmarks.fingerprint(samples)
         if cap["announcement"]:
             stats["recognized"] += 1
@@ -157,41 +180,41 @@ def cluster_pending(db, recordings_dir, *, limit: int = 500) -> dict:
         else:
             reference = landmarks.one_play(fp)
             found = best_match(clusters, fp, reference)
-            with db.conn:
-                db.execute("BEGIN IMMEDIATE")
+            with s.transaction():
                 if found:
                     cluster_id, _, comparison = found
-                    db.execute("UPDATE announcement_clusters SET members = members + 1, last_seen = ? WHERE id = ?",
-                               [cap["created_at"], cluster_id])
+                    s.execute("UPDATE announcement_clusters SET members = members + 1, last_seen = :at WHERE id = :id",
+                              {"at": cap["created_at"], "id": cluster_id})
                     row.update(cluster_id=cluster_id, coverage=round(comparison.coverage, 3))
                     stats["joined"] += 1
                 else:
-                    cluster_id = db["announcement_clusters"].insert({
+                    cluster_id = s.insert("announcement_clusters", {
                         "fingerprint": reference.to_bytes(), "seconds": round(reference.seconds, 2),
                         "locale": cap["locale"], "sample_attempt": cap["id"], "members": 1,
-                        "first_seen": cap["created_at"], "last_seen": cap["created_at"]}).last_pk
+                        "first_seen": cap["created_at"], "last_seen": cap["created_at"]})
                     clusters.append((cluster_id, None, reference))
                     row.update(cluster_id=cluster_id, coverage=1.0)
                     stats["new_clusters"] += 1
-                db["early_media"].insert(row, replace=True)
+                s.upsert("early_media", row)
             continue
-        db["early_media"].insert(row, replace=True)
+        s.upsert("early_media", row)
     if stats["captures"]:
         log.info("early media clustered: %s", stats)
     return stats
 
 
-def label(db, cluster_id: int, value: str | None, by: str) -> None:
+def label(db: Handle, cluster_id: int, value: str | None, by: str) -> None:
     """Label a cluster (None: take the label away). From then on the recording is recognized."""
     if value is not None:
         check_label(value)
-    cur = db.execute("UPDATE announcement_clusters SET label = ?, labelled_by = ?, labelled_at = ? WHERE id = ?",
-                     [value, by if value else None, now_iso() if value else None, cluster_id])
-    if cur.rowcount == 0:
+    changed = store_of(db).execute(
+        "UPDATE announcement_clusters SET label = :label, labelled_by = :by, labelled_at = :at WHERE id = :id",
+        {"label": value, "by": by if value else None, "at": now_iso() if value else None, "id": cluster_id})
+    if changed == 0:
         raise LookupError(f"no announcement cluster {cluster_id}")
 
 
-def import_recording(db, path: Path, value: str, by: str, locale: str | None = None) -> int:
+def import_recording(db: Handle, path: Path, value: str, by: str, locale: str | None = None) -> int:
     """Add a recording of a carrier's announcement (8 kHz mono 16-bit WAV, or raw .sln) as a labelled
     cluster. Returns its id."""
     from .announcements import read_audio
@@ -204,10 +227,8 @@ def import_recording(db, path: Path, value: str, by: str, locale: str | None = N
     if len(reference.hashes) < MIN_CONTENT_HASHES:
         raise ValueError(f"{path}: too little sound to learn from ({len(samples) / 8000:.1f} s)")
     now = now_iso()
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        cluster_id = db["announcement_clusters"].insert({
-            "fingerprint": reference.to_bytes(), "seconds": round(reference.seconds, 2), "locale": locale,
-            "sample_attempt": None, "members": 0, "first_seen": now, "last_seen": now, "label": value,
-            "labelled_by": by, "labelled_at": now, "source": "import"}).last_pk
-    return cluster_id
+    cluster_id = store_of(db).insert("announcement_clusters", {
+        "fingerprint": reference.to_bytes(), "seconds": round(reference.seconds, 2), "locale": locale,
+        "sample_attempt": None, "members": 0, "first_seen": now, "last_seen": now, "label": value,
+        "labelled_by": by, "labelled_at": now, "source": "import"})
+    return int(cluster_id)

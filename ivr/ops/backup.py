@@ -14,6 +14,10 @@ so, with the holder's pid) unless --force. The database it replaces is kept besi
 
 Recordings live outside the database (Settings.recordings_dir); `--with-recordings` adds them as a
 tar next to the backup.
+
+All of this is about an SQLite file. An install whose `database_url` is PostgreSQL backs up with
+PostgreSQL's own tools (pg_dump / pg_restore, or its continuous archiving): `database_file` refuses
+such a URL with the commands to use instead, rather than copying a file the services do not use.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ import struct
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from ..db import migrate
 from ..db.migrations import migrations
@@ -48,6 +54,22 @@ class Check:
     pending: list[str]
     unknown: list[str]
     rows: dict[str, int]
+
+
+def database_file(url: str, command: str) -> Path:
+    """The SQLite file `ivr backup` / `ivr restore` works on, from the effective database URL; a
+    PostgreSQL URL is refused with what to run instead (the URL shown without its password)."""
+    path = migrate.sqlite_path(url)
+    if path is not None:
+        return path
+    parsed = sa.engine.make_url(url)
+    libpq = sa.engine.URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                                 database=parsed.database, query=parsed.query).render_as_string(hide_password=False)
+    how = (f"pg_dump --format=custom --file=DEST '{libpq}'" if command == "backup"
+           else f"pg_restore --clean --if-exists --dbname='{libpq}' SRC (with the services stopped)")
+    raise BackupError(f"`ivr {command}` copies an SQLite database file, but database_url is PostgreSQL "
+                      f"({libpq}); use PostgreSQL's tools instead: {how}. The password comes from "
+                      "PGPASSWORD or ~/.pgpass; recordings are files outside the database, back them up too")
 
 
 def _utc_stamp() -> str:

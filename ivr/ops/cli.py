@@ -60,10 +60,11 @@ next steps (as root):
 
 
 def cmd_backup(args) -> int:
-    from .backup import BackupError, backup
+    from .backup import BackupError, backup, database_file
     try:
         s = _settings(args)
-        result = backup(s.database, args.dest, recordings_dir=s.recordings_dir if args.with_recordings else None)
+        result = backup(database_file(s.database_url_effective, "backup"), args.dest,
+                        recordings_dir=s.recordings_dir if args.with_recordings else None)
     except (BackupError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -75,10 +76,10 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from .backup import BackupError, restore
+    from .backup import BackupError, database_file, restore
     try:
         s = _settings(args)
-        result = restore(args.src, s.database, force=args.force)
+        result = restore(args.src, database_file(s.database_url_effective, "restore"), force=args.force)
     except (BackupError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from tests.unit.carrier_audio import line, music, recording, ringback, silence
+from ivr.db import migrate
 from ivr.db.connect import connect
+from ivr.db.store import store_of
 from ivr.dialer import announcement_library as lib
 from ivr.dialer import dispositions, landmarks
 from ivr.dialer.early_media import early_media_file
@@ -100,19 +102,28 @@ def test_reference_is_one_play_without_the_ringback():
     assert np.array_equal(again.hashes, ref.hashes) and again.n_frames == ref.n_frames
 
 
-# ---- clustering and labels over a database ---------------------------------------------------------
+# ---- clustering and labels over a database (both engines) --------------------------------------------
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, engine_url, any_db):
+    """(settings, db) on each engine: `settings.database` is what `current()` is given — the SQLite
+    path as the dialog server passes it today, or the PostgreSQL URL."""
+    path = migrate.sqlite_path(engine_url)
+    settings = types.SimpleNamespace(recordings_dir=tmp_path / "rec", database=path or engine_url)
+    settings.recordings_dir.mkdir()
+    return settings, any_db
+
+
+@pytest.fixture
+def sqlite_stack(tmp_path):
     settings = types.SimpleNamespace(recordings_dir=tmp_path / "rec", database=tmp_path / "huifang.db")
     settings.recordings_dir.mkdir()
-    db = connect(settings.database)
-    return settings, db
+    return settings, connect(settings.database)
 
 
 def failed_call(settings, db, aid: str, audio: np.ndarray | None, *, created="2026-12-01T02:00:00.000+00:00",
                 announcement=None, outcome="unreachable"):
-    db["attempts"].insert({"id": aid, "number": "13600000000", "locale": "zh-CN", "state": "ended",
-                           "outcome": outcome, "created_at": created, "announcement": announcement})
+    store_of(db).insert("attempts", {"id": aid, "number": "13600000000", "locale": "zh-CN", "state": "ended",
+                                     "outcome": outcome, "created_at": created, "announcement": announcement})
     if audio is not None:
         early_media_file(settings, aid).write_bytes(np.clip(audio, -32768, 32767).astype("<i2").tobytes())
 
@@ -131,7 +142,7 @@ def test_unrecognized_captures_cluster_by_recording_and_a_label_teaches_the_libr
     failed_call(settings, db, "no-early-media", None)
     stats = lib.cluster_pending(db, settings.recordings_dir)
     assert stats == {"captures": 8, "recognized": 1, "empty": 1, "joined": 3, "new_clusters": 3}
-    member = {r["attempt_id"]: r["cluster_id"] for r in db.query("SELECT * FROM early_media")}
+    member = {r["attempt_id"]: r["cluster_id"] for r in store_of(db).query("SELECT * FROM early_media")}
     assert member["off-1"] == member["off-2"] == member["off-3"]
     assert member["susp-1"] == member["susp-2"] != member["off-1"]
     assert member["coloured-ringback"] not in (member["off-1"], member["susp-1"])
@@ -144,6 +155,7 @@ def test_unrecognized_captures_cluster_by_recording_and_a_label_teaches_the_libr
     lib.label(db, member["coloured-ringback"], lib.NOT_ANNOUNCEMENT, "supervisor")
     found = lib.current(settings.database).match(probe)
     assert found is not None and (found.cluster_id, found.reason) == (member["off-1"], "powered_off")
+    assert lib.current(db).match(probe).cluster_id == member["off-1"]     # an open handle serves too
     again = lib.current(settings.database).match(line(music(8.0), law="alaw", seed=12))
     assert again is None or again.reason is None                       # never an announcement
     assert lib.current(settings.database).match(line(susp, seed=13)) is None   # unlabelled cluster
@@ -166,8 +178,9 @@ def test_import_a_recording_as_a_labelled_reference(stack, tmp_path):
         lib.import_recording(db, silent, "busy", "cli")
 
 
-def test_retention_purges_early_media_with_the_recordings(stack):
-    settings, db = stack
+def test_retention_purges_early_media_with_the_recordings(sqlite_stack):
+    """SQLite only: retention.purge (ivr/web) is not on the Store yet."""
+    settings, db = sqlite_stack
     failed_call(settings, db, "old", line(recording(TEXTS["busy"])), created="2026-01-01T00:00:00.000+00:00")
     failed_call(settings, db, "new", line(recording(TEXTS["busy"])), created="2026-12-01T00:00:00.000+00:00")
     now = dt.datetime(2026, 12, 3, tzinfo=dt.timezone.utc)

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from ivr import cli
-from ivr.db.connect import connect
-from ivr.demo import DATA, demo_borrower, simulated_trunk_number, write_borrowers_csv
+from ivr.db.connect import connect, open_database
+from ivr.db.store import store_of
+from ivr.demo import DATA, demo_borrower, simulated_trunk_number, with_own_database, write_borrowers_csv
 from ivr.demo_report import expectation_problems, format_answer, summarize, table_lines
 from ivr.dialer import importer
 from ivr.sim.personas import load_personas, parse_personas
@@ -42,9 +43,10 @@ def _csv(tmp_path, personas):
     return write_borrowers_csv(tmp_path / "borrowers.csv", personas, TABLE)
 
 
-def test_real_imports_still_refuse_numbers_the_demo_dials(tmp_path, monkeypatch):
+def test_real_imports_still_refuse_numbers_the_demo_dials(tmp_path, monkeypatch, engine_url):
     """The same file: every real import path rejects the numbers not valid for the borrower's region;
-    the demo's import (its simulated trunk) takes them, stored as the phones will be dialled."""
+    the demo's import (its simulated trunk) takes them, stored as the phones will be dialled. The
+    demo's import runs on each engine (`ivr import` here on an SQLite file: ivr/dialer/cli.py's own)."""
     personas = parse_personas(FOREIGN)
     csv_path = _csv(tmp_path, personas)
 
@@ -60,14 +62,25 @@ def test_real_imports_still_refuse_numbers_the_demo_dials(tmp_path, monkeypatch)
     assert cli.main(["import", str(csv_path)]) == 2   # `ivr import` (what an operator runs) refuses too
     assert connect(db_path)["borrowers"].count == 1
 
-    demo_db = connect(tmp_path / "demo.db")
+    demo_db = store_of(open_database(engine_url, migrate=False))   # what `ivr demo` opens, on each engine
     demo = importer.import_file(demo_db, csv_path, phone_rule=simulated_trunk_number)
     assert demo.rejected == 0 and demo.created == 5
     dialled = {r["phone"] for r in demo_db.query("SELECT phone FROM contacts")}
     assert dialled == set(personas) == {"13800000002", "07700900123", "00447700900123", "0014155550100",
                                         "0312345678"}
-    locales = dict(demo_db.execute("SELECT c.phone, b.locale FROM contacts c JOIN borrowers b ON b.id = c.borrower_id"))
+    locales = {r["phone"]: r["locale"] for r in demo_db.query(
+        "SELECT c.phone, b.locale FROM contacts c JOIN borrowers b ON b.id = c.borrower_id")}
+    demo_db.close()
     assert locales["13800000002"] == "ko-KR" and locales["0312345678"] == "zh-CN"
+
+
+def test_the_demo_never_writes_to_the_database_url(tmp_path):
+    """A lender's PostgreSQL in database_url: the demo (and its children) use the run's own file."""
+    from ivr import config
+    lender = config.load(env={"IVR_DATABASE_URL": "postgresql://huifang@db.internal/huifang"})
+    demo = with_own_database(lender, tmp_path)
+    assert demo.database_url_effective == f"sqlite:///{tmp_path / 'huifang.db'}"
+    assert config.load(env=demo.to_env()).database_url_effective == demo.database_url_effective
 
 
 def test_the_demo_rule_still_refuses_what_is_not_a_number(tmp_path):

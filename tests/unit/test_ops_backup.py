@@ -180,3 +180,34 @@ def test_cli_reads_the_services_env_file(tmp_path, monkeypatch, capsys):
     env.write_text("IVR_CACHE_DIR\n")
     assert cli.main(["backup", str(tmp_path / "c.db"), "--env-file", str(env)]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_postgresql_database_and_names_pg_dump(tmp_path, monkeypatch, capsys):
+    """With database_url on PostgreSQL there is no file to copy: backup and restore refuse, exit 2, with
+    the pg_dump / pg_restore command for that database (never its password), and touch nothing."""
+    monkeypatch.setenv("IVR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("IVR_DB_PATH", raising=False)
+    monkeypatch.delenv("IVR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IVR_DATABASE_URL", "postgresql://huifang:s3cret@db.internal:5433/huifang")
+    assert cli.main(["backup", str(tmp_path / "b.db"), "--with-recordings"]) == 2
+    err = capsys.readouterr().err
+    assert "PostgreSQL" in err and "pg_dump --format=custom --file=DEST 'postgresql://huifang@db.internal:5433/huifang'" in err
+    assert "s3cret" not in err
+    assert cli.main(["restore", str(tmp_path / "b.db")]) == 2
+    err = capsys.readouterr().err
+    assert "pg_restore" in err and "s3cret" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_cli_backs_up_the_sqlite_file_database_url_names(tmp_path, monkeypatch, capsys):
+    """database_url sqlite:///<file> wins over the default file, as it does for every process."""
+    monkeypatch.setenv("IVR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("IVR_DB_PATH", raising=False)
+    monkeypatch.delenv("IVR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    chosen = tmp_path / "elsewhere" / "huifang.db"
+    connect(chosen).conn.close()
+    monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{chosen}")
+    assert cli.main(["backup", str(tmp_path / "b.db")]) == 0
+    assert json.loads(capsys.readouterr().out)["database"] == str(chosen)
