@@ -42,6 +42,24 @@ def db_of(app):
     return open_database(app.config["DATABASE_URL"])
 
 
+def query(app, sql: str, params: dict | None = None) -> list[dict]:
+    """The rows of `sql` (`:name` parameters) in the app's database, on either engine."""
+    s = store_of(db_of(app))
+    try:
+        return s.query(sql, params)
+    finally:
+        s.close()
+
+
+def execute(app, sql: str, params: dict | None = None) -> int:
+    """Run a statement (`:name` parameters) in the app's database, on either engine; rows changed."""
+    s = store_of(db_of(app))
+    try:
+        return s.execute(sql, params)
+    finally:
+        s.close()
+
+
 def add_users(app, roles=ROLES) -> None:
     db = db_of(app)
     try:
