@@ -14,7 +14,7 @@ from ..db.clock import now_iso
 from ..db.store import HasStore, Store, store_of
 from . import audit, get_db, i18n, params, security, sessions
 from .api import encode_cursor
-from .common import one
+from .common import by_id, one
 from .i18n import translate as t
 
 bp = Blueprint("admin", __name__)
@@ -67,7 +67,7 @@ def _show_once(name: str, password: str) -> dict:
 def reset_phone(user_id: int):
     """A new SIP password for the account's phone (the old one stops working), shown once."""
     db = get_db()
-    u = store_of(db).get("users", user_id)
+    u = by_id(db, "users", user_id)
     if u is None or not u["agent_ext"] or agent_endpoints.get(db, u["agent_ext"]) is None:
         abort(404)
     password = agent_endpoints.reset(db, u["agent_ext"], by=g.user["username"])
@@ -103,7 +103,7 @@ def add_user():
 @security.require("admin")
 def update_user(user_id: int):
     db = get_db()
-    u = store_of(db).get("users", user_id)
+    u = by_id(db, "users", user_id)
     if u is None:
         abort(404)
     f = request.form

@@ -138,7 +138,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     except (ValueError, UnicodeDecodeError):
         abort(400, description="bad cursor")
     ended, sep, last_id = raw.partition("|")
-    if not sep:
+    if not sep or "\x00" in raw:  # never one we made (and PostgreSQL's text cannot hold a NUL)
         abort(400, description="bad cursor")
     return ended, last_id
 

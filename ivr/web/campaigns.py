@@ -18,7 +18,7 @@ from ..dialer import caller_id as caller_ids
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import heartbeat, importer, limits
 from . import audit, campaign_settings, get_db, import_messages, params, security
-from .common import OPEN_STATES, indexed_by, loads, local, one, tz
+from .common import OPEN_STATES, by_id, indexed_by, loads, local, one, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -220,7 +220,7 @@ def progress(db: Store | HasStore, campaign_id: int) -> dict:
 def detail(campaign_id: int):
     db = get_db()
     s = store_of(db)
-    c = s.get("campaigns", campaign_id)
+    c = by_id(s, "campaigns", campaign_id)
     if c is None:
         abort(404)
     selection = loads(c["selection"], {})
@@ -241,7 +241,7 @@ def _batch(s: Store, batch_id) -> dict | None:
     """The import batch a campaign's selection names (a stored selection is JSON: the id may be any
     type, and PostgreSQL compares an integer column only with an integer)."""
     try:
-        return s.get("import_batches", int(batch_id)) if batch_id is not None else None
+        return by_id(s, "import_batches", int(batch_id)) if batch_id is not None else None
     except (TypeError, ValueError):
         return None
 
@@ -255,7 +255,7 @@ def _pending_commands(db: Store | HasStore, campaign_id: int) -> int:
 @security.require("campaigns")
 def progress_json(campaign_id: int):
     db = get_db()
-    if store_of(db).get("campaigns", campaign_id) is None:
+    if by_id(db, "campaigns", campaign_id) is None:
         abort(404)
     p = progress(db, campaign_id)
     p["state_label"] = t(f"cstate.{p['state']}")
@@ -268,7 +268,7 @@ def progress_json(campaign_id: int):
 @security.require("campaigns.write")
 def command(campaign_id: int):
     db = get_db()
-    c = store_of(db).get("campaigns", campaign_id)
+    c = by_id(db, "campaigns", campaign_id)
     if c is None:
         abort(404)
     cmd = request.form.get("command", "")

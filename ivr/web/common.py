@@ -124,6 +124,14 @@ def borrower_view(db: Store | HasStore, borrower: dict, contacts: list[dict], *,
     return privacy.View(unmasked, borrower, phones)
 
 
+def by_id(db: Store | HasStore, table: str, row_id: int) -> dict | None:
+    """The row of `table` (a name from our code, never from a request) whose `id` is `row_id`, or None.
+    For ids from a URL or a form: SQLAlchemy binds `Store.get`'s key as the column's INTEGER, and an
+    id past 2**31 - 1 (PostgreSQL's SERIAL) is then an error, not "no such row"; this plain SQL
+    parameter compares as a bigint and finds nothing, on both engines."""
+    return store_of(db).one(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
+
+
 def one(db: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> dict | None:
     """The first row of `sql`, or None. Ported code passes `:name` parameters as a mapping (the Store:
     either engine); a sequence for `?` placeholders still works on SQLite's sqlite-utils handle, for
