@@ -66,6 +66,7 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     if proxies:  # the client address and scheme as the trusted proxies saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     store_of(open_database(app.config["DATABASE_URL"])).close()  # migrations applied once, at start-up
+    app.before_request(_refuse_nul)
     csrf.init_app(app)
 
     @app.teardown_appcontext
@@ -114,6 +115,18 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     csrf.exempt(api_bp)  # token-authenticated JSON, no cookies
     _error_pages(app)
     return app
+
+
+def _refuse_nul():
+    """A NUL character in the path (404: nothing has such a name) or in a parameter (400) ends the
+    request before any SQL: PostgreSQL's text cannot hold one (psycopg refuses the statement, which
+    was a 500), and on SQLite it would be stored as given. One rule for both engines."""
+    from flask import abort
+    if "\x00" in request.path:
+        abort(404)
+    for values in (request.args, request.form):
+        if any("\x00" in key or any("\x00" in v for v in values.getlist(key)) for key in values):
+            abort(400)
 
 
 def _error_pages(app: Flask) -> None:

@@ -11,34 +11,36 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from ..agents import endpoints as agent_endpoints
 from ..agents.credentials import REALM, CredentialError, sip_username
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from . import audit, get_db, i18n, params, security, sessions
 from .api import encode_cursor
-from .common import one
+from .common import by_id, one
 from .i18n import translate as t
 
 bp = Blueprint("admin", __name__)
 log = logging.getLogger(__name__)
 
 
-def new_token(db, name: str, by: str, scopes: str = "push,pull") -> str:
+def new_token(db: Store | HasStore, name: str, by: str, scopes: str = "push,pull") -> str:
     """Create an API token; only its SHA-256 is stored, the token is shown once."""
     token = "hf_" + secrets.token_urlsafe(32)
-    db["api_tokens"].insert({"name": name, "prefix": token[:9], "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-                             "scopes": scopes, "created_by": by, "created_at": now_iso()})
+    store_of(db).insert("api_tokens", {"name": name, "prefix": token[:9],
+                                       "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                                       "scopes": scopes, "created_by": by, "created_at": now_iso()})
     return token
 
 
 @bp.get("/admin/users")
 @security.require("admin")
 def users(sip: dict | None = None):
-    rows = list(get_db().query("SELECT * FROM users ORDER BY id"))
+    rows = store_of(get_db()).query("SELECT * FROM users ORDER BY id")
     return render_template("admin_users.html", rows=rows, roles=security.ROLES, sip=sip)
 
 
 def _phone(db, user_id: int, name: str | None) -> dict | None:
     """Tie the account to the agent phone `name`; a phone that does not exist yet is created and its
     credentials returned (shown once on the page, never stored). Raises CredentialError."""
-    current = one(db, "SELECT agent_ext FROM users WHERE id = ?", [user_id])
+    current = one(db, "SELECT agent_ext FROM users WHERE id = :id", {"id": user_id})
     if name == (current or {}).get("agent_ext"):
         return None
     if name is None or agent_endpoints.get(db, name) is not None:
@@ -53,7 +55,9 @@ def _phone(db, user_id: int, name: str | None) -> dict | None:
 def _show_once(name: str, password: str) -> dict:
     from ..agents.apply import apply
     settings = current_app.config["SETTINGS"]
-    applied = apply(settings.replace(db_path=current_app.config["DATABASE"]))
+    # the app's database, whichever engine: database_url wins over db_path (settings.database_url_effective)
+    applied = apply(settings.replace(db_path=current_app.config["DATABASE"],
+                                     database_url=current_app.config["DATABASE_URL"]))
     return {"name": name, "username": sip_username(name), "password": password, "realm": REALM,
             "registrar": f"{settings.bind}:{settings.sip_port}", "applied": applied}
 
@@ -63,7 +67,7 @@ def _show_once(name: str, password: str) -> dict:
 def reset_phone(user_id: int):
     """A new SIP password for the account's phone (the old one stops working), shown once."""
     db = get_db()
-    u = one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    u = by_id(db, "users", user_id)
     if u is None or not u["agent_ext"] or agent_endpoints.get(db, u["agent_ext"]) is None:
         abort(404)
     password = agent_endpoints.reset(db, u["agent_ext"], by=g.user["username"])
@@ -99,7 +103,7 @@ def add_user():
 @security.require("admin")
 def update_user(user_id: int):
     db = get_db()
-    u = one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    u = by_id(db, "users", user_id)
     if u is None:
         abort(404)
     f = request.form
@@ -118,7 +122,7 @@ def update_user(user_id: int):
         flash(t("admin.sip_error", reason=str(exc)), "error")
         return redirect(url_for("admin.users"))
     changes["updated_at"] = now_iso()
-    db["users"].update(user_id, changes)
+    store_of(db).update("users", user_id, changes)
     if not changes["active"]:
         sessions.revoke_user(db, user_id, "user_disabled")
     elif changes.get("role", u["role"]) != u["role"]:
@@ -139,10 +143,14 @@ def update_user(user_id: int):
 @bp.get("/admin/tokens")
 @security.require("admin")
 def tokens():
-    db = get_db()
-    return render_template("admin_tokens.html", rows=list(db.query("SELECT * FROM api_tokens ORDER BY id DESC")),
-                           hooks=list(db.query("SELECT id, url, active, cursor, created_at FROM webhooks ORDER BY id")),
-                           token=None)
+    return _tokens_page(get_db(), token=None)
+
+
+def _tokens_page(db: Store | HasStore, token: str | None):
+    s = store_of(db)
+    return render_template("admin_tokens.html", rows=s.query("SELECT * FROM api_tokens ORDER BY id DESC"),
+                           hooks=s.query("SELECT id, url, active, cursor, created_at FROM webhooks ORDER BY id"),
+                           token=token)
 
 
 @bp.post("/admin/tokens")
@@ -156,16 +164,15 @@ def create_token():
     scopes = ",".join(s for s in ("push", "pull") if request.form.get(f"scope_{s}")) or "pull"
     token = new_token(db, name, g.user["username"], scopes)
     audit.log(db, "token_create", "api_token", token[:9], {"name": name, "scopes": scopes})
-    return render_template("admin_tokens.html", rows=list(db.query("SELECT * FROM api_tokens ORDER BY id DESC")),
-                           hooks=list(db.query("SELECT id, url, active, cursor, created_at FROM webhooks ORDER BY id")),
-                           token=token)
+    return _tokens_page(db, token=token)
 
 
 @bp.post("/admin/tokens/<int:token_id>/revoke")
 @security.require("admin")
 def revoke_token(token_id: int):
     db = get_db()
-    db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now_iso(), token_id])
+    store_of(db).execute("UPDATE api_tokens SET revoked_at = :at WHERE id = :id AND revoked_at IS NULL",
+                         {"at": now_iso(), "id": token_id})
     audit.log(db, "token_revoke", "api_token", token_id)
     return redirect(url_for("admin.tokens"))
 
@@ -183,9 +190,9 @@ def add_webhook():
         log.info("webhook refused: %s", exc)
         flash(t("admin.webhook_error", reason=t("admin.err.webhook_url")), "error")
         return redirect(url_for("admin.tokens"))
-    hook_id = db["webhooks"].insert({"url": url, "secret": secret, "created_by": g.user["username"],
-                                     "created_at": now_iso(),
-                                     "cursor": encode_cursor(now_iso(), "")}).last_pk  # results from now on
+    hook_id = store_of(db).insert("webhooks", {"url": url, "secret": secret, "created_by": g.user["username"],
+                                               "created_at": now_iso(),
+                                               "cursor": encode_cursor(now_iso(), "")})  # results from now on
     audit.log(db, "webhook_add", "webhook", hook_id, {"url": url})
     flash(t("admin.webhook_added", secret=secret), "ok")
     return redirect(url_for("admin.tokens"))
@@ -195,7 +202,7 @@ def add_webhook():
 @security.require("admin")
 def toggle_webhook(hook_id: int):
     db = get_db()
-    db.execute("UPDATE webhooks SET active = 1 - active WHERE id = ?", [hook_id])
+    store_of(db).execute("UPDATE webhooks SET active = 1 - active WHERE id = :id", {"id": hook_id})
     audit.log(db, "webhook_toggle", "webhook", hook_id)
     return redirect(url_for("admin.tokens"))
 
@@ -204,15 +211,15 @@ def toggle_webhook(hook_id: int):
 @security.require("audit")
 def audit_log():
     db = get_db()
-    where, values = [], []
-    for key, col in (("actor", "actor"), ("action", "action"), ("object_type", "object_type")):
+    where, values = [], {}
+    for key in ("actor", "action", "object_type"):  # column names, each a parameter of its own name
         if request.args.get(key):
-            where.append(f"{col} = ?")
-            values.append(request.args[key])
+            where.append(f"{key} = :{key}")
+            values[key] = request.args[key]
     before = params.integer(request.args, "before")
     if before:
-        where.append("id < ?")
-        values.append(before)
-    rows = list(db.query(f"SELECT * FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''} "
-                         f"ORDER BY id DESC LIMIT 200", values))
+        where.append("id < :before")
+        values["before"] = before
+    rows = store_of(db).query(f"SELECT * FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''} "
+                              f"ORDER BY id DESC LIMIT 200", values)
     return render_template("audit.html", rows=rows, args=request.args)

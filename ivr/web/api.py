@@ -13,9 +13,9 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, g, jsonify, make_response, request
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from ..dialer import importer, risk, upload_caps
 from . import audit, get_db, privacy
-from .common import one
 from .openapi import SPEC
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -26,10 +26,10 @@ def _token():
     if not header.startswith("Bearer "):
         return None
     digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-    db = get_db()
-    row = one(db, "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [digest])
+    s = store_of(get_db())
+    row = s.one("SELECT * FROM api_tokens WHERE token_hash = :digest AND revoked_at IS NULL", {"digest": digest})
     if row:
-        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now_iso(), row["id"]])
+        s.execute("UPDATE api_tokens SET last_used_at = :at WHERE id = :id", {"at": now_iso(), "id": row["id"]})
     return row
 
 
@@ -110,12 +110,14 @@ def push_payments():
     return jsonify(_import_json("payments", _json_object().get("payments")))
 
 
-def result_row(db, a: dict) -> dict:
-    promises = list(db.query("SELECT promise_date, amount, confirmed, source, created_at FROM promises "
-                             "WHERE attempt_id = ?", [a["id"]]))
-    callbacks = list(db.query("SELECT reason, requested_date, requested_time, due_at FROM callbacks WHERE attempt_id = ?",
-                              [a["id"]]))
-    esc = one(db, "SELECT reason, agent, outcome, closed_at FROM escalations WHERE attempt_id = ?", [a["id"]])
+def result_row(db: Store | HasStore, a: dict) -> dict:
+    s = store_of(db)
+    key = {"id": a["id"]}
+    promises = s.query("SELECT promise_date, amount, confirmed, source, created_at FROM promises "
+                       "WHERE attempt_id = :id ORDER BY id", key)
+    callbacks = s.query("SELECT reason, requested_date, requested_time, due_at FROM callbacks WHERE attempt_id = :id "
+                        "ORDER BY id", key)
+    esc = s.one("SELECT reason, agent, outcome, closed_at FROM escalations WHERE attempt_id = :id ORDER BY id", key)
     return {"attempt_id": a["id"], "loan_id": a["loan_id"], "campaign_id": a["campaign_id"],
             "number": privacy.mask_phone(a["number"]), "created_at": a["created_at"], "answered_at": a["answered_at"],
             "ended_at": a["ended_at"], "outcome": a["outcome"], "disposition": a["disposition"], "cause": a["cause"],
@@ -136,18 +138,19 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     except (ValueError, UnicodeDecodeError):
         abort(400, description="bad cursor")
     ended, sep, last_id = raw.partition("|")
-    if not sep:
+    if not sep or "\x00" in raw:  # never one we made (and PostgreSQL's text cannot hold a NUL)
         abort(400, description="bad cursor")
     return ended, last_id
 
 
-def results_after(db, cursor: str, limit: int) -> list[dict]:
+def results_after(db: Store | HasStore, cursor: str, limit: int) -> list[dict]:
     ended, last_id = decode_cursor(cursor)
-    rows = db.query("""
+    rows = store_of(db).query("""
         SELECT a.*, b.loan_id, d.result FROM attempts a LEFT JOIN borrowers b ON b.id = a.borrower_id
         LEFT JOIN dialogs d ON d.attempt_id = a.id
-        WHERE a.state = 'ended' AND a.ended_at IS NOT NULL AND (a.ended_at > ? OR (a.ended_at = ? AND a.id > ?))
-        ORDER BY a.ended_at, a.id LIMIT ?""", [ended, ended, last_id, limit])
+        WHERE a.state = 'ended' AND a.ended_at IS NOT NULL
+              AND (a.ended_at > :ended OR (a.ended_at = :ended AND a.id > :last_id))
+        ORDER BY a.ended_at, a.id LIMIT :limit""", {"ended": ended, "last_id": last_id, "limit": limit})
     return [result_row(db, a) for a in rows]
 
 
@@ -163,31 +166,34 @@ def results():
 def borrower(loan_id: str):
     _require("pull")
     db = get_db()
-    b = one(db, "SELECT * FROM borrowers WHERE loan_id = ?", [loan_id])
+    s = store_of(db)
+    b = s.one("SELECT * FROM borrowers WHERE loan_id = :loan", {"loan": loan_id})
     if b is None:
         abort(404, description="unknown loan_id")
     level = risk.assess(db, b["id"])
-    last = one(db, """SELECT a.id, a.created_at, a.disposition, d.result FROM attempts a
-                      LEFT JOIN dialogs d ON d.attempt_id = a.id WHERE a.borrower_id = ?
-                      ORDER BY a.created_at DESC LIMIT 1""", [b["id"]])
+    key = {"id": b["id"]}
+    last = s.one("""SELECT a.id, a.created_at, a.disposition, d.result FROM attempts a
+                    LEFT JOIN dialogs d ON d.attempt_id = a.id WHERE a.borrower_id = :id
+                    ORDER BY a.created_at DESC, a.id DESC LIMIT 1""", key)
     return jsonify({"loan_id": b["loan_id"], "amount_due": b["amount_due"], "due_date": b["due_date"],
-                    "attempts": db.execute("SELECT count(*) FROM attempts WHERE borrower_id = ?", [b["id"]]).fetchone()[0],
+                    "attempts": s.scalar("SELECT count(*) FROM attempts WHERE borrower_id = :id", key),
                     "last_attempt": last, "risk": {"level": level.level, "score": level.score,
                                                    "reasons": [r.flag for r in level.reasons]},
-                    "promises": list(db.query("SELECT promise_date, amount, source, created_at FROM promises "
-                                              "WHERE borrower_id = ? ORDER BY created_at", [b["id"]]))})
+                    "promises": s.query("SELECT promise_date, amount, source, created_at FROM promises "
+                                        "WHERE borrower_id = :id ORDER BY created_at, id", key)})
 
 
 # ---- result webhooks ------------------------------------------------------------------------------
-def queue_webhooks(db, limit: int = 500) -> int:
+def queue_webhooks(db: Store | HasStore, limit: int = 500) -> int:
     """For every active webhook, put the results that ended after its cursor into the outbox (channel
     "webhook"); the notifier delivers them, signed, with retries (ivr/notify/webhook.py)."""
     from ..notify.outbox import enqueue_event
+    s = store_of(db)
     queued = 0
-    for hook in list(db.query("SELECT * FROM webhooks WHERE active = 1")):
+    for hook in s.query("SELECT * FROM webhooks WHERE active = 1 ORDER BY id"):
         items = results_after(db, hook["cursor"], limit)
         for item in items:
-            attempt = one(db, "SELECT borrower_id, locale FROM attempts WHERE id = ?", [item["attempt_id"]]) or {}
+            attempt = s.get("attempts", item["attempt_id"]) or {}
             _, created = enqueue_event(db, key=f"webhook-{hook['id']}-result-{item['attempt_id']}",
                                        webhook_id=hook["id"], event="call.result", payload=item,
                                        idempotency_key=f"result-{item['attempt_id']}",
@@ -195,5 +201,5 @@ def queue_webhooks(db, limit: int = 500) -> int:
                                        locale=attempt.get("locale") or "zh-CN")
             queued += created
         if items:
-            db.execute("UPDATE webhooks SET cursor = ? WHERE id = ?", [items[-1]["cursor"], hook["id"]])
+            s.execute("UPDATE webhooks SET cursor = :cursor WHERE id = :id", {"cursor": items[-1]["cursor"], "id": hook["id"]})
     return queued

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from ..db.clock import now_iso
+from ..db.store import store_of
 from . import audit, get_db, i18n, security, sessions, throttle
 from .i18n import translate as t
 
@@ -52,7 +53,7 @@ def login():
         return render_template("login.html", error=t("login.failed"), next=request.form.get("next", "")), 401
     sessions.forget_expired(db)
     security.start_session(db, user, ip)
-    db["users"].update(user["id"], {"last_login_at": now_iso()})
+    store_of(db).update("users", user["id"], {"last_login_at": now_iso()})
     audit.log(db, "login", "user", user["id"], actor=user["username"], role=user["role"])
     return redirect(_safe_next(request.form.get("next")))
 
@@ -73,7 +74,7 @@ def language():
         abort(400)
     session["lang"] = lang
     if g.get("user"):
-        get_db()["users"].update(g.user["id"], {"locale": lang})
+        store_of(get_db()).update("users", g.user["id"], {"locale": lang})
     return redirect(_safe_next(request.form.get("next") or _referrer_path()))
 
 
@@ -93,7 +94,7 @@ def password():
                 flash(t("account.too_short", n=security.MIN_PASSWORD), "error")
             else:
                 audit.log(db, "password_change", "user", g.user["id"])
-                user = list(db.query("SELECT * FROM users WHERE id = ?", [g.user["id"]]))[0]
+                user = store_of(db).get("users", g.user["id"])
                 security.start_session(db, user, throttle.client_address())  # the others ended
                 flash(t("account.changed"), "ok")
                 return redirect(url_for("auth.password"))

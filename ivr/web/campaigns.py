@@ -13,11 +13,12 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
+from ..db.store import HasStore, Store, store_of
 from ..dialer import caller_id as caller_ids
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import heartbeat, importer, limits
 from . import audit, campaign_settings, get_db, import_messages, params, security
-from .common import OPEN_STATES, loads, local, one, tz
+from .common import OPEN_STATES, by_id, indexed_by, loads, local, one, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -42,11 +43,10 @@ def flows() -> list[str]:
 @bp.get("/campaigns")
 @security.require("campaigns")
 def index():
-    db = get_db()
-    rows = list(db.query("""
+    rows = store_of(get_db()).query("""
         SELECT c.*, (SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id) AS targets,
                (SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.status = 'done') AS done
-        FROM campaigns c ORDER BY c.id DESC LIMIT 200"""))
+        FROM campaigns c ORDER BY c.id DESC LIMIT 200""")
     return render_template("campaigns.html", rows=rows)
 
 
@@ -141,7 +141,7 @@ def limit_message(exc: limits.LimitError) -> str:
 @security.require("campaigns.write")
 def new():
     db = get_db()
-    batches = list(db.query("SELECT * FROM import_batches WHERE kind = 'borrowers' ORDER BY id DESC LIMIT 30"))
+    batches = store_of(db).query("SELECT * FROM import_batches WHERE kind = 'borrowers' ORDER BY id DESC LIMIT 30")
     ctx = {"batches": batches, "flows": flows(), "form": request.form, "report": None}
     if request.method == "GET":
         return render_template("campaign_new.html", **ctx)
@@ -169,8 +169,8 @@ def new():
             selection = {"batch_id": report.batch_id}
         elif source == "batch":
             batch_id = params.integer(request.form, "batch_id")
-            if batch_id is None or one(db, "SELECT id FROM import_batches WHERE id = ? AND kind = 'borrowers'",
-                                       [batch_id]) is None:
+            if batch_id is None or one(db, "SELECT id FROM import_batches WHERE id = :id AND kind = 'borrowers'",
+                                       {"id": batch_id}) is None:
                 raise campaigns_mod.CampaignError(t("campaign.bad_batch"))
             selection = {"batch_id": batch_id}
         elif source == "due":
@@ -193,14 +193,14 @@ def new():
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
 
 
-def controller_status(db) -> dict:
+def controller_status(db: Store | HasStore) -> dict:
     """The dialer controller's heartbeat, with its last beat in words for the page."""
     st = heartbeat.status(db)
     when = local(st["last_beat_at"]) if st["last_beat_at"] else t("campaign.never")
     return {**st, "when": when}
 
 
-def progress(db, campaign_id: int) -> dict:
+def progress(db: Store | HasStore, campaign_id: int) -> dict:
     st = campaigns_mod.status(db, campaign_id)
     total = sum(st["targets"].values())
     if not total:
@@ -208,9 +208,8 @@ def progress(db, campaign_id: int) -> dict:
         if c["state"] == "draft":
             total = len(campaigns_mod.select_borrowers(db, loads(c["selection"], {})))
     done = st["targets"].get("done", 0)
-    live = db.execute(f"SELECT count(*) FROM attempts INDEXED BY attempts_state WHERE campaign_id = ? "
-                      f"AND state IN {OPEN_STATES}",
-                      [campaign_id]).fetchone()[0]
+    live = store_of(db).scalar(f"SELECT count(*) FROM attempts {indexed_by(db, 'attempts_state')} "
+                               f"WHERE campaign_id = :id AND state IN {OPEN_STATES}", {"id": campaign_id})
     connected = sum(n for d, n in st["dispositions"].items() if d and d.startswith("answered"))
     return {**st, "total": total, "done": done, "active": st["targets"].get("active", 0), "live": live,
             "connected": connected, "percent": round(100 * done / total) if total else 0}
@@ -220,12 +219,13 @@ def progress(db, campaign_id: int) -> dict:
 @security.require("campaigns")
 def detail(campaign_id: int):
     db = get_db()
-    c = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    s = store_of(db)
+    c = by_id(s, "campaigns", campaign_id)
     if c is None:
         abort(404)
     selection = loads(c["selection"], {})
-    batch = one(db, "SELECT * FROM import_batches WHERE id = ?", [selection["batch_id"]]) if "batch_id" in selection else None
-    commands = list(db.query("SELECT * FROM commands WHERE campaign_id = ? ORDER BY id DESC LIMIT 20", [campaign_id]))
+    batch = _batch(s, selection.get("batch_id"))
+    commands = s.query("SELECT * FROM commands WHERE campaign_id = :id ORDER BY id DESC LIMIT 20", {"id": campaign_id})
     pending = any(cmd["processed_at"] is None for cmd in commands)
     return render_template("campaign.html", c=c, selection=selection, batch=batch,
                            batch_errors=loads(batch["errors"], []) if batch else [], commands=commands,
@@ -237,17 +237,30 @@ def detail(campaign_id: int):
                                                        if (c["state"], cmd) in campaigns_mod.TRANSITIONS])
 
 
+def _batch(s: Store, batch_id) -> dict | None:
+    """The import batch a campaign's selection names (a stored selection is JSON: the id may be any
+    type, and PostgreSQL compares an integer column only with an integer)."""
+    try:
+        return by_id(s, "import_batches", int(batch_id)) if batch_id is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _pending_commands(db: Store | HasStore, campaign_id: int) -> int:
+    return store_of(db).scalar("SELECT count(*) FROM commands WHERE campaign_id = :id AND processed_at IS NULL",
+                               {"id": campaign_id})
+
+
 @bp.get("/campaigns/<int:campaign_id>/progress.json")
 @security.require("campaigns")
 def progress_json(campaign_id: int):
     db = get_db()
-    if one(db, "SELECT id FROM campaigns WHERE id = ?", [campaign_id]) is None:
+    if by_id(db, "campaigns", campaign_id) is None:
         abort(404)
     p = progress(db, campaign_id)
     p["state_label"] = t(f"cstate.{p['state']}")
     p["controller_alive"] = controller_status(db)["alive"]
-    p["pending_commands"] = db.execute("SELECT count(*) FROM commands WHERE campaign_id = ? AND processed_at IS NULL",
-                                       [campaign_id]).fetchone()[0]
+    p["pending_commands"] = _pending_commands(db, campaign_id)
     return jsonify(p)
 
 
@@ -255,12 +268,11 @@ def progress_json(campaign_id: int):
 @security.require("campaigns.write")
 def command(campaign_id: int):
     db = get_db()
-    c = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    c = by_id(db, "campaigns", campaign_id)
     if c is None:
         abort(404)
     cmd = request.form.get("command", "")
-    if db.execute("SELECT count(*) FROM commands WHERE campaign_id = ? AND processed_at IS NULL",
-                  [campaign_id]).fetchone()[0]:
+    if _pending_commands(db, campaign_id):
         flash(t("campaign.command_pending"), "error")  # one at a time: the state it applies to must be known
         return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
     try:

@@ -14,9 +14,17 @@ def _settings(args) -> config.Settings:
     return config.load(config_file=getattr(args, "config", None))
 
 
+def _shown(s: config.Settings) -> str:
+    """The settings' database for a message: the SQLite file, or the URL without its password."""
+    from ..db.migrate import shown, sqlite_path
+    url = s.database_url_effective
+    path = sqlite_path(url)
+    return str(path) if path is not None else shown(url)
+
+
 def cmd_user_add(args) -> int:
-    from ..db.connect import connect
-    from . import audit, security
+    from ..db.connect import open_database
+    from ..db.store import store_of
     s = _settings(args)
     password = args.password
     if password is None:
@@ -24,7 +32,15 @@ def cmd_user_add(args) -> int:
         if getpass.getpass("again: ") != password:
             print("passwords differ", file=sys.stderr)
             return 1
-    db = connect(s.database)
+    db = open_database(s)
+    try:
+        return _user_add(args, s, db, password)
+    finally:
+        store_of(db).close()
+
+
+def _user_add(args, s: config.Settings, db, password: str) -> int:
+    from . import audit, security
     from ..agents import endpoints
     from ..agents.credentials import CredentialError
     if args.agent_ext and endpoints.get(db, args.agent_ext) is None:
@@ -42,7 +58,7 @@ def cmd_user_add(args) -> int:
         return 1
     audit.log(db, "user_add", "user", uid, {"username": args.username, "role": args.role, "via": "cli"},
               actor="cli")
-    print(f"user {args.username} ({args.role}) created in {s.database}")
+    print(f"user {args.username} ({args.role}) created in {_shown(s)}")
     return 0
 
 
@@ -54,7 +70,7 @@ def cmd_web_serve(args) -> int:
     from .response_metrics import count_responses
     app.wsgi_app = count_responses(app.wsgi_app)   # huifang_web_responses_total{code}
     server = Server(app, "127.0.0.1", args.port or s.web_port_effective)
-    print(f"Huifang web app on {server.url} (database {s.database}); Ctrl-C to stop", flush=True)
+    print(f"Huifang web app on {server.url} (database {_shown(s)}); Ctrl-C to stop", flush=True)
     from .. import health
     try:   # its own loopback listener, never a path of the app the reverse proxy exposes
         health.serve("web", s, health.web_checks(s, server.url))
@@ -69,10 +85,18 @@ def cmd_web_serve(args) -> int:
 
 
 def cmd_purge(args) -> int:
-    from ..db.connect import connect
-    from . import retention
+    from ..db.connect import open_database
+    from ..db.store import store_of
     s = _settings(args)
-    db = connect(s.database)
+    db = open_database(s)
+    try:
+        return _purge(args, s, db)
+    finally:
+        store_of(db).close()
+
+
+def _purge(args, s: config.Settings, db) -> int:
+    from . import retention
     days = args.days or retention.retention_days(db, int(getattr(s, "recordings_retention_days", 180)))
     try:
         removed = retention.purge(db, s.recordings_dir, days, actor="cli", dry_run=args.dry_run)

@@ -1,18 +1,28 @@
-"""Small helpers shared by the pages: local time, durations, promise status, borrower access."""
+"""Small helpers shared by the pages: local time, durations, promise status, borrower access, and
+the few SQL pieces the pages share (one row, an index hint that only SQLite has)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g
 
+from ..db.store import HasStore, Store, store_of
 from . import audit, privacy
 
-# attempts.state values of a call not yet ended, as SQL; queries name `INDEXED BY attempts_state`
+# attempts.state values of a call not yet ended, as SQL; queries name `indexed_by(db, "attempts_state")`
 # because with ANALYZE statistics (few distinct states) SQLite would rather scan every attempt
 OPEN_STATES = "('queued', 'dialing', 'ringing', 'answered', 'in_dialog')"
+
+
+def indexed_by(db: Store | HasStore, index: str) -> str:
+    """`INDEXED BY <index>` on SQLite, nothing on PostgreSQL (which has no index hints, and whose
+    planner uses its own statistics): put it right after the table's name (or alias) in FROM."""
+    return f"INDEXED BY {index}" if store_of(db).dialect == "sqlite" else ""
 
 
 @lru_cache(maxsize=64)
@@ -84,17 +94,17 @@ def agent_names(user) -> list[str]:
     return [user["agent_ext"]] if user["agent_ext"] else []
 
 
-def current_escalation_borrowers(db, user) -> set[int]:
+def current_escalation_borrowers(db: Store | HasStore, user) -> set[int]:
     """Borrowers on the agent's open escalations."""
     names = agent_names(user)
-    if not names:
+    if not names:  # an empty IN list of text is refused on PostgreSQL
         return set()
-    rows = db.query(f"SELECT borrower_id FROM escalations WHERE closed_at IS NULL AND agent IN "
-                    f"({','.join('?' * len(names))})", names)
+    rows = store_of(db).query("SELECT borrower_id FROM escalations WHERE closed_at IS NULL AND agent IN :names",
+                              {"names": names})
     return {r["borrower_id"] for r in rows if r["borrower_id"] is not None}
 
 
-def borrower_view(db, borrower: dict, contacts: list[dict], *, purpose: str) -> privacy.View:
+def borrower_view(db: Store | HasStore, borrower: dict, contacts: list[dict], *, purpose: str) -> privacy.View:
     """How the signed-in user may see this borrower (403 when not at all); unmasked views audited."""
     user = g.user
     role = user["role"]
@@ -114,6 +124,18 @@ def borrower_view(db, borrower: dict, contacts: list[dict], *, purpose: str) -> 
     return privacy.View(unmasked, borrower, phones)
 
 
-def one(db, sql, params=()):
-    rows = list(db.query(sql, params))
-    return rows[0] if rows else None
+def by_id(db: Store | HasStore, table: str, row_id: int) -> dict | None:
+    """The row of `table` (a name from our code, never from a request) whose `id` is `row_id`, or None.
+    For ids from a URL or a form: SQLAlchemy binds `Store.get`'s key as the column's INTEGER, and an
+    id past 2**31 - 1 (PostgreSQL's SERIAL) is then an error, not "no such row"; this plain SQL
+    parameter compares as a bigint and finds nothing, on both engines."""
+    return store_of(db).one(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
+
+
+def one(db: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> dict | None:
+    """The first row of `sql`, or None. Ported code passes `:name` parameters as a mapping (the Store:
+    either engine); a sequence for `?` placeholders still works on SQLite's sqlite-utils handle, for
+    pages not yet ported."""
+    if params is None or isinstance(params, Mapping):
+        return store_of(db).one(sql, params)
+    return next(iter(db.query(sql, params)), None)

@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from ..dialer.early_media import early_media_in
 from . import audit
 
@@ -18,10 +19,10 @@ SETTING = "recordings_retention_days"
 MAX_DAYS = 36_500  # a century: longer is "keep forever", which a date cutoff cannot express
 
 
-def retention_days(db, default: int) -> int:
+def retention_days(db: Store | HasStore, default: int) -> int:
     """The retention in force, within 1..MAX_DAYS whatever the row says (a value stored before the
     limit existed must not break the purge)."""
-    row = next(iter(db.query("SELECT value FROM web_settings WHERE key = ?", [SETTING])), None)
+    row = store_of(db).get("web_settings", SETTING)
     try:
         days = int(row["value"]) if row else int(default)
     except (TypeError, ValueError):
@@ -29,14 +30,14 @@ def retention_days(db, default: int) -> int:
     return min(max(days, 1), MAX_DAYS)
 
 
-def set_retention_days(db, days: int, by: str) -> None:
+def set_retention_days(db: Store | HasStore, days: int, by: str) -> None:
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"retention must be 1 to {MAX_DAYS} days")
-    db["web_settings"].upsert({"key": SETTING, "value": str(days), "updated_by": by, "updated_at": now_iso()},
-                              pk="key")
+    store_of(db).upsert("web_settings", {"key": SETTING, "value": str(days), "updated_by": by,
+                                         "updated_at": now_iso()}, pk="key")
 
 
-def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", dry_run: bool = False,
+def purge(db: Store | HasStore, recordings_dir: str | Path, days: int, *, actor: str = "system", dry_run: bool = False,
           now: dt.datetime | None = None) -> list[dict]:
     """Delete recordings of calls older than `days`; only files inside recordings_dir. Returns what
     was (or, dry_run, would be) removed."""
@@ -46,11 +47,13 @@ def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", d
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = (now - dt.timedelta(days=days)).isoformat(timespec="milliseconds")
     removed = []
-    rows = db.query("""SELECT a.id, a.created_at, coalesce(r.path, a.recording_path) AS path, r.bytes
-                       FROM attempts a LEFT JOIN recordings r ON r.attempt_id = a.id
-                       WHERE a.created_at < ? AND coalesce(r.path, a.recording_path) IS NOT NULL""", [cutoff])
+    s = store_of(db)
+    rows = s.query("""SELECT a.id, a.created_at, coalesce(r.path, a.recording_path) AS path, r.bytes
+                      FROM attempts a LEFT JOIN recordings r ON r.attempt_id = a.id
+                      WHERE a.created_at < :cutoff AND coalesce(r.path, a.recording_path) IS NOT NULL""",
+                   {"cutoff": cutoff})
     candidates = [(r["id"], r["created_at"], r["path"]) for r in rows]
-    for r in db.query("SELECT id, created_at FROM attempts WHERE created_at < ?", [cutoff]):
+    for r in s.query("SELECT id, created_at FROM attempts WHERE created_at < :cutoff", {"cutoff": cutoff}):
         candidates.append((r["id"], r["created_at"], early_media_in(root, r["id"])))
     for attempt_id, created_at, raw_path in candidates:
         path = Path(raw_path).resolve()
@@ -60,7 +63,7 @@ def purge(db, recordings_dir: str | Path, days: int, *, actor: str = "system", d
         item = {"attempt_id": attempt_id, "path": str(path), "bytes": size, "recorded_at": created_at}
         if not dry_run:
             path.unlink()
-            db["recording_purges"].insert({**item, "purged_at": now_iso(), "purged_by": actor, "retention_days": days})
+            s.insert("recording_purges", {**item, "purged_at": now_iso(), "purged_by": actor, "retention_days": days})
         removed.append(item)
     if not dry_run:
         audit.log(db, "purge_recordings", "recordings", None,

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from . import sessions
 
 ROLES = ("admin", "supervisor", "agent", "qa", "auditor")
@@ -54,7 +55,7 @@ def check_password(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-def add_user(db, username: str, password: str, role: str, *, display_name: str | None = None,
+def add_user(db: Store | HasStore, username: str, password: str, role: str, *, display_name: str | None = None,
              locale: str = "zh-CN", can_unmask: bool = False, agent_ext: str | None = None) -> int:
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
@@ -63,30 +64,31 @@ def add_user(db, username: str, password: str, role: str, *, display_name: str |
         raise UserError(f"role must be one of {', '.join(ROLES)}", "role", roles=", ".join(ROLES))
     if len(password) < MIN_PASSWORD:
         raise UserError(f"password must be at least {MIN_PASSWORD} characters", "password_short", n=MIN_PASSWORD)
-    if list(db.query("SELECT id FROM users WHERE username = ?", [username])):
+    s = store_of(db)
+    if s.one("SELECT id FROM users WHERE username = :u", {"u": username}):
         raise UserError(f"user {username} exists", "user_exists", username=username)
     now = now_iso()
-    return db["users"].insert({"username": username, "display_name": display_name or username,
+    return s.insert("users", {"username": username, "display_name": display_name or username,
                                "password_hash": hash_password(password), "role": role, "locale": locale,
                                "can_unmask": int(can_unmask), "agent_ext": agent_ext or None, "active": 1,
-                               "created_at": now, "updated_at": now}).last_pk
+                               "created_at": now, "updated_at": now})
 
 
-def set_password(db, user_id: int, password: str) -> None:
+def set_password(db: Store | HasStore, user_id: int, password: str) -> None:
     """A new password; every session of the user ends (the caller may start a fresh one)."""
     if len(password) < MIN_PASSWORD:
         raise UserError(f"password must be at least {MIN_PASSWORD} characters", "password_short", n=MIN_PASSWORD)
-    db["users"].update(user_id, {"password_hash": hash_password(password), "updated_at": now_iso()})
+    store_of(db).update("users", user_id, {"password_hash": hash_password(password), "updated_at": now_iso()})
     sessions.revoke_user(db, user_id, "password_change")
 
 
-def authenticate(db, username: str, password: str) -> dict | None:
-    rows = list(db.query("SELECT * FROM users WHERE username = ? AND active = 1", [username]))
-    user = rows[0] if rows else None
+def authenticate(db: Store | HasStore, username: str, password: str) -> dict | None:
+    s = store_of(db)
+    user = s.one("SELECT * FROM users WHERE username = :u AND active = 1", {"u": username})
     if not check_password(user["password_hash"] if user else None, password):
         return None
     if _hasher.check_needs_rehash(user["password_hash"]):
-        db["users"].update(user["id"], {"password_hash": hash_password(password)})
+        s.update("users", user["id"], {"password_hash": hash_password(password)})
     return user
 
 
@@ -120,7 +122,7 @@ def init_app(app) -> None:
         return {"user": g.get("user"), "can": can}
 
 
-def start_session(db, user: dict, ip: str | None = None) -> None:
+def start_session(db: Store | HasStore, user: dict, ip: str | None = None) -> None:
     """A fresh server-side session (no session fixation); the cookie gets only its random id."""
     lang = session.get("lang")
     session.clear()
@@ -131,7 +133,7 @@ def start_session(db, user: dict, ip: str | None = None) -> None:
         session["lang"] = lang
 
 
-def end_session(db, reason: str = "logout") -> None:
+def end_session(db: Store | HasStore, reason: str = "logout") -> None:
     sessions.revoke(db, session.get("sid"), reason)
     session.clear()
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 
 log = logging.getLogger(__name__)
 MAX_TRUSTED_PROXIES = 5
@@ -56,7 +57,7 @@ def _iso(d: dt.datetime) -> str:
     return d.isoformat(timespec="milliseconds")
 
 
-def blocked(db, ip: str, username: str) -> Block | None:
+def blocked(db: Store | HasStore, ip: str, username: str) -> Block | None:
     cfg = current_app.config
     window = dt.timedelta(seconds=cfg["LOGIN_WINDOW_S"])
     now = dt.datetime.now(dt.timezone.utc)
@@ -65,15 +66,16 @@ def blocked(db, ip: str, username: str) -> Block | None:
                                       ("user", "username", username, cfg["LOGIN_MAX_FAILS_USER"])):
         if not key:
             continue
-        rows = db.execute(f"SELECT at FROM login_attempts WHERE {column} = ? AND ok = 0 AND at >= ? "
-                          f"ORDER BY at DESC LIMIT ?", [key, since, limit]).fetchall()
+        rows = store_of(db).query(f"SELECT at FROM login_attempts WHERE {column} = :key AND ok = 0 "
+                                  f"AND at >= :since ORDER BY at DESC LIMIT :limit",
+                                  {"key": key, "since": since, "limit": limit})
         if len(rows) >= limit:
-            oldest = dt.datetime.fromisoformat(rows[-1][0])
+            oldest = dt.datetime.fromisoformat(rows[-1]["at"])
             retry = max(1, int((oldest + window - now).total_seconds()) + 1)
             log.warning("login throttled: %s limit reached (retry in %ss)", scope, retry)
             return Block(scope, retry)
     return None
 
 
-def record(db, ip: str, username: str, ok: bool) -> None:
-    db["login_attempts"].insert({"at": now_iso(), "ip": ip, "username": username[:64], "ok": int(ok)})
+def record(db: Store | HasStore, ip: str, username: str, ok: bool) -> None:
+    store_of(db).insert("login_attempts", {"at": now_iso(), "ip": ip, "username": username[:64], "ok": int(ok)})

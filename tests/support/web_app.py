@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from ivr import config
 from ivr.db import attempts
 from ivr.db.connect import open_database
+from ivr.db.store import store_of
 from ivr.web import create_app, security
 
 PASSWORD = "correct-horse-battery"
@@ -41,11 +42,31 @@ def db_of(app):
     return open_database(app.config["DATABASE_URL"])
 
 
+def query(app, sql: str, params: dict | None = None) -> list[dict]:
+    """The rows of `sql` (`:name` parameters) in the app's database, on either engine."""
+    s = store_of(db_of(app))
+    try:
+        return s.query(sql, params)
+    finally:
+        s.close()
+
+
+def execute(app, sql: str, params: dict | None = None) -> int:
+    """Run a statement (`:name` parameters) in the app's database, on either engine; rows changed."""
+    s = store_of(db_of(app))
+    try:
+        return s.execute(sql, params)
+    finally:
+        s.close()
+
+
 def add_users(app, roles=ROLES) -> None:
     db = db_of(app)
-    for role in roles:
-        security.add_user(db, role, PASSWORD, role, agent_ext="agent1" if role == "agent" else None)
-    db.conn.close()
+    try:
+        for role in roles:
+            security.add_user(db, role, PASSWORD, role, agent_ext="agent1" if role == "agent" else None)
+    finally:
+        store_of(db).close()
 
 
 class Client:
@@ -82,9 +103,16 @@ def seed(app, recordings: Path | None = None) -> dict:
     """One borrower with an answered, escalated call (with recording), a busy call, a promise and a
     payment; returns the ids."""
     db = db_of(app)
+    try:
+        return _seed(db, Path(recordings or app.config["RECORDINGS_DIR"]))
+    finally:
+        store_of(db).close()
+
+
+def _seed(db, rec_dir: Path) -> dict:
+    s = store_of(db)
     bid, cid = attempts.ensure_borrower(db, loan_id=LOAN, name=NAME, id_last4=ID4, amount_due=3500,
                                         due_date="2026-12-10", locale="zh-CN", phone=PHONE)
-    rec_dir = Path(recordings or app.config["RECORDINGS_DIR"])
     rec_dir.mkdir(parents=True, exist_ok=True)
     wav = rec_dir / "a-answered.wav"
     wav.write_bytes(b"RIFF" + b"\0" * 40)
@@ -95,27 +123,26 @@ def seed(app, recordings: Path | None = None) -> dict:
     attempts.create(db, {"id": "a-busy", "borrower_id": bid, "contact_id": cid, "number": PHONE, "locale": "zh-CN",
                          "state": "ended", "outcome": "busy", "disposition": "busy", "cause": 17,
                          "created_at": "2026-11-30T01:00:00.000+00:00", "ended_at": "2026-11-30T01:00:10.000+00:00"})
-    db["recordings"].insert({"attempt_id": "a-answered", "path": str(wav), "bytes": 44,
-                             "created_at": "2026-11-30T02:03:00.000+00:00"})
+    s.insert("recordings", {"attempt_id": "a-answered", "path": str(wav), "bytes": 44,
+                            "created_at": "2026-11-30T02:03:00.000+00:00"})
     played = ('[{"node": "greeting", "prompt": "greeting", "text": "您好，请问是' + NAME + '本人吗？", '
               '"at": "2026-11-30T02:00:06.000+00:00"}]')
-    db["dialogs"].insert({"attempt_id": "a-answered", "started_at": "2026-11-30T02:00:05.000+00:00",
-                          "result": "transferred", "last_node": "transfer", "played": played})
-    db["answers"].insert_all([
+    s.insert("dialogs", {"attempt_id": "a-answered", "started_at": "2026-11-30T02:00:05.000+00:00",
+                         "result": "transferred", "last_node": "transfer", "played": played})
+    s.insert_all("answers", [  # one batch: every row names the same columns
         {"attempt_id": "a-answered", "seq": 1, "step": "identity", "node": "identity", "via": "keypad", "digits": "1",
-         "intent": "confirm", "result_at": "2026-11-30T02:00:10.000+00:00"},
+         "text": None, "intent": "confirm", "result_at": "2026-11-30T02:00:10.000+00:00"},
         {"attempt_id": "a-answered", "seq": 2, "step": "digits", "node": "digits", "via": "keypad", "digits": ID4,
-         "intent": "digits", "result_at": "2026-11-30T02:00:20.000+00:00"},
-        {"attempt_id": "a-answered", "seq": 3, "step": "plan", "node": "plan", "via": "voice",
+         "text": None, "intent": "digits", "result_at": "2026-11-30T02:00:20.000+00:00"},
+        {"attempt_id": "a-answered", "seq": 3, "step": "plan", "node": "plan", "via": "voice", "digits": None,
          "text": "我要找人工 我的电话是" + PHONE, "intent": "agent", "result_at": "2026-11-30T02:00:30.000+00:00"}])
-    esc = db["escalations"].insert({"attempt_id": "a-answered", "borrower_id": bid, "reason": "requested",
-                                    "queued_at": "2026-11-30T02:00:31.000+00:00",
-                                    "context": '{"name": "' + NAME + '", "loan_id": "' + LOAN + '", '
-                                               '"identity_verified": true, "answers": [{"step": "digits", '
-                                               '"intent": "digits", "via": "keypad", "digits": "' + ID4 + '"}]}'}).last_pk
-    db["promises"].insert({"attempt_id": "a-answered", "borrower_id": bid, "promise_date": "2026-11-30", "amount": 1000,
-                           "confirmed": 1, "source": "ivr", "created_at": "2026-11-30T02:02:00.000+00:00"})
-    db["payments"].insert({"borrower_id": bid, "paid_amount": 1000, "paid_at": "2026-11-30",
-                           "created_at": "2026-11-30T09:00:00.000+00:00"})
-    db.conn.close()
+    esc = s.insert("escalations", {"attempt_id": "a-answered", "borrower_id": bid, "reason": "requested",
+                                   "queued_at": "2026-11-30T02:00:31.000+00:00",
+                                   "context": '{"name": "' + NAME + '", "loan_id": "' + LOAN + '", '
+                                              '"identity_verified": true, "answers": [{"step": "digits", '
+                                              '"intent": "digits", "via": "keypad", "digits": "' + ID4 + '"}]}'})
+    s.insert("promises", {"attempt_id": "a-answered", "borrower_id": bid, "promise_date": "2026-11-30", "amount": 1000,
+                          "confirmed": 1, "source": "ivr", "created_at": "2026-11-30T02:02:00.000+00:00"})
+    s.insert("payments", {"borrower_id": bid, "paid_amount": 1000, "paid_at": "2026-11-30",
+                          "created_at": "2026-11-30T09:00:00.000+00:00"})
     return {"borrower_id": bid, "contact_id": cid, "escalation_id": esc, "wav": wav}

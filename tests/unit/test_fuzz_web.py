@@ -25,6 +25,7 @@ from flask.sessions import SecureCookieSessionInterface
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ivr.db.store import store_of
 from ivr.web import sessions
 from tests.support.web_app import ROLES, add_users, db_of, make_app, seed
 
@@ -87,20 +88,22 @@ _state: dict = {}
 def state():
     """One app for the whole run; its seeded database is kept in memory and put back before every
     example, so each one starts from an open escalation of the agent, a QA review to do, every user
-    active with their role (an earlier example may have closed, finished, disabled or reset them)."""
+    active with their role (an earlier example may have closed, finished, disabled or reset them).
+    SQLite only: the snapshot is sqlite3's backup (hypothesis runs on one engine; the routes' SQL on
+    both engines is tested by each module's own tests)."""
     if not _state:
         tmp = Path(tempfile.mkdtemp(prefix="fuzz-web-"))
         app = make_app(tmp, WTF_CSRF_ENABLED=False)  # CSRF is checked in test_web_security
         add_users(app)
         ids = seed(app)
-        db = db_of(app)
-        db.execute("UPDATE escalations SET agent = 'agent1' WHERE id = ?", [ids["escalation_id"]])
-        db["qa_reviews"].insert({"attempt_id": "a-answered", "sampled_reason": "random",
+        db = store_of(db_of(app))
+        db.execute("UPDATE escalations SET agent = 'agent1' WHERE id = :id", {"id": ids["escalation_id"]})
+        db.insert("qa_reviews", {"attempt_id": "a-answered", "sampled_reason": "random",
                                  "sampled_at": "2026-11-30T03:00:00.000+00:00"})
         snapshot = sqlite3.connect(":memory:", check_same_thread=False)
-        db.conn.backup(snapshot)
-        users = {r["role"]: dict(r) for r in db.query("SELECT * FROM users")}
-        db.conn.close()
+        db.driver_connection.backup(snapshot)
+        users = {r["role"]: r for r in db.query("SELECT * FROM users")}
+        db.close()
         rules = [r for r in app.url_map.iter_rules()
                  if r.endpoint != "static" and not r.rule.startswith("/api/")]
         _state.update(app=app, users=users, rules=rules, names=param_names(app), snapshot=snapshot,
@@ -111,10 +114,10 @@ def state():
 def signed_in(role: str):
     """A client with a fresh session of `role`'s user, on the seeded database."""
     s = state()
-    db = db_of(s["app"])
-    s["snapshot"].backup(db.conn)
+    db = store_of(db_of(s["app"]))
+    s["snapshot"].backup(db.driver_connection)
     sid = sessions.create(db, s["users"][role]["id"])
-    db.conn.close()
+    db.close()
     client = s["app"].test_client()
     client.set_cookie("huifang_session", s["serializer"].dumps({"sid": sid, "_permanent": True}))
     return client

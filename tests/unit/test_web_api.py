@@ -1,6 +1,8 @@
 """The loan system's API: hashed tokens with scopes, pushing borrowers and payments through the
 importer (same per-row report), pulling results with a cursor, the OpenAPI description, and
-result webhooks signed like the dialer's notifier."""
+result webhooks signed like the dialer's notifier. Tokens, result pulls and the admin's token and
+webhook pages run on both engines (`engine_url`); pushes (the importer) and webhook delivery (the
+outbox) only on SQLite until those modules are on the Store."""
 from __future__ import annotations
 
 import hashlib
@@ -8,18 +10,31 @@ import http.server
 import json
 import threading
 
+import pytest
+
+from ivr.db.store import store_of
 from ivr.notify.config import load_notifier
 from ivr.notify.webhook import verify
 from ivr.web import admin, api
-from tests.support.web_app import PHONE, Client, add_users, db_of, make_app, seed
+from tests.support.web_app import PHONE, Client, add_users, db_of, make_app, query, seed
 
 
-def setup(tmp_path, scopes="push,pull"):
-    app = make_app(tmp_path)
-    seed(app)
-    db = db_of(app)
-    token = admin.new_token(db, "loan-system", "test", scopes)
-    return app, db, token, app.test_client()
+@pytest.fixture
+def setup(tmp_path):
+    """`setup(scopes, database_url)` -> (app, its database handle, an API token, a test client): a
+    seeded app with a token of the loan system."""
+    handles = []
+
+    def make(scopes="push,pull", database_url=""):
+        app = make_app(tmp_path, database_url=database_url)
+        seed(app)
+        db = db_of(app)
+        handles.append(db)
+        token = admin.new_token(db, "loan-system", "test", scopes)
+        return app, db, token, app.test_client()
+    yield make
+    for db in handles:
+        store_of(db).close()
 
 
 def notify_toml(tmp_path):
@@ -32,20 +47,23 @@ def auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_tokens_are_hashed_and_checked(tmp_path):
-    app, db, token, c = setup(tmp_path, scopes="pull")
-    row = list(db.query("SELECT * FROM api_tokens"))[0]
+def test_tokens_are_hashed_and_checked(setup, engine_url):
+    app, db, token, c = setup(scopes="pull", database_url=engine_url)
+    s = store_of(db)
+    row = s.query("SELECT * FROM api_tokens")[0]
+    assert row["last_used_at"] is None
     assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest() and token not in json.dumps(row)
     assert c.get("/api/v1/results").status_code == 401
     assert c.get("/api/v1/results", headers=auth("hf_wrong")).status_code == 401
     assert c.get("/api/v1/results", headers=auth(token)).status_code == 200
+    assert s.scalar("SELECT last_used_at FROM api_tokens")
     assert c.post("/api/v1/borrowers", json={"borrowers": []}, headers=auth(token)).status_code == 403
-    db.execute("UPDATE api_tokens SET revoked_at = 'now'")
+    s.execute("UPDATE api_tokens SET revoked_at = 'now'")
     assert c.get("/api/v1/results", headers=auth(token)).status_code == 401
 
 
-def test_push_borrowers_and_payments(tmp_path):
-    app, db, token, c = setup(tmp_path)
+def test_push_borrowers_and_payments(setup):
+    app, db, token, c = setup()
     r = c.post("/api/v1/borrowers", headers=auth(token), json={"borrowers": [
         {"loan_id": "API-1", "name": "周八", "phone": "13700000001", "amount_due": 4200, "due_date": "2026-12-20"},
         {"loan_id": "API-2", "name": "吴九", "phone": "12345"},
@@ -66,8 +84,8 @@ def test_push_borrowers_and_payments(tmp_path):
     assert status["amount_due"] == 4200 and status["risk"]["level"] == "low"
 
 
-def test_pull_results_with_cursor(tmp_path):
-    app, db, token, c = setup(tmp_path)
+def test_pull_results_with_cursor(setup, engine_url):
+    app, db, token, c = setup(database_url=engine_url)
     first = c.get("/api/v1/results?limit=1", headers=auth(token)).get_json()
     assert [r["attempt_id"] for r in first["results"]] == ["a-busy"]
     second = c.get(f"/api/v1/results?limit=5&after={first['next']}", headers=auth(token)).get_json()
@@ -76,10 +94,11 @@ def test_pull_results_with_cursor(tmp_path):
     assert got[0]["promises"][0]["amount"] == 1000 and got[0]["escalation"]["reason"] == "requested"
     assert PHONE not in json.dumps(first) + json.dumps(second)
     assert c.get(f"/api/v1/results?after={second['next']}", headers=auth(token)).get_json()["results"] == []
+    assert c.get("/api/v1/results?after=!!!", headers=auth(token)).status_code == 400
 
 
-def test_openapi_describes_every_route(tmp_path):
-    app, db, token, c = setup(tmp_path)
+def test_openapi_describes_every_route(setup):
+    app, db, token, c = setup()
     spec = c.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     routes = {r.rule.replace("<loan_id>", "{loan_id}") for r in app.url_map.iter_rules()
@@ -87,8 +106,8 @@ def test_openapi_describes_every_route(tmp_path):
     assert routes == set(spec["paths"])
 
 
-def test_webhook_results_are_signed_and_delivered_once(tmp_path):
-    app, db, token, c = setup(tmp_path)
+def test_webhook_results_are_signed_and_delivered_once(tmp_path, setup):
+    app, db, token, c = setup()
     got = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
@@ -104,7 +123,7 @@ def test_webhook_results_are_signed_and_delivered_once(tmp_path):
     srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        db["webhooks"].insert({"url": f"http://127.0.0.1:{srv.server_port}/hook", "secret": "s3cret",
+        store_of(db).insert("webhooks", {"url": f"http://127.0.0.1:{srv.server_port}/hook", "secret": "s3cret",
                                "created_at": "x", "cursor": ""})
         assert api.queue_webhooks(db) == 2 and api.queue_webhooks(db) == 0
         notifier = load_notifier(db, notify_toml(tmp_path))   # the web app queues, the notifier delivers
@@ -118,8 +137,8 @@ def test_webhook_results_are_signed_and_delivered_once(tmp_path):
     assert {r["status"] for r in db.query("SELECT status FROM outbox WHERE channel = 'webhook'")} == {"sent"}
 
 
-def test_admin_creates_token_shown_once(tmp_path):
-    app = make_app(tmp_path)
+def test_admin_creates_token_shown_once(tmp_path, engine_url):
+    app = make_app(tmp_path, database_url=engine_url)
     add_users(app, ["admin"])
     c = Client(app)
     c.login("admin")
@@ -130,3 +149,33 @@ def test_admin_creates_token_shown_once(tmp_path):
     assert app.test_client().get("/api/v1/results", headers=auth(token)).status_code == 200
     c.post("/admin/webhooks", {"url": "http://example.com/hook"})
     assert "Webhook 无效" in c.get("/admin/tokens").get_data(as_text=True)
+
+
+def test_admin_revokes_tokens_toggles_webhooks_and_reads_the_audit_log(tmp_path, engine_url):
+    app = make_app(tmp_path, database_url=engine_url)
+    add_users(app, ["admin", "auditor"])
+    c = Client(app)
+    c.login("admin")
+    c.get("/admin/tokens")
+    page = c.post("/admin/tokens", {"name": "core-banking", "scope_pull": "1"}).get_data(as_text=True)
+    token = page.split('id="new-token">')[1].split("<")[0]
+    token_id = query(app, "SELECT id FROM api_tokens")[0]["id"]
+    assert c.post(f"/admin/tokens/{token_id}/revoke").status_code == 302
+    assert app.test_client().get("/api/v1/results", headers=auth(token)).status_code == 401
+    assert c.post("/admin/webhooks", {"url": "http://127.0.0.1:9/hook", "secret": "s3cret"}).status_code == 302
+    hook = query(app, "SELECT id, active, cursor FROM webhooks")
+    assert len(hook) == 1 and hook[0]["active"] == 1 and api.decode_cursor(hook[0]["cursor"])[1] == ""
+    c.post(f"/admin/webhooks/{hook[0]['id']}/toggle")
+    assert query(app, "SELECT active FROM webhooks")[0]["active"] == 0
+    c.post(f"/admin/webhooks/{hook[0]['id']}/toggle")
+    assert query(app, "SELECT active FROM webhooks")[0]["active"] == 1
+    auditor = Client(app)
+    auditor.login("auditor")
+    def listed(url):  # the audit rows a page shows
+        return auditor.get(url).get_data(as_text=True).count("<tr><td>")
+    assert listed("/audit?object_type=webhook&actor=admin") == 3          # added, toggled twice
+    assert listed("/audit?action=token_revoke") == 1
+    assert listed("/audit?actor=' OR 1=1 --") == 0
+    total = query(app, "SELECT count(*) AS n FROM audit_log")[0]["n"]
+    newest = query(app, "SELECT max(id) AS id FROM audit_log")[0]["id"]
+    assert listed("/audit") == total and listed(f"/audit?before={newest}") == total - 1

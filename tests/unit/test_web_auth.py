@@ -1,24 +1,28 @@
 """Accounts: argon2 hashes, sessions with secure cookie settings, login throttling per user and
-per IP (stored in the database), safe redirects, `ivr user add`."""
+per IP (stored in the database), safe redirects, `ivr user add`. What reads or writes the accounts,
+sessions and login attempts runs on both engines (`engine_url`)."""
 from __future__ import annotations
 
 from ivr import cli as ivr_cli
-from tests.support.web_app import PASSWORD, Client, add_users, db_of, make_app
+from tests.support.web_app import PASSWORD, Client, add_users, execute, make_app, query
 
 
-def test_password_is_argon2_and_login_works(tmp_path):
-    app = make_app(tmp_path)
+def test_password_is_argon2_and_login_works(tmp_path, engine_url):
+    app = make_app(tmp_path, database_url=engine_url)
     add_users(app, ["admin"])
-    row = next(iter(db_of(app).query("SELECT password_hash FROM users")))
+    row = query(app, "SELECT password_hash, last_login_at FROM users")[0]
+    assert row["last_login_at"] is None
     assert row["password_hash"].startswith("$argon2id$") and PASSWORD not in row["password_hash"]
     c = Client(app)
     r = c.login("admin")
     assert r.status_code == 302 and r.headers["Location"] == "/"
     cookie = r.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    assert c.get("/").status_code == 200
+    assert c.get("/account").status_code == 200
+    assert query(app, "SELECT last_login_at FROM users")[0]["last_login_at"]
+    assert [r["action"] for r in query(app, "SELECT action FROM audit_log ORDER BY id")] == ["login"]
     c.post("/logout")
-    assert c.get("/").status_code == 302
+    assert c.get("/account").status_code == 302
 
 
 def test_secure_cookie_configurable(tmp_path):
@@ -39,20 +43,20 @@ def test_wrong_password_and_unknown_user_look_the_same(tmp_path):
     assert a.get_data(as_text=True).count("用户名或密码错误") == 1
 
 
-def test_throttled_per_user_even_with_right_password(tmp_path):
-    app = make_app(tmp_path)
+def test_throttled_per_user_even_with_right_password(tmp_path, engine_url):
+    app = make_app(tmp_path, database_url=engine_url)
     add_users(app, ["admin"])
     c = Client(app)
     c.get("/login")
     for _ in range(5):
         assert c.post("/login", {"username": "admin", "password": "wrong-wrong"}).status_code == 401
     assert c.post("/login", {"username": "admin", "password": PASSWORD}).status_code == 429
-    rows = list(db_of(app).query("SELECT count(*) AS n FROM login_attempts WHERE username = 'admin' AND ok = 0"))
+    rows = query(app, "SELECT count(*) AS n FROM login_attempts WHERE username = 'admin' AND ok = 0")
     assert rows[0]["n"] == 5
 
 
-def test_throttled_per_ip_across_user_names(tmp_path):
-    app = make_app(tmp_path, LOGIN_MAX_FAILS_IP=4)
+def test_throttled_per_ip_across_user_names(tmp_path, engine_url):
+    app = make_app(tmp_path, database_url=engine_url, LOGIN_MAX_FAILS_IP=4)
     add_users(app, ["admin"])
     c = Client(app)
     c.get("/login")
@@ -75,14 +79,13 @@ def test_open_redirect_refused(tmp_path):
         assert r.headers["Location"] == "/"
 
 
-def test_disabled_user_loses_session_and_password_change_ends_other_sessions(tmp_path):
-    app = make_app(tmp_path)
+def test_disabled_user_loses_session_and_password_change_ends_other_sessions(tmp_path, engine_url):
+    app = make_app(tmp_path, database_url=engine_url)
     add_users(app, ["admin", "supervisor"])
     sup = Client(app)
     sup.login("supervisor")
     assert sup.get("/campaigns").status_code == 200
-    db = db_of(app)
-    db.execute("UPDATE users SET active = 0 WHERE username = 'supervisor'")
+    execute(app, "UPDATE users SET active = 0 WHERE username = 'supervisor'")
     assert sup.get("/campaigns").status_code == 302
     a1, a2 = Client(app), Client(app)
     a1.login("admin")
@@ -93,20 +96,21 @@ def test_disabled_user_loses_session_and_password_change_ends_other_sessions(tmp
     assert a2.get("/campaigns").status_code == 302
 
 
-def test_cli_user_add(tmp_path, capsys):
-    db_path = tmp_path / "cli.db"
-    import os  # the CLI reads its settings from IVR_* like every command
-    old = dict(os.environ)
-    os.environ.update(IVR_DB_PATH=str(db_path), IVR_CACHE_DIR=str(tmp_path))
+def test_cli_user_add(tmp_path, capsys, engine_url, monkeypatch):
+    # the CLI reads its settings from IVR_* like every command; database_url picks the engine
+    monkeypatch.setenv("IVR_DB_PATH", str(tmp_path / "not-this.db"))
+    monkeypatch.setenv("IVR_DATABASE_URL", engine_url)
+    monkeypatch.setenv("IVR_CACHE_DIR", str(tmp_path))
+    assert ivr_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"]) == 0
+    out = capsys.readouterr().out
+    assert "user boss (admin) created in " in out and "not-this.db" not in out
+    assert ivr_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"]) == 1
+    assert ivr_cli.main(["user", "add", "short", "--role", "admin", "--password", "short"]) == 1
+    from ivr.db.store import open_store
+    s = open_store(engine_url)
     try:
-        rc = ivr_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"])
-        assert rc == 0
-        assert ivr_cli.main(["user", "add", "boss", "--role", "admin", "--password", "a-long-password"]) == 1
-        assert ivr_cli.main(["user", "add", "short", "--role", "admin", "--password", "short"]) == 1
+        assert [r["role"] for r in s.query("SELECT role FROM users WHERE username = 'boss'")] == ["admin"]
+        assert s.query("SELECT action, actor FROM audit_log") == [{"action": "user_add", "actor": "cli"}]
     finally:
-        os.environ.clear()
-        os.environ.update(old)
-    from ivr.db.connect import connect
-    db = connect(db_path)
-    assert [r["role"] for r in db.query("SELECT role FROM users WHERE username = 'boss'")] == ["admin"]
-    assert list(db.query("SELECT action, actor FROM audit_log"))[0] == {"action": "user_add", "actor": "cli"}
+        s.close()
+    assert not (tmp_path / "not-this.db").exists()
