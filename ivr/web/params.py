@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter
 
 MIN_DATE = dt.date(2000, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
-MAX_ID = 2**63 - 1       # SQLite's largest INTEGER
+MAX_ID = 2**31 - 1       # the largest id either engine holds (SERIAL is a 4-byte integer on PostgreSQL); past it: 404 or a form error
 MAX_TEXT = 2000          # any free-text value longer than this is refused
 
 
