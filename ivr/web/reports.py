@@ -221,7 +221,7 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
     campaigns = []
     for cid, c in sorted(per_campaign.items(), key=lambda kv: int(kv[0])):
         campaigns.append({**c, "name": names.get(cid), "connect_rate": _rate(c["connected"], c["attempts"])})
-    return {"days": rows, "total": total, "failures": sorted(failures.items(), key=lambda kv: -kv[1])[:12],
+    return {"days": rows, "total": total, "failures": sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))[:12],
             "hours": best, "campaigns": campaigns}
 
 
