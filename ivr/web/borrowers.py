@@ -7,7 +7,7 @@ from flask import Blueprint, abort, g, render_template, request
 
 from ..dialer import risk
 from ..db.store import HasStore, Store, store_of
-from . import conversation, get_db, privacy, security
+from . import conversation, get_db, params, privacy, security
 from .common import borrower_view, loads, promise_status
 
 bp = Blueprint("borrowers", __name__)
@@ -32,7 +32,7 @@ def search(db: Store | HasStore, q: str) -> list[dict]:
 @bp.get("/borrowers")
 @security.require("borrowers")
 def index():
-    q = request.args.get("q", "").strip()
+    q = params.text(request.args, "q")
     rows = search(get_db(), q)
     for r in rows:
         r["phone"], r["name"], r["loan_id"] = (privacy.mask_phone(r["phone"]), privacy.mask_name(r["name"]),

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, g, render_template, request, send_file
 
 from ..db import attempts as attempts_db
 from ..db.store import HasStore, Store, store_of
-from . import audit, conversation, get_db, privacy, security
+from . import audit, conversation, get_db, params, privacy, security
 from .common import borrower_view, current_escalation_borrowers
 
 bp = Blueprint("calls", __name__)
@@ -30,10 +30,18 @@ def listing(db: Store | HasStore, outcome: str | None = None, before: str | None
         ORDER BY a.created_at DESC, a.id DESC LIMIT {PAGE}""", params)
 
 
+def _attempt(db: Store | HasStore, attempt_id: str) -> dict:
+    """The attempt of a path, else 404 (an id with NUL is none: PostgreSQL's text cannot hold it)."""
+    attempt = attempts_db.get(db, attempt_id) if "\x00" not in attempt_id else None
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
 @bp.get("/calls")
 @security.require("calls")
 def index():
-    rows = listing(get_db(), request.args.get("outcome"), request.args.get("before"))
+    rows = listing(get_db(), params.text(request.args, "outcome") or None, params.text(request.args, "before") or None)
     for r in rows:
         r["number"] = privacy.mask_phone(r["number"])
         r["name"] = privacy.mask_name(r["name"])
@@ -46,9 +54,7 @@ def index():
 def detail(attempt_id: str):
     db = get_db()
     s = store_of(db)
-    attempt = attempts_db.get(db, attempt_id)
-    if attempt is None:
-        abort(404)
+    attempt = _attempt(db, attempt_id)
     borrower = s.get("borrowers", attempt["borrower_id"]) if attempt["borrower_id"] else None
     contacts = s.query("SELECT * FROM contacts WHERE borrower_id = :id ORDER BY position, id",
                        {"id": attempt["borrower_id"]}) if borrower else []
@@ -69,9 +75,7 @@ def recording(attempt_id: str):
     """The call's recording: only a file under a recordings root; every read is audited, a
     byte range (what an <audio> element asks for) as much as the whole file."""
     db = get_db()
-    attempt = attempts_db.get(db, attempt_id)
-    if attempt is None:
-        abort(404)
+    attempt = _attempt(db, attempt_id)
     role = g.user["role"]
     if role == "agent" and attempt["borrower_id"] not in current_escalation_borrowers(db, g.user):
         abort(403)

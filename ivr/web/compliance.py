@@ -106,7 +106,7 @@ def build(db: Store | HasStore, *, loan_id: str | None, since: dt.date | None, u
 
 
 def _filters():
-    loan_id = request.values.get("loan_id", "").strip()[:100] or None
+    loan_id = params.text(request.values, "loan_id")[:100] or None
     since = params.date(request.values, "since")
     until = params.date(request.values, "until")
     if since and until and since > until:

@@ -1,6 +1,7 @@
 """The read-mostly pages on both engines (SQLite and PostgreSQL): dashboard, monitor, calls,
 borrower search, the QA queue and a review, the agent's queue, reports and announcements show what
-the database holds, seeded through the Store (tests/support/web_store.py)."""
+the database holds, seeded through the Store (tests/support/web_store.py); ids and text PostgreSQL
+cannot hold are refused as on SQLite, with a 404 or a 400, not an error."""
 from __future__ import annotations
 
 import datetime as dt
@@ -42,6 +43,13 @@ def test_pages_show_the_seeded_calls(tmp_path, engine_url):
     detail = qa.get("/calls/a-answered").get_data(as_text=True)   # masked for QA: no audit entry needed
     assert "138****5678" in detail and PHONE not in detail
     assert qa.get("/calls/nope").status_code == 404
+    # what PostgreSQL would refuse with an error is refused (or not found) before it gets there
+    assert sup.get("/agent/escalations/9999999999").status_code == 404        # past a 4-byte id
+    assert sup.get("/reports?campaign=3000000000").status_code == 400
+    assert qa.get("/calls/a%00b").status_code == 404 and qa.get("/recordings/a%00").status_code == 404
+    nul = sup.get("/borrowers?q=a%00")
+    assert nul.status_code == 400 and "NUL" in nul.get_data(as_text=True)
+    assert sup.get("/calls?before=x%00").status_code == 400
     s.close()
 
 
