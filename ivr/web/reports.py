@@ -136,10 +136,13 @@ def _promise_figures(db: Store | HasStore, lo: str, hi: str, campaign_id: int | 
         grace_end = _grace_end(r["promise_date"])
         r["due_by"] = grace_end if grace_end is not None and grace_end < today else None
     payments: dict = defaultdict(list)
-    borrowers = sorted({r["borrower_id"] for r in rows if r["due_by"] is not None})
-    if borrowers:
-        for y in s.query("SELECT borrower_id, paid_amount, paid_at FROM payments WHERE borrower_id IN :ids "
-                         "AND paid_at IS NOT NULL", {"ids": borrowers}):
+    if any(r["due_by"] is not None for r in rows):
+        # the payments, from the first day a promise in range can be made, of every borrower with a promise
+        # made since (a few more than needed, found by index; a list of ids would be one parameter each)
+        for y in s.query("""SELECT y.borrower_id, y.paid_amount, y.paid_at FROM payments y
+                            WHERE y.paid_at >= :first_day AND y.paid_at < :today
+                            AND y.borrower_id IN (SELECT p.borrower_id FROM promises p WHERE p.created_at >= :lo)""",
+                         {"lo": lo, "first_day": lo[:10], "today": today.isoformat()}):
             payments[y["borrower_id"]].append(y)
     out: dict = {}
     for r in rows:
