@@ -8,7 +8,7 @@ import datetime as dt
 
 from ivr.db import attempts
 from ivr.db.store import store_of
-from ivr.web import borrowers, calls, dashboard, monitor
+from ivr.web import announcements, borrowers, calls, dashboard, monitor
 from tests.support.web_app import LOAN, PHONE, db_of, make_app
 from tests.support.web_store import add_users, seed, sign_in
 
@@ -77,4 +77,14 @@ def test_queries_on_both_engines(tmp_path, engine_url):
         snap = monitor.snapshot(s)
     assert snap["calls"] == [] and snap["waiting"] == 1 and [c["name"] for c in snap["campaigns"]] == ["c1"]
     assert ids["escalation_id"] == s.scalar("SELECT id FROM escalations")
+    seen = {"seconds": 3.0, "first_seen": "2026-11-30", "last_seen": "2026-11-30", "fingerprint": b"\x01\x02"}
+    small = s.insert("announcement_clusters", {**seen, "members": 1, "sample_attempt": "a-busy"})
+    big = s.insert("announcement_clusters", {**seen, "members": 9})
+    done = s.insert("announcement_clusters", {**seen, "members": 50, "label": "busy"})
+    s.insert_all("early_media", [{"attempt_id": aid, "seconds": 3.0, "cluster_id": small, "seen_at": at}
+                                 for aid, at in (("a-busy", "2026-11-30T01:00"), ("a-answered", "2026-11-30T02:00"))])
+    assert [c["id"] for c in announcements.clusters(s)] == [big, small, done]   # unlabelled first, biggest first
+    assert announcements.capture_candidates(s, s.get("announcement_clusters", small)) == ["a-busy", "a-answered",
+                                                                                         "a-busy"]
+    assert announcements.capture_candidates(s, s.get("announcement_clusters", big)) == []
     s.close()
