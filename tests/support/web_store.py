@@ -48,8 +48,9 @@ def _signed_in_test_user() -> None:
 def sign_in(app, username: str) -> Client:
     """A client signed in as `username` (see the module docstring)."""
     hooks = app.before_request_funcs.setdefault(None, [])
-    if _signed_in_test_user not in hooks:
-        hooks.insert(hooks.index(security._load_user) + 1, _signed_in_test_user)
+    if _signed_in_test_user not in hooks:   # after the loader (it sets g.user None), before the role checks
+        names = [getattr(f, "__name__", "") for f in hooks]
+        hooks.insert(names.index("_load_user") + 1 if "_load_user" in names else len(hooks), _signed_in_test_user)
     client = Client(app)
     with client.c.session_transaction() as sess:
         sess[_TEST_USER] = username
