@@ -126,6 +126,9 @@ class Settings:
     web_trusted_proxies: int = 0
     web_display_tz: str = "Asia/Shanghai"  # how the web app shows times (Asia/Seoul for Korean lenders)
     recordings_retention_days: int = 180   # the purge job removes recordings older than this
+    # other telephony nodes' recordings directories as this machine mounts them, ':'-separated absolute
+    # paths: the web app plays a call's recording from its own recordings_dir or from one of these
+    recordings_roots: str = ""
     # public holidays beyond what `chinese-calendar` knows (one ISO date per line, # comments):
     # campaigns that skip holidays refuse to start for a year neither knows (ivr/dialer/holidays.py)
     holiday_file: str = ""
@@ -229,6 +232,11 @@ class Settings:
     def recordings_dir(self) -> Path:
         """Host path of the recordings (calls' MixMonitor files and failed calls' early media)."""
         return self.media_dir_on_host / "recordings"
+
+    @property
+    def recordings_roots_extra(self) -> tuple[Path, ...]:
+        """`recordings_roots` as paths (the web app serves recordings from these and recordings_dir)."""
+        return tuple(Path(p.strip()) for p in self.recordings_roots.split(os.pathsep) if p.strip())
 
     @property
     def database(self) -> Path:
@@ -431,6 +439,10 @@ def check_asterisk_settings(settings: Settings) -> None:
         value = str(getattr(settings, name))
         if value and not value.startswith("/"):
             raise ValueError(f"{name} must be an absolute path, not {value!r}")
+    for root in settings.recordings_roots_extra:
+        if not root.is_absolute():
+            raise ValueError(f"recordings_roots: each directory must be an absolute path, not {str(root)!r} "
+                             f"(separate several with {os.pathsep!r})")
     if settings.asterisk_mode == "managed" and settings.asterisk_media_dir \
             and not settings.asterisk_media_dir.startswith(settings.asterisk_dir_in_chroot):
         raise ValueError(f"asterisk_media_dir is for an external Asterisk; the managed one keeps its media under "

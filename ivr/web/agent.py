@@ -16,8 +16,9 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 
 from ..db import attempts as attempts_db
 from ..db.clock import now_iso
+from ..db.store import HasStore, Store, store_of
 from . import audit, get_db, params, privacy, security
-from .common import agent_names, borrower_view, duration, loads, one, tz
+from .common import agent_names, borrower_view, duration, loads, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -30,26 +31,40 @@ def sees_all(user) -> bool:
     return user["role"] in ("admin", "supervisor")
 
 
-def queue(db, user) -> dict:
+def queue(db: Store | HasStore, user) -> dict:
     """An agent: their endpoint's open and recently closed escalations, and how many wait (no detail).
     A supervisor: every open escalation, who has it, the waiting ones and the recently closed."""
-    mine = agent_names(user)
-    marks = ",".join("?" * len(mine)) or "NULL"
-    rows = lambda sql, p=(): list(db.query(sql, p))  # noqa: E731
+    s = store_of(db)
+    mine = {"mine": agent_names(user)}
     base = ("SELECT e.*, a.number, a.state AS call_state FROM escalations e JOIN attempts a ON a.id = e.attempt_id ")
-    waiting = rows(base + "WHERE e.closed_at IS NULL AND e.agent IS NULL ORDER BY e.queued_at LIMIT 100")
+    waiting = s.query(base + "WHERE e.closed_at IS NULL AND e.agent IS NULL ORDER BY e.queued_at, e.id LIMIT 100")
     if sees_all(user):
-        current = rows(base + "WHERE e.closed_at IS NULL AND e.agent IS NOT NULL ORDER BY e.queued_at LIMIT 200")
-        closed = rows(base + "WHERE e.closed_at IS NOT NULL ORDER BY e.closed_at DESC LIMIT 50")
+        current = s.query(base + "WHERE e.closed_at IS NULL AND e.agent IS NOT NULL ORDER BY e.queued_at, e.id LIMIT 200")
+        closed = s.query(base + "WHERE e.closed_at IS NOT NULL ORDER BY e.closed_at DESC, e.id DESC LIMIT 50")
+    elif not mine["mine"]:  # an account without an endpoint has no escalations
+        current, closed = [], []
     else:
-        current = rows(base + f"WHERE e.closed_at IS NULL AND e.agent IN ({marks}) ORDER BY e.queued_at", mine)
-        closed = rows(base + f"WHERE e.closed_at IS NOT NULL AND e.agent IN ({marks}) "
-                             "ORDER BY e.closed_at DESC LIMIT 20", mine)
+        current = s.query(base + "WHERE e.closed_at IS NULL AND e.agent IN :mine ORDER BY e.queued_at, e.id", mine)
+        closed = s.query(base + "WHERE e.closed_at IS NOT NULL AND e.agent IN :mine "
+                                "ORDER BY e.closed_at DESC, e.id DESC LIMIT 20", mine)
     for r in current + waiting + closed:
         r["number"] = privacy.mask_phone(r["number"])
         r["waited"] = duration(r["queued_at"], r["answered_at"])
     return {"current": current, "waiting": waiting if sees_all(user) else [], "waiting_count": len(waiting),
             "closed": closed, "all": sees_all(user), "endpoint": user["agent_ext"]}
+
+
+def close(db: Store | HasStore, escalation_id: int, result: str, note: str | None, at: str, *,
+          promise: dict | None = None, callback: dict | None = None) -> None:
+    """Record the agent's outcome: the promise and callback rows it makes and the escalation closed,
+    in one transaction."""
+    s = store_of(db)
+    with s.transaction():
+        if promise:
+            s.insert("promises", promise)
+        if callback:
+            s.insert("callbacks", callback)
+        s.update("escalations", escalation_id, {"outcome": result, "note": note, "closed_at": at})
 
 
 @bp.get("/agent")
@@ -90,7 +105,7 @@ def _refuse(db, escalation_id: int, code: int, action: str):
 def take(escalation_id: int):
     """Open the escalation the dialer gave this agent's phone (the screen-pop with unmasked data)."""
     db = get_db()
-    e = one(db, "SELECT * FROM escalations WHERE id = ?", [escalation_id])
+    e = store_of(db).get("escalations", escalation_id)
     code = refusal(e, g.user)
     if code is not None:
         _refuse(db, escalation_id, code, "take")
@@ -100,7 +115,7 @@ def take(escalation_id: int):
 
 def _own(db, escalation_id: int, action: str = "view") -> dict:
     """Agents: only the escalation their phone answered and has not closed. Supervisors: any."""
-    e = one(db, "SELECT * FROM escalations WHERE id = ?", [escalation_id])
+    e = store_of(db).get("escalations", escalation_id)
     if e is None:
         abort(404)
     if not sees_all(g.user):
@@ -114,11 +129,13 @@ def _own(db, escalation_id: int, action: str = "view") -> dict:
 @security.require("agent")
 def escalation(escalation_id: int):
     db = get_db()
+    s = store_of(db)
     e = _own(db, escalation_id)
-    borrower = one(db, "SELECT * FROM borrowers WHERE id = ?", [e["borrower_id"]]) if e["borrower_id"] else None
+    borrower = s.get("borrowers", e["borrower_id"]) if e["borrower_id"] else None
     if borrower is None:
         abort(404)
-    contacts = list(db.query("SELECT * FROM contacts WHERE borrower_id = ? ORDER BY position", [borrower["id"]]))
+    p = {"id": borrower["id"]}
+    contacts = s.query("SELECT * FROM contacts WHERE borrower_id = :id ORDER BY position, id", p)
     if not sees_all(g.user) or e["agent"]:
         view = borrower_view(db, borrower, contacts, purpose="screen_pop")
     else:
@@ -127,11 +144,10 @@ def escalation(escalation_id: int):
     context = loads(e["context"], {}) or {}
     said = [{"step": a.get("step"), "intent": a.get("intent"), "via": a.get("via"), "text": view.text(a.get("text")),
              "digits": view.digits(a.get("step"), a.get("digits"))} for a in context.get("answers") or []]
-    history = list(db.query("""SELECT a.created_at, a.disposition, a.outcome, d.result FROM attempts a
-                               LEFT JOIN dialogs d ON d.attempt_id = a.id WHERE a.borrower_id = ?
-                               ORDER BY a.created_at DESC LIMIT 10""", [borrower["id"]]))
-    promises = list(db.query("SELECT * FROM promises WHERE borrower_id = ? ORDER BY created_at DESC LIMIT 5",
-                             [borrower["id"]]))
+    history = s.query("""SELECT a.created_at, a.disposition, a.outcome, d.result FROM attempts a
+                         LEFT JOIN dialogs d ON d.attempt_id = a.id WHERE a.borrower_id = :id
+                         ORDER BY a.created_at DESC, a.id DESC LIMIT 10""", p)
+    promises = s.query("SELECT * FROM promises WHERE borrower_id = :id ORDER BY created_at DESC, id DESC LIMIT 5", p)
     return render_template("escalation.html", e=e, b=borrower, contacts=contacts, view=view, attempt=attempt,
                            context=context, said=said, history=history, promises=promises, outcomes=OUTCOMES,
                            number=view.phone(attempt["number"]) if attempt else "",
@@ -147,7 +163,7 @@ def outcome(escalation_id: int):
         _refuse(db, escalation_id, 409, "outcome")
     form = request.form
     result = form.get("outcome", "")
-    note = form.get("note", "").strip()[:2000]
+    note = form.get("note", "").replace("\x00", "").strip()[:2000]   # PostgreSQL's text holds no NUL
     now = now_iso()
     errors = []
     promise = callback = None
@@ -171,7 +187,7 @@ def outcome(escalation_id: int):
             when = dt.datetime.fromisoformat(form.get("callback_at", ""))
             if not params.MIN_DATE <= when.date() <= params.MAX_DATE:
                 raise ValueError
-            borrower = one(db, "SELECT timezone FROM borrowers WHERE id = ?", [e["borrower_id"]]) or {}
+            borrower = store_of(db).one("SELECT timezone FROM borrowers WHERE id = :id", {"id": e["borrower_id"]}) or {}
             callback = {"attempt_id": e["attempt_id"], "borrower_id": e["borrower_id"], "reason": "agent",
                         "requested_date": when.date().isoformat(), "requested_time": when.strftime("%H:%M"),
                         "due_at": when.replace(tzinfo=tz(borrower.get("timezone"))).isoformat(timespec="minutes"),
@@ -182,13 +198,7 @@ def outcome(escalation_id: int):
         for msg in errors:
             flash(msg, "error")
         return redirect(url_for("agent.escalation", escalation_id=escalation_id))
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        if promise:
-            db["promises"].insert(promise)
-        if callback:
-            db["callbacks"].insert(callback)
-        db["escalations"].update(e["id"], {"outcome": result, "note": note or None, "closed_at": now})
+    close(db, e["id"], result, note or None, now, promise=promise, callback=callback)
     audit.log(db, "escalation_outcome", "escalation", e["id"],
               {"outcome": result, "promise": promise and {k: promise[k] for k in ("promise_date", "amount")},
                "callback": callback and callback["due_at"], "note": bool(note)})

@@ -17,8 +17,8 @@ from ..dialer import announcement_library as library
 from ..dialer.dispositions import DEFAULT_RULES
 from ..dialer.early_media import early_media_in
 from ..dialer.outcomes import ANNOUNCEMENT_DISPOSITIONS
+from ..db.store import HasStore, Store, store_of
 from . import audit, get_db, security
-from .common import one
 from .i18n import translate as t
 
 bp = Blueprint("announcements", __name__)
@@ -35,17 +35,28 @@ def label_effects() -> list[dict]:
     return out
 
 
+def clusters(db: Store | HasStore) -> list[dict]:
+    """The clusters as the page lists them: unlabelled first, then the biggest, then the newest."""
+    return store_of(db).query("""
+        SELECT id, label, seconds, locale, members, first_seen, last_seen, labelled_by, labelled_at, source
+        FROM announcement_clusters
+        ORDER BY CASE WHEN label IS NULL THEN 0 ELSE 1 END, members DESC, id DESC LIMIT 500""")
+
+
+def capture_candidates(db: Store | HasStore, cluster: dict) -> list[str]:
+    """The attempts whose early media may still hold a cluster's recording: the sample first."""
+    return [a for a in [cluster["sample_attempt"]] + [r["attempt_id"] for r in store_of(db).query(
+        "SELECT attempt_id FROM early_media WHERE cluster_id = :id ORDER BY seen_at DESC, attempt_id LIMIT 20",
+        {"id": cluster["id"]})] if a]
+
+
 @bp.get("/announcements")
 @security.require("announcements")
 def index():
     db = get_db()
     stats = library.cluster_pending(db, current_app.config["RECORDINGS_DIR"], limit=CLUSTER_PER_VISIT)
-    rows = list(db.query("""SELECT id, label, seconds, locale, members, first_seen, last_seen, labelled_by, labelled_at,
-                                   source FROM announcement_clusters
-                            ORDER BY label IS NOT NULL, members DESC, id DESC LIMIT 500"""))
-    recognized = one(db, "SELECT count(*) AS n FROM early_media WHERE recognized IS NOT NULL")["n"]
-    return render_template("announcements.html", rows=rows, effects=label_effects(), stats=stats,
-                           recognized=recognized)
+    return render_template("announcements.html", rows=clusters(db), effects=label_effects(), stats=stats,
+                           recognized=store_of(db).scalar("SELECT count(*) FROM early_media WHERE recognized IS NOT NULL"))
 
 
 @bp.post("/announcements/<int:cluster_id>/label")
@@ -71,12 +82,10 @@ def audio(cluster_id: int):
     """A capture of the cluster's recording as WAV: the one it was built from, else any member whose
     early media retention has not removed yet."""
     db = get_db()
-    cluster = one(db, "SELECT * FROM announcement_clusters WHERE id = ?", [cluster_id])
+    cluster = store_of(db).get("announcement_clusters", cluster_id)
     if cluster is None:
         abort(404)
-    candidates = [cluster["sample_attempt"]] + [r["attempt_id"] for r in db.query(
-        "SELECT attempt_id FROM early_media WHERE cluster_id = ? ORDER BY seen_at DESC LIMIT 20", [cluster_id])]
-    for attempt_id in filter(None, candidates):
+    for attempt_id in capture_candidates(db, cluster):
         path = early_media_in(current_app.config["RECORDINGS_DIR"], attempt_id)
         if path.is_file():
             buf = io.BytesIO()

@@ -1,35 +1,47 @@
 """Calls: every attempt with its outcome and cause (numbers masked), one call turn by turn, and the
-recording, served only from inside the recordings directory."""
+recording, served only from inside a recordings root (conversation.recording_roots)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, render_template, request, send_file
 
 from ..db import attempts as attempts_db
-from . import audit, conversation, get_db, privacy, security
-from .common import borrower_view, current_escalation_borrowers, one
+from ..db.store import HasStore, Store, store_of
+from . import audit, conversation, get_db, params, privacy, security
+from .common import borrower_view, current_escalation_borrowers
 
 bp = Blueprint("calls", __name__)
 PAGE = 100
 
 
-@bp.get("/calls")
-@security.require("calls")
-def index():
-    db = get_db()
-    where, params = [], []
-    if request.args.get("outcome"):
-        where.append("a.outcome = ?")
-        params.append(request.args["outcome"])
-    before = request.args.get("before")
+def listing(db: Store | HasStore, outcome: str | None = None, before: str | None = None) -> list[dict]:
+    """A page of attempts, newest first, with their dialog result and borrower name (unmasked)."""
+    where, params = [], {}
+    if outcome:
+        where.append("a.outcome = :outcome")
+        params["outcome"] = outcome
     if before:
-        where.append("a.created_at < ?")
-        params.append(before)
-    rows = list(db.query(f"""
+        where.append("a.created_at < :before")
+        params["before"] = before
+    return store_of(db).query(f"""
         SELECT a.id, a.number, a.locale, a.state, a.outcome, a.disposition, a.cause, a.sip_code, a.created_at,
                a.ended_at, a.borrower_id, a.campaign_id, d.result, b.name
         FROM attempts a LEFT JOIN dialogs d ON d.attempt_id = a.id LEFT JOIN borrowers b ON b.id = a.borrower_id
         {'WHERE ' + ' AND '.join(where) if where else ''}
-        ORDER BY a.created_at DESC LIMIT {PAGE}""", params))
+        ORDER BY a.created_at DESC, a.id DESC LIMIT {PAGE}""", params)
+
+
+def _attempt(db: Store | HasStore, attempt_id: str) -> dict:
+    """The attempt of a path, else 404 (an id with NUL is none: PostgreSQL's text cannot hold it)."""
+    attempt = attempts_db.get(db, attempt_id) if "\x00" not in attempt_id else None
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
+@bp.get("/calls")
+@security.require("calls")
+def index():
+    rows = listing(get_db(), params.text(request.args, "outcome") or None, params.text(request.args, "before") or None)
     for r in rows:
         r["number"] = privacy.mask_phone(r["number"])
         r["name"] = privacy.mask_name(r["name"])
@@ -41,17 +53,17 @@ def index():
 @security.require("calls")
 def detail(attempt_id: str):
     db = get_db()
-    attempt = attempts_db.get(db, attempt_id)
-    if attempt is None:
-        abort(404)
-    borrower = one(db, "SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]]) if attempt["borrower_id"] else None
-    contacts = list(db.query("SELECT * FROM contacts WHERE borrower_id = ?", [attempt["borrower_id"]])) if borrower else []
+    s = store_of(db)
+    attempt = _attempt(db, attempt_id)
+    borrower = s.get("borrowers", attempt["borrower_id"]) if attempt["borrower_id"] else None
+    contacts = s.query("SELECT * FROM contacts WHERE borrower_id = :id ORDER BY position, id",
+                       {"id": attempt["borrower_id"]}) if borrower else []
     if borrower:
         view = borrower_view(db, borrower, contacts, purpose="call")
     else:
         view = privacy.View(False, None, [attempt["number"]])
     call = conversation.load(db, attempt_id, view)
-    events = list(db.query("SELECT * FROM events WHERE attempt_id = ? ORDER BY id", [attempt_id]))
+    events = s.query("SELECT * FROM events WHERE attempt_id = :id ORDER BY id", {"id": attempt_id})
     for e in events:
         e["data"] = view.text(e["data"])
     return render_template("call.html", call=call, a=attempt, borrower=borrower, view=view, events=events)
@@ -60,17 +72,14 @@ def detail(attempt_id: str):
 @bp.get("/recordings/<attempt_id>")
 @security.require("dashboard")
 def recording(attempt_id: str):
-    """The call's recording: only a file under the recordings directory; every read is audited, a
+    """The call's recording: only a file under a recordings root; every read is audited, a
     byte range (what an <audio> element asks for) as much as the whole file."""
     db = get_db()
-    attempt = attempts_db.get(db, attempt_id)
-    if attempt is None:
-        abort(404)
+    attempt = _attempt(db, attempt_id)
     role = g.user["role"]
     if role == "agent" and attempt["borrower_id"] not in current_escalation_borrowers(db, g.user):
         abort(403)
-    rec = one(db, "SELECT * FROM recordings WHERE attempt_id = ?", [attempt_id])
-    path = conversation.recording_file(attempt, rec)
+    path = conversation.recording_file(attempt, conversation.recording_row(db, attempt_id))
     if path is None:
         abort(404)
     resp = send_file(path, mimetype="audio/wav", conditional=True, max_age=0)  # 206 for a Range request

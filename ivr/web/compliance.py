@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
+from ..db.store import HasStore, Store, store_of
 from ..dialer.policy import Policy
 from . import audit, conversation, exports, get_db, params, privacy, retention, security
-from .common import loads, one, parse, today_local, tz
+from .common import loads, parse, today_local, tz
 from .i18n import translate as t
 
 bp = Blueprint("compliance", __name__)
@@ -23,9 +25,9 @@ COLUMNS = ("attempt", "campaign", "loan", "number", "created_utc", "local_time",
 REFUSAL_COLUMNS = ("at", "campaign", "loan", "number", "reason", "detail", "until")
 
 
-def _policy(cache: dict, db, campaign_id) -> Policy:
+def _policy(cache: dict, db: Store | HasStore, campaign_id) -> Policy:
     if campaign_id not in cache:
-        c = one(db, "SELECT policy FROM campaigns WHERE id = ?", [campaign_id]) if campaign_id else None
+        c = store_of(db).one("SELECT policy FROM campaigns WHERE id = :id", {"id": campaign_id}) if campaign_id else None
         try:
             cache[campaign_id] = Policy.from_dict(loads(c["policy"], {}) if c else {})
         except ValueError:
@@ -33,24 +35,28 @@ def _policy(cache: dict, db, campaign_id) -> Policy:
     return cache[campaign_id]
 
 
-def build(db, *, loan_id: str | None, since: dt.date | None, until: dt.date | None) -> tuple[list, list]:
-    cond, params = [], []
+def build(db: Store | HasStore, *, loan_id: str | None, since: dt.date | None, until: dt.date | None,
+          roots: Sequence[Path] | None = None) -> tuple[list, list]:
+    """The export's attempt rows and dial refusals; `roots`: where recordings may lie (default: the
+    web app's recordings roots)."""
+    s = store_of(db)
+    cond, params = [], {}
     if loan_id:
-        cond.append("b.loan_id = ?")
-        params.append(loan_id)
+        cond.append("b.loan_id = :loan_id")
+        params["loan_id"] = loan_id
     if since:
-        cond.append("a.created_at >= ?")
-        params.append((dt.datetime.combine(since, dt.time()) - dt.timedelta(hours=14)).isoformat())
+        cond.append("a.created_at >= :lo")
+        params["lo"] = (dt.datetime.combine(since, dt.time()) - dt.timedelta(hours=14)).isoformat()
     if until:
-        cond.append("a.created_at < ?")
-        params.append((dt.datetime.combine(until + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=14)).isoformat())
-    where = " AND ".join(cond) or "1"
-    rows = list(db.query(f"""
+        cond.append("a.created_at < :hi")
+        params["hi"] = (dt.datetime.combine(until + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=14)).isoformat()
+    where = " AND ".join(cond) or "1 = 1"
+    rows = s.query(f"""
         SELECT a.*, b.loan_id, coalesce(b.timezone, 'Asia/Shanghai') AS zone, r.path AS rec_path
         FROM attempts a LEFT JOIN borrowers b ON b.id = a.borrower_id LEFT JOIN recordings r ON r.attempt_id = a.id
-        WHERE {where} ORDER BY a.created_at LIMIT {MAX_ROWS}""", params))
+        WHERE {where} ORDER BY a.created_at, a.id LIMIT {MAX_ROWS}""", params)
     policies: dict = {}
-    root = Path(current_app.config["RECORDINGS_DIR"]).resolve()
+    roots = conversation.recording_roots() if roots is None else roots
     connected = defaultdict(int)
     unanswered = defaultdict(int)
     out = []
@@ -71,7 +77,7 @@ def build(db, *, loan_id: str | None, since: dt.date | None, until: dt.date | No
             unanswered[key_n] += 1
         ok = within and connected[key_b] <= p.max_connected_per_borrower_day and \
             unanswered[key_n] <= p.max_unanswered_per_number_day
-        has_rec = conversation.recording_file(a, {"path": a["rec_path"]}, root) is not None
+        has_rec = conversation.recording_file(a, {"path": a["rec_path"]}, roots) is not None
         out.append({"attempt": a["id"], "campaign": a["campaign_id"], "loan": privacy.mask_loan(a["loan_id"]),
                     "number": privacy.mask_phone(a["number"]), "created_utc": a["created_at"],
                     "local_time": local_dt.strftime("%Y-%m-%d %H:%M:%S"), "timezone": a["zone"],
@@ -80,26 +86,27 @@ def build(db, *, loan_id: str | None, since: dt.date | None, until: dt.date | No
                     "unanswered_number_today": unanswered[key_n], "max_unanswered": p.max_unanswered_per_number_day,
                     "outcome": a["outcome"], "disposition": a["disposition"], "cause": a["cause"],
                     "recording": has_rec, "rules_ok": ok})
-    rcond, rparams = [], []
+    rcond, rparams = [], {}
     if loan_id:
-        rcond.append("d.borrower_id IN (SELECT id FROM borrowers WHERE loan_id = ?)")
-        rparams.append(loan_id)
+        rcond.append("d.borrower_id IN (SELECT id FROM borrowers WHERE loan_id = :loan_id)")
+        rparams["loan_id"] = loan_id
     if since:
-        rcond.append("d.at >= ?")
-        rparams.append(since.isoformat())
+        rcond.append("d.at >= :since")
+        rparams["since"] = since.isoformat()
     if until:
-        rcond.append("d.at < ?")
-        rparams.append((until + dt.timedelta(days=1)).isoformat())
+        rcond.append("d.at < :until")
+        rparams["until"] = (until + dt.timedelta(days=1)).isoformat()
     refusals = [{"at": r["at"], "campaign": r["campaign_id"], "loan": privacy.mask_loan(r["loan_id"]),
                  "number": privacy.mask_phone(r["number"]), "reason": r["reason"], "detail": privacy.scrub(r["detail"]),
                  "until": r["until"]}
-                for r in db.query(f"""SELECT d.*, b.loan_id FROM dial_refusals d LEFT JOIN borrowers b ON b.id = d.borrower_id
-                                      WHERE {' AND '.join(rcond) or '1'} ORDER BY d.at LIMIT {MAX_ROWS}""", rparams)]
+                for r in s.query(f"""SELECT d.*, b.loan_id FROM dial_refusals d LEFT JOIN borrowers b ON b.id = d.borrower_id
+                                     WHERE {' AND '.join(rcond) or '1 = 1'} ORDER BY d.at, d.id LIMIT {MAX_ROWS}""",
+                                  rparams)]
     return out, refusals
 
 
 def _filters():
-    loan_id = request.values.get("loan_id", "").strip()[:100] or None
+    loan_id = params.text(request.values, "loan_id")[:100] or None
     since = params.date(request.values, "since")
     until = params.date(request.values, "until")
     if since and until and since > until:
@@ -116,7 +123,7 @@ def index():
     if loan_id or since or until:
         preview, refusals = build(db, loan_id=loan_id, since=since, until=until)
     days = retention.retention_days(db, current_app.config["RETENTION_DAYS"])
-    purges = list(db.query("SELECT * FROM recording_purges ORDER BY id DESC LIMIT 20"))
+    purges = store_of(db).query("SELECT * FROM recording_purges ORDER BY id DESC LIMIT 20")
     for p in purges:
         p["path"] = p["path"].rsplit("/", 1)[-1]
     today = today_local()

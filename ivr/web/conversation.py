@@ -1,28 +1,53 @@
 """One call as the page shows it: the attempt, the conversation turn by turn (each prompt as
-played, from dialogs.played, and each answer: transcript, intent, keypad), the recording."""
+played, from dialogs.played, and each answer: transcript, intent, keypad), the recording.
+
+A recording is served only from inside a recordings root: this web app's recordings directory
+(RECORDINGS_DIR) or another node's, as this machine mounts it (the setting `recordings_roots`).
+With several telephony nodes on one database (issue 12) a call's `recordings.path` is the path the
+node that made the call wrote, which need not lie under this web app's own directory. The path is
+resolved first (symlinks, `..`), so nothing outside every root is ever read.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import current_app
 
 from ..db import attempts as attempts_db
-from .common import loads, one
+from ..db.store import HasStore, Store, store_of
+from .common import loads
 
 
-def recording_file(attempt: dict, recording: dict | None, root: Path | None = None) -> Path | None:
-    """The recording's file if it exists and lies inside the recordings directory, else None."""
+def recording_roots() -> list[Path]:
+    """The directories this web app serves recordings from: RECORDINGS_DIR first, then the
+    `recordings_roots` setting (or a RECORDINGS_ROOTS list in the app's config)."""
+    cfg = current_app.config
+    extra = cfg.get("RECORDINGS_ROOTS")
+    if extra is None:
+        settings = cfg.get("SETTINGS")
+        extra = settings.recordings_roots_extra if settings is not None else ()
+    roots = []
+    for raw in (cfg["RECORDINGS_DIR"], *extra):
+        root = Path(raw).resolve()
+        if root not in roots:
+            roots.append(root)
+    return roots
+
+
+def recording_file(attempt: dict, recording: dict | None, roots: Sequence[Path] | None = None) -> Path | None:
+    """The recording's file if it exists and lies inside a recordings root, else None."""
     if not (recording or {}).get("path") and not attempt.get("recording_path"):
         return None
-    root = root or Path(current_app.config["RECORDINGS_DIR"]).resolve()
+    roots = recording_roots() if roots is None else roots
     for raw in ((recording or {}).get("path"), attempt.get("recording_path")):
         if not raw:
             continue
         try:
             path = Path(raw).resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):
             continue
-        if path.is_relative_to(root) and path.is_file():
+        if any(path.is_relative_to(root) for root in roots) and path.is_file():
             return path
     return None
 
@@ -51,14 +76,19 @@ def turns(dialog: dict | None, answers: list[dict], view) -> list[dict]:
     return out
 
 
-def load(db, attempt_id: str, view) -> dict | None:
-    attempt = attempts_db.get(db, attempt_id)
+def recording_row(db: Store | HasStore, attempt_id: str) -> dict | None:
+    return store_of(db).one("SELECT * FROM recordings WHERE attempt_id = :id", {"id": attempt_id})
+
+
+def load(db: Store | HasStore, attempt_id: str, view) -> dict | None:
+    s = store_of(db)
+    attempt = attempts_db.get(s, attempt_id)
     if attempt is None:
         return None
-    dialog = one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
-    answers = list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
-    recording = one(db, "SELECT * FROM recordings WHERE attempt_id = ?", [attempt_id])
-    purged = one(db, "SELECT * FROM recording_purges WHERE attempt_id = ? ORDER BY id DESC LIMIT 1", [attempt_id])
+    p = {"id": attempt_id}
+    dialog = s.one("SELECT * FROM dialogs WHERE attempt_id = :id", p)
+    answers = attempts_db.answers(s, attempt_id)
+    purged = s.one("SELECT * FROM recording_purges WHERE attempt_id = :id ORDER BY id DESC LIMIT 1", p)
     return {"attempt": attempt, "dialog": dialog, "turns": turns(dialog, answers, view),
-            "recording": recording_file(attempt, recording) is not None, "purged": purged,
-            "escalation": one(db, "SELECT * FROM escalations WHERE attempt_id = ?", [attempt_id])}
+            "recording": recording_file(attempt, recording_row(s, attempt_id)) is not None, "purged": purged,
+            "escalation": s.one("SELECT * FROM escalations WHERE attempt_id = :id", p)}

@@ -5,7 +5,7 @@ else with `BadParam`, which the app answers with a 400 whose message is in the u
 Why it looks like this: the pages used to call `date.fromisoformat`, `int()` and `float()` where
 they needed a value, so `/reports?since=9999-12-01` or a path id past SQLite's 64-bit integers
 ended in a 500. One place with the ranges the product accepts (dates 2000..2100, ids that fit
-SQLite) keeps every page's answer the same. Dates *inside* the range that make no report sense
+both engines, text without NUL) keeps every page's answer the same. Dates *inside* the range that make no report sense
 (since after until) are the page's business.
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ class BadParam(BadRequest):
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` in routes: a non-negative integer SQLite can store (else 404, as for any unknown id)."""
+    """`<int:...>` in routes: a non-negative integer an id column holds on SQLite and PostgreSQL (else 404,
+    as for any unknown id; PostgreSQL would refuse a larger one with an error, not find no row)."""
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
@@ -45,6 +46,15 @@ def _raw(source, name: str) -> str:
     if len(value) > MAX_TEXT:
         raise BadParam("too_long", name=name, limit=MAX_TEXT)
     return value
+
+
+def text(source, name: str, default: str = "") -> str:
+    """Free text (stripped, at most MAX_TEXT characters) a database can compare: no NUL, which
+    PostgreSQL's text refuses with an error; empty gives `default`."""
+    raw = _raw(source, name)
+    if "\x00" in raw:
+        raise BadParam("bad_text", name=name)
+    return raw or default
 
 
 def date(source, name: str, default: dt.date | None = None) -> dt.date | None:

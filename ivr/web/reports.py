@@ -9,8 +9,9 @@ from collections import defaultdict
 
 from flask import Blueprint, current_app, render_template, request
 
+from ..db.store import HasStore, Store, store_of
 from . import audit, charts, exports, get_db, money, params, security
-from .common import today_local, tz
+from .common import parse, today_local, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -34,21 +35,34 @@ def _rate(a, b):
     return (a / b) if b else None
 
 
-def _attempt_figures(db, lo: str, hi: str, off: str) -> dict:
+def _local_day(utc_day: str, hour: int, minute: int, off: int) -> str:
+    """The local date of a UTC instant given as its date, hour and minute, at `off` minutes from UTC."""
+    at = dt.datetime.combine(dt.date.fromisoformat(utc_day), dt.time(hour, minute))
+    return (at + dt.timedelta(minutes=off)).date().isoformat()
+
+
+def _attempt_figures(db: Store | HasStore, lo: str, hi: str, off: int) -> dict:
     """{day: {campaign_id: {attempts, connected, identity, transferred, failures{}, hours{local hour: [n, c]}}}}
-    for attempts created in [lo, hi), in one pass over the range."""
+    for attempts created in [lo, hi), in one pass over the range; `off`: the report zone's offset in
+    minutes. The database groups by UTC date and hour (created_at is UTC ISO text, so `substr` reads
+    them on either engine); the local day is worked out here from those groups."""
+    s = store_of(db)
+    # a zone off the hour (+05:30) moves the day at a minute of the hour: group by minute too
+    minute = "cast(substr(a.created_at, 15, 2) AS integer)" if off % 60 else "0"
     out: dict = {}
-    for r in db.query(f"""
-        SELECT date(a.created_at, '{off}') AS day, coalesce(a.campaign_id, 0) AS cid,
+    for r in s.query(f"""
+        SELECT substr(a.created_at, 1, 10) AS utc_day, {minute} AS m, coalesce(a.campaign_id, 0) AS cid,
                cast(substr(a.created_at, 12, 2) AS integer) AS h, coalesce(b.timezone, 'Asia/Shanghai') AS zone,
-               a.outcome = 'answered' AS ok, coalesce(a.disposition, a.outcome, a.state) AS reason, count(*) AS n,
-               sum(a.outcome = 'answered' AND EXISTS (SELECT 1 FROM answers n WHERE n.attempt_id = a.id
-                   AND n.step = 'identity' AND n.intent = 'confirm')) AS identity,
-               sum(a.outcome = 'answered' AND (a.disposition = 'answered-transferred' OR
-                   EXISTS (SELECT 1 FROM escalations e WHERE e.attempt_id = a.id))) AS transferred
+               CASE WHEN a.outcome = 'answered' THEN 1 ELSE 0 END AS ok,
+               coalesce(a.disposition, a.outcome, a.state) AS reason, count(*) AS n,
+               sum(CASE WHEN a.outcome = 'answered' AND EXISTS (SELECT 1 FROM answers n WHERE n.attempt_id = a.id
+                   AND n.step = 'identity' AND n.intent = 'confirm') THEN 1 ELSE 0 END) AS identity,
+               sum(CASE WHEN a.outcome = 'answered' AND (a.disposition = 'answered-transferred' OR
+                   EXISTS (SELECT 1 FROM escalations e WHERE e.attempt_id = a.id)) THEN 1 ELSE 0 END) AS transferred
         FROM attempts a LEFT JOIN borrowers b ON b.id = a.borrower_id
-        WHERE a.created_at >= ? AND a.created_at < ? GROUP BY 1, 2, 3, 4, 5, 6""", [lo, hi]):
-        f = out.setdefault(r["day"], {}).setdefault(str(r["cid"]), {
+        WHERE a.created_at >= :lo AND a.created_at < :hi GROUP BY 1, 2, 3, 4, 5, 6, 7""", {"lo": lo, "hi": hi}):
+        day = _local_day(r["utc_day"], r["h"], r["m"], off)
+        f = out.setdefault(day, {}).setdefault(str(r["cid"]), {
             "attempts": 0, "connected": 0, "identity": 0, "transferred": 0, "failures": {}, "hours": {}})
         f["attempts"] += r["n"]
         if r["ok"]:
@@ -70,15 +84,16 @@ def _day_bounds(day: dt.date, zone: str) -> tuple[str, str]:
     return lo.isoformat(timespec="milliseconds"), hi.isoformat(timespec="milliseconds")
 
 
-def figures_by_day(db, since: dt.date, until: dt.date, zone: str) -> dict:
+def figures_by_day(db: Store | HasStore, since: dt.date, until: dt.date, zone: str) -> dict:
     """Attempt figures per local day; days closed for two days come from `report_days`, the rest
     are computed (and stored once closed)."""
-    off = f"{_offset_minutes(zone):+d} minutes"
+    s = store_of(db)
+    off = _offset_minutes(zone)
     closed_before = dt.datetime.now(tz(zone)).date() - dt.timedelta(days=2)
     days = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
-    cached = {r["day"]: json.loads(r["payload"]) for r in db.query(
-        "SELECT day, payload FROM report_days WHERE zone = ? AND day >= ? AND day <= ?",
-        [zone, since.isoformat(), until.isoformat()])}
+    cached = {r["day"]: json.loads(r["payload"]) for r in s.query(
+        "SELECT day, payload FROM report_days WHERE zone = :zone AND day >= :since AND day <= :until",
+        {"zone": zone, "since": since.isoformat(), "until": until.isoformat()})}
     missing = [d for d in days if d.isoformat() not in cached]
     if missing:
         lo, _ = _day_bounds(missing[0], zone)
@@ -89,16 +104,77 @@ def figures_by_day(db, since: dt.date, until: dt.date, zone: str) -> dict:
             key = d.isoformat()
             cached[key] = fresh.get(key, {})
             if d < closed_before:
-                db.execute("INSERT OR REPLACE INTO report_days (day, zone, payload, computed_at) VALUES (?, ?, ?, ?)",
-                           [key, zone, json.dumps(cached[key]), stamp])
+                s.upsert("report_days", {"day": key, "zone": zone, "payload": json.dumps(cached[key]),
+                                         "computed_at": stamp})
     return cached
+
+
+def _promise_figures(db: Store | HasStore, lo: str, hi: str, campaign_id: int | None, off: int,
+                     today: dt.date) -> dict:
+    """{day: {currency: {promises, amount, due, kept}}} for the promises made on calls created in
+    [lo, hi) (`day`: the call's local date at `off` minutes from UTC). A promise is due once its date
+    plus one day of grace is before `today`, and kept when the borrower's payments dated from the day
+    it was made to that grace day add up to its amount (else the amount due, else 1).
+
+    Promises are few next to attempts, and whether one was kept changes as payments arrive: always
+    live, read row by row and added up here (the date arithmetic is Python's on either engine)."""
+    s = store_of(db)
+    params: dict = {"lo": lo, "hi": hi}
+    cond = ""
+    if campaign_id:
+        cond = " AND a.campaign_id = :campaign_id"
+        params["campaign_id"] = campaign_id
+    # SQLite: led by promises_created (a promise is never made before its call, so p.created_at >= lo)
+    source = ("promises p INDEXED BY promises_created CROSS JOIN attempts a ON a.id = p.attempt_id"
+              if s.dialect == "sqlite" else "promises p JOIN attempts a ON a.id = p.attempt_id")
+    rows = s.query(f"""
+        SELECT a.created_at AS call_at, {money.sql_currency('pb.locale')} AS currency, p.attempt_id, p.borrower_id,
+               p.amount, p.promise_date, p.created_at, pb.amount_due
+        FROM {source} JOIN borrowers pb ON pb.id = p.borrower_id
+        WHERE p.created_at >= :lo AND a.created_at >= :lo AND a.created_at < :hi{cond}""", params)
+    for r in rows:
+        grace_end = _grace_end(r["promise_date"])
+        r["due_by"] = grace_end if grace_end is not None and grace_end < today else None
+    payments: dict = defaultdict(list)
+    if any(r["due_by"] is not None for r in rows):
+        # the payments, from the first day a promise in range can be made, of every borrower with a promise
+        # made since (a few more than needed, found by index; a list of ids would be one parameter each)
+        for y in s.query("""SELECT y.borrower_id, y.paid_amount, y.paid_at FROM payments y
+                            WHERE y.paid_at >= :first_day AND y.paid_at < :today
+                            AND y.borrower_id IN (SELECT p.borrower_id FROM promises p WHERE p.created_at >= :lo)""",
+                         {"lo": lo, "first_day": lo[:10], "today": today.isoformat()}):
+            payments[y["borrower_id"]].append(y)
+    out: dict = {}
+    for r in rows:
+        day = (parse(r["call_at"]).astimezone(dt.timezone.utc) + dt.timedelta(minutes=off)).date().isoformat()
+        f = out.setdefault(day, {}).setdefault(r["currency"], {"attempts": set(), "amount": 0, "due": 0, "kept": 0})
+        f["attempts"].add(r["attempt_id"])
+        f["amount"] += r["amount"] or 0
+        if r["due_by"] is None:
+            continue
+        f["due"] += 1
+        first, last = str(r["created_at"])[:10], r["due_by"].isoformat()
+        paid = sum(y["paid_amount"] or 0 for y in payments[r["borrower_id"]] if first <= str(y["paid_at"])[:10] <= last)
+        need = next((v for v in (r["amount"], r["amount_due"]) if v is not None), 1)
+        f["kept"] += paid >= need
+    for figures in out.values():
+        for f in figures.values():
+            f["promises"] = len(f.pop("attempts"))
+    return out
+
+
+def _grace_end(promise_date) -> dt.date | None:
+    """The promised date plus one day of grace, or None when there is no readable date."""
+    try:
+        return dt.date.fromisoformat(str(promise_date)[:10]) + dt.timedelta(days=1) if promise_date else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: str,
             today: dt.date | None = None) -> dict:
     """Every figure of the report page for local dates [since, until]; a promise counts as due
     (kept or broken) once its date + one day of grace is before `today`."""
-    off = f"{_offset_minutes(zone):+d} minutes"
     lo, _ = _day_bounds(since, zone)
     _, hi = _day_bounds(until, zone)
     by_day = figures_by_day(db, since, until, zone)
@@ -121,31 +197,15 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
                                                "transferred": 0})
             for k in ("attempts", "connected", "transferred"):
                 pc[k] += f[k]
-    cond, params = "a.created_at >= ? AND a.created_at < ?", [lo, hi]
-    if campaign_id:
-        cond += " AND a.campaign_id = ?"
-        params.append(campaign_id)
-    today = (today or dt.date.today()).isoformat()
-    # promises are few next to attempts, and whether one was kept changes as payments arrive: always live,
-    # led by promises_created (a promise is never made before its call, so p.created_at >= lo)
-    for r in db.query(f"""
-        SELECT date(a.created_at, '{off}') AS day, {money.sql_currency('pb.locale')} AS currency,
-               count(DISTINCT p.attempt_id) AS promises,
-               coalesce(sum(p.amount), 0) AS amount,
-               sum(p.promise_date IS NOT NULL AND date(p.promise_date, '+1 day') < ?) AS due,
-               sum(p.promise_date IS NOT NULL AND date(p.promise_date, '+1 day') < ? AND
-                   (SELECT coalesce(sum(y.paid_amount), 0) FROM payments y WHERE y.borrower_id = p.borrower_id
-                    AND substr(y.paid_at, 1, 10) BETWEEN substr(p.created_at, 1, 10) AND date(p.promise_date, '+1 day'))
-                   >= coalesce(p.amount, (SELECT amount_due FROM borrowers b WHERE b.id = p.borrower_id), 1)) AS kept
-        FROM promises p INDEXED BY promises_created CROSS JOIN attempts a ON a.id = p.attempt_id
-        JOIN borrowers pb ON pb.id = p.borrower_id
-        WHERE p.created_at >= ? AND {cond} GROUP BY day, currency""", [today, today, lo, *params]):
-        d = days.get(r["day"])
-        if d is not None:   # one row per currency: counts add up, amounts stay apart
-            d["promises"] += r["promises"]
-            d["due"] += r["due"] or 0
-            d["kept"] += r["kept"] or 0
-            d[_amount_col(r["currency"])] = d.get(_amount_col(r["currency"]), 0) + r["amount"]
+    today = today or dt.date.today()
+    for day, figures in _promise_figures(db, lo, hi, campaign_id, _offset_minutes(zone), today).items():
+        d = days.get(day)
+        if d is not None:   # per currency: counts add up, amounts stay apart
+            for currency, f in figures.items():
+                d["promises"] += f["promises"]
+                d["due"] += f["due"]
+                d["kept"] += f["kept"]
+                d[_amount_col(currency)] = d.get(_amount_col(currency), 0) + f["amount"]
     rows = []
     for day, d in sorted(days.items()):
         rows.append({**d, "connect_rate": _rate(d["connected"], d["attempts"]),
@@ -160,11 +220,11 @@ def compute(db, since: dt.date, until: dt.date, campaign_id: int | None, zone: s
                  promise_rate=_rate(total["promises"], total["connected"]),
                  kept_rate=_rate(total["kept"], total["due"]), transfer_rate=_rate(total["transferred"], total["connected"]))
     best = [{"hour": h, "attempts": n, "connected": c, "rate": _rate(c, n)} for h, (n, c) in sorted(hours.items())]
-    names = {str(r["id"]): r["name"] for r in db.query("SELECT id, name FROM campaigns")}
+    names = {str(r["id"]): r["name"] for r in store_of(db).query("SELECT id, name FROM campaigns")}
     campaigns = []
     for cid, c in sorted(per_campaign.items(), key=lambda kv: int(kv[0])):
         campaigns.append({**c, "name": names.get(cid), "connect_rate": _rate(c["connected"], c["attempts"])})
-    return {"days": rows, "total": total, "failures": sorted(failures.items(), key=lambda kv: -kv[1])[:12],
+    return {"days": rows, "total": total, "failures": sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))[:12],
             "hours": best, "campaigns": campaigns}
 
 
@@ -207,7 +267,7 @@ def index():
         "hours": charts.bars([f"{h['hour']:02d}" for h in r["hours"]], [h["rate"] for h in r["hours"]],
                              title=t("report.best_hours"), percent=True, color=charts.COLORS[6]),
     }
-    campaigns = list(db.query("SELECT id, name FROM campaigns ORDER BY id DESC LIMIT 200"))
+    campaigns = store_of(db).query("SELECT id, name FROM campaigns ORDER BY id DESC LIMIT 200")
     shown = [c for c in money.CURRENCIES if r["total"]["promised"][c]] or ["CNY"]   # a chart per currency used
     return render_template("reports.html", r=r, svg=svg, charts=[
         "connect", "identity", "promise", *(f"amount_{c}" for c in shown), "transfer", "hours", "failures"], since=since, until=until, campaign=campaign,

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+import sqlalchemy as sa
+
+from ivr.db.store import store_of
+from ivr.web import agent
+from tests.support import web_store
 from tests.support.web_app import NAME, PHONE, Client, add_users, db_of, make_app, seed
 
 
@@ -84,3 +90,41 @@ def test_bad_outcomes_are_refused(tmp_path):
     assert list(db.query("SELECT closed_at FROM escalations"))[0]["closed_at"] is None
     c.post(f"/agent/escalations/{eid}/outcome", {"outcome": "dispute", "note": "不认可滞纳金"})
     assert list(db.query("SELECT outcome FROM escalations"))[0]["outcome"] == "dispute"
+
+
+def test_queue_and_close_on_both_engines(tmp_path, engine_url):
+    """agent.queue per endpoint (an account without one sees nothing) and agent.close's promise,
+    callback and closed escalation, on SQLite and PostgreSQL."""
+    app = make_app(tmp_path, database_url=engine_url)
+    ids = web_store.seed(app)
+    s = store_of(db_of(app))
+    agent1, agent2, bare = ({"role": "agent", "agent_ext": ext} for ext in ("agent1", "agent2", None))
+    boss = {"role": "supervisor", "agent_ext": None}
+    assert agent.queue(s, agent1)["waiting_count"] == 1 and agent.queue(s, agent1)["waiting"] == []
+    assert [e["id"] for e in agent.queue(s, boss)["waiting"]] == [ids["escalation_id"]]
+    s.execute("UPDATE escalations SET agent = 'agent1', answered_at = '2026-11-30T02:00:40'")
+    with app.test_request_context():
+        q1, q2, q0, qs = (agent.queue(s, u) for u in (agent1, agent2, bare, boss))
+    assert [e["id"] for e in q1["current"]] == [ids["escalation_id"]] and q1["current"][0]["number"] == "138****5678"
+    assert q1["current"][0]["waited"] == "0:09" and q1["current"][0]["call_state"] == "ended"
+    assert q2["current"] == q0["current"] == q0["closed"] == [] and q1["waiting_count"] == 0
+    assert [e["id"] for e in qs["current"]] == [ids["escalation_id"]] and qs["all"]
+    promise = {"attempt_id": "a-answered", "borrower_id": ids["borrower_id"], "promise_date": "2026-12-20",
+               "amount": 800, "confirmed": 1, "source": "agent", "created_at": "2026-11-30T02:05:00.000+00:00"}
+    callback = {"attempt_id": "a-answered", "borrower_id": ids["borrower_id"], "reason": "agent",
+                "requested_date": "2026-12-02", "requested_time": "10:00", "due_at": "2026-12-02T10:00+08:00",
+                "created_at": "2026-11-30T02:05:00.000+00:00"}
+    agent.close(s, ids["escalation_id"], "promise", "will pay", "2026-11-30T02:05:00.000+00:00",
+                promise=promise, callback=callback)
+    e = s.get("escalations", ids["escalation_id"])
+    assert (e["outcome"], e["note"], e["closed_at"]) == ("promise", "will pay", "2026-11-30T02:05:00.000+00:00")
+    assert s.scalar("SELECT amount FROM promises WHERE source = 'agent'") == 800
+    assert s.scalar("SELECT due_at FROM callbacks WHERE reason = 'agent'") == "2026-12-02T10:00+08:00"
+    assert [e["id"] for e in agent.queue(s, agent1)["closed"]] == [ids["escalation_id"]]
+    assert agent.queue(s, agent1)["current"] == []
+    with pytest.raises(sa.exc.CompileError):   # one transaction: a refused callback takes its promise along
+        agent.close(s, ids["escalation_id"], "callback", None, "later", promise={**promise, "amount": 5},
+                    callback={"nonsense": 1})
+    assert s.get("escalations", ids["escalation_id"])["outcome"] == "promise"
+    assert s.scalar("SELECT count(*) FROM promises WHERE source = 'agent'") == 1
+    s.close()

@@ -9,18 +9,26 @@ import io
 
 import openpyxl
 
+from ivr.db.store import store_of
 from ivr.web import retention
+from ivr.web.compliance import build
+from tests.support import web_store
 from tests.support.web_app import LOAN, PHONE, Client, add_users, db_of, make_app, seed
 
 
-def setup(tmp_path):
-    app = make_app(tmp_path)
-    add_users(app, ["admin", "auditor"])
-    ids = seed(app)
+def setup(tmp_path, engine_url=""):
+    """The seeded history and one refusal: on SQLite with web_app's helpers, or on `engine_url`
+    through the Store (no users: the both-engine test calls build() itself)."""
+    app = make_app(tmp_path, database_url=engine_url)
+    if engine_url:
+        ids = web_store.seed(app)
+    else:
+        add_users(app, ["admin", "auditor"])
+        ids = seed(app)
     db = db_of(app)
-    db["dial_refusals"].insert({"at": "2026-11-30T14:00:00.000+00:00", "borrower_id": ids["borrower_id"],
-                                "number": PHONE, "reason": "outside-calling-hours", "detail": "22:00 local",
-                                "until": "2026-12-01T00:00:00+00:00"})
+    store_of(db).insert("dial_refusals", {"at": "2026-11-30T14:00:00.000+00:00", "borrower_id": ids["borrower_id"],
+                                          "number": PHONE, "reason": "outside-calling-hours", "detail": "22:00 local",
+                                          "until": "2026-12-01T00:00:00+00:00"})
     return app, db, ids
 
 
@@ -48,14 +56,21 @@ def test_export_by_loan_and_by_dates(tmp_path):
     assert c.post("/compliance/export", {"format": "csv"}).status_code == 302  # a filter is required
 
 
-def test_calls_outside_the_window_are_flagged(tmp_path):
-    app, db, ids = setup(tmp_path)
-    db.execute("UPDATE attempts SET created_at = '2026-11-30T14:30:00.000+00:00' WHERE id = 'a-busy'")  # 22:30 local
-    from ivr.web.compliance import build
+def test_calls_outside_the_window_are_flagged(tmp_path, engine_url):
+    app, db, ids = setup(tmp_path, engine_url)
+    s = store_of(db)
+    s.execute("UPDATE attempts SET created_at = '2026-11-30T14:30:00.000+00:00' WHERE id = 'a-busy'")  # 22:30 local
     with app.app_context():
-        rows, _ = build(db, loan_id=LOAN, since=None, until=None)
-    late = next(r for r in rows if r["attempt"] == "a-busy")
-    assert late["within_window"] is False and late["rules_ok"] is False
+        rows, refusals = build(db, loan_id=LOAN, since=None, until=None)
+        assert build(db, loan_id="nobody", since=None, until=None) == ([], [])
+        dated, dated_refusals = build(db, loan_id=None, since=dt.date(2026, 11, 30), until=dt.date(2026, 11, 30))
+    assert [(r["attempt"], r["local_time"], r["recording"]) for r in rows] == [
+        ("a-answered", "2026-11-30 10:00:00", True), ("a-busy", "2026-11-30 22:30:00", False)]
+    late = rows[1]
+    assert late["within_window"] is False and late["rules_ok"] is False and late["number"] == "138****5678"
+    assert rows[0]["rules_ok"] is True and rows[0]["connected_today"] == 1
+    assert [(r["reason"], r["number"]) for r in refusals] == [("outside-calling-hours", "138****5678")]
+    assert [r["attempt"] for r in dated] == ["a-answered", "a-busy"] and len(dated_refusals) == 1
 
 
 def test_purge_removes_old_recordings_and_logs(tmp_path):

@@ -7,28 +7,39 @@ import sqlite3
 import pytest
 
 from ivr.db import attempts
+from ivr.db.store import store_of
 from ivr.web import qa
+from tests.support import web_store
 from tests.support.web_app import Client, add_users, db_of, make_app, seed
 
 
-def setup(tmp_path):
-    app = make_app(tmp_path)
-    add_users(app, ["qa", "auditor"])
-    seed(app)
+def setup(tmp_path, engine_url=""):
+    """The seeded history, 20 answered calls and a wrong-person call on 11-29; a QA user signed in (for
+    real on SQLite; on `engine_url` seeded and signed in through tests/support/web_store.py)."""
+    app = make_app(tmp_path, database_url=engine_url)
+    if engine_url:
+        web_store.add_users(app, ["qa", "auditor"])
+        web_store.seed(app)
+    else:
+        add_users(app, ["qa", "auditor"])
+        seed(app)
     db = db_of(app)
     for i in range(20):
         attempts.create(db, {"id": f"r{i}", "number": "13800000009", "locale": "zh-CN", "state": "ended",
                              "outcome": "answered", "created_at": f"2026-11-29T03:{i:02d}:00.000+00:00"})
     attempts.create(db, {"id": "wp", "number": "13800000010", "locale": "zh-CN", "state": "ended", "outcome": "answered",
                          "disposition": "answered-wrong-person", "created_at": "2026-11-29T04:00:00.000+00:00"})
-    db["dialogs"].insert({"attempt_id": "wp", "started_at": "x", "result": "wrong_person"})
-    c = Client(app)
-    c.login("qa")
+    store_of(db).insert("dialogs", {"attempt_id": "wp", "started_at": "x", "result": "wrong_person"})
+    if engine_url:
+        c = web_store.sign_in(app, "qa")
+    else:
+        c = Client(app)
+        c.login("qa")
     return app, c, db
 
 
-def test_sampling_rules(tmp_path):
-    app, c, db = setup(tmp_path)
+def test_sampling_rules(tmp_path, engine_url):
+    app, c, db = setup(tmp_path, engine_url)
     added = qa.sample(db, since="2026-11-01", until="2026-12-02", escalations=True, identity_failed=True,
                       random_percent=25, by="qa", seed=1)
     assert added["escalation"] == 1 and added["identity_failed"] == 1
@@ -36,6 +47,12 @@ def test_sampling_rules(tmp_path):
     again = qa.sample(db, since="2026-11-01", until="2026-12-02", escalations=True, identity_failed=True,
                       random_percent=0, by="qa")
     assert again == {"escalation": 0, "identity_failed": 0, "random": 0}
+    queued = {r["attempt_id"]: r["sampled_reason"] for r in qa.queue(db, "open")}
+    assert queued["a-answered"] == "escalation" and queued["wp"] == "identity_failed" and len(queued) == 7
+    assert qa.queue(db, "done") == []
+    rest = qa.sample(db, since="2026-11-01", until="2026-12-02", escalations=False, identity_failed=False,
+                     random_percent=100, by="qa")
+    assert rest["random"] == 22 - 7  # every answered call not queued yet
     r = c.post("/qa/sample", {"since": "2026-11-01", "until": "2026-12-01", "random_percent": "200"})
     assert r.status_code == 302 and "抽样参数无效" in c.get("/qa").get_data(as_text=True)
 
