@@ -48,7 +48,7 @@ def test_pages_show_the_seeded_calls(tmp_path, engine_url):
     assert sup.get("/reports?campaign=3000000000").status_code == 400
     assert qa.get("/calls/a%00b").status_code == 404 and qa.get("/recordings/a%00").status_code == 404
     nul = sup.get("/borrowers?q=a%00")
-    assert nul.status_code == 400 and "NUL" in nul.get_data(as_text=True)
+    assert nul.status_code == 400   # the app refuses a NUL in any parameter before a page sees it
     assert sup.get("/calls?before=x%00").status_code == 400
     s.close()
 
