@@ -97,13 +97,14 @@ def provision_simulated_agents(settings: Settings, names, accounts_path: Path, r
 
     from .agents import credentials, endpoints
     from .agents.apply import apply
-    from .db.connect import connect
-    db = connect(settings.database)
+    from .db.connect import open_database
+    from .db.store import store_of
+    db = open_database(settings)
     try:
         accounts = [{"name": n, "username": credentials.sip_username(n),
                      "password": endpoints.ensure(db, n, by="simulator")} for n in names]
     finally:
-        db.conn.close()
+        store_of(db).close()
     accounts_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(accounts_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

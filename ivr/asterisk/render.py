@@ -33,16 +33,19 @@ def substitute(text: str, values: dict[str, str], source: str) -> str:
 
 
 def registered_agents(settings: Settings) -> list[dict]:
-    """The active agent endpoints of this install's database (none before the database exists)."""
-    if not Path(settings.database).exists():
+    """The active agent endpoints of this install's database (none before an SQLite file exists)."""
+    from ..db.migrate import sqlite_path
+    path = sqlite_path(settings.database_url_effective)
+    if path is not None and not Path(path).exists():
         return []
     from ..agents.endpoints import active
-    from ..db.connect import connect
-    db = connect(settings.database)
+    from ..db.connect import open_database
+    from ..db.store import store_of
+    db = open_database(settings)
     try:
         return active(db)
     finally:
-        db.conn.close()
+        store_of(db).close()
 
 
 def agent_endpoints(settings: Settings, agents: list[dict]) -> str:
