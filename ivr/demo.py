@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .config import REPO_ROOT, Settings
 from .db import attempts as attempts_db
+from .db.store import store_of
 from .db.writer import AsyncDb
 from .demo_report import print_table, summarize
 from .dialer.calls import CallPlacer
@@ -70,7 +71,7 @@ def simulated_trunk_number(raw, region: str, column: str) -> str:
 async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concurrency: int = CONCURRENCY,
                    run_tag: str = "demo") -> list[dict]:
     """Place one call per persona number, at most `concurrency` at once; return the attempt rows."""
-    db = AsyncDb(settings.database)
+    db = AsyncDb(settings)   # database_url, else the SQLite file
     placer = CallPlacer(settings, db)
     await placer.start()
     gate = asyncio.Semaphore(concurrency)
@@ -86,8 +87,7 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
                                             contact_id=contact_id)
             row = await placer.wait(attempt_id, timeout=settings.ring_timeout_s + 240)
         row["answers"] = await db.call(attempts_db.answers, attempt_id)
-        row["dialog"] = await db.call(lambda d: next(iter(d.query(
-            "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])), None))
+        row["dialog"] = await db.call(lambda d: store_of(d).get("dialogs", attempt_id))
         return row
 
     try:
