@@ -74,7 +74,7 @@ def simulated_trunk_number(raw, region: str, column: str) -> str:
 async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concurrency: int = CONCURRENCY,
                    run_tag: str = "demo") -> list[dict]:
     """Place one call per persona number, at most `concurrency` at once; return the attempt rows."""
-    db = AsyncDb(settings.database)
+    db = AsyncDb(settings)   # database_url, else the SQLite file
     placer = CallPlacer(settings, db)
     await placer.start()
     gate = asyncio.Semaphore(concurrency)

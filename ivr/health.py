@@ -37,7 +37,7 @@ def dialer_checks(settings: Settings, controller) -> dict[str, Check]:
         if placer is None:
             return "not started"
         return None if placer.ami.connected else f"not connected to AMI {settings.ami_host}:{settings.ami_port_effective}"
-    return {"ami": ami, "database": database_check(settings.database)}
+    return {"ami": ami, "database": database_check(settings)}
 
 
 def dialog_checks(server) -> dict[str, Check]:
@@ -52,7 +52,7 @@ def dialog_checks(server) -> dict[str, Check]:
         missing = [loc for loc in server.prompts.locales if server.speech.available(loc)
                    and loc not in server.speech._models]
         return f"speech model not loaded for {', '.join(missing)}" if missing else None
-    return {"listeners": listeners, "speech_models": models, "database": database_check(server.settings.database)}
+    return {"listeners": listeners, "speech_models": models, "database": database_check(server.settings)}
 
 
 class Heartbeat:
@@ -74,7 +74,7 @@ class Heartbeat:
 
 
 def notifier_checks(settings: Settings, heartbeat: Heartbeat) -> dict[str, Check]:
-    return {"database": database_check(settings.database), "send_loop": heartbeat.check}
+    return {"database": database_check(settings), "send_loop": heartbeat.check}
 
 
 def web_checks(settings: Settings, app_url: str, timeout_s: float = 2.0) -> dict[str, Check]:
@@ -86,4 +86,4 @@ def web_checks(settings: Settings, app_url: str, timeout_s: float = 2.0) -> dict
         except urllib.error.HTTPError as exc:
             status = exc.code
         return f"GET /login answered {status}" if status >= 500 else None
-    return {"database": database_check(settings.database), "http": http}
+    return {"database": database_check(settings), "http": http}

@@ -15,6 +15,8 @@ Why it looks like this:
   {"status": "ok", ...} when all pass, 503 with the first failure as "reason" and every check's
   state otherwise. Checks run in the HTTP thread: they must be cheap and must not touch an
   asyncio loop's objects except to read simple attributes.
+* The database check opens the SQLite file read-only with sqlite3 (cheap, never creates or migrates
+  it); on PostgreSQL (`database_url`) it asks a short-lived Store for `SELECT 1`.
 * Each scrape of /metrics also evaluates the checks into `huifang_health_check{check}` (1/0), so
   Prometheus alone can alert on health without probing /healthz.
 * A plain `http.server` in a daemon thread: no framework, and a scrape never waits on the event
@@ -24,15 +26,21 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.engine import url as sa_url
 
 from .metrics import HEALTH_CHECK, registry_for
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +64,59 @@ def evaluate(process: str, checks: Mapping[str, Check]) -> tuple[int, dict]:
     return 503, {"process": process, "status": "unavailable", "reason": reason, "checks": states}
 
 
-def database_check(path: str | Path, timeout_s: float = 1.0) -> Check:
-    """Up when the SQLite database exists and answers a query within `timeout_s` (never creates it)."""
+def database_check(where: Settings | str | Path, timeout_s: float = 1.0) -> Check:
+    """Up when the database answers a query within about `timeout_s`. `where`: the process's settings
+    (`database_url`, else its SQLite file), a database URL or an SQLite file. SQLite: the file opened
+    read-only with sqlite3 (never created, no migration, no engine); PostgreSQL: a short-lived Store."""
+    from .config import Settings
+    from .db.migrate import sqlite_path
+    if isinstance(where, Settings):
+        where = where.database_url_effective
+    path = Path(where) if isinstance(where, Path) or "://" not in where else sqlite_path(where)
+    if path is not None:
+        return _sqlite_check(path, timeout_s)
+    return _store_check(str(where), timeout_s)
+
+
+def _sqlite_check(path: Path, timeout_s: float) -> Check:
     def check() -> str | None:
-        if not Path(path).exists():
+        if not path.exists():
             return f"database {path} does not exist"
-        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=timeout_s)
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=timeout_s)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
             conn.close()
         return None
     return check
+
+
+def _store_check(url: str, timeout_s: float) -> Check:
+    from .db.migrate import shown
+    from .db.store import open_store
+    # libpq's connect_timeout is whole seconds (and at least 2): a server that does not answer fails the
+    # check instead of holding the HTTP thread
+    parsed = sa_url.make_url(url)
+    if "connect_timeout" not in parsed.query:
+        parsed = parsed.update_query_dict({"connect_timeout": str(max(2, math.ceil(timeout_s)))})
+    target = parsed.render_as_string(hide_password=False)
+
+    def check() -> str | None:
+        try:
+            store = open_store(target)
+        except Exception as exc:   # unreachable, refused, no such database: the reason without a password
+            return f"database {shown(url)} unreachable: {_first_line(exc)}"
+        try:
+            store.scalar("SELECT 1")
+        finally:
+            store.close()
+        return None
+    return check
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,15 +5,24 @@ into their phone) and let them forget it with the terminal's scroll-back.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 from .. import config
 
 
-def _open(args):
-    from ..db.connect import connect
+@contextlib.contextmanager
+def _open(args) -> Iterator[tuple]:
+    """The settings and the database of this install (`database_url`, else the SQLite file)."""
+    from ..db.connect import open_database
+    from ..db.store import store_of
     s = config.load(config_file=getattr(args, "config", None))
-    return s, connect(s.database)
+    db = open_database(s)
+    try:
+        yield s, db
+    finally:
+        store_of(db).close()
 
 
 def _show_once(s, name: str, password: str) -> None:
@@ -26,20 +35,22 @@ def _show_once(s, name: str, password: str) -> None:
 
 
 def _user_id(db, username: str | None) -> int | None:
+    from ..db.store import store_of
     if not username:
         return None
-    rows = list(db.query("SELECT id FROM users WHERE username = ?", [username]))
-    if not rows:
+    uid = store_of(db).scalar("SELECT id FROM users WHERE username = :name", {"name": username})
+    if uid is None:
         raise ValueError(f"no web account {username}")
-    return rows[0]["id"]
+    return int(uid)
 
 
 def cmd_add(args) -> int:
     from ..web import audit
     from . import endpoints
-    s, db = _open(args)
-    password = endpoints.create(db, args.name, by="cli", user_id=_user_id(db, args.user))
-    audit.log(db, "agent_endpoint_add", "agent_endpoint", args.name, {"user": args.user, "via": "cli"}, actor="cli")
+    with _open(args) as (s, db):
+        password = endpoints.create(db, args.name, by="cli", user_id=_user_id(db, args.user))
+        audit.log(db, "agent_endpoint_add", "agent_endpoint", args.name, {"user": args.user, "via": "cli"},
+                  actor="cli")
     _show_once(s, args.name, password)
     return 0
 
@@ -47,9 +58,9 @@ def cmd_add(args) -> int:
 def cmd_reset(args) -> int:
     from ..web import audit
     from . import endpoints
-    s, db = _open(args)
-    password = endpoints.reset(db, args.name, by="cli")
-    audit.log(db, "agent_endpoint_reset", "agent_endpoint", args.name, {"via": "cli"}, actor="cli")
+    with _open(args) as (s, db):
+        password = endpoints.reset(db, args.name, by="cli")
+        audit.log(db, "agent_endpoint_reset", "agent_endpoint", args.name, {"via": "cli"}, actor="cli")
     _show_once(s, args.name, password)
     return 0
 
@@ -57,25 +68,26 @@ def cmd_reset(args) -> int:
 def cmd_link(args) -> int:
     from ..web import audit
     from . import endpoints
-    _, db = _open(args)
-    uid = _user_id(db, args.user)
-    endpoints.link(db, None if args.name == "-" else args.name, uid)
-    audit.log(db, "agent_endpoint_link", "user", uid, {"endpoint": args.name, "via": "cli"}, actor="cli")
+    with _open(args) as (_, db):
+        uid = _user_id(db, args.user)
+        endpoints.link(db, None if args.name == "-" else args.name, uid)
+        audit.log(db, "agent_endpoint_link", "user", uid, {"endpoint": args.name, "via": "cli"}, actor="cli")
     print(f"{args.user} -> {args.name}")
     return 0
 
 
 def cmd_list(args) -> int:
     from . import endpoints
-    _, db = _open(args)
-    for e in endpoints.active(db):
+    with _open(args) as (_, db):
+        agents = endpoints.active(db)
+    for e in agents:
         print(f"{e['name']:<16} user={e['username'] or '-':<16} credentials_at={e['credentials_at']}")
     return 0
 
 
 def cmd_conf(args) -> int:
     from .apply import conf_text
-    s, _ = _open(args)
+    s = config.load(config_file=getattr(args, "config", None))
     sys.stdout.write(conf_text(s))
     return 0
 

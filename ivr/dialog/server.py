@@ -42,7 +42,7 @@ class DialogServer:
                                        for p in sorted(settings.flows_dir.glob("*.yaml"))}
         self.prompts = Prompts(settings)
         self.speech = SpeechEngine(settings)
-        self.store = DialogStore(settings.database)
+        self.store = DialogStore(settings)   # database_url, else the SQLite file
         self.today = today
         self._waiting: dict[str, asyncio.Future] = {}    # attempt id -> future of its audio connection
         self._done: dict[str, asyncio.Event] = {}

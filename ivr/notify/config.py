@@ -36,6 +36,8 @@ def build_sender(channel: str, section: dict):
 
 
 def load_notifier(db, path: str | Path | None, clock=None) -> Notifier | None:
+    """The notifier the TOML file at `path` describes (None without a file), sending from the outbox of
+    `db`: the handle `ivr.db.connect.open_database(settings)` gives, on SQLite or PostgreSQL."""
     if not path:
         return None
     with open(path, "rb") as fh:

@@ -3,6 +3,8 @@
 A sender is anything with `name` and `send(message: dict) -> Delivery` (blocking; run in a
 thread). `Notifier.run_once()` sends every due message; a failed one is retried after
 base_delay * 2**(tries-1) up to max_tries, then marked failed. Every try is a `deliveries` row.
+The database handle is what `ivr.db.connect.open_database` gives (SQLite or PostgreSQL); every
+statement goes through its Store.
 """
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ import datetime as dt
 import logging
 from typing import Protocol
 
-from sqlite_utils import Database
-
 from .. import metrics, redact
+from ..db.store import HasStore, Store, store_of
 from ..dialer.clock import iso
 from .outbox import measure_backlog
 
@@ -37,7 +38,7 @@ class Sender(Protocol):
 
 
 class Notifier:
-    def __init__(self, db: Database, senders: dict[str, Sender], *, max_tries: int = 5,
+    def __init__(self, db: Store | HasStore, senders: dict[str, Sender], *, max_tries: int = 5,
                  base_delay_s: float = 30.0, max_delay_s: float = 3600.0, clock=None):
         self.db = db
         self.senders = senders
@@ -53,10 +54,9 @@ class Notifier:
         channels = list(self.senders)
         if not channels:
             return []
-        return list(self.db.query(
-            f"SELECT * FROM outbox WHERE status = 'queued' AND next_try_at <= ? "
-            f"AND channel IN ({','.join('?' * len(channels))}) ORDER BY next_try_at, id LIMIT ?",
-            [iso(self._now())] + channels + [limit]))
+        return store_of(self.db).query(
+            "SELECT * FROM outbox WHERE status = 'queued' AND next_try_at <= :now AND channel IN :channels "
+            "ORDER BY next_try_at, id LIMIT :limit", {"now": iso(self._now()), "channels": channels, "limit": limit})
 
     def send_one(self, message: dict) -> Delivery:
         sender = self.senders[message["channel"]]
@@ -67,10 +67,11 @@ class Notifier:
             result = Delivery(ok=False, error=f"{type(exc).__name__}: {exc}")
         now = self._now()
         tries = message["tries"] + 1
-        self.db["deliveries"].insert({"outbox_id": message["id"], "at": iso(now), "notifier": sender.name,
-                                      "ok": int(result.ok), "status_code": result.status_code,
-                                      "provider_id": result.provider_id, "response": (result.response or "")[:2000],
-                                      "error": result.error})
+        store = store_of(self.db)
+        store.insert("deliveries", {"outbox_id": message["id"], "at": iso(now), "notifier": sender.name,
+                                    "ok": int(result.ok), "status_code": result.status_code,
+                                    "provider_id": result.provider_id, "response": (result.response or "")[:2000],
+                                    "error": result.error})
         if result.ok:
             changes = {"status": "sent", "tries": tries, "sent_at": iso(now), "provider_id": result.provider_id,
                        "last_error": None}
@@ -80,7 +81,7 @@ class Notifier:
             delay = min(self.max_delay_s, self.base_delay_s * 2 ** (tries - 1))
             changes = {"tries": tries, "last_error": result.error,
                        "next_try_at": iso(now + dt.timedelta(seconds=delay))}
-        self.db["outbox"].update(message["id"], changes)
+        store.update("outbox", message["id"], changes)
         metrics.OUTBOX_DELIVERIES.labels(message["channel"], "sent" if result.ok else changes.get("status", "retry")).inc()
         log.info("outbox %s via %s: %s", message["id"], sender.name, "sent" if result.ok else redact.scrub(result.error))
         return result

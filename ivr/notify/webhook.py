@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ..db.store import store_of
 from .notifier import Delivery
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -64,11 +65,12 @@ class EventWebhookSender:
     """The outbox's event channel: POST the row's JSON body to webhook <to_address> of table `webhooks`."""
 
     def __init__(self, db, *, name: str = "webhook-events", timeout_s: float = 10.0):
+        """`db`: the handle `ivr.db.connect.open_database` gives (SQLite or PostgreSQL)."""
         self.db, self.name, self.timeout_s = db, name, timeout_s
 
     def send(self, message: dict) -> Delivery:
-        hook = next(iter(self.db.query("SELECT url, secret, active FROM webhooks WHERE id = ?",
-                                       [int(message["to_address"])])), None)
+        hook = store_of(self.db).one("SELECT url, secret, active FROM webhooks WHERE id = :id",
+                                     {"id": int(message["to_address"])})
         if hook is None or not hook["active"]:
             return Delivery(ok=False, retryable=False, error=f"webhook {message['to_address']} removed or disabled")
         key = json.loads(message.get("params") or "{}").get("idempotency_key") or message["idempotency_key"]

@@ -14,6 +14,7 @@ from ivr.db.connect import connect
 
 @pytest.fixture
 def db(tmp_path):
+    """An SQLite file, for the test that reads the file's bytes (the others run on both engines)."""
     d = connect(tmp_path / "h.db")
     yield d
     d.conn.close()
@@ -42,25 +43,33 @@ def test_only_the_hash_is_stored(tmp_path, db):
     assert again != password and endpoints.get(db, "agent1")["md5_cred"] != row["md5_cred"]
 
 
-def test_names_and_links(db):
+def test_names_and_links(any_db, store):
+    db = any_db
     for bad in ("", "Agent1", "1agent", "agent-1", "a" * 32, "agent 1", "agent1;x"):
         with pytest.raises(credentials.CredentialError):
             endpoints.create(db, bad)
-    endpoints.create(db, "agent1")
+    first = endpoints.create(db, "agent1")
     with pytest.raises(credentials.CredentialError, match="exists"):
         endpoints.create(db, "agent1")
+    assert endpoints.get(db, "agent1")["md5_cred"] == credentials.md5_cred("huifang-agent1", "huifang", first)
     with pytest.raises(credentials.CredentialError, match="no agent endpoint"):
         endpoints.reset(db, "agent9")
     now = "2026-12-01T00:00:00"
-    for name in ("wang", "li"):
-        db["users"].insert({"username": name, "password_hash": "x", "role": "agent", "created_at": now,
-                            "updated_at": now})
-    endpoints.link(db, "agent1", 1)
+    wang, li = (store.insert("users", {"username": name, "password_hash": "x", "role": "agent", "created_at": now,
+                                       "updated_at": now}) for name in ("wang", "li"))
+    endpoints.link(db, "agent1", wang)
     with pytest.raises(credentials.CredentialError, match="belongs to wang"):
-        endpoints.link(db, "agent1", 2)
+        endpoints.link(db, "agent1", li)
     with pytest.raises(credentials.CredentialError, match="create it first"):
-        endpoints.link(db, "agent7", 2)
+        endpoints.link(db, "agent7", li)
     assert [(e["name"], e["username"]) for e in endpoints.active(db)] == [("agent1", "wang")]
+    endpoints.create(db, "agent2", user_id=li)          # created and linked in one transaction
+    with pytest.raises(credentials.CredentialError, match="belongs to li"):
+        endpoints.link(db, "agent2", wang)
+    assert [(e["name"], e["username"]) for e in endpoints.active(db)] == [("agent1", "wang"), ("agent2", "li")]
+    endpoints.link(db, None, wang)
+    assert store.get("users", wang)["agent_ext"] is None and store.get("users", wang)["updated_at"] > now
+    assert [(e["name"], e["username"]) for e in endpoints.active(db)] == [("agent1", None), ("agent2", "li")]
 
 
 def test_interface_names():
@@ -71,7 +80,8 @@ def test_interface_names():
     assert credentials.name_from_interface("Local/agent1@x") is None
 
 
-def test_rendered_endpoints_require_registration(db):
+def test_rendered_endpoints_require_registration(any_db):
+    db = any_db
     password = endpoints.create(db, "agent1")
     endpoints.create(db, "agent2")
     endpoints.deactivate(db, "agent2")
@@ -96,19 +106,25 @@ def test_simulated_phones_accounts_file(tmp_path):
         registered_accounts(str(bad))
 
 
-def test_stack_provisions_fresh_credentials_in_a_private_file(tmp_path):
+def test_stack_provisions_fresh_credentials_in_a_private_file(tmp_path, engine_url, any_db):
+    """On either engine (`database_url`): the simulated phones' endpoints land in that database, and
+    the configuration Asterisk is given (registered_agents) reads them from there."""
     import json
     import stat
 
     from ivr import config
+    from ivr.asterisk.render import registered_agents
     from ivr.stack import provision_simulated_agents
-    s = config.load(env={}).replace(db_path=str(tmp_path / "h.db"), cache_dir=tmp_path / "cache", instance="prov-test")
+    s = config.load(env={}).replace(db_path=str(tmp_path / "not-this.db"), database_url=engine_url,
+                                    cache_dir=tmp_path / "cache", instance="prov-test")
     path = provision_simulated_agents(s, ["agent1", "agent2"], tmp_path / "run" / "accounts.json")
     first = json.loads(path.read_text())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [a["username"] for a in first["accounts"]] == ["huifang-agent1", "huifang-agent2"]
-    db = connect(s.database)
     for a in first["accounts"]:
-        assert endpoints.get(db, a["name"])["md5_cred"] == credentials.md5_cred(a["username"], "huifang", a["password"])
+        assert endpoints.get(any_db, a["name"])["md5_cred"] == credentials.md5_cred(a["username"], "huifang",
+                                                                                   a["password"])
+    assert [a["name"] for a in registered_agents(s)] == ["agent1", "agent2"]
     again = json.loads(provision_simulated_agents(s, ["agent1"], path).read_text())
     assert again["accounts"][0]["password"] != first["accounts"][0]["password"]   # a fresh one at every start
+    assert not (tmp_path / "not-this.db").exists()

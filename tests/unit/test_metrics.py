@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from ivr import config, health, metrics
@@ -28,6 +29,13 @@ from ivr.notify import outbox
 from ivr.notify.notifier import Delivery, Notifier
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def value(name: str, **labels) -> float:
@@ -90,6 +98,23 @@ def test_database_check_never_creates_the_database(tmp_path):
     assert not missing.exists()
     connect(tmp_path / "ok.db").conn.close()
     assert database_check(tmp_path / "ok.db")() is None
+    assert database_check(f"sqlite:///{missing}")() == f"database {missing} does not exist"
+    settings = config.load(env={}).replace(db_path=str(tmp_path / "ok.db"))
+    assert database_check(settings)() is None and not missing.exists()
+
+
+def test_database_check_on_postgresql_asks_the_server(postgres_url, tmp_path):
+    """database_url switches the check: the SQLite file of the settings is not looked at."""
+    settings = config.load(env={}).replace(db_path=str(tmp_path / "absent.db"), database_url=postgres_url)
+    assert database_check(settings)() is None
+    gone = sa.engine.make_url(postgres_url).set(database="no_such_db", password="s3cret")
+    problem = database_check(gone.render_as_string(hide_password=False))()
+    assert problem.startswith("database ") and "unreachable" in problem and "no_such_db" in problem
+    assert "s3cret" not in problem
+    refused = sa.engine.make_url(postgres_url).set(port=free_port())
+    started = time.monotonic()
+    assert "unreachable" in database_check(refused.render_as_string(hide_password=False))()
+    assert time.monotonic() - started < 5 and not (tmp_path / "absent.db").exists()
 
 
 def test_heartbeat_goes_stale():

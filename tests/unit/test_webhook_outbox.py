@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ivr.notify.config import load_notifier
-from ivr.notify.outbox import measure_backlog
+from ivr.notify.outbox import enqueue_event, measure_backlog
 from ivr.notify.webhook import verify
 from ivr.web import api
 from ivr.web.server import Server
@@ -100,3 +100,32 @@ def test_notifier_retries_a_failing_receiver_and_gives_up_on_a_disabled_webhook(
     assert len(got) == 4
     assert {(r["status"], r["last_error"]) for r in db.query("SELECT * FROM outbox")} == \
         {("failed", f"webhook {hook_id} removed or disabled")}
+
+
+def test_the_notifier_delivers_queued_events_on_either_engine(tmp_path, receiver, any_db, store):
+    """The notifier's side alone, on SQLite and PostgreSQL: events queued twice under one key are one
+    row, delivered once, signed with their webhook's secret; the backlog empties; a webhook disabled
+    meanwhile is given up, not retried."""
+    url, got, codes = receiver
+    hook = store.insert("webhooks", {"url": url, "secret": "k3y", "created_at": "x", "cursor": ""})
+    off = store.insert("webhooks", {"url": url, "secret": "other", "created_at": "x", "cursor": "", "active": 0})
+    for attempt, webhook_id in (("a1", hook), ("a2", hook), ("a1", hook), ("a3", off)):
+        enqueue_event(any_db, key=f"webhook-{webhook_id}-result-{attempt}", webhook_id=webhook_id,
+                      event="call.result", payload={"attempt_id": attempt}, idempotency_key=f"result-{attempt}")
+    assert measure_backlog(any_db, dt.datetime.now(dt.timezone.utc))["webhook"] == 3
+    codes.append(503)                         # the first POST fails and is tried again later
+    notifier = _notifier(any_db, tmp_path)
+    assert notifier.run_once() == 3
+    assert notifier.run_once() == 1           # base_delay_s = 0: the 503 one is due again at once
+    assert notifier.run_once() == 0
+    assert sorted(json.loads(g["body"])["attempt_id"] for g in got) == ["a1", "a1", "a2"]
+    for g in got:
+        h = g["headers"]
+        assert verify("k3y", h["X-Huifang-Timestamp"], g["body"], h["X-Huifang-Signature"])
+        assert h["Idempotency-Key"] == "result-" + json.loads(g["body"])["attempt_id"]
+    rows = store.query("SELECT to_address, status, tries, last_error FROM outbox ORDER BY id")
+    assert [(r["to_address"], r["status"]) for r in rows] == [(str(hook), "sent")] * 2 + [(str(off), "failed")]
+    assert rows[2]["last_error"] == f"webhook {off} removed or disabled"
+    assert store.scalar("SELECT COUNT(*) FROM deliveries WHERE ok = 1") == 2
+    assert store.scalar("SELECT COUNT(*) FROM deliveries") == 4
+    assert measure_backlog(any_db, dt.datetime.now(dt.timezone.utc))["webhook"] == 0
