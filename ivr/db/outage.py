@@ -55,37 +55,46 @@ def connection_lost(exc: BaseException) -> bool:
 def through_outage(run: Callable[[], T], reopen: Callable[[], Any], *, what: str = "database work",
                    stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
                    sleep: Callable[[float], Any] = time.sleep) -> T:
-    """`run()`; while it fails because the database is unreachable, wait (0.5 s doubling to 5 s), call
-    `reopen()` (a fresh connection for the next try; it may fail the same way) and run again. Gives up
-    only when `stop` is set (then the last error is raised). A warning when the outage starts, every
-    30 s while it lasts, and when it ends."""
-    wait = FIRST_WAIT_S
+    """`run()`; when it fails because the database is unreachable, wait (0.5 s doubling to 5 s) and
+    `reopen()` (a fresh connection) until that succeeds, then run again. Gives up only when `stop` is
+    set (the last error is raised). A warning when the outage starts, every 30 s while it lasts, and
+    when it ends."""
     since: float | None = None
-    reported = 0.0
     while True:
         try:
             result = run()
         except sa.exc.DBAPIError as exc:
             if not connection_lost(exc) or (stop is not None and stop.is_set()):
                 raise
-            now = clock()
             if since is None:
-                since = reported = now
+                since = clock()
                 log.warning("database unreachable during %s; waiting for it (%s)", what, _reason(exc))
-            elif now - reported >= REPORT_EVERY_S:
-                reported = now
-                log.warning("database still unreachable after %.0f s (%s)", now - since, what)
-            sleep(wait)
-            wait = min(wait * 2, LONGEST_WAIT_S)
-            try:
-                reopen()
-            except sa.exc.DBAPIError as again:
-                if not connection_lost(again):
-                    raise
+            _wait_and_reopen(exc, reopen, since, what, stop, clock, sleep)
             continue
         if since is not None:
             log.warning("database reachable again after %.1f s; %s done", clock() - since, what)
         return result
+
+
+def _wait_and_reopen(exc: sa.exc.DBAPIError, reopen: Callable[[], Any], since: float, what: str,
+                     stop: threading.Event | None, clock: Callable[[], float], sleep: Callable[[float], Any]) -> None:
+    wait = FIRST_WAIT_S
+    reported = clock()
+    while True:
+        sleep(wait)
+        wait = min(wait * 2, LONGEST_WAIT_S)
+        if stop is not None and stop.is_set():
+            raise exc
+        try:
+            reopen()
+            return
+        except sa.exc.DBAPIError as again:
+            if not connection_lost(again):
+                raise
+            exc = again
+        if clock() - reported >= REPORT_EVERY_S:
+            reported = clock()
+            log.warning("database still unreachable after %.0f s (%s)", reported - since, what)
 
 
 def _reason(exc: sa.exc.DBAPIError) -> str:

@@ -55,7 +55,7 @@ def test_work_waits_for_a_restarted_server_and_is_done_once(cluster, url):
     t = threading.Thread(target=lambda: done.setdefault("r", outage.through_outage(work, reopen, what="test")))
     t.start()
     time.sleep(2.0)
-    assert t.is_alive() and len(tries) >= 2      # still waiting, trying again
+    assert t.is_alive() and len(tries) == 1      # waiting for the server, not running the work on a dead one
     _pg_ctl(cluster, "start")
     t.join(timeout=30)
     assert not t.is_alive() and "r" in done
@@ -114,3 +114,40 @@ def test_giving_up_when_asked_to_stop(cluster):
     with pytest.raises(sa.exc.OperationalError) as refused:
         outage.through_outage(lambda: open_store(nobody).scalar("SELECT 1"), lambda: None, stop=stop)
     assert outage.connection_lost(refused.value)
+
+
+def test_async_db_calls_wait_for_the_server_and_close_gives_up(cluster, url):
+    import asyncio
+
+    from ivr.db.store import store_of
+    from ivr.db.writer import AsyncDb
+    adb = AsyncDb(url)
+    _pg_ctl(cluster, "-m", "fast", "stop")
+    result = {}
+
+    def write():
+        result["ok"] = asyncio.run(adb.call(lambda d: store_of(d).insert("nodes", NODE)))
+    t = threading.Thread(target=write)
+    t.start()
+    time.sleep(1.5)
+    assert t.is_alive()
+    _pg_ctl(cluster, "start")
+    t.join(timeout=30)
+    assert result == {"ok": "n1"}
+    assert asyncio.run(adb.call(lambda d: store_of(d).scalar("SELECT count(*) FROM nodes"))) == 1
+
+    _pg_ctl(cluster, "-m", "fast", "stop")
+    failed = {}
+
+    def stuck():
+        try:
+            asyncio.run(adb.call(lambda d: store_of(d).scalar("SELECT 1")))
+        except sa.exc.DBAPIError as exc:
+            failed["exc"] = exc
+    t = threading.Thread(target=stuck)
+    t.start()
+    time.sleep(1.0)
+    adb.close()                     # a process stopping: the waiting call gives up with the error
+    t.join(timeout=30)
+    _pg_ctl(cluster, "start")
+    assert not t.is_alive() and outage.connection_lost(failed["exc"])
