@@ -48,7 +48,8 @@ def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> d
     calls = []
     for row in rows:
         call = {
-            "number": row["number"], "attempt": row["id"], "outcome": row["outcome"], "cause": row["cause"],
+            "number": row["number"], "attempt": row["id"], "node": row.get("node"),
+            "outcome": row["outcome"], "cause": row["cause"],
             "disposition": row.get("disposition"),
             "sip_code": row.get("sip_code"), "dial_status": row.get("dial_status"),
             "result": (row.get("dialog") or {}).get("result"),
@@ -137,11 +138,12 @@ def format_answer(a: dict) -> str:
 
 
 def table_lines(summary: dict) -> list[str]:
-    lines = [f"{'number':<15} {'outcome':<15} {'cause':>5}  {'disposition':<28} {'ok':<3} answers"]
+    width = max([4] + [len(c.get("node") or "-") for c in summary["calls"]])
+    lines = [f"{'number':<15} {'node':<{width}} {'outcome':<15} {'cause':>5}  {'disposition':<28} {'ok':<3} answers"]
     for c in summary["calls"]:
         mark = {True: "yes", False: "NO"}.get(c.get("as_intended"), "-")
         answers = "; ".join(format_answer(a) for a in c["answers"])
-        lines.append(f"{redact.phone(c['number']):<15} {c['outcome'] or '?':<15} "
+        lines.append(f"{redact.phone(c['number']):<15} {c.get('node') or '-':<{width}} {c['outcome'] or '?':<15} "
                      f"{c['cause'] if c['cause'] is not None else '-':>5}  "
                      f"{c.get('disposition') or c['result'] or '-':<28} {mark:<3} {answers}")
         for problem in c.get("problems", []):
