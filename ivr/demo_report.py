@@ -65,8 +65,11 @@ def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> d
             call["as_intended"] = not call["problems"]
         calls.append(call)
     checked = [c for c in calls if "as_intended" in c]
+    per_node: dict[str, int] = {}
+    for c in calls:
+        per_node[c["node"] or "-"] = per_node.get(c["node"] or "-", 0) + 1
     return {"calls": calls, "as_intended": sum(c["as_intended"] for c in checked), "checked": len(checked),
-            "personas": len(personas) or len(calls)}
+            "personas": len(personas) or len(calls), "calls_per_node": dict(sorted(per_node.items()))}
 
 
 def expect_dict(persona: Persona) -> dict:
@@ -148,6 +151,9 @@ def table_lines(summary: dict) -> list[str]:
                      f"{c.get('disposition') or c['result'] or '-':<28} {mark:<3} {answers}")
         for problem in c.get("problems", []):
             lines.append(f"{'':<15} not as intended: {problem}")
+    per_node = summary.get("calls_per_node") or {}
+    if len(per_node) > 1:
+        lines.append("calls per node: " + ", ".join(f"{node} {n}" for node, n in per_node.items()))
     lines.append(f"{summary['as_intended']}/{summary['checked']} personas as intended"
                  + (f" ({summary['personas'] - summary['checked']} without an expect block)"
                     if summary["personas"] > summary["checked"] else ""))

@@ -63,3 +63,7 @@ def test_the_demo_table_and_summary_name_each_calls_node():
     lines = table_lines(s)
     assert lines[0].split()[:2] == ["number", "node"]
     assert lines[1].split()[:2] == ["***0003", "demo-n1"] and lines[2].split()[:2] == ["***0005", "demo-n2"]
+    assert s["calls_per_node"] == {"demo-n1": 1, "demo-n2": 1}
+    assert "calls per node: demo-n1 1, demo-n2 1" in lines
+    one_node = summarize([{**rows[0], "node": "demo"}])
+    assert one_node["calls_per_node"] == {"demo": 1} and not any("per node" in line for line in table_lines(one_node))
