@@ -168,6 +168,10 @@ def test_node_asterisk_killed_mid_campaign(two_nodes):
 
     controllers = asyncio.run(scenario())
     rows = attempts_of(nodes[0], cid)
+    for r in rows:   # the timeline, for whoever reads a failure (-s shows it on success too)
+        ended = (dt.datetime.fromisoformat(r["ended_at"]) - killed["at"]).total_seconds() if r["ended_at"] else None
+        print(f"{r['number']} {r['node']} held at kill: {killed['held'].get(r['id'], '-'):<9} "
+              f"ended {ended if ended is None else round(ended, 1)} s after the kill: {r['disposition']}")
     # every attempt accounted for: ended, with a disposition
     assert [r for r in rows if r["state"] != "ended" or not r["disposition"]] == []
     # the conversations node 1 held when its Asterisk died were closed as lost, and not before the

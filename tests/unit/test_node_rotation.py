@@ -1,7 +1,8 @@
 """A node whose Asterisk is gone (its controller alive, its AMI unreachable) is out of the rotation:
 its controller claims nobody, leaves its calls alone while they may still be up, and closes them as
 lost once AMI has been down for the `node_lost_after_s` setting; another node's calls are never its
-business. Controller on SQLite (controller.py is not on the Store yet), with a fake placer."""
+business. And two controllers finishing one campaign at the same moment is no error. Controller on
+SQLite (controller.py is not on the Store yet), with a fake placer."""
 from __future__ import annotations
 
 import asyncio
@@ -114,3 +115,21 @@ def test_node_lost_after_s_is_a_setting_and_must_be_positive(tmp_path):
     assert Settings().node_lost_after_s == 3600.0
     with pytest.raises(ValueError, match="node_lost_after_s"):
         config.load(env={"IVR_NODE_LOST_AFTER_S": "0"}, config_file=empty)
+
+
+def test_two_controllers_finishing_one_campaign_at_once(tmp_path, monkeypatch):
+    """Both controllers see the campaign's last target done and finish it: the one that comes second
+    finds it finished already, which is no error (it used to raise out of the controller's tick)."""
+    adb = seeded(tmp_path / "t.db")
+    d = adb.db
+    cid = d.execute("SELECT id FROM campaigns").fetchone()[0]
+    d.execute("UPDATE campaign_targets SET status = 'done'")
+    real = campaigns.apply_command
+
+    def the_other_controller_first(db, campaign_id, command, **kw):
+        real(db, campaign_id, command, **kw)          # the other controller's finish lands first
+        return real(db, campaign_id, command, **kw)
+    monkeypatch.setattr(campaigns, "apply_command", the_other_controller_first)
+    assert campaigns.finish_due(d, dt.datetime.now(dt.timezone.utc)) == []
+    assert campaigns.get(d, cid)["state"] == "finished"
+    adb.close()
