@@ -45,7 +45,7 @@ def seeded(path):
 def test_a_node_whose_ami_is_down_claims_nothing_and_closes_its_calls_after_the_timeout(tmp_path):
     adb = seeded(tmp_path / "t.db")
     d = adb.db
-    placer = FakePlacer(adb)
+    placer = FakePlacer(adb, duration_s=3600)   # calls up at the start stay up until told otherwise
     placer.alive.update({"node-a-call", "node-b-call"})
     ctl = controller.Controller(Settings(node_name="node-a", node_lost_after_s=2.0), placer=placer, db=adb,
                                 tick_s=0.05, reconcile_every_s=0.1, policy_shift=shift_to(TEN_AM))
@@ -65,7 +65,7 @@ def test_a_node_whose_ami_is_down_claims_nothing_and_closes_its_calls_after_the_
         if time.monotonic() - down < 1.5:      # still well under the timeout: left alone, it may be up
             assert attempts_db.get(d, "node-a-call")["state"] == "in_dialog"
         await ticks_for(2.5)                   # past the timeout
-        await asyncio.gather(*ctl._tasks)
+        await ctl.close()
     asyncio.run(go())
     assert placer.placed == []                 # due borrowers 3 and 4 were never claimed by node-a
     a, b = attempts_db.get(d, "node-a-call"), attempts_db.get(d, "node-b-call")
@@ -83,7 +83,7 @@ def test_ami_back_before_the_timeout_reconciles_instead(tmp_path):
     call whose channel is gone, and the node takes part again (it places the due borrowers)."""
     adb = seeded(tmp_path / "t.db")
     d = adb.db
-    placer = FakePlacer(adb, outcome_for=lambda n: {"outcome": "busy", "cause": 17}, duration_s=0.05)
+    placer = FakePlacer(adb, outcome_for=lambda n: {"outcome": "busy", "cause": 17}, duration_s=3600)
     placer.alive.update({"node-a-call", "node-b-call"})
     ctl = controller.Controller(Settings(node_name="node-a"), placer=placer, db=adb, tick_s=0.05,
                                 policy_shift=shift_to(TEN_AM))
@@ -92,6 +92,7 @@ def test_ami_back_before_the_timeout_reconciles_instead(tmp_path):
         await ctl.start()
         placer.ami.connected = False
         placer.alive.discard("node-a-call")
+        placer.duration_s = 0.05               # the calls placed from now on end at once
         for _ in range(5):
             await ctl.tick()
             await asyncio.sleep(0.02)
@@ -101,7 +102,7 @@ def test_ami_back_before_the_timeout_reconciles_instead(tmp_path):
         for _ in range(10):
             await ctl.tick()
             await asyncio.sleep(0.05)
-        await asyncio.gather(*ctl._tasks)
+        await ctl.close()
     asyncio.run(go())
     assert attempts_db.get(d, "node-a-call")["disposition"] == "unknown-after-restart"
     assert sorted(n for _, n in placer.placed) == [PHONES[2], PHONES[3]]
