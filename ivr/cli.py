@@ -129,7 +129,11 @@ def cmd_call(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
-    return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep, serve=not args.no_serve)
+    from .multinode import MAX_NODES
+    if not 1 <= args.nodes <= MAX_NODES:
+        raise SystemExit(f"ivr demo: --nodes is between 1 and {MAX_NODES}, not {args.nodes}")
+    return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep, serve=not args.no_serve,
+                    nodes=args.nodes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: a fresh one under runs/)")
     p.add_argument("--keep", action="store_true", help="keep Asterisk and the phones running with the dashboard")
     p.add_argument("--no-serve", action="store_true", help="exit after the summary instead of serving the dashboard")
+    p.add_argument("--nodes", type=int, default=1,
+                   help="telephony nodes (Asterisk + dialog server + controller each) sharing the database")
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("sim", help="simulated phones: `ivr sim borrower --personas F ...`, `ivr sim agent ...`",

@@ -42,6 +42,10 @@ class Settings:
     instance: str = "default"
     # this telephony node's name (its Asterisk + dialog server) in the shared database; empty: the instance
     node_name: str = ""
+    # a node's open calls are closed as lost (their borrowers move on by the campaign's rules) once its
+    # controller has been silent, or its own AMI unreachable, this long: longer than any call lasts,
+    # since until then they may still be up on that node's Asterisk (ivr/dialer/nodes.py)
+    node_lost_after_s: float = 3600.0
     # SQLite database file; empty means <cache_dir>/instances/<instance>/huifang.db
     db_path: str = ""
     # where every process keeps its state: empty means that SQLite file (sqlite:///<db_path>);
@@ -427,6 +431,8 @@ def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | Non
             values[name] = _coerce(f.type, raw)
     settings = Settings(**values)
     check_asterisk_settings(settings)
+    if not settings.node_lost_after_s > 0:
+        raise ValueError(f"node_lost_after_s must be a positive number of seconds, not {settings.node_lost_after_s}")
     settings.database_url_effective  # a mistyped database_url stops every process at start, named
     return settings
 

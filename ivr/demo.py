@@ -20,6 +20,10 @@ which every real import keeps. A persona's `expect` block is checked against how
 
 The demo keeps its own SQLite file in its output directory, even where `database_url` names the
 lender's PostgreSQL: its made-up borrowers and calls never reach a real database.
+
+`--nodes N` runs the campaign on N telephony nodes (ivr/multinode.py): N managed Asterisk instances,
+each with its dialog server, agent phones and controller, on port blocks of their own, one database;
+each call's node is in the table and in summary.json.
 """
 from __future__ import annotations
 
@@ -113,15 +117,16 @@ def write_borrowers_csv(path: Path, personas: dict[str, Persona], table: dict) -
     return path
 
 
-async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dict]:
+async def run_campaign(settings: Settings, csv_path: Path, ops=None, nodes: list[Settings] | None = None) -> list[dict]:
     """Import, create and start a one-attempt-per-number campaign, run the controller until it is done.
-    `ops`: the demo's dialer /metrics + /healthz endpoint, told the controller's health checks."""
+    `ops`: the demo's dialer /metrics + /healthz endpoint, told the controller's health checks.
+    `nodes`: the telephony nodes (one controller each, ivr/multinode.py); default: `settings` alone."""
     from zoneinfo import ZoneInfo
 
     from .db.connect import open_database
     from .dialer import campaigns, importer
     from .dialer.clock import shift_to
-    from .dialer.controller import Controller
+    from .multinode import node_capacity, run_controllers
 
     db = open_database(settings)
     report = importer.import_file(db, csv_path, phone_rule=simulated_trunk_number)
@@ -131,15 +136,9 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None) -> list[dic
                            max_concurrent=CONCURRENCY, max_cps=2, max_attempts=1, created_by="demo")
     campaigns.run_command_now(db, cid, "start", "demo")
     policy_shift = shift_to(dt.datetime.combine(dt.date.today(), dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
-    adb = AsyncDb(settings.database)
-    controller = Controller(settings, db=adb, tick_s=0.2, policy_shift=policy_shift)
-    if ops is not None:
-        from . import health
-        ops.checks.update(health.dialer_checks(settings, controller))
-    try:
-        await controller.run(until_idle=True)
-    finally:
-        adb.close()
+    nodes = nodes or [settings]
+    capacity = node_capacity(CONCURRENCY, len(nodes)) if len(nodes) > 1 else 30
+    await run_controllers(nodes, policy_shift=policy_shift, max_channels=capacity, tick_s=0.2, ops=ops)
     store = store_of(db)
     rows = store.query("SELECT * FROM attempts WHERE campaign_id = :c ORDER BY number, id", {"c": cid})
     for row in rows:
@@ -156,9 +155,11 @@ def with_own_database(settings: Settings, out_dir: Path) -> Settings:
 
 
 def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,
-             serve: bool = True) -> int:
+             serve: bool = True, nodes: int = 1) -> int:
+    from .multinode import NodeStacks, spread
     if settings.instance == "default":
         settings = settings.replace(instance="demo")
+    spread(settings, nodes)  # an impossible layout of nodes is refused before anything is installed
     personas_path = Path(personas) if personas else DATA / "personas.json"
     table = {k: v for k, v in json.loads((DATA / "borrowers.json").read_text()).items() if not k.startswith("_")}
     out_dir = Path(out) if out else REPO_ROOT / "runs" / time.strftime("demo-%Y%m%d-%H%M%S")
@@ -168,12 +169,15 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     print("installing what is missing (Asterisk rootfs, prompt audio)...", flush=True)
     ensure_installed(settings)
     settings = with_own_database(settings, out_dir)
-    stack = Stack(settings, out_dir, personas_path)
+    node_settings = spread(settings, nodes) if nodes > 1 else [settings]
+    settings = node_settings[0]
+    stack = NodeStacks(node_settings, out_dir, personas_path) if nodes > 1 else Stack(settings, out_dir, personas_path)
     started = time.monotonic()
     stack.start()
-    print(f"stack up in {time.monotonic() - started:.1f} s: Asterisk SIP {settings.bind}:{settings.sip_port}, "
-          f"AMI {settings.ami_port_effective}, dialog AGI {settings.agi_port} / AudioSocket {settings.audiosocket_port}",
-          flush=True)
+    print(f"stack up in {time.monotonic() - started:.1f} s", flush=True)
+    for s in node_settings:
+        print(f"  node {s.node}: Asterisk SIP {s.bind}:{s.sip_port}, AMI {s.ami_port_effective}, "
+              f"dialog AGI {s.agi_port} / AudioSocket {s.audiosocket_port}", flush=True)
     stop_dashboard = None
     ops = None
     try:
@@ -181,15 +185,17 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         # the demo process is the dialer: its figures stay up until the demo ends; the dialog
         # server (a child process) serves its own while the stack runs
         ops = health.serve("dialer", settings, health.dialer_checks(settings, None))
-        dialog_ops = f"http://{settings.bind}:{settings.metrics_port('dialog')}"
-        print(f"dialog: metrics {dialog_ops}/metrics, health {dialog_ops}/healthz", flush=True)
+        for s in node_settings:
+            dialog_ops = f"http://{s.bind}:{s.metrics_port('dialog')}"
+            print(f"dialog{'' if nodes == 1 else ' ' + s.node}: metrics {dialog_ops}/metrics, "
+                  f"health {dialog_ops}/healthz", flush=True)
         if serve:  # up before the calls, so the live monitor shows them
             from .web.demo import serve_dashboard
             url, logins, stop_dashboard = serve_dashboard(settings, settings.database)
             print(f"dashboard (live monitor during the calls): {url}", flush=True)
         csv_path = write_borrowers_csv(out_dir / "borrowers.csv", parsed, table)
         print(f"campaign: importing {csv_path.name} and calling every borrower once...", flush=True)
-        rows = asyncio.run(run_campaign(settings, csv_path, ops))
+        rows = asyncio.run(run_campaign(settings, csv_path, ops, nodes=node_settings))
         summary = summarize(rows, parsed)
         summary["database"] = str(settings.database)
         summary["phones_log"] = str(stack.calls_log)

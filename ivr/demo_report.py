@@ -48,7 +48,8 @@ def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> d
     calls = []
     for row in rows:
         call = {
-            "number": row["number"], "attempt": row["id"], "outcome": row["outcome"], "cause": row["cause"],
+            "number": row["number"], "attempt": row["id"], "node": row.get("node"),
+            "outcome": row["outcome"], "cause": row["cause"],
             "disposition": row.get("disposition"),
             "sip_code": row.get("sip_code"), "dial_status": row.get("dial_status"),
             "result": (row.get("dialog") or {}).get("result"),
@@ -64,8 +65,11 @@ def summarize(rows: list[dict], personas: dict[str, Persona] | None = None) -> d
             call["as_intended"] = not call["problems"]
         calls.append(call)
     checked = [c for c in calls if "as_intended" in c]
+    per_node: dict[str, int] = {}
+    for c in calls:
+        per_node[c["node"] or "-"] = per_node.get(c["node"] or "-", 0) + 1
     return {"calls": calls, "as_intended": sum(c["as_intended"] for c in checked), "checked": len(checked),
-            "personas": len(personas) or len(calls)}
+            "personas": len(personas) or len(calls), "calls_per_node": dict(sorted(per_node.items()))}
 
 
 def expect_dict(persona: Persona) -> dict:
@@ -137,15 +141,19 @@ def format_answer(a: dict) -> str:
 
 
 def table_lines(summary: dict) -> list[str]:
-    lines = [f"{'number':<15} {'outcome':<15} {'cause':>5}  {'disposition':<28} {'ok':<3} answers"]
+    width = max([4] + [len(c.get("node") or "-") for c in summary["calls"]])
+    lines = [f"{'number':<15} {'node':<{width}} {'outcome':<15} {'cause':>5}  {'disposition':<28} {'ok':<3} answers"]
     for c in summary["calls"]:
         mark = {True: "yes", False: "NO"}.get(c.get("as_intended"), "-")
         answers = "; ".join(format_answer(a) for a in c["answers"])
-        lines.append(f"{redact.phone(c['number']):<15} {c['outcome'] or '?':<15} "
+        lines.append(f"{redact.phone(c['number']):<15} {c.get('node') or '-':<{width}} {c['outcome'] or '?':<15} "
                      f"{c['cause'] if c['cause'] is not None else '-':>5}  "
                      f"{c.get('disposition') or c['result'] or '-':<28} {mark:<3} {answers}")
         for problem in c.get("problems", []):
             lines.append(f"{'':<15} not as intended: {problem}")
+    per_node = summary.get("calls_per_node") or {}
+    if len(per_node) > 1:
+        lines.append("calls per node: " + ", ".join(f"{node} {n}" for node, n in per_node.items()))
     lines.append(f"{summary['as_intended']}/{summary['checked']} personas as intended"
                  + (f" ({summary['personas'] - summary['checked']} without an expect block)"
                     if summary["personas"] > summary["checked"] else ""))

@@ -1,5 +1,7 @@
 """The whole product on one box, started and stopped as one: Asterisk, dialog server, phones.
 With `asterisk_mode = "external"` the Asterisk is somebody else's: it is neither started nor stopped.
+Several nodes on one box (ivr/multinode.py) are several Stacks: only the first runs the borrower
+phones, and the others' agent phones reuse the first one's agent accounts.
 
 Used by `ivr demo` and by the integration tests' session fixture, so both run exactly the same
 parts. Everything is started in dependency order and stopped in reverse, always.
@@ -113,19 +115,36 @@ def provision_simulated_agents(settings: Settings, names, accounts_path: Path, r
     return accounts_path
 
 
+def reuse_agent_accounts(source: Path, accounts_path: Path, registrar: str) -> Path:
+    """Another node's agent accounts (same database, so the same endpoints and passwords), for agent
+    phones that register to this node's Asterisk at `registrar` ("host:port")."""
+    import json
+    data = json.loads(Path(source).read_text())
+    accounts_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(accounts_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({**data, "registrar": registrar}, fh)
+    return accounts_path
+
+
 class Stack:
     def __init__(self, settings: Settings, out_dir: Path, personas_path: Path, *, agents: bool = True,
                  agent_say: str = "", agent_locale: str = "zh-CN", agent_hangup_after_ms: int | None = 4000,
                  dialog_env: dict | None = None, agent_names=SIMULATED_AGENTS, agent_registrar: str | None = None,
-                 on_agents_provisioned=None):
+                 on_agents_provisioned=None, borrowers: bool = True, agent_accounts_from: Path | None = None):
         """`agent_registrar` ("host:port"): where the agents' phones register (default: the managed
         Asterisk). `on_agents_provisioned(settings)`: with an external Asterisk, what its operator
-        does after `ivr agent add` (paste `ivr agent conf`, reload) before the phones register."""
+        does after `ivr agent add` (paste `ivr agent conf`, reload) before the phones register.
+        `borrowers`: run the borrower phones (False: another node's stack runs them). With
+        `agent_accounts_from` (another node's accounts file) the agents are not provisioned again:
+        this stack's agent phones register with those accounts to its own Asterisk."""
         self.settings = settings
         self.out = Path(out_dir)
         self.personas_path = Path(personas_path)
         self.personas = load_personas(self.personas_path)
         self.agents = agents
+        self.run_borrowers = borrowers
+        self.agent_accounts_from = Path(agent_accounts_from) if agent_accounts_from else None
         self.agent_names = tuple(agent_names)
         self.agent_accounts = self.out / "phones" / "agent-accounts.json"
         self.agent_registrar = agent_registrar
@@ -140,16 +159,20 @@ class Stack:
     def start(self) -> "Stack":
         self.out.mkdir(parents=True, exist_ok=True)
         try:
-            if self.agents:
+            if self.agents and self.agent_accounts_from is not None:
+                reuse_agent_accounts(self.agent_accounts_from, self.agent_accounts,
+                                     self.agent_registrar or f"{self.settings.bind}:{self.settings.sip_port}")
+            elif self.agents:
                 provision_simulated_agents(self.settings, self.agent_names, self.agent_accounts, self.agent_registrar)
                 if self.on_agents_provisioned is not None:
                     self.on_agents_provisioned(self.settings)
             if self.settings.asterisk_mode == "managed":
                 asterisk.start(self.settings)
             self.dialog.start()
-            workers = max(1, min(8, math.ceil(len(self.personas) / 3)))
-            self.borrowers = PhonePool(self.settings, self.personas_path, self.calls_log,
-                                       self.out / "phones" / "heard", workers=workers, kind="borrower").start()
+            if self.run_borrowers:
+                workers = max(1, min(8, math.ceil(len(self.personas) / 3)))
+                self.borrowers = PhonePool(self.settings, self.personas_path, self.calls_log,
+                                           self.out / "phones" / "heard", workers=workers, kind="borrower").start()
             if self.agents:
                 self.agent_pool = PhonePool(self.settings, None, self.agent_log, self.out / "phones" / "agent-heard",
                                             kind="agent", accounts_path=self.agent_accounts,

@@ -249,7 +249,10 @@ def finish_due(db: Database, now: dt.datetime) -> list[int]:
                 if active:
                     continue  # let calls in progress end first
                 target_state.close_all_pending(db, c["id"], "schedule-ended", now)
-            apply_command(db, c["id"], "finish", now=now)
+            try:
+                apply_command(db, c["id"], "finish", now=now)
+            except CampaignError:
+                continue  # no longer running: another controller sharing the database finished (or stopped) it
             finished.append(c["id"])
     return finished
 

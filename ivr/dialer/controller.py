@@ -5,7 +5,8 @@ Every tick (default 0.2 s):
      controller is running) and its node's (`nodes`: the Asterisk it places calls on, its capacity);
   1. apply the commands the web app queued (`commands`), finish campaigns that are over;
   2. if AMI is down, originate nothing (the AMI client reconnects with backoff by itself); after
-     a reconnect, reconcile first (calls may have ended while we could not hear);
+     a reconnect, reconcile first (calls may have ended while we could not hear); if it stays down
+     for `node_lost_after_s` (its Asterisk is gone), close this node's open calls as lost;
   3. ask the scheduler who is due within each campaign's pacing (max concurrent, calls per
      second) and the global channel limit; place those calls through `CallPlacer`;
   4. when an attempt ends: its disposition, the campaign's retry rule, the contact's status,
@@ -304,7 +305,7 @@ class Controller:
         self.notifier = notifier
         self.lender = lender
         self.reconcile_every_s = reconcile_every_s
-        self.node_lost_after_s = nodes.LOST_AFTER_S
+        self.node_lost_after_s = settings.node_lost_after_s
         self.stats = ControllerStats()
         self._pacers: dict[int, scheduler.Pacer] = {}
         self.trunks = TrunkPacing(settings.trunks(), clock=trunk_clock or time.monotonic)
@@ -316,6 +317,7 @@ class Controller:
         self._last_reconcile = 0.0
         self._last_notify = 0.0
         self._was_connected = True
+        self._ami_down_since: float | None = None   # monotonic time AMI was first seen down
         self._stopping = False
         self._name = heartbeat.process_name()
         self.node = settings.node            # the Asterisk (+ dialog server) this controller places calls on
@@ -414,8 +416,13 @@ class Controller:
             if self._was_connected:
                 log.warning("AMI down: originating nothing until it is back")
             self._was_connected = False
+            if self._ami_down_since is None:
+                self._ami_down_since = time.monotonic()
+            if time.monotonic() - self._ami_down_since >= self.node_lost_after_s:
+                await self.close_own_lost_calls()
             return
         self._was_connected = True
+        self._ami_down_since = None
         if self._needs_reconcile or time.monotonic() - self._last_reconcile > self.reconcile_every_s:
             await self.reconcile()
             await self.close_lost_nodes_calls()
@@ -591,6 +598,26 @@ class Controller:
                         self.node_lost_after_s)
             await self.db.call(close_lost, aid, None, now)
             await self._finalize(aid)
+
+    async def close_own_lost_calls(self) -> None:
+        """AMI has been down for `node_lost_after_s`: this node's Asterisk is gone and its calls with
+        it (no call lasts that long). Each open call of the node is closed as lost and finalized here,
+        so its borrower moves on by the campaign's rules; if AMI comes back, reconcile runs as usual."""
+        if time.monotonic() - self._last_reconcile < self.reconcile_every_s:
+            return
+        self._last_reconcile = time.monotonic()
+        now = self.clock.now()
+        for a in await self.db.call(open_attempts, self.node):
+            aid = a["id"]
+            if aid in self._placing:
+                continue     # its Originate cannot be sent without AMI: the placing task closes it
+            view = self.placer.release(aid)
+            log.warning("attempt %s (%s): AMI has been down for over %.0f s: closing it as lost", aid, a["state"],
+                        self.node_lost_after_s)
+            await self.db.call(close_lost, aid, view, now)
+            self.stats.reconciled_closed += 1
+            await self._finalize(aid)
+        self._needs_reconcile = True   # whatever is left, when AMI is back
 
     async def _follow_adopted(self, attempt: dict) -> None:
         aid = attempt["id"]

@@ -9,11 +9,17 @@ show each node's load (calls not ended) beside its heartbeat age.
 Real wall-clock time, like the controller heartbeat: the readers compare it with their own.
 
 A node whose controller went silent is out of the rotation at once (nobody places calls on it), but
-its calls may still be up on its Asterisk, so they are not touched for `LOST_AFTER_S`: longer than a
-call lasts (an agent's conversation included). Past that, any live controller closes them as lost
-(`lost_attempts`, then the controller's close_lost and finalize), so their borrowers are retried by
-the campaign's rules instead of waiting for a node that may never come back. A node that does come
-back first reconciles its own calls against its Asterisk, as after any restart.
+its calls may still be up on its Asterisk, so they are not touched for `node_lost_after_s` (a setting,
+default `LOST_AFTER_S`): longer than a call lasts (an agent's conversation included). Past that, any
+live controller closes them as lost (`lost_attempts`, then the controller's close_lost and finalize),
+so their borrowers are retried by the campaign's rules instead of waiting for a node that may never
+come back. A node that does come back first reconciles its own calls against its Asterisk, as after
+any restart.
+
+A node whose controller lives but whose Asterisk is gone (AMI unreachable) is out of the rotation
+too: its controller claims nothing while AMI is down. When AMI returns it reconciles its calls
+against the channels; if AMI stays down for `node_lost_after_s`, the controller closes its own
+node's open calls as lost itself (the other controllers only see its beat, which is fresh).
 """
 from __future__ import annotations
 
