@@ -2,6 +2,10 @@
 
 A writer held up by another process's lock (busy timeout) then delays only its own records,
 never the event loop that is following calls.
+
+It opens its database with `open_database`, from settings (their `database_url` picks the engine),
+a URL or an SQLite file: `fn` gets the sqlite-utils handle with `.store` on SQLite, a Store on
+PostgreSQL, and ported code takes either (`store_of`).
 """
 from __future__ import annotations
 
@@ -9,15 +13,19 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .connect import connect
+from .connect import Database, open_database
+from .store import Store
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 class AsyncDb:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, where: Settings | str | Path) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
-        self.db = self._executor.submit(connect, path).result()
+        self.db: Database | Store = self._executor.submit(open_database, where).result()
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn(db, *args) in the database thread."""
