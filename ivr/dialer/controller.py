@@ -195,9 +195,10 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
         result.update(status=nxt.status, next_at=iso(nxt.next_at) if nxt.next_at else None, done_reason=nxt.done_reason)
         if target is None or target["status"] != "active" or target["last_attempt_id"] != attempt_id:
             return result
-        target_state.settle(db, attempt["campaign_id"], attempt["borrower_id"], attempt_id, status=nxt.status,
-                            next_at=nxt.next_at, done_reason=nxt.done_reason, fails_in_row=nxt.fails_in_row,
-                            disposition=disposition, now=now)
+        if not target_state.settle(db, attempt["campaign_id"], attempt["borrower_id"], attempt_id, status=nxt.status,
+                                   next_at=nxt.next_at, done_reason=nxt.done_reason, fails_in_row=nxt.fails_in_row,
+                                   disposition=disposition, now=now):
+            return result    # another finalize of this attempt settled it first: its message, not ours
         wants_message = (dialog and dialog["result"] in MESSAGE_RESULTS) or any(
             a["intent"] in MESSAGE_INTENTS for a in answers)
         if wants_message:
