@@ -123,3 +123,42 @@ def test_night_refusal_and_dnc_and_no_number(db):
     assert [d.borrower_id for d in r.dials] == [3, 4, 5]
     t = {x["borrower_id"]: (x["status"], x["done_reason"]) for x in store_of(db).query("SELECT * FROM campaign_targets")}
     assert t[1] == ("done", "do-not-call") and t[2] == ("done", "no-dialable-number")
+
+
+def test_two_starts_of_one_campaign_on_postgresql_take_turns(postgres_url):
+    """A web request and the CLI start one campaign at once: the second waits for the first's
+    transaction (the campaign's row is locked) and is then judged on the state it left — refused,
+    not a second start."""
+    import threading
+    import time
+
+    from ivr.db import migrate
+    from ivr.db.store import open_store
+    migrate.upgrade(postgres_url)
+    a, b, watcher = open_store(postgres_url), open_store(postgres_url), open_store(postgres_url)
+    try:
+        a.insert("borrowers", {"loan_id": "L1", "name": "n", "locale": "zh-CN", "timezone": "Asia/Shanghai",
+                               "created_at": "x", "updated_at": "x"})
+        cid = campaigns.create(a, name="c", selection={"all": True}, now=NOW)
+        result = {}
+
+        def second_start():
+            try:
+                result["b"] = campaigns.apply_command(b, cid, "start", now=NOW)
+            except CampaignError as exc:
+                result["b"] = str(exc)
+        with a.transaction():
+            assert campaigns.apply_command(a, cid, "start", now=NOW) == "running"
+            thread = threading.Thread(target=second_start)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not watcher.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'"):
+                assert time.monotonic() < deadline, "the second start never waited for the first"
+                time.sleep(0.01)
+        thread.join(10)
+        assert result == {"b": "cannot start a campaign that is running"}
+        assert watcher.scalar("SELECT count(*) FROM campaign_targets") == 1
+    finally:
+        for s in (a, b, watcher):
+            s.close()
