@@ -7,15 +7,18 @@ the state machine
 Transitions are validated: anything else is refused with a reason. The web app writes rows to
 `commands`; the controller applies them with `process_commands` (the CLI applies its command at
 once through the same path and records it as processed). On the first start the selection is
-materialised into `campaign_targets` (borrowers imported later are not added).
+materialised into `campaign_targets` (borrowers imported later are not added) by `target_state.add`,
+which, as every change of a target's status, lives in `target_state`.
+
+Every function takes the handle its caller has (`open_database`'s: sqlite-utils with `.store`, or a
+Store on PostgreSQL) and works through its Store, so the same code runs on both engines.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from sqlite_utils import Database
-
+from ..db.store import HasStore, Store, store_of
 from . import caller_id as caller_ids
 from . import dispositions, holidays, limits, target_state
 from .clock import iso, parse_iso
@@ -33,6 +36,7 @@ TRANSITIONS = {
 }
 COMMANDS = ("start", "pause", "resume", "stop")
 SELECTION_KEYS = {"all", "batch_id", "loan_ids", "due_from", "due_to"}
+Handle = Store | HasStore
 
 
 class CampaignError(ValueError):
@@ -66,7 +70,7 @@ def _validate_selection(selection: dict) -> dict:
     return selection
 
 
-def create(db: Database, *, name: str, selection: dict, flow: str = "followup", locale_default: str = "zh-CN",
+def create(db: Handle, *, name: str, selection: dict, flow: str = "followup", locale_default: str = "zh-CN",
            schedule_start: str | None = None, schedule_end: str | None = None, max_concurrent: int = 4,
            max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict | None = None,
            policy: dict | None = None, fallback: dict | None = None, created_by: str | None = None,
@@ -104,7 +108,7 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
     if fallback.get("channel") not in (None, "", "sms", "wechat"):
         raise CampaignError("fallback channel must be sms or wechat")
     stamp = iso(now)
-    return db["campaigns"].insert({
+    return store_of(db).insert("campaigns", {
         "name": name, "state": "draft", "flow": flow, "locale_default": locale_default,
         "selection": json.dumps(selection, ensure_ascii=False),
         "schedule_start": iso(parse_iso(schedule_start)) if schedule_start else None,
@@ -113,7 +117,7 @@ def create(db: Database, *, name: str, selection: dict, flow: str = "followup", 
         "retry_policy": json.dumps(retry_policy or {}), "policy": json.dumps(policy or {}),
         "fallback": json.dumps(fallback), "created_by": created_by, "created_at": stamp, "updated_at": stamp,
         "caller_id": caller_id, "caller_id_pool": json.dumps(caller_id_pool, ensure_ascii=False),
-    }).last_pk
+    })
 
 
 def caller_id_settings(caller_id: str = "", pool=None) -> tuple[str, dict]:
@@ -127,39 +131,34 @@ def caller_id_settings(caller_id: str = "", pool=None) -> tuple[str, dict]:
     return own, checked
 
 
-def get(db: Database, campaign_id: int) -> dict:
-    rows = list(db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]))
-    if not rows:
+def get(db: Handle, campaign_id: int) -> dict:
+    row = store_of(db).get("campaigns", campaign_id)
+    if row is None:
         raise CampaignError(f"no campaign {campaign_id}")
-    return rows[0]
+    return row
 
 
-def select_borrowers(db: Database, selection: dict) -> list[int]:
-    where, params = [], []
+def select_borrowers(db: Handle, selection: dict) -> list[int]:
+    where, params = [], {}
     if "batch_id" in selection:
-        where.append("id IN (SELECT borrower_id FROM batch_borrowers WHERE batch_id = ?)")
-        params.append(int(selection["batch_id"]))
+        where.append("id IN (SELECT borrower_id FROM batch_borrowers WHERE batch_id = :batch)")
+        params["batch"] = int(selection["batch_id"])
     if "loan_ids" in selection:
-        ids = [str(x) for x in selection["loan_ids"]]
-        where.append(f"loan_id IN ({','.join('?' * len(ids))})")
-        params += ids
+        where.append("loan_id IN :loans")
+        params["loans"] = [str(x) for x in selection["loan_ids"]]   # validated non-empty
     if "due_from" in selection:
-        where.append("due_date >= ?")
-        params.append(selection["due_from"])
+        where.append("due_date >= :due_from")
+        params["due_from"] = selection["due_from"]
     if "due_to" in selection:
-        where.append("due_date <= ?")
-        params.append(selection["due_to"])
+        where.append("due_date <= :due_to")
+        params["due_to"] = selection["due_to"]
     sql = "SELECT id FROM borrowers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    return [r["id"] for r in db.query(sql, params)]
+    return [r["id"] for r in store_of(db).query(sql, params)]
 
 
-def _materialise(db: Database, campaign: dict, now: dt.datetime) -> int:
+def _materialise(db: Handle, campaign: dict, now: dt.datetime) -> int:
     ids = select_borrowers(db, json.loads(campaign["selection"]))
-    start = campaign["schedule_start"] or iso(now)
-    stamp = iso(now)
-    db["campaign_targets"].insert_all(
-        ({"campaign_id": campaign["id"], "borrower_id": b, "status": "pending", "next_at": start,
-          "updated_at": stamp} for b in ids), ignore=True, batch_size=2000)
+    target_state.add(db, campaign["id"], ids, campaign["schedule_start"] or iso(now), now)
     return len(ids)
 
 
@@ -173,13 +172,13 @@ def check_holidays(campaign: dict, now: dt.datetime, calendar: holidays.HolidayC
         raise CampaignError(str(exc)) from exc
 
 
-def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datetime | None = None,
+def apply_command(db: Handle, campaign_id: int, command: str, *, now: dt.datetime | None = None,
                   calendar: holidays.HolidayCalendar | None = None) -> str:
     """Apply one command to a campaign now; returns the new state, or raises CampaignError."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        campaign = get(db, campaign_id)
+    store = store_of(db)
+    with store.transaction():
+        campaign = _locked(store, campaign_id)
         new = transition(campaign["state"], command)
         if command in ("start", "resume"):
             check_holidays(campaign, now, calendar)
@@ -191,61 +190,75 @@ def apply_command(db: Database, campaign_id: int, command: str, *, now: dt.datet
                 raise CampaignError("the selection matches no borrower")
         if new in ("stopped", "finished"):
             changes["ended_at"] = iso(now)
-        db["campaigns"].update(campaign_id, changes)
+        store.update("campaigns", campaign_id, changes)
     return new
 
 
-def request(db: Database, campaign_id: int, command: str, requested_by: str | None = None,
+def _locked(store: Store, campaign_id: int) -> dict:
+    """The campaign's row, locked until the transaction ends on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    already holds the whole database): two commands to one campaign take turns, the second one judged
+    on the state the first one left."""
+    lock = " FOR UPDATE" if store.dialect == "postgresql" else ""
+    row = store.one("SELECT * FROM campaigns WHERE id = :id" + lock, {"id": campaign_id})
+    if row is None:
+        raise CampaignError(f"no campaign {campaign_id}")
+    return row
+
+
+def request(db: Handle, campaign_id: int, command: str, requested_by: str | None = None,
             now: dt.datetime | None = None) -> int:
     """What the web app does: queue a command for the controller."""
     if command not in COMMANDS:
         raise CampaignError(f"unknown command {command!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
-    return db["commands"].insert({"campaign_id": campaign_id, "command": command, "requested_by": requested_by,
-                                  "created_at": iso(now)}).last_pk
+    return store_of(db).insert("commands", {"campaign_id": campaign_id, "command": command,
+                                            "requested_by": requested_by, "created_at": iso(now)})
 
 
-def process_commands(db: Database, now: dt.datetime | None = None,
+def process_commands(db: Handle, now: dt.datetime | None = None,
                      calendar: holidays.HolidayCalendar | None = None) -> list[dict]:
     """Apply every unprocessed command in order; each gets processed_at and result (ok / reason)."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    store = store_of(db)
     done = []
-    for cmd in list(db.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id")):
+    for cmd in store.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id"):
         try:
             state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now, calendar=calendar)
             result = f"ok: {state}"
         except CampaignError as exc:
             result = f"refused: {exc}"
-        db["commands"].update(cmd["id"], {"processed_at": iso(now), "result": result})
+        store.update("commands", cmd["id"], {"processed_at": iso(now), "result": result})
         done.append({**cmd, "result": result})
     return done
 
 
-def run_command_now(db: Database, campaign_id: int, command: str, requested_by: str | None = None,
+def run_command_now(db: Handle, campaign_id: int, command: str, requested_by: str | None = None,
                     now: dt.datetime | None = None, calendar: holidays.HolidayCalendar | None = None) -> str:
     """The CLI's path: apply at once and record it in `commands` as processed."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    store = store_of(db)
     cmd_id = request(db, campaign_id, command, requested_by, now)
     try:
         state = apply_command(db, campaign_id, command, now=now, calendar=calendar)
-        db["commands"].update(cmd_id, {"processed_at": iso(now), "result": f"ok: {state}"})
+        store.update("commands", cmd_id, {"processed_at": iso(now), "result": f"ok: {state}"})
         return state
     except CampaignError as exc:
-        db["commands"].update(cmd_id, {"processed_at": iso(now), "result": f"refused: {exc}"})
+        store.update("commands", cmd_id, {"processed_at": iso(now), "result": f"refused: {exc}"})
         raise
 
 
-def finish_due(db: Database, now: dt.datetime) -> list[int]:
+def finish_due(db: Handle, now: dt.datetime) -> list[int]:
     """Running campaigns whose schedule ended or whose every target is done become finished."""
+    store = store_of(db)
     finished = []
-    for c in list(db.query("SELECT * FROM campaigns WHERE state = 'running'")):
+    for c in store.query("SELECT * FROM campaigns WHERE state = 'running' ORDER BY id"):
         over = c["schedule_end"] and c["schedule_end"] <= iso(now)
-        left = db.execute("SELECT count(*) FROM campaign_targets WHERE campaign_id = ? AND status != 'done'",
-                          [c["id"]]).fetchone()[0]
+        left = store.scalar("SELECT count(*) FROM campaign_targets WHERE campaign_id = :c AND status != 'done'",
+                            {"c": c["id"]})
         if over or left == 0:
             if over and left:
-                active = db.execute("SELECT count(*) FROM campaign_targets WHERE campaign_id = ? AND status = 'active'",
-                                    [c["id"]]).fetchone()[0]
+                active = store.scalar("SELECT count(*) FROM campaign_targets WHERE campaign_id = :c "
+                                      "AND status = 'active'", {"c": c["id"]})
                 if active:
                     continue  # let calls in progress end first
                 target_state.close_all_pending(db, c["id"], "schedule-ended", now)
@@ -257,17 +270,18 @@ def finish_due(db: Database, now: dt.datetime) -> list[int]:
     return finished
 
 
-def status(db: Database, campaign_id: int) -> dict:
+def status(db: Handle, campaign_id: int) -> dict:
     c = get(db, campaign_id)
-    targets = {r["status"]: r["n"] for r in db.query(
-        "SELECT status, count(*) AS n FROM campaign_targets WHERE campaign_id = ? GROUP BY status", [campaign_id])}
-    reasons = {r["done_reason"]: r["n"] for r in db.query(
-        "SELECT done_reason, count(*) AS n FROM campaign_targets WHERE campaign_id = ? AND status = 'done' "
-        "GROUP BY done_reason", [campaign_id])}
-    disp = {r["disposition"]: r["n"] for r in db.query(
-        "SELECT disposition, count(*) AS n FROM attempts WHERE campaign_id = ? GROUP BY disposition", [campaign_id])}
-    refusals = {r["reason"]: r["n"] for r in db.query(
-        "SELECT reason, count(*) AS n FROM dial_refusals WHERE campaign_id = ? GROUP BY reason", [campaign_id])}
+    store, p = store_of(db), {"c": campaign_id}
+    targets = {r["status"]: r["n"] for r in store.query(
+        "SELECT status, count(*) AS n FROM campaign_targets WHERE campaign_id = :c GROUP BY status", p)}
+    reasons = {r["done_reason"]: r["n"] for r in store.query(
+        "SELECT done_reason, count(*) AS n FROM campaign_targets WHERE campaign_id = :c AND status = 'done' "
+        "GROUP BY done_reason", p)}
+    disp = {r["disposition"]: r["n"] for r in store.query(
+        "SELECT disposition, count(*) AS n FROM attempts WHERE campaign_id = :c GROUP BY disposition", p)}
+    refusals = {r["reason"]: r["n"] for r in store.query(
+        "SELECT reason, count(*) AS n FROM dial_refusals WHERE campaign_id = :c GROUP BY reason", p)}
     return {"id": c["id"], "name": c["name"], "state": c["state"], "flow": c["flow"],
             "targets": targets, "done_reasons": reasons, "dispositions": disp, "refusals": refusals,
             "attempts": sum(disp.values())}

@@ -1,5 +1,8 @@
 """The dialer's subcommands: `ivr import`, `ivr campaign ...`, `ivr dialer run`, `ivr notify run`,
 `ivr risk`. Wired into `ivr.cli` by `register(subparsers)`.
+
+Each command opens its database with `open_database(settings)`, so `database_url` (PostgreSQL)
+switches them as it does every other process.
 """
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ def _settings(args) -> config.Settings:
 
 
 def _db(args):
-    from ..db.connect import connect
-    return connect(_settings(args).database)
+    from ..db.connect import open_database
+    return open_database(_settings(args))
 
 
 def _print(obj) -> None:
@@ -102,9 +105,9 @@ def cmd_dialer(args) -> int:
     if ops is None:
         return 2
     if args.notify_config:
-        from ..db.connect import connect
-        ctl.notifier = load_notifier(connect(s.database), args.notify_config)
-    print(f"dialer starting: db {s.database}, AMI {s.ami_host}:{s.ami_port_effective}, instance {s.instance}", flush=True)
+        from ..db.connect import open_database
+        ctl.notifier = load_notifier(open_database(s), args.notify_config)
+    print(f"dialer starting: db {_where(s)}, AMI {s.ami_host}:{s.ami_port_effective}, instance {s.instance}", flush=True)
     try:
         asyncio.run(ctl.run(once=args.once, until_idle=args.until_idle))
     finally:
@@ -115,10 +118,10 @@ def cmd_dialer(args) -> int:
 
 def cmd_notify(args) -> int:
     import time
-    from ..db.connect import connect
+    from ..db.connect import open_database
     from ..notify.config import load_notifier
     s = _settings(args)
-    notifier = load_notifier(connect(s.database), args.notify_config)
+    notifier = load_notifier(open_database(s), args.notify_config)
     if args.once:
         print(f"{notifier.run_once()} message(s) tried")
         return 0
@@ -129,6 +132,14 @@ def cmd_notify(args) -> int:
         notifier.run_once()
         heartbeat.beat()
         time.sleep(args.interval)
+
+
+def _where(settings: config.Settings) -> str:
+    """The database as an operator may see it: the SQLite file, or the PostgreSQL URL without its password."""
+    if not settings.database_url:
+        return str(settings.database)
+    from ..db.migrate import shown
+    return shown(settings.database_url_effective)
 
 
 def _serve_ops(process: str, settings, checks):
@@ -145,11 +156,12 @@ def cmd_risk(args) -> int:
     db = _db(args)
     today = dt.date.fromisoformat(args.today) if args.today else None
     if args.loan:
-        row = next(iter(db.query("SELECT id FROM borrowers WHERE loan_id = ?", [args.loan])), None)
-        if row is None:
+        from ..db.store import store_of
+        borrower_id = store_of(db).scalar("SELECT id FROM borrowers WHERE loan_id = :loan", {"loan": args.loan})
+        if borrower_id is None:
             print(f"no borrower with loan id {args.loan}", file=sys.stderr)
             return 1
-        _print(risk.assess(db, row["id"], today).as_dict())
+        _print(risk.assess(db, borrower_id, today).as_dict())
         return 0
     for r in risk.assess_all(db, today):
         if r.level != "low" or args.all:

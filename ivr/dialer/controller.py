@@ -28,6 +28,12 @@ Time. `clock` stamps everything written (always the real clock in production; un
 a `FixedClock` in-process). `policy_shift` (a timedelta, zero unless `ivr demo` or a test passes
 one in-process) moves only the time the calling-hours policy decides on; no flag, environment
 variable or setting reaches it, and stored times are never shifted.
+
+Database. Every database function here takes the handle the loop's `AsyncDb` holds
+(`open_database(settings)`: sqlite-utils with `.store` on SQLite, a Store on PostgreSQL) and works
+through its Store, so `database_url` switches the controller between the engines. A disposition is
+applied in one Store transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL the target's row is locked
+first, so two controllers finalizing one attempt take turns and the second finds it settled).
 """
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ from .. import metrics, redact
 from ..config import Settings
 from ..db import attempts as attempts_db
 from ..db.clock import now_iso
-from ..db.store import store_of
+from ..db.store import HasStore, Store, store_of
 from ..db.writer import AsyncDb
 from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
@@ -61,12 +67,12 @@ MESSAGE_RESULTS = ("message_requested",)     # dialog results / answer intents a
 MESSAGE_INTENTS = ("send_message", "message")
 FALLBACK_REASONS = ("exhausted", "no-dialable-number")
 DIALOG_RESULT_WAIT_S = 5.0
+Handle = Store | HasStore
 
 
 # ---- database work (runs in the db thread) ------------------------------------------------------
-def _one(db, sql, params=()):
-    rows = list(db.query(sql, params))
-    return rows[0] if rows else None
+def _row(db: Handle, sql: str, params: dict) -> dict | None:
+    return store_of(db).one(sql, params)
 
 
 def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, *,
@@ -91,7 +97,8 @@ def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, 
 def replay_events(db, attempt_id: str) -> AttemptView:
     """The attempt's view rebuilt from the AMI events we recorded (after a restart)."""
     view = AttemptView(attempt_id)
-    for row in db.query("SELECT data FROM events WHERE attempt_id = ? AND source = 'ami' ORDER BY id", [attempt_id]):
+    for row in store_of(db).query("SELECT data FROM events WHERE attempt_id = :a AND source = 'ami' ORDER BY id",
+                                  {"a": attempt_id}):
         try:
             event = json.loads(row["data"])
         except ValueError:
@@ -106,7 +113,7 @@ def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) 
     if attempt is None or attempt["state"] == "ended":
         return attempt or {}
     view = view or replay_events(db, attempt_id)
-    dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
+    dialog = _row(db, "SELECT * FROM dialogs WHERE attempt_id = :a", {"a": attempt_id})
     changes = {"state": "ended", "ended_at": iso(now)}
     if attempt["state"] == "queued":
         # the row is written before the state goes to dialing and the Originate is sent
@@ -123,54 +130,61 @@ def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) 
         changes.update(outcome=outcome, cause=cause, dial_status=view.dial_status, sip_code=view.sip_code)
     else:
         changes["disposition"] = "unknown-after-restart"
-    db["attempts"].update(attempt_id, changes)
+    store = store_of(db)
+    store.update("attempts", attempt_id, changes)
     if "disposition" in changes:   # finalize keeps it: counted here, where it is written
         count_call(changes.get("outcome", attempt["outcome"]), changes["disposition"])
     escalations.close_unanswered(db, attempt_id, now)
-    db["events"].insert({"attempt_id": attempt_id, "at": iso(now), "source": "controller", "name": "ClosedLost",
-                         "data": json.dumps(changes, default=str)})
+    store.insert("events", {"attempt_id": attempt_id, "at": iso(now), "source": "controller", "name": "ClosedLost",
+                            "data": json.dumps(changes, default=str)})
     return {**attempt, **changes}
 
 
 def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | None:
     """Apply an ended attempt's disposition: attempts.disposition, contact status, target's next
     step, fallback message. Idempotent: the target moves only if it is still active for this attempt."""
+    store = store_of(db)
     attempt = attempts_db.get(db, attempt_id)
     if attempt is None or attempt["state"] != "ended":
         return None
-    dialog = _one(db, "SELECT * FROM dialogs WHERE attempt_id = ?", [attempt_id])
+    dialog = _row(db, "SELECT * FROM dialogs WHERE attempt_id = :a", {"a": attempt_id})
     if dialog is not None and (attempt["outcome"] != "answered" or not attempt["answered_at"]):
         # a call followed after a restart whose answer we did not see: the dialog server talked to
         # someone, and its start is the best answer time we have (talk time in reports needs one)
         fix = {"outcome": "answered", "answered_at": attempt["answered_at"] or dialog["started_at"],
                "cause": attempt["cause"] if attempt["outcome"] in (None, "answered") else 16}
-        db["attempts"].update(attempt_id, fix)
+        store.update("attempts", attempt_id, fix)
         attempt = {**attempt, **fix}
-    early = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND name = 'DialState' AND data LIKE '%PROGRESS%' "
-                       "LIMIT 1", [attempt_id]).fetchone() is not None
+    early = store.scalar("SELECT 1 FROM events WHERE attempt_id = :a AND name = 'DialState' "
+                         "AND data LIKE '%PROGRESS%' LIMIT 1", {"a": attempt_id}) is not None
     if dialog is not None and dialog.get("announcement") and not attempt["announcement"]:
         # answered (200) by the network's announcement instead of a person (dialog/answer_screen.py)
-        db["attempts"].update(attempt_id, {"announcement": dialog["announcement"]})
+        store.update("attempts", attempt_id, {"announcement": dialog["announcement"]})
         attempt = {**attempt, "announcement": dialog["announcement"]}
-    escalation = _one(db, "SELECT agent, outcome FROM escalations WHERE attempt_id = ?", [attempt_id])
+    escalation = _row(db, "SELECT agent, outcome FROM escalations WHERE attempt_id = :a ORDER BY id",
+                      {"a": attempt_id})
     disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early,
                                         escalation=escalation)
     result = {"attempt_id": attempt_id, "disposition": disposition}
     if attempt["disposition"] is None:   # first classified here (a repeated finalize counts nothing)
         count_call(attempt["outcome"], disposition)
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        db["attempts"].update(attempt_id, {"disposition": disposition})
+    with store.transaction():
+        # the target's row first, locked on PostgreSQL: a second controller finalizing this attempt
+        # waits here, then finds the target settled (SQLite's BEGIN IMMEDIATE holds the database)
+        target = None
+        if attempt["campaign_id"] is not None:
+            lock = " FOR UPDATE" if store.dialect == "postgresql" else ""
+            target = _row(db, "SELECT * FROM campaign_targets WHERE campaign_id = :c AND borrower_id = :b" + lock,
+                          {"c": attempt["campaign_id"], "b": attempt["borrower_id"]})
+        store.update("attempts", attempt_id, {"disposition": disposition})
         if attempt["campaign_id"] is None:
             return result
-        target = _one(db, "SELECT * FROM campaign_targets WHERE campaign_id = ? AND borrower_id = ?",
-                      [attempt["campaign_id"], attempt["borrower_id"]])
-        campaign = _one(db, "SELECT * FROM campaigns WHERE id = ?", [attempt["campaign_id"]])
-        contact = _one(db, "SELECT * FROM contacts WHERE id = ?", [attempt["contact_id"]]) if attempt["contact_id"] else None
-        borrower = _one(db, "SELECT * FROM borrowers WHERE id = ?", [attempt["borrower_id"]])
+        campaign = store.get("campaigns", attempt["campaign_id"])
+        contact = store.get("contacts", attempt["contact_id"]) if attempt["contact_id"] else None
+        borrower = store.get("borrowers", attempt["borrower_id"])
         rules = dispositions.rules(campaign["retry_policy"])
         rule = rules[disposition]
-        answers = list(db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [attempt_id]))
+        answers = attempts_db.answers(db, attempt_id)
         callback_at = None
         if rule.action == "callback":
             callback_at = requested_callback(db, attempt_id, borrower["timezone"]) \
@@ -179,14 +193,15 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
                                      max_attempts=campaign["max_attempts"], fails_in_row=target["fails_in_row"] if target else 0,
                                      now=now, callback_at=callback_at, kind=contact["kind"] if contact else "mobile")
         if nxt.mark_contact and contact and contact["status"] == "ok":
-            db["contacts"].update(contact["id"], {"status": nxt.mark_contact, "status_at": iso(now),
-                                                  "status_reason": f"{disposition} on attempt {attempt_id}"})
+            store.update("contacts", contact["id"], {"status": nxt.mark_contact, "status_at": iso(now),
+                                                     "status_reason": f"{disposition} on attempt {attempt_id}"})
         result.update(status=nxt.status, next_at=iso(nxt.next_at) if nxt.next_at else None, done_reason=nxt.done_reason)
         if target is None or target["status"] != "active" or target["last_attempt_id"] != attempt_id:
             return result
-        target_state.settle(db, attempt["campaign_id"], attempt["borrower_id"], attempt_id, status=nxt.status,
-                            next_at=nxt.next_at, done_reason=nxt.done_reason, fails_in_row=nxt.fails_in_row,
-                            disposition=disposition, now=now)
+        if not target_state.settle(db, attempt["campaign_id"], attempt["borrower_id"], attempt_id, status=nxt.status,
+                                   next_at=nxt.next_at, done_reason=nxt.done_reason, fails_in_row=nxt.fails_in_row,
+                                   disposition=disposition, now=now):
+            return result    # another finalize of this attempt settled it first: its message, not ours
         wants_message = (dialog and dialog["result"] in MESSAGE_RESULTS) or any(
             a["intent"] in MESSAGE_INTENTS for a in answers)
         if wants_message:
@@ -202,12 +217,10 @@ def count_call(outcome: str | None, disposition: str) -> None:
     metrics.CALLS.labels(metrics.label(outcome), metrics.label(disposition)).inc()
 
 
-def requested_callback(db, attempt_id: str, tz_name: str) -> dt.datetime | None:
+def requested_callback(db: Handle, attempt_id: str, tz_name: str) -> dt.datetime | None:
     """The callback time the dialog server recorded (`callbacks.due_at`, 0003), if any."""
-    if "callbacks" not in db.table_names():
-        return None
-    row = _one(db, "SELECT due_at FROM callbacks WHERE attempt_id = ? AND due_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-               [attempt_id])
+    row = _row(db, "SELECT due_at FROM callbacks WHERE attempt_id = :a AND due_at IS NOT NULL "
+                   "ORDER BY id DESC LIMIT 1", {"a": attempt_id})
     if row is None:
         return None
     try:
@@ -231,17 +244,17 @@ def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.da
     if not force:
         if reason not in FALLBACK_REASONS:
             return None
-        reached = db.execute(
-            "SELECT 1 FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.campaign_id = ? "
-            "AND a.borrower_id = ? AND c.kind != 'third_party' AND (a.answered_at IS NOT NULL OR a.outcome = 'answered') "
-            "LIMIT 1", [campaign["id"], borrower["id"]]).fetchone()
+        reached = store_of(db).scalar(
+            "SELECT 1 FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.campaign_id = :c "
+            "AND a.borrower_id = :b AND c.kind != 'third_party' AND (a.answered_at IS NOT NULL OR a.outcome = 'answered') "
+            "LIMIT 1", {"c": campaign["id"], "b": borrower["id"]})
         if reached:
             return None
-    kinds = ",".join(f"'{k}'" for k in OWN_KINDS)
-    to = _one(db, f"SELECT phone FROM contacts WHERE borrower_id = ? AND kind IN ({kinds}) "
-                  f"AND status NOT IN ('invalid', 'removed', 'dnc', 'wrong_person') "
-                  f"AND phone NOT IN (SELECT number FROM dnc) ORDER BY (kind != 'mobile'), position, id LIMIT 1",
-              [borrower["id"]])
+    to = _row(db, "SELECT phone FROM contacts WHERE borrower_id = :b AND kind IN :kinds "
+                  "AND status NOT IN ('invalid', 'removed', 'dnc', 'wrong_person') "
+                  "AND phone NOT IN (SELECT number FROM dnc) "
+                  "ORDER BY CASE WHEN kind = 'mobile' THEN 0 ELSE 1 END, position, id LIMIT 1",
+              {"b": borrower["id"], "kinds": list(OWN_KINDS)})
     if to is None:
         return None
     key = f"campaign:{campaign['id']}:borrower:{borrower['id']}:{template}"
@@ -251,18 +264,18 @@ def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.da
     return outbox_id
 
 
-def open_attempts(db, node: str) -> list[dict]:
+def open_attempts(db: Handle, node: str) -> list[dict]:
     """The campaign calls of `node` not yet ended (and those written before nodes were recorded)."""
-    return list(db.query(f"SELECT * FROM attempts WHERE campaign_id IS NOT NULL AND (node = ? OR node IS NULL) "
-                         f"AND state IN ({','.join('?' * len(OPEN_STATES))})", [node, *OPEN_STATES]))
+    return store_of(db).query("SELECT * FROM attempts WHERE campaign_id IS NOT NULL AND (node = :node OR node IS NULL) "
+                              "AND state IN :states ORDER BY created_at, id", {"node": node, "states": list(OPEN_STATES)})
 
 
-def fix_orphan_targets(db, now: dt.datetime) -> tuple[int, list[str]]:
+def fix_orphan_targets(db: Handle, now: dt.datetime) -> tuple[int, list[str]]:
     """Active targets without a live attempt: never originated -> pending again; ended but not
     applied -> returned for finalize."""
     reverted, to_finalize = 0, []
-    for t in list(db.query("SELECT * FROM campaign_targets WHERE status = 'active'")):
-        attempt = _one(db, "SELECT id, state FROM attempts WHERE id = ?", [t["last_attempt_id"]]) \
+    for t in store_of(db).query("SELECT * FROM campaign_targets WHERE status = 'active' ORDER BY campaign_id, borrower_id"):
+        attempt = _row(db, "SELECT id, state FROM attempts WHERE id = :a", {"a": t["last_attempt_id"]}) \
             if t["last_attempt_id"] else None
         if attempt is None:
             reverted += target_state.release(db, t["campaign_id"], t["borrower_id"], now)
@@ -271,8 +284,8 @@ def fix_orphan_targets(db, now: dt.datetime) -> tuple[int, list[str]]:
     return reverted, to_finalize
 
 
-def active_counts(db) -> dict[int, int]:
-    return {r["campaign_id"]: r["n"] for r in db.query(
+def active_counts(db: Handle) -> dict[int, int]:
+    return {r["campaign_id"]: r["n"] for r in store_of(db).query(
         "SELECT campaign_id, count(*) AS n FROM campaign_targets WHERE status = 'active' GROUP BY campaign_id")}
 
 
@@ -327,7 +340,7 @@ class Controller:
     # -- lifecycle --
     async def start(self) -> None:
         if self.db is None:
-            self.db = AsyncDb(self.settings.database)
+            self.db = AsyncDb(self.settings)   # open_database: database_url picks the engine
         if self.placer is None:
             from .calls import CallPlacer
             self.placer = CallPlacer(self.settings, self.db, on_state=self._on_ami_state)
@@ -380,8 +393,8 @@ class Controller:
                 if once:
                     break
                 if until_idle and not self._busy():
-                    running = await self.db.call(lambda d: d.execute(
-                        "SELECT count(*) FROM campaigns WHERE state IN ('running', 'paused')").fetchone()[0])
+                    running = await self.db.call(lambda d: store_of(d).scalar(
+                        "SELECT count(*) FROM campaigns WHERE state IN ('running', 'paused')"))
                     if running == 0:
                         break
                 await asyncio.sleep(self.tick_s)
@@ -466,8 +479,8 @@ class Controller:
         self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, time.perf_counter() - started)
 
     def _fallback_for_refusal(self, db, campaign_id, borrower_id, reason, now):
-        campaign = _one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
-        borrower = _one(db, "SELECT * FROM borrowers WHERE id = ?", [borrower_id])
+        campaign = store_of(db).get("campaigns", campaign_id)
+        borrower = store_of(db).get("borrowers", borrower_id)
         return queue_fallback(db, campaign, borrower, "unreachable", now, self.lender, reason=reason)
 
     async def _run_attempt(self, dial: Dial, attempt_id: str, campaign: dict, *, trunks, caller_id: str) -> None:
@@ -509,8 +522,8 @@ class Controller:
             fix_orphan_targets(db, self.clock.now())
             return
         if row["state"] != "ended":
-            db["attempts"].update(attempt_id, {"state": "ended", "ended_at": iso(self.clock.now()),
-                                               "outcome": "failed", "disposition": "dialer-error"})
+            attempts_db.update(db, attempt_id, {"state": "ended", "ended_at": iso(self.clock.now()),
+                                                "outcome": "failed", "disposition": "dialer-error"})
             count_call("failed", "dialer-error")
             self.placer.release(attempt_id)
 
@@ -524,9 +537,9 @@ class Controller:
         # the dialog server writes its result as the call ends: give it a moment
         deadline = time.monotonic() + DIALOG_RESULT_WAIT_S
         while time.monotonic() < deadline:
-            state = await self.db.call(lambda d: _one(d, "SELECT a.outcome, g.attempt_id AS has_dialog, g.result "
+            state = await self.db.call(lambda d: _row(d, "SELECT a.outcome, g.attempt_id AS has_dialog, g.result "
                                                          "FROM attempts a LEFT JOIN dialogs g ON g.attempt_id = a.id "
-                                                         "WHERE a.id = ?", [attempt_id]))
+                                                         "WHERE a.id = :a", {"a": attempt_id}))
             if state is None or not (state["outcome"] == "answered" or state["has_dialog"]) or state["result"]:
                 break
             await asyncio.sleep(0.2)

@@ -9,6 +9,8 @@ escalation it is: the web app shows an escalation to that agent only (ivr/web/ag
 When the attempt ends and no agent ever answered, the escalation closes itself (outcome
 `no_agent`) and becomes a callback: the borrower is called again after NO_AGENT_CALLBACK_DELAY
 (the dialer's `answered-no-agent` rule schedules the campaign target at that time).
+
+Both functions work through the Store of the handle they are given, on SQLite or PostgreSQL.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from ..agents.credentials import name_from_interface
+from ..db.store import HasStore, Store, store_of
 
 log = logging.getLogger(__name__)
 NO_AGENT_CALLBACK_DELAY = dt.timedelta(minutes=30)
@@ -47,45 +50,46 @@ def agent_answer(event: dict) -> AgentAnswer | None:
     return AgentAnswer(attempt_id, agent, _h(event, "DestChannel"))
 
 
-def assign(db, answer: AgentAnswer, at: str) -> bool:
+def assign(db: Store | HasStore, answer: AgentAnswer, at: str) -> bool:
     """Give the attempt's open escalation to the agent whose phone answered. False when there is
     no such escalation, or it is closed, or another agent already has it (never taken away)."""
-    cur = db.execute("UPDATE escalations SET agent = ?, agent_channel = ?, assigned_at = ?, "
-                     "answered_at = coalesce(answered_at, ?) WHERE attempt_id = ? AND closed_at IS NULL "
-                     "AND (agent IS NULL OR agent = ?)",
-                     [answer.agent, answer.channel, at, at, answer.attempt_id, answer.agent])
-    if cur.rowcount != 1:
+    changed = store_of(db).execute(
+        "UPDATE escalations SET agent = :agent, agent_channel = :channel, assigned_at = :at, "
+        "answered_at = coalesce(answered_at, :at) WHERE attempt_id = :attempt AND closed_at IS NULL "
+        "AND (agent IS NULL OR agent = :agent)",
+        {"agent": answer.agent, "channel": answer.channel, "at": at, "attempt": answer.attempt_id})
+    if changed != 1:
         log.warning("attempt %s: AgentConnect from %s matched no open escalation", answer.attempt_id, answer.agent)
         return False
     log.info("attempt %s: escalation assigned to %s (%s)", answer.attempt_id, answer.agent, answer.channel)
     return True
 
 
-def close_unanswered(db, attempt_id: str, now: dt.datetime) -> dict | None:
+def close_unanswered(db: Store | HasStore, attempt_id: str, now: dt.datetime) -> dict | None:
     """The call is over: an escalation no agent answered closes itself and becomes a callback.
     Returns the callback row (None when there is nothing to close). Idempotent."""
-    rows = list(db.query("SELECT * FROM escalations WHERE attempt_id = ? AND agent IS NULL AND closed_at IS NULL",
-                         [attempt_id]))
-    if not rows:
+    store = store_of(db)
+    e = store.one("SELECT * FROM escalations WHERE attempt_id = :attempt AND agent IS NULL AND closed_at IS NULL "
+                  "ORDER BY id", {"attempt": attempt_id})
+    if e is None:
         return None
-    e = rows[0]
     stamp = now.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
     due = (now + NO_AGENT_CALLBACK_DELAY).astimezone(dt.timezone.utc).isoformat(timespec="minutes")
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        cur = db.execute("UPDATE escalations SET outcome = 'no_agent', closed_at = ? "
-                         "WHERE id = ? AND agent IS NULL AND closed_at IS NULL", [stamp, e["id"]])
-        if cur.rowcount != 1:
+    with store.transaction():
+        if store.execute("UPDATE escalations SET outcome = 'no_agent', closed_at = :at "
+                         "WHERE id = :id AND agent IS NULL AND closed_at IS NULL", {"at": stamp, "id": e["id"]}) != 1:
             return None
         # the dialog server's no-agent apology may have written the callback already (without a time)
-        existing = list(db.query("SELECT * FROM callbacks WHERE attempt_id = ? AND reason = 'no_agent'", [attempt_id]))
-        if existing:
-            db.execute("UPDATE callbacks SET due_at = coalesce(due_at, ?) WHERE id = ?", [due, existing[0]["id"]])
-            callback = {**existing[0], "due_at": existing[0]["due_at"] or due}
+        existing = store.one("SELECT * FROM callbacks WHERE attempt_id = :attempt AND reason = 'no_agent' ORDER BY id",
+                             {"attempt": attempt_id})
+        if existing is not None:
+            store.execute("UPDATE callbacks SET due_at = coalesce(due_at, :due) WHERE id = :id",
+                          {"due": due, "id": existing["id"]})
+            callback = {**existing, "due_at": existing["due_at"] or due}
         else:
             callback = {"attempt_id": attempt_id, "borrower_id": e["borrower_id"], "reason": "no_agent",
                         "due_at": due, "created_at": stamp}
-            callback["id"] = db["callbacks"].insert(callback).last_pk
+            callback["id"] = store.insert("callbacks", callback)
     log.info("attempt %s: no agent answered; escalation %s closed, callback due %s", attempt_id, e["id"],
              callback["due_at"])
     return callback

@@ -12,9 +12,14 @@ from . import nodes
 
 
 def cmd_list(args) -> int:
-    from ..db.connect import connect
+    from ..db.connect import open_database
+    from ..db.store import store_of
     s = config.load(config_file=getattr(args, "config", None))
-    rows = nodes.listing(connect(s.database))
+    db = open_database(s)
+    try:
+        rows = nodes.listing(db)
+    finally:
+        store_of(db).close()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, default=str))
         return 0

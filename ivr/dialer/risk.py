@@ -15,6 +15,8 @@ Score = sum of weights; level: high >= 5, medium >= 2, else low.
 Promises come from the `promises` table (0003_conversation.sql, written by the dialog server) and,
 for calls without a row there, from the answers' slots of calls whose dialog result is promise
 (promise_date / promise_amount, or date / amount on the plan step).
+
+Read through the Store of the handle given (`open_database`'s), on SQLite or PostgreSQL.
 """
 from __future__ import annotations
 
@@ -22,10 +24,11 @@ import dataclasses
 import datetime as dt
 import json
 
-from sqlite_utils import Database
+from ..db.store import HasStore, Store, store_of
 
 WEIGHTS = {"unreachable": 2, "false-info": 3, "refused": 2, "dispute": 1, "hardship": 1, "broken-promise": 3}
 LEVELS = ((5, "high"), (2, "medium"), (0, "low"))
+Database = Store | HasStore
 
 
 @dataclasses.dataclass
@@ -50,22 +53,22 @@ class Risk:
 def promises(db: Database, borrower_id: int) -> list[dict]:
     """The borrower's promises: rows of `promises` (0003, written by the dialog server), plus, for
     calls that have no such row, what the answers' slots say."""
+    store = store_of(db)
     out = []
     recorded = set()
-    if "promises" in db.table_names():
-        for r in db.query("SELECT * FROM promises WHERE borrower_id = ? ORDER BY created_at", [borrower_id]):
-            recorded.add(r["attempt_id"])
-            if r["promise_date"]:
-                out.append({"attempt_id": r["attempt_id"], "promise_date": r["promise_date"], "amount": r["amount"],
-                            "created_at": r["created_at"]})
-    rows = db.query("SELECT a.id, a.created_at, g.result FROM attempts a JOIN dialogs g ON g.attempt_id = a.id "
-                    "WHERE a.borrower_id = ? AND g.result IN ('promise', 'promise_unconfirmed') ORDER BY a.created_at",
-                    [borrower_id])
+    for r in store.query("SELECT * FROM promises WHERE borrower_id = :b ORDER BY created_at, id", {"b": borrower_id}):
+        recorded.add(r["attempt_id"])
+        if r["promise_date"]:
+            out.append({"attempt_id": r["attempt_id"], "promise_date": r["promise_date"], "amount": r["amount"],
+                        "created_at": r["created_at"]})
+    rows = store.query("SELECT a.id, a.created_at, g.result FROM attempts a JOIN dialogs g ON g.attempt_id = a.id "
+                       "WHERE a.borrower_id = :b AND g.result IN ('promise', 'promise_unconfirmed') "
+                       "ORDER BY a.created_at, a.id", {"b": borrower_id})
     for a in rows:
         if a["id"] in recorded:
             continue
         date = amount = None
-        for ans in db.query("SELECT * FROM answers WHERE attempt_id = ? ORDER BY seq", [a["id"]]):
+        for ans in store.query("SELECT * FROM answers WHERE attempt_id = :a ORDER BY seq", {"a": a["id"]}):
             slots = json.loads(ans["slots"] or "{}")
             date = slots.get("promise_date") or (slots.get("date") if ans["intent"] == "promise" else None) or date
             amount = slots.get("promise_amount") or (slots.get("amount") if ans["intent"] == "promise" else None) or amount
@@ -76,17 +79,19 @@ def promises(db: Database, borrower_id: int) -> list[dict]:
 
 def assess(db: Database, borrower_id: int, today: dt.date | None = None) -> Risk:
     today = today or dt.date.today()
+    store = store_of(db)
     reasons: list[Reason] = []
-    borrower = next(iter(db.query("SELECT * FROM borrowers WHERE id = ?", [borrower_id])), None)
+    borrower = store.get("borrowers", borrower_id)
     if borrower is None:
         raise KeyError(f"no borrower {borrower_id}")
 
-    own = list(db.query("SELECT * FROM contacts WHERE borrower_id = ? AND kind != 'third_party'", [borrower_id]))
+    b = {"b": borrower_id}
+    own = store.query("SELECT * FROM contacts WHERE borrower_id = :b AND kind != 'third_party' ORDER BY id", b)
     since = (today - dt.timedelta(days=14)).isoformat()
-    recent = list(db.query(
-        "SELECT a.* FROM attempts a LEFT JOIN contacts c ON c.id = a.contact_id WHERE a.borrower_id = ? "
-        "AND a.state = 'ended' AND a.created_at >= ? AND (c.kind IS NULL OR c.kind != 'third_party')",
-        [borrower_id, since]))
+    recent = store.query(
+        "SELECT a.* FROM attempts a LEFT JOIN contacts c ON c.id = a.contact_id WHERE a.borrower_id = :b "
+        "AND a.state = 'ended' AND a.created_at >= :since AND (c.kind IS NULL OR c.kind != 'third_party')",
+        {**b, "since": since})
     answered = [a for a in recent if a["answered_at"] or a["outcome"] == "answered"]
     if own and all(c["status"] in ("invalid", "removed") for c in own):
         reasons.append(Reason("unreachable", f"all {len(own)} own number(s) invalid", WEIGHTS["unreachable"]))
@@ -94,8 +99,8 @@ def assess(db: Database, borrower_id: int, today: dt.date | None = None) -> Risk
         reasons.append(Reason("unreachable", f"{len(recent)} unanswered attempts in 14 days, none answered",
                               WEIGHTS["unreachable"]))
 
-    results = list(db.query("SELECT g.result, a.id, a.created_at FROM dialogs g JOIN attempts a ON a.id = g.attempt_id "
-                            "WHERE a.borrower_id = ? ORDER BY a.created_at", [borrower_id]))
+    results = store.query("SELECT g.result, a.id, a.created_at FROM dialogs g JOIN attempts a ON a.id = g.attempt_id "
+                          "WHERE a.borrower_id = :b ORDER BY a.created_at, a.id", b)
     wrong = [c for c in own if c["status"] == "wrong_person"]
     false_info = [r for r in results if r["result"] in ("wrong_person", "id_mismatch")]
     if false_info or wrong:
@@ -108,7 +113,7 @@ def assess(db: Database, borrower_id: int, today: dt.date | None = None) -> Risk
             reasons.append(Reason(flag, f"{result} on {len(hits)} call(s), last {hits[-1]['created_at'][:10]}",
                                   WEIGHTS[flag]))
 
-    pays = list(db.query("SELECT * FROM payments WHERE borrower_id = ?", [borrower_id]))
+    pays = store.query("SELECT * FROM payments WHERE borrower_id = :b", b)
     broken = []
     for p in promises(db, borrower_id):
         try:
@@ -131,4 +136,4 @@ def assess(db: Database, borrower_id: int, today: dt.date | None = None) -> Risk
 
 
 def assess_all(db: Database, today: dt.date | None = None) -> list[Risk]:
-    return [assess(db, r["id"], today) for r in db.query("SELECT id FROM borrowers ORDER BY id")]
+    return [assess(db, r["id"], today) for r in store_of(db).query("SELECT id FROM borrowers ORDER BY id")]

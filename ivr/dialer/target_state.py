@@ -1,5 +1,6 @@
 """The lifecycle of a campaign target (one borrower in one campaign), in one place.
 
+    (none) --add--> pending (the campaign starts: its selection becomes targets)
     pending --claim--> active --settle--> pending (retry at next_at) | done (done_reason)
        |                  \\--release--> pending (never originated: the attempt is not counted)
        |--defer--> pending (next_at moved: calling hours, caps, holidays)
@@ -17,12 +18,30 @@ row waits for the first to commit and then finds the row moved (READ COMMITTED r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from ..db.store import HasStore, Store, store_of
 from .clock import iso
 
 PENDING, ACTIVE, DONE = "pending", "active", "done"
 Handle = Store | HasStore
+ADD_CHUNK = 1000     # borrower ids per INSERT: far below either engine's limit on parameters
+
+
+def add(db: Handle, campaign_id: int, borrower_ids: Sequence[int], next_at: str, now: dt.datetime) -> int:
+    """(none) -> pending at `next_at` for each borrower not yet a target of the campaign; a borrower
+    who already is one keeps its row as it is. Returns how many targets were added."""
+    store = store_of(db)
+    added = 0
+    with store.transaction():
+        for start in range(0, len(borrower_ids), ADD_CHUNK):
+            ids = [int(b) for b in borrower_ids[start:start + ADD_CHUNK]]
+            added += store.execute(
+                "INSERT INTO campaign_targets (campaign_id, borrower_id, status, next_at, updated_at) "
+                "SELECT :c, id, 'pending', :next_at, :now FROM borrowers WHERE id IN :ids "
+                "ON CONFLICT (campaign_id, borrower_id) DO NOTHING",
+                {"c": campaign_id, "next_at": next_at, "now": iso(now), "ids": ids})
+    return added
 
 
 def claim(db: Handle, campaign_id: int, borrower_id: int, attempt_id: str, now: dt.datetime) -> bool:

@@ -6,6 +6,8 @@ the calling-hours policy to see 10:00 Beijing (whatever the machine's hour) star
 entry instead. It is not installed with the package, takes no time argument, and, like the demo,
 shifts only the policy's "now" (`Controller(policy_shift=...)`); every stored time is real.
 
+Its database is the settings' (`IVR_DATABASE_URL` picks PostgreSQL, as for every process).
+
 `DIE_AT` in the environment makes it SIGKILL itself at a chosen moment, for the tests that kill the
 controller where it hurts most:
   before-originate  an attempt's row is written, its Originate not yet sent;
@@ -62,7 +64,8 @@ def main() -> int:
         arm(os.environ["DIE_AT"])
     ctl = Controller(settings, max_channels=8, tick_s=0.2, lender=settings.lender_name,
                      policy_shift=shift_to(ten_am_beijing()))
-    print(f"test dialer starting: db {settings.database}, policy time 10:00 Beijing", flush=True)
+    where = "PostgreSQL" if settings.database_url.startswith("postgres") else settings.database
+    print(f"test dialer starting: db {where}, policy time 10:00 Beijing", flush=True)
     asyncio.run(ctl.run(until_idle=True))
     return 0
 

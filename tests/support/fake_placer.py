@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from ivr.db import attempts as attempts_db
+from ivr.db.store import store_of
 from ivr.dialer.clock import iso
 
 
@@ -68,8 +69,9 @@ class FakePlacer:
             changes.setdefault("answered_at", row["created_at"])
         await self.db.call(attempts_db.update, attempt_id, changes)
         if result.get("dialog"):
-            await self.db.call(lambda d: d["dialogs"].insert({"attempt_id": attempt_id, "started_at": row["created_at"],
-                                                              "result": result["dialog"]}))
+            await self.db.call(lambda d: store_of(d).insert("dialogs", {"attempt_id": attempt_id,
+                                                                        "started_at": row["created_at"],
+                                                                        "result": result["dialog"]}))
         self.alive.discard(attempt_id)
         self._done[attempt_id].set()
 

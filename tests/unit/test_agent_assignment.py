@@ -1,7 +1,8 @@
 """Escalations assigned from the queue's AgentConnect event, and closed as a callback when no agent
 answered. The event streams are from real calls (tests/fixtures/ami/agent_answered.json and
 no_agent.json, recorded by tests/integration/test_agents.py) replayed through the dialer's own event
-consumer (CallPlacer._on_event), the same code that follows live calls."""
+consumer (CallPlacer._on_event), the same code that follows live calls. The database tests run on
+SQLite and on PostgreSQL (`engine_url`)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ivr.config import Settings
+from ivr.db.store import store_of
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller, escalations
 from ivr.dialer.calls import CallPlacer
@@ -26,16 +28,16 @@ def stream(name):
 
 def seed(adb, attempt_id, *, callback_by_dialog=False):
     d = adb.db
-    d["borrowers"].insert({"id": 1, "loan_id": "L1", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
+    store_of(d).insert("borrowers", {"loan_id": "L1", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
                            "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"})
-    d["contacts"].insert({"id": 1, "borrower_id": 1, "phone": "13900000009", "kind": "mobile", "created_at": "x"})
-    d["attempts"].insert({"id": attempt_id, "number": "13900000009", "locale": "zh-CN", "borrower_id": 1,
+    store_of(d).insert("contacts", {"borrower_id": 1, "phone": "13900000009", "kind": "mobile", "created_at": "x"})
+    store_of(d).insert("attempts", {"id": attempt_id, "number": "13900000009", "locale": "zh-CN", "borrower_id": 1,
                           "contact_id": 1, "state": "in_dialog", "created_at": "2026-12-01T02:00:00+00:00"})
-    d["dialogs"].insert({"attempt_id": attempt_id, "started_at": "2026-12-01T02:00:05+00:00", "result": "transferred"})
-    d["escalations"].insert({"attempt_id": attempt_id, "borrower_id": 1, "reason": "requested",
+    store_of(d).insert("dialogs", {"attempt_id": attempt_id, "started_at": "2026-12-01T02:00:05+00:00", "result": "transferred"})
+    store_of(d).insert("escalations", {"attempt_id": attempt_id, "borrower_id": 1, "reason": "requested",
                              "queued_at": "2026-12-01T02:00:20+00:00"})
     if callback_by_dialog:   # what the dialog server's no-agent apology writes (no time)
-        d["callbacks"].insert({"attempt_id": attempt_id, "borrower_id": 1, "reason": "no_agent",
+        store_of(d).insert("callbacks", {"attempt_id": attempt_id, "borrower_id": 1, "reason": "no_agent",
                                "created_at": "2026-12-01T02:00:40+00:00"})
 
 
@@ -50,7 +52,7 @@ def replay(adb, attempt_id, events):
 
 
 def escalation(adb):
-    return next(adb.db.query("SELECT * FROM escalations"))
+    return store_of(adb.db).one("SELECT * FROM escalations ORDER BY id")
 
 
 def test_only_agent_connect_names_who_answered():
@@ -65,33 +67,33 @@ def test_only_agent_connect_names_who_answered():
     assert escalations.agent_answer(other_queue) is None
 
 
-def test_answered_call_assigns_the_escalation_to_that_phone(tmp_path):
+def test_answered_call_assigns_the_escalation_to_that_phone(engine_url):
     aid, events = stream("agent_answered")
-    adb = AsyncDb(tmp_path / "t.db")
+    adb = AsyncDb(engine_url)
     seed(adb, aid)
     replay(adb, aid, events)
     e = escalation(adb)
     assert (e["agent"], e["agent_channel"]) == ("agent1", "PJSIP/huifang-agent1-00000001")
     assert e["assigned_at"] and e["answered_at"] and e["closed_at"] is None and e["outcome"] is None
-    assert not list(adb.db.query("SELECT * FROM callbacks"))
+    assert not list(store_of(adb.db).query("SELECT * FROM callbacks"))
     adb.close()
 
 
-def test_no_agent_closes_the_escalation_into_a_callback(tmp_path):
+def test_no_agent_closes_the_escalation_into_a_callback(engine_url):
     aid, events = stream("no_agent")
-    adb = AsyncDb(tmp_path / "t.db")
+    adb = AsyncDb(engine_url)
     seed(adb, aid, callback_by_dialog=True)
     before = dt.datetime.now(dt.timezone.utc)
     replay(adb, aid, events)
     e = escalation(adb)
     assert e["agent"] is None and e["outcome"] == "no_agent" and e["closed_at"]
-    [cb] = list(adb.db.query("SELECT * FROM callbacks"))       # the dialog server's row, now with a time
+    [cb] = list(store_of(adb.db).query("SELECT * FROM callbacks"))       # the dialog server's row, now with a time
     due = dt.datetime.fromisoformat(cb["due_at"])
     assert cb["reason"] == "no_agent" and dt.timedelta(minutes=29) < due - before < dt.timedelta(minutes=31)
     # the campaign: not "transferred and done" but a callback at that time
     cid = campaigns.create(adb.db, name="c", selection={"all": True}, max_attempts=3)
-    adb.db["attempts"].update(aid, {"campaign_id": cid, "state": "ended", "outcome": "answered"})
-    adb.db["campaign_targets"].insert({"campaign_id": cid, "borrower_id": 1, "status": "active", "attempts": 1,
+    store_of(adb.db).update("attempts", aid, {"campaign_id": cid, "state": "ended", "outcome": "answered"})
+    store_of(adb.db).insert("campaign_targets", {"campaign_id": cid, "borrower_id": 1, "status": "active", "attempts": 1,
                                        "next_at": "x", "last_attempt_id": aid, "updated_at": "x"})
     result = controller.finalize(adb.db, aid, dt.datetime.now(dt.timezone.utc))
     assert result["disposition"] == "answered-no-agent" and result["status"] == "pending"
@@ -99,17 +101,17 @@ def test_no_agent_closes_the_escalation_into_a_callback(tmp_path):
     adb.close()
 
 
-def test_close_is_idempotent_and_leaves_answered_escalations_alone(tmp_path):
+def test_close_is_idempotent_and_leaves_answered_escalations_alone(engine_url):
     aid, _ = stream("no_agent")
-    adb = AsyncDb(tmp_path / "t.db")
+    adb = AsyncDb(engine_url)
     seed(adb, aid)
     now = dt.datetime(2026, 12, 1, 2, 1, tzinfo=dt.timezone.utc)
     cb = escalations.close_unanswered(adb.db, aid, now)
     assert cb["due_at"] == "2026-12-01T02:31+00:00" and cb["reason"] == "no_agent"
     assert escalations.close_unanswered(adb.db, aid, now) is None
-    assert len(list(adb.db.query("SELECT * FROM callbacks"))) == 1
-    adb.db["attempts"].insert({"id": "other", "number": "1", "locale": "zh-CN", "state": "ended", "created_at": "x"})
-    adb.db["escalations"].insert({"attempt_id": "other", "reason": "dispute", "queued_at": "x", "agent": "agent2"})
+    assert len(list(store_of(adb.db).query("SELECT * FROM callbacks"))) == 1
+    store_of(adb.db).insert("attempts", {"id": "other", "number": "1", "locale": "zh-CN", "state": "ended", "created_at": "x"})
+    store_of(adb.db).insert("escalations", {"attempt_id": "other", "reason": "dispute", "queued_at": "x", "agent": "agent2"})
     assert escalations.close_unanswered(adb.db, "other", now) is None
     adb.close()
 
@@ -120,11 +122,12 @@ def test_close_is_idempotent_and_leaves_answered_escalations_alone(tmp_path):
     ("agent2", None, "agent2"),        # never taken away from the agent who has it
     (None, "2026-12-01T02:05", None),  # closed (stale): nobody gets it afterwards
 ])
-def test_assign_never_steals_or_reopens(tmp_path, existing, closed, expected):
+def test_assign_never_steals_or_reopens(engine_url, existing, closed, expected):
     aid, _ = stream("agent_answered")
-    adb = AsyncDb(tmp_path / "t.db")
+    adb = AsyncDb(engine_url)
     seed(adb, aid)
-    adb.db.execute("UPDATE escalations SET agent = ?, closed_at = ?", [existing, closed])
+    store_of(adb.db).execute("UPDATE escalations SET agent = :agent, closed_at = :closed",
+                             {"agent": existing, "closed": closed})
     ok = escalations.assign(adb.db, escalations.AgentAnswer(aid, "agent1", "PJSIP/huifang-agent1-1"), "t")
     assert ok == (expected == "agent1") and escalation(adb)["agent"] == expected
     adb.close()

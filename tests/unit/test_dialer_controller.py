@@ -1,5 +1,7 @@
 """The controller loop without Asterisk (a fake placer): commands, retries to a final state,
-fallback message, pacing, AMI down = no originate, and restart reconciliation."""
+fallback message, pacing, AMI down = no originate, and restart reconciliation. The tests that
+exercise the controller's SQL (finalize, close_lost, reconcile, orphan targets, commands) run on
+SQLite and on PostgreSQL (`engine_url`)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +10,7 @@ import datetime as dt
 
 from ivr.config import Settings
 from ivr.db import attempts as attempts_db
+from ivr.db.store import store_of
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller, nodes, target_state
 from ivr.dialer.clock import shift_to
@@ -23,14 +26,25 @@ OUTCOMES = {
 }
 
 
-def setup_db(path):
-    adb = AsyncDb(path)
-    d = adb.db
+# ivr/notify/outbox.py (the fallback message's queue) is not on the Store yet: on PostgreSQL the
+# campaign test leaves its fallback out until it is
+FALLBACK_ENGINES = ("sqlite",)
+
+
+def setup_db(where):
+    """An AsyncDb on `where` (an SQLite file or a database URL) with borrowers 1-4, one number each."""
+    adb = AsyncDb(where)
+    s = store_of(adb.db)
     for i, phone in enumerate(OUTCOMES, start=1):
-        d["borrowers"].insert({"id": i, "loan_id": f"L{i}", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
-                               "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"})
-        d["contacts"].insert({"borrower_id": i, "phone": phone, "kind": "mobile", "created_at": "x"})
+        assert s.insert("borrowers", {"loan_id": f"L{i}", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
+                                      "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": "x",
+                                      "updated_at": "x"}) == i
+        assert s.insert("contacts", {"borrower_id": i, "phone": phone, "kind": "mobile", "created_at": "x"}) == i
     return adb
+
+
+def engine(url):
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
 
 
 def scripted():
@@ -44,17 +58,18 @@ def scripted():
     return outcome_for
 
 
-def test_campaign_runs_to_final_states(tmp_path):
-    adb = setup_db(tmp_path / "t.db")
+def test_campaign_runs_to_final_states(engine_url):
+    adb = setup_db(engine_url)
+    fallback = engine(engine_url) in FALLBACK_ENGINES
     shift = shift_to(TEN_AM)
     cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
                            retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}},
-                           fallback={"channel": "sms"})
+                           fallback={"channel": "sms"} if fallback else None)
     campaigns.request(adb.db, cid, "start", "web:test")   # processed by the controller
     placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05)
     ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.05)
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
-    d = adb.db
+    d = store_of(adb.db)
     t = {r["borrower_id"]: (r["status"], r["done_reason"], r["attempts"]) for r in d.query("SELECT * FROM campaign_targets")}
     assert t == {1: ("done", "completed", 1), 2: ("done", "completed", 2), 3: ("done", "no-dialable-number", 1),
                  4: ("done", "exhausted", 3)}
@@ -69,9 +84,11 @@ def test_campaign_runs_to_final_states(tmp_path):
     times = [r["created_at"] for r in d.query("SELECT created_at FROM attempts WHERE number='13800000004' ORDER BY created_at")]
     gaps = [(dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds() for a, b in zip(times, times[1:])]
     assert all(g >= 1.0 for g in gaps), gaps
-    sms = list(d.query("SELECT borrower_id, to_address FROM outbox ORDER BY borrower_id"))
-    assert sms == [{"borrower_id": 4, "to_address": "13800000004"}]   # 3's only number is invalid: no SMS
-    assert next(d.query("SELECT result FROM commands"))["result"] == "ok: running"
+    sms = d.query("SELECT borrower_id, to_address FROM outbox ORDER BY borrower_id")
+    if fallback:
+        assert sms == [{"borrower_id": 4, "to_address": "13800000004"}]   # 3's only number is invalid: no SMS
+    assert d.scalar("SELECT result FROM commands") == "ok: running"
+    assert campaigns.status(adb.db, cid)["targets"] == {"done": 4}
     adb.close()
 
 
@@ -120,8 +137,8 @@ def test_pacing_calls_per_second(tmp_path):
     adb.close()
 
 
-def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
-    adb = setup_db(tmp_path / "t.db")
+def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(engine_url):
+    adb = setup_db(engine_url)
     d = adb.db
     shift = shift_to(TEN_AM)
     now = dt.datetime.now(dt.timezone.utc)
@@ -131,7 +148,7 @@ def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
     # what a killed controller left behind:
     for b, aid, state in ((1, "live-1", "in_dialog"), (2, "gone-2", "ringing")):
         target_state.claim(d, cid, b, aid, now)
-        d["attempts"].insert({"id": aid, "borrower_id": b, "contact_id": b, "campaign_id": cid,
+        store_of(d).insert("attempts", {"id": aid, "borrower_id": b, "contact_id": b, "campaign_id": cid,
                               "number": list(OUTCOMES)[b - 1], "locale": "zh-CN", "state": state,
                               "created_at": controller.iso(now), "originated_at": controller.iso(now)})
     target_state.claim(d, cid, 3, "never-placed-3", now)
@@ -148,10 +165,10 @@ def test_restart_adopts_live_calls_closes_gone_ones_reverts_unplaced(tmp_path):
         await asyncio.gather(*ctl._tasks)
         return ctl
     asyncio.run(go())
-    rows = {r["id"]: r for r in d.query("SELECT * FROM attempts")}
+    rows = {r["id"]: r for r in store_of(d).query("SELECT * FROM attempts")}
     assert rows["live-1"]["disposition"] == "answered-completed"
     assert rows["gone-2"]["disposition"] == "unknown-after-restart"
-    t = {r["borrower_id"]: r for r in d.query("SELECT * FROM campaign_targets")}
+    t = {r["borrower_id"]: r for r in store_of(d).query("SELECT * FROM campaign_targets")}
     # borrower 1 not called again (its call was followed), borrower 2 waits an hour, 3 was placed now once
     numbers = [n for _, n in placer.placed]
     assert "13800000001" not in numbers and "13800000002" not in numbers and numbers.count("13800000003") == 1
@@ -177,8 +194,8 @@ class ReconcileWhilePlacing(FakePlacer):
         return row["id"]
 
 
-def test_a_reconcile_while_an_attempt_is_being_placed_leaves_it_alone(tmp_path):
-    adb = setup_db(tmp_path / "t.db")
+def test_a_reconcile_while_an_attempt_is_being_placed_leaves_it_alone(engine_url):
+    adb = setup_db(engine_url)
     cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
                            retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}})
     campaigns.request(adb.db, cid, "start", "web:test")
@@ -188,8 +205,8 @@ def test_a_reconcile_while_an_attempt_is_being_placed_leaves_it_alone(tmp_path):
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 30))
     assert ctl.stats.reconciled_closed == 0
     d = adb.db
-    assert d.execute("SELECT count(*) FROM attempts WHERE disposition IN ('dialer-error', 'unknown-after-restart')"
-                     ).fetchone()[0] == 0
+    assert store_of(d).scalar("SELECT count(*) FROM attempts "
+                              "WHERE disposition IN ('dialer-error', 'unknown-after-restart')") == 0
     numbers = [n for _, n in placer.placed]
     assert numbers.count("13800000001") == 1 and numbers.count("13800000003") == 1
     adb.close()
@@ -208,11 +225,11 @@ def test_an_attempt_closed_before_its_originate_is_not_marked_dialing(tmp_path):
     adb.close()
 
 
-def test_calls_of_a_node_silent_for_longer_than_a_call_lasts_are_closed_by_another_controller(tmp_path):
+def test_calls_of_a_node_silent_for_longer_than_a_call_lasts_are_closed_by_another_controller(engine_url):
     """Node B's controller died with a call up; B is silent. Node A leaves the call alone while it
     may still be up on B's Asterisk, and closes it as lost (the target moves on) only after
     nodes.LOST_AFTER_S; A's own live call is never touched."""
-    adb = setup_db(tmp_path / "t.db")
+    adb = setup_db(engine_url)
     d = adb.db
     cid = campaigns.create(d, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
                            retry_policy={"unknown-after-restart": {"delay_s": 0}})
@@ -221,7 +238,8 @@ def test_calls_of_a_node_silent_for_longer_than_a_call_lasts_are_closed_by_anoth
     for node, beat_age in (("node-b", 120), ("node-a", 0)):
         nodes.beat(d, node, ami_host="127.0.0.1", ami_port=5038, capacity=10, controller=f"h:{node}",
                    started_at=now.isoformat(), ami_connected=True)
-        d.execute("UPDATE nodes SET beat_at = ? WHERE name = ?", [(now - dt.timedelta(seconds=beat_age)).isoformat(), node])
+        store_of(d).execute("UPDATE nodes SET beat_at = :at WHERE name = :node",
+                            {"at": (now - dt.timedelta(seconds=beat_age)).isoformat(), "node": node})
     for borrower, node in ((1, "node-b"), (2, "node-a")):
         aid = f"{node}-call"
         target_state.claim(d, cid, borrower, aid, now)
@@ -241,6 +259,6 @@ def test_calls_of_a_node_silent_for_longer_than_a_call_lasts_are_closed_by_anoth
     b, a = attempts_db.get(d, "node-b-call"), attempts_db.get(d, "node-a-call")
     assert (b["state"], b["disposition"]) == ("ended", "unknown-after-restart")
     assert a["state"] == "in_dialog"
-    t = {r["borrower_id"]: r["status"] for r in d.query("SELECT * FROM campaign_targets")}
+    t = {r["borrower_id"]: r["status"] for r in store_of(d).query("SELECT * FROM campaign_targets")}
     assert t[1] == "pending" and t[2] == "active"
     adb.close()

@@ -1,4 +1,5 @@
-"""Risk flags and levels, each with its reason; broken promises against imported payments."""
+"""Risk flags and levels, each with its reason; broken promises against imported payments.
+On SQLite and on PostgreSQL (`any_db`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,29 +7,29 @@ import json
 
 import pytest
 
-from ivr.db.connect import connect
+from ivr.db.store import store_of
 from ivr.dialer import risk
 
 TODAY = dt.date(2026, 12, 10)
 
 
 @pytest.fixture
-def db(tmp_path):
-    d = connect(tmp_path / "t.db")
-    d["borrowers"].insert({"id": 1, "loan_id": "L1", "name": "n", "amount_due": 3000, "locale": "zh-CN",
-                           "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"})
-    d["contacts"].insert({"id": 1, "borrower_id": 1, "phone": "13800000001", "kind": "mobile", "created_at": "x"})
-    return d
+def db(any_db, store):
+    assert store.insert("borrowers", {"loan_id": "L1", "name": "n", "amount_due": 3000, "locale": "zh-CN",
+                                      "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"}) == 1
+    assert store.insert("contacts", {"borrower_id": 1, "phone": "13800000001", "kind": "mobile",
+                                     "created_at": "x"}) == 1
+    return any_db
 
 
 def attempt(db, aid, outcome, when="2026-12-05T02:00:00.000+00:00", result=None, answers=()):
-    db["attempts"].insert({"id": aid, "borrower_id": 1, "contact_id": 1, "number": "13800000001", "locale": "zh-CN",
+    store_of(db).insert("attempts", {"id": aid, "borrower_id": 1, "contact_id": 1, "number": "13800000001", "locale": "zh-CN",
                            "state": "ended", "outcome": outcome, "created_at": when,
                            "answered_at": when if outcome == "answered" else None})
     if result:
-        db["dialogs"].insert({"attempt_id": aid, "started_at": when, "result": result})
+        store_of(db).insert("dialogs", {"attempt_id": aid, "started_at": when, "result": result})
     for i, (intent, slots) in enumerate(answers):
-        db["answers"].insert({"attempt_id": aid, "seq": i, "step": "plan", "node": "plan", "via": "keypad",
+        store_of(db).insert("answers", {"attempt_id": aid, "seq": i, "step": "plan", "node": "plan", "via": "keypad",
                               "intent": intent, "slots": json.dumps(slots)})
 
 
@@ -60,13 +61,13 @@ def test_broken_promise_from_answers_unless_paid(db):
     r = risk.assess(db, 1, TODAY)
     assert [x.flag for x in r.reasons] == ["broken-promise"] and "promised 2000 by 2026-12-05" in r.reasons[0].detail
     assert risk.assess(db, 1, dt.date(2026, 12, 6)).reasons == []       # within grace
-    db["payments"].insert({"borrower_id": 1, "paid_amount": 2000, "paid_at": "2026-12-04", "created_at": "x"})
+    store_of(db).insert("payments", {"borrower_id": 1, "paid_amount": 2000, "paid_at": "2026-12-04", "created_at": "x"})
     assert risk.assess(db, 1, TODAY).reasons == []
 
 
 def test_promises_table_is_used_when_present(db):
     attempt(db, "x", "answered", when="2026-12-01T01:00:00.000+00:00", result="promise")
-    db["promises"].insert({"attempt_id": "x", "borrower_id": 1, "promise_date": "2026-12-02", "amount": 500,
+    store_of(db).insert("promises", {"attempt_id": "x", "borrower_id": 1, "promise_date": "2026-12-02", "amount": 500,
                            "created_at": "2026-12-01T00:00:00"})
     r = risk.assess(db, 1, TODAY)
     assert [x.flag for x in r.reasons] == ["broken-promise"]

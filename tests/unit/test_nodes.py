@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from ivr.config import REPO_ROOT
-from ivr.db.connect import connect
+from ivr.db.migrate import sqlite_path
 from ivr.db.store import store_of
 from ivr.dialer import nodes
 
@@ -49,13 +49,15 @@ def test_a_new_controller_on_a_node_restarts_its_clock_and_clears_a_stop(any_db)
     assert row["started_at"] == "2026-12-03T09:00:00+00:00"
 
 
-def test_ivr_node_list(tmp_path):
-    path = tmp_path / "n.db"
-    env = {"IVR_DB_PATH": str(path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+def test_ivr_node_list(tmp_path, engine_url, any_db):
+    """On SQLite through the db_path setting, on PostgreSQL through database_url."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IVR_CACHE_DIR": str(tmp_path / "cache")}
+    path = sqlite_path(engine_url)
+    env.update({"IVR_DB_PATH": str(path)} if path is not None else {"IVR_DATABASE_URL": engine_url})
     run = subprocess.run([sys.executable, "-m", "ivr.cli", "node", "list"], cwd=REPO_ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "no node has registered yet" in run.stdout, run.stderr
-    beat(connect(path), "node-7", at=dt.datetime.now(dt.timezone.utc))
+    beat(any_db, "node-7", at=dt.datetime.now(dt.timezone.utc))
     run = subprocess.run([sys.executable, "-m", "ivr.cli", "node", "list", "--json"], cwd=REPO_ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     [row] = json.loads(run.stdout)

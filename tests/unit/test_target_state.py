@@ -95,6 +95,22 @@ def test_a_settled_target_is_pending_or_done(db):
                             disposition="x", now=NOW)
 
 
+def test_add_creates_pending_targets_once_and_leaves_existing_ones_alone(db, store, monkeypatch):
+    monkeypatch.setattr(target_state, "ADD_CHUNK", 2)     # several statements in one transaction
+    target_state.claim(db, 1, 7, "a1", NOW)
+    for b in (8, 9, 10):
+        store.insert("borrowers", {"loan_id": f"L{b}", "name": "b", "created_at": T0, "updated_at": T0})
+    ids = [r["id"] for r in store.query("SELECT id FROM borrowers WHERE id != 7 ORDER BY id")]
+    assert target_state.add(db, 1, [7, *ids], "2026-12-04T00:00:00.000+00:00", NOW) == 3
+    assert target_state.add(db, 1, [7, *ids], "2026-12-05T00:00:00.000+00:00", NOW) == 0
+    assert row(db)[:3] == ("active", 1, 1), "a target already there is not reset by a second add"
+    added = store.query("SELECT borrower_id, status, next_at, attempts FROM campaign_targets "
+                        "WHERE borrower_id != 7 ORDER BY borrower_id")
+    assert added == [{"borrower_id": b, "status": "pending", "next_at": "2026-12-04T00:00:00.000+00:00",
+                      "attempts": 0} for b in ids]
+    assert target_state.add(db, 1, [], T0, NOW) == 0
+
+
 # ---- two controllers, one PostgreSQL ----------------------------------------------------------------
 def _waiting_on_a_lock(store):
     return store.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
