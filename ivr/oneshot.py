@@ -43,7 +43,7 @@ def may_call(db: Store | HasStore, borrower_id: int, locale: str, now: dt.dateti
 async def call_once(settings: Settings, *, number: str, locale: str | None, name: str, id_last4: str,
                     amount: int, due_date: str | None, timeout: float = 180) -> dict:
     locale = locale or settings.default_locale
-    db = AsyncDb(settings.database)
+    db = AsyncDb(settings)
     due = due_date or (dt.date.today() + dt.timedelta(days=5)).isoformat()
     zone = LOCALES.get(locale, ("", "Asia/Shanghai"))[1]
     borrower_id, contact_id = await db.call(lambda d: attempts_db.ensure_borrower(

@@ -43,7 +43,7 @@ def host_path(settings, path: str) -> Path:
 def from_library(settings, samples) -> announcements.Match | None:
     """The lender's labelled recordings (a match labelled "not an announcement" is an answer too)."""
     try:
-        found = announcement_library.current(settings.database).match(samples)
+        found = announcement_library.current(settings).match(samples)
     except Exception:
         log.exception("announcement library unavailable")
         return None

@@ -51,8 +51,5 @@ def test_cluster_list_label_import(setup, tmp_path, capsys, request):
     assert run(toml, "import", str(mp3), "--label", "busy") == 1 and "8 kHz mono" in capsys.readouterr().err
     assert run(toml, "import", str(tmp_path / "missing.wav"), "--label", "busy") == 1
 
-    if store_of(db).dialect == "postgresql":   # strict: remove this once ivr/web/audit.py is ported
-        request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True,
-                                              reason="the label's audit row: audit.log (ivr/web) is not on the Store yet"))
     assert run(toml, "label", str(cluster["id"]), "busy") == 0
     assert lib.current(s).match(line(recording(BUSY), law="alaw", seed=2)).reason == "busy"
