@@ -26,11 +26,6 @@ OUTCOMES = {
 }
 
 
-# ivr/notify/outbox.py (the fallback message's queue) is not on the Store yet: on PostgreSQL the
-# campaign test leaves its fallback out until it is
-FALLBACK_ENGINES = ("sqlite",)
-
-
 def setup_db(where):
     """An AsyncDb on `where` (an SQLite file or a database URL) with borrowers 1-4, one number each."""
     adb = AsyncDb(where)
@@ -60,11 +55,10 @@ def scripted():
 
 def test_campaign_runs_to_final_states(engine_url):
     adb = setup_db(engine_url)
-    fallback = engine(engine_url) in FALLBACK_ENGINES
     shift = shift_to(TEN_AM)
     cid = campaigns.create(adb.db, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
                            retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}},
-                           fallback={"channel": "sms"} if fallback else None)
+                           fallback={"channel": "sms"})
     campaigns.request(adb.db, cid, "start", "web:test")   # processed by the controller
     placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05)
     ctl = controller.Controller(Settings(), policy_shift=shift, placer=placer, db=adb, tick_s=0.05)
@@ -85,8 +79,7 @@ def test_campaign_runs_to_final_states(engine_url):
     gaps = [(dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds() for a, b in zip(times, times[1:])]
     assert all(g >= 1.0 for g in gaps), gaps
     sms = d.query("SELECT borrower_id, to_address FROM outbox ORDER BY borrower_id")
-    if fallback:
-        assert sms == [{"borrower_id": 4, "to_address": "13800000004"}]   # 3's only number is invalid: no SMS
+    assert sms == [{"borrower_id": 4, "to_address": "13800000004"}]   # 3's only number is invalid: no SMS
     assert d.scalar("SELECT result FROM commands") == "ok: running"
     assert campaigns.status(adb.db, cid)["targets"] == {"done": 4}
     adb.close()
