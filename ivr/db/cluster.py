@@ -68,6 +68,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _blocking_ancestor(directory: Path, uid: int) -> Path | None:
+    """The first directory from / down to `directory` that user `uid` (not in its group) cannot enter."""
+    for d in [*reversed(directory.parents), directory]:
+        st = d.stat()
+        if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
+            return d
+    return None
+
+
 def _setting_lines(settings: Mapping[str, str]) -> str:
     for key, value in settings.items():
         if not key.replace("_", "").isalnum() or "\n" in value:
@@ -104,6 +113,12 @@ class PostgresCluster:
             except KeyError:
                 shutil.rmtree(root, ignore_errors=True)
                 raise PostgresUnavailable("running as root and there is no `postgres` user to run initdb as") from None
+            blocked = _blocking_ancestor(root.parent, pg.pw_uid)
+            if blocked is not None:
+                shutil.rmtree(root, ignore_errors=True)
+                raise PostgresUnavailable(f"{blocked} (mode {blocked.stat().st_mode & 0o777:o}) cannot be entered by "
+                                          f"the postgres user the server runs as: start the cluster under a "
+                                          f"directory every user may traverse")
             os.chown(root, pg.pw_uid, pg.pw_gid)
             as_user = ["runuser", "-u", "postgres", "--"]
         cluster = cls(root, _free_port(), bin_dir, as_user)
