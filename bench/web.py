@@ -54,12 +54,11 @@ def add_users_and_token(store: Store) -> str:
 
 
 def error_of(exc: BaseException) -> str:
-    """The exception, one line, with the innermost place in ivr/ (outside the Store) it came from."""
+    """The exception, one line, with the two innermost places in ivr/ (outside the Store) it came from."""
     text = " ".join(str(exc).split())
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if "/ivr/" in frame.filename and not frame.filename.endswith("/ivr/db/store.py"):
-            where = f" [{frame.filename.split('/ivr/')[-1]}:{frame.lineno} {frame.name}]"
+    frames = [f"{f.filename.split('/ivr/')[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)
+              if "/ivr/" in f.filename and not f.filename.endswith("/ivr/db/store.py")]
+    where = f" [{' < '.join(reversed(frames[-2:]))}]" if frames else ""
     return f"{type(exc).__name__}: {text[:200]}{where}"
 
 
