@@ -76,6 +76,8 @@ def _migrated(url: str) -> str:
         migrate.upgrade(url)
     except ValueError as exc:
         raise SystemExit(f"--database: {exc}") from None
+    except migrate.MigrationError as exc:
+        raise SystemExit(f"--database: {str(exc).strip().splitlines()[0]}") from None
     return url
 
 
