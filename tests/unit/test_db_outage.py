@@ -4,7 +4,6 @@ is shared with other tests and must not go down under them)."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import threading
 import time
 
@@ -26,11 +25,6 @@ def cluster():
     c.stop()
 
 
-def _pg_ctl(cluster: PostgresCluster, *args: str) -> None:
-    subprocess.run([*cluster._as_user, str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.data),
-                    "-l", str(cluster.root / "server.log"), "-w", *args], check=True, capture_output=True)
-
-
 @pytest.fixture
 def url(cluster):
     name = cluster.create_database()
@@ -41,7 +35,7 @@ def url(cluster):
 
 def test_work_waits_for_a_restarted_server_and_is_done_once(cluster, url):
     holder = {"store": open_store(url)}
-    _pg_ctl(cluster, "-m", "fast", "stop")   # the Store's connection dies with the server
+    cluster.halt()   # the Store's connection dies with the server
     tries = []
 
     def work():
@@ -56,7 +50,7 @@ def test_work_waits_for_a_restarted_server_and_is_done_once(cluster, url):
     t.start()
     time.sleep(2.0)
     assert t.is_alive() and len(tries) == 1      # waiting for the server, not running the work on a dead one
-    _pg_ctl(cluster, "start")
+    cluster.resume()
     t.join(timeout=30)
     assert not t.is_alive() and "r" in done
     assert holder["store"].scalar("SELECT count(*) FROM nodes") == 1
@@ -122,7 +116,7 @@ def test_async_db_calls_wait_for_the_server_and_close_gives_up(cluster, url):
     from ivr.db.store import store_of
     from ivr.db.writer import AsyncDb
     adb = AsyncDb(url)
-    _pg_ctl(cluster, "-m", "fast", "stop")
+    cluster.halt()
     result = {}
 
     def write():
@@ -131,12 +125,12 @@ def test_async_db_calls_wait_for_the_server_and_close_gives_up(cluster, url):
     t.start()
     time.sleep(1.5)
     assert t.is_alive()
-    _pg_ctl(cluster, "start")
+    cluster.resume()
     t.join(timeout=30)
     assert result == {"ok": "n1"}
     assert asyncio.run(adb.call(lambda d: store_of(d).scalar("SELECT count(*) FROM nodes"))) == 1
 
-    _pg_ctl(cluster, "-m", "fast", "stop")
+    cluster.halt()
     failed = {}
 
     def stuck():
@@ -149,5 +143,5 @@ def test_async_db_calls_wait_for_the_server_and_close_gives_up(cluster, url):
     time.sleep(1.0)
     adb.close()                     # a process stopping: the waiting call gives up with the error
     t.join(timeout=30)
-    _pg_ctl(cluster, "start")
+    cluster.resume()
     assert not t.is_alive() and outage.connection_lost(failed["exc"])
