@@ -133,7 +133,7 @@ def cmd_demo(args) -> int:
     if not 1 <= args.nodes <= MAX_NODES:
         raise SystemExit(f"ivr demo: --nodes is between 1 and {MAX_NODES}, not {args.nodes}")
     return run_demo(_settings(args), personas=args.personas, out=args.out, keep=args.keep, serve=not args.no_serve,
-                    nodes=args.nodes)
+                    nodes=args.nodes, postgres=args.postgres)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-serve", action="store_true", help="exit after the summary instead of serving the dashboard")
     p.add_argument("--nodes", type=int, default=1,
                    help="telephony nodes (Asterisk + dialog server + controller each) sharing the database")
+    p.add_argument("--postgres", action="store_true",
+                   help="share a PostgreSQL started in the output directory (Debian's postgresql) instead of SQLite")
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("sim", help="simulated phones: `ivr sim borrower --personas F ...`, `ivr sim agent ...`",

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from .config import REPO_ROOT, Settings
 from .db import attempts as attempts_db
+from .db.migrate import shown
 from .db.store import store_of
 from .db.writer import AsyncDb
 from .demo_report import print_table, summarize
@@ -148,15 +149,28 @@ async def run_campaign(settings: Settings, csv_path: Path, ops=None, nodes: list
     return rows
 
 
-def with_own_database(settings: Settings, out_dir: Path) -> Settings:
-    """The demo's settings: its own SQLite file in `out_dir`, whatever `database_url` says (the stack's
-    child processes get the same through `settings.to_env()`)."""
-    return settings.replace(db_path=str(out_dir / "huifang.db"), database_url="")
+def with_own_database(settings: Settings, out_dir: Path, database_url: str = "") -> Settings:
+    """The demo's settings: its own database — the SQLite file in `out_dir`, or the PostgreSQL the demo
+    started there (`database_url`) —, whatever `database_url` said (the stack's child processes get the
+    same through `settings.to_env()`)."""
+    return settings.replace(db_path=str(out_dir / "huifang.db"), database_url=database_url)
+
+
+def start_postgres(out_dir: Path):
+    """`ivr demo --postgres`: a PostgreSQL cluster of the demo's own in a directory under `out_dir` (127.0.0.1, a
+    free port), with one database; -> (cluster, its URL). The cluster is removed when the demo ends."""
+    from .db.cluster import LIKE_SQLITE_WAL, PostgresCluster
+    cluster = PostgresCluster.start(out_dir, settings=LIKE_SQLITE_WAL)
+    try:
+        return cluster, cluster.url(cluster.create_database("demo_"))
+    except BaseException:
+        cluster.stop()
+        raise
 
 
 def run_demo(settings: Settings, *, personas: str | None = None, out: str | None = None, keep: bool = False,
-             serve: bool = True, nodes: int = 1) -> int:
-    from .multinode import NodeStacks, spread
+             serve: bool = True, nodes: int = 1, postgres: bool = False) -> int:
+    from .multinode import spread
     if settings.instance == "default":
         settings = settings.replace(instance="demo")
     spread(settings, nodes)  # an impossible layout of nodes is refused before anything is installed
@@ -168,7 +182,22 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
     print(f"Huifang demo: {len(parsed)} simulated borrowers, output in {out_dir}")
     print("installing what is missing (Asterisk rootfs, prompt audio)...", flush=True)
     ensure_installed(settings)
-    settings = with_own_database(settings, out_dir)
+    if not postgres:
+        return _demo_on(with_own_database(settings, out_dir), out_dir, nodes, personas_path, parsed, table,
+                        keep=keep, serve=serve)
+    pg_cluster, pg_url = start_postgres(out_dir)
+    print(f"PostgreSQL up on 127.0.0.1:{pg_cluster.port} ({pg_cluster.root})", flush=True)
+    try:
+        return _demo_on(with_own_database(settings, out_dir, pg_url), out_dir, nodes, personas_path, parsed, table,
+                        keep=keep, serve=serve)
+    finally:
+        pg_cluster.stop()
+
+
+def _demo_on(settings: Settings, out_dir: Path, nodes: int, personas_path: Path, parsed: dict, table: dict, *,
+             keep: bool, serve: bool) -> int:
+    """The demo on its database (`with_own_database`): the stack, the campaign, the summary."""
+    from .multinode import NodeStacks, spread
     node_settings = spread(settings, nodes) if nodes > 1 else [settings]
     settings = node_settings[0]
     stack = NodeStacks(node_settings, out_dir, personas_path) if nodes > 1 else Stack(settings, out_dir, personas_path)
@@ -197,12 +226,12 @@ def run_demo(settings: Settings, *, personas: str | None = None, out: str | None
         print(f"campaign: importing {csv_path.name} and calling every borrower once...", flush=True)
         rows = asyncio.run(run_campaign(settings, csv_path, ops, nodes=node_settings))
         summary = summarize(rows, parsed)
-        summary["database"] = str(settings.database)
+        summary["database"] = shown(settings.database_url) if settings.database_url else str(settings.database)
         summary["phones_log"] = str(stack.calls_log)
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
         print()
         print_table(summary)
-        print(f"\nsummary: {out_dir / 'summary.json'}   database: {settings.database}")
+        print(f"\nsummary: {out_dir / 'summary.json'}   database: {summary['database']}")
         if not keep:
             stack.stop()
         if serve:
