@@ -27,6 +27,15 @@ SHARED_SESSION_RESULTS = {"persona_calls": "integration-persona-calls"}
 
 # minutes each real-stack group took alone (serial run, --durations, load ~3 on 2 cores); only the order matters
 REAL_STACK_MINUTES = {
+    "tests/integration/test_campaign_dialer.py": 6.0,
+    "tests/integration/test_no_pii_in_logs.py": 4.0,
+    "tests/browser/test_dashboard.py": 3.5,
+    "integration-persona-calls": 3.0,
+    "tests/integration/test_faults_infra.py": 3.0,
+    "tests/integration/test_external_pbx.py": 2.5,
+    "tests/integration/test_announcements.py": 2.0,
+    "tests/integration/test_metrics_demo.py": 2.0,
+    "tests/integration/test_agents.py": 1.5,
 }
 UNLISTED_MINUTES = 1.0
 
