@@ -52,8 +52,9 @@ def group_of(item: pytest.Item) -> str | None:
 
 
 def distributes(config: pytest.Config) -> bool:
-    """True in an xdist worker (or controller) running with --dist loadgroup."""
-    return getattr(config.option, "dist", "no") == "loadgroup"
+    """True in the xdist controller and its workers under --dist loadgroup (a worker's own `dist` is
+    "no"; xdist leaves `loadgroup` set there instead)."""
+    return getattr(config.option, "dist", "no") == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
 
 
 def configure(config: pytest.Config) -> None:

@@ -61,3 +61,11 @@ def test_every_listed_group_names_a_module_that_exists_or_the_persona_group():
     from ivr.config import REPO_ROOT
     for group in distribution.REAL_STACK_MINUTES:
         assert group in distribution.SHARED_SESSION_RESULTS.values() or (REPO_ROOT / group).is_file(), group
+
+
+def test_the_controller_and_its_workers_both_count_as_distributing():
+    from types import SimpleNamespace as NS
+    assert distribution.distributes(NS(option=NS(dist="loadgroup")))                 # the controller
+    assert distribution.distributes(NS(option=NS(dist="no", loadgroup=True)))        # a worker
+    assert not distribution.distributes(NS(option=NS(dist="no", loadgroup=False)))   # -n 2 --dist load
+    assert not distribution.distributes(NS(option=NS(dist="no")))                    # no xdist
