@@ -49,7 +49,7 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker appends each item's group to its node id
 def pytest_collection_modifyitems(config, items):
     if distribution.distributes(config):
-        distribution.assign_groups(items)
+        distribution.assign_groups(items, in_worker=bool(getattr(config.option, "loadgroup", False)))
 
 
 # how long a call waits for a block when every one is taken (another run frees one at a module's end)

@@ -62,15 +62,30 @@ def configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False  # keep the order `assign_groups` chose
 
 
-def assign_groups(items: list[pytest.Item]) -> None:
+def _rename(item: pytest.Item, nodeid: str) -> None:
+    if hasattr(item, "_id"):  # pytest >= 9.2
+        from _pytest.nodeid import coerce_node_id
+        item._id = coerce_node_id(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
+def assign_groups(items: list[pytest.Item], *, in_worker: bool = False) -> None:
     """Mark every grouped item with `xdist_group` and move real-stack groups to the front, longest
-    first (a stable sort: the tests of a group keep their order, ungrouped tests keep theirs)."""
+    first (a stable sort: the tests of a group keep their order, ungrouped tests keep theirs).
+
+    In a worker the group also goes into the node id as `<id>@<group>`, which is what the controller
+    groups by. xdist 3.8's worker does that by setting `item._nodeid`, which pytest 9.2 no longer reads
+    (a node's id is `item._id` now): with it alone `--dist loadgroup` silently acts as `--dist load`
+    (seen: one module's tests split over two workers)."""
     groups = {}
     for item in items:
         group = group_of(item)
         if group is not None:
-            groups[item.nodeid] = group
             item.add_marker(pytest.mark.xdist_group(group))
+            if in_worker and not item.nodeid.endswith("@" + group):
+                _rename(item, f"{item.nodeid}@{group}")
+            groups[item.nodeid] = group
 
     def cost(item: pytest.Item) -> float:
         group = groups.get(item.nodeid)

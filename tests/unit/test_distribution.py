@@ -69,3 +69,28 @@ def test_the_controller_and_its_workers_both_count_as_distributing():
     assert distribution.distributes(NS(option=NS(dist="no", loadgroup=True)))        # a worker
     assert not distribution.distributes(NS(option=NS(dist="no", loadgroup=False)))   # -n 2 --dist load
     assert not distribution.distributes(NS(option=NS(dist="no")))                    # no xdist
+
+
+def test_a_stack_modules_tests_really_meet_in_one_worker(tmp_path):
+    """End to end with the installed pytest and xdist (xdist 3.8 alone cannot group on pytest 9.2): two
+    workers, a module whose tests use `stack_settings` and a plain one; each test notes its worker."""
+    import os
+    import subprocess
+    import sys
+    from ivr.config import REPO_ROOT
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n"
+        "from tests.conftest import pytest_configure, pytest_collection_modifyitems  # noqa: F401\n"
+        "@pytest.fixture\ndef stack_settings():\n    return None\n")
+    for module, uses in (("stack", "stack_settings"), ("plain", "")):
+        (tmp_path / f"test_{module}.py").write_text("import os, time\n" + "".join(
+            f"def test_{i}({uses}):\n    time.sleep(0.2)\n"
+            f"    open({str(tmp_path / 'seen.txt')!r}, 'a').write('{module} ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+            for i in range(6)))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
+                          str(tmp_path)], cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = [line.split() for line in (tmp_path / "seen.txt").read_text().splitlines()]
+    assert len(seen) == 12
+    assert len({worker for module, worker in seen if module == "stack"}) == 1, seen
