@@ -4,10 +4,14 @@
 demo: setup
 	.venv/bin/ivr demo
 
+# pytest-xdist, one worker per core: real calls wait on the clock, so two stacks calling at once halve
+# the wall time; tests/support/distribution.py keeps each real stack's tests on one worker
+TEST_WORKERS ?= auto
+
 test: setup
 	.venv/bin/ruff check ivr tests bench app.py
 	.venv/bin/mypy --strict ivr/ami ivr/db
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 setup:
 	./scripts/setup.sh

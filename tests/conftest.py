@@ -24,6 +24,9 @@ database in it (a SQLAlchemy URL for psycopg 3), dropped afterwards.
 
 `engine_url`, `any_db` and `store` run a test once per engine (ids `sqlite`, `postgresql`), on a
 migrated empty database: `any_db` is the handle components get, `store` its `ivr.db.store.Store`.
+
+Under `make test` the suite runs on pytest-xdist workers; which tests must share a worker, and the
+order groups are handed out in, is tests/support/distribution.py.
 """
 from __future__ import annotations
 
@@ -36,8 +39,18 @@ from ivr import config
 from ivr.db import migrate
 from ivr.db.connect import Database, connect
 from ivr.db.store import Store, open_store, store_of
-from tests.support import port_blocks
+from tests.support import distribution, port_blocks
 from tests.support.postgres import PostgresCluster
+
+def pytest_configure(config):
+    distribution.configure(config)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker appends each item's group to its node id
+def pytest_collection_modifyitems(config, items):
+    if distribution.distributes(config):
+        distribution.assign_groups(items, in_worker=bool(getattr(config.option, "loadgroup", False)))
+
 
 # how long a call waits for a block when every one is taken (another run frees one at a module's end)
 WAIT_FOR_BLOCK_S = 240.0

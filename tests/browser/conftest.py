@@ -4,6 +4,11 @@ live monitor; the web app is served by a real server on 127.0.0.1 against that d
 Debian's chromium is driven by playwright (no `playwright install`: executable_path).
 
 Screenshots of every main page go to tests/artifacts/screenshots/ (gitignored).
+
+The fixtures are module-scoped (the browser tests are one module, so they are still built once): Playwright's
+sync API keeps an event loop running in the main thread while it is open, and `asyncio.run` fails under
+it. Closed at the module's end, it lets other tests run after the browser tests in the same process, as
+they do on a pytest-xdist worker (tests/support/distribution.py).
 """
 from __future__ import annotations
 
@@ -36,14 +41,14 @@ def shot(page, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_settings(stack_settings):
     s = stack_settings("web", ring_timeout_s=8)
     ensure_installed(s)
     return s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(demo_settings):
     """The web app on 127.0.0.1 (a real threaded server), with one account per role."""
     app = create_app(demo_settings)  # applies the migrations to the fresh database
@@ -56,7 +61,7 @@ def server(demo_settings):
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
@@ -78,7 +83,7 @@ def new_page(browser, server, role: str, lang: str | None = None):
     return ctx, page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_calls(demo_settings, server, browser, tmp_path_factory):
     """Every persona called once through the real stack while a supervisor watches the live monitor
     (a screenshot of calls in progress); the stack is stopped afterwards: the pages need only the

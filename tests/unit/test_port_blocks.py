@@ -3,6 +3,7 @@ in one process or in two, a block where something else is bound is skipped, a de
 comes back, and one instance's ports all fit in one block. Fast: no Asterisk, ports above 62000."""
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -18,6 +19,16 @@ from tests.support import port_blocks
 
 SIZE = 100
 BASES = (62500, 62600, 62700)  # above every real block (<= 61999) and Linux's ephemeral range
+
+
+@pytest.fixture(autouse=True, scope="module")
+def these_ports_to_ourselves():
+    """Another run of this module at the same time (a second `make test`, or another xdist worker) would
+    see our binds in BASES and we theirs: take turns on them."""
+    port_blocks.LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    with open(port_blocks.LOCK_DIR / f"unit-test-{BASES[0]}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def reserve(lock_dir, **kwargs):

@@ -62,9 +62,9 @@ def test_a_small_xlsx_declaring_300k_rows_is_refused_in_under_a_second(app, tmp_
     data = declared_huge_xlsx()
     assert len(data) < 8 * 1024
     c = signed_in(app)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: parsing 300k rows costs seconds of it; other processes' load does not
     r = upload(app, data, "huge.xlsx", c)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert r.status_code == 400
     assert f"超过 {upload_caps.MAX_ROWS} 行" in r.get_data(as_text=True)   # the supervisor's language (zh-CN)
     assert elapsed < 1.0, elapsed
