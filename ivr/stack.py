@@ -46,7 +46,7 @@ class DialogProcess:
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         env = dict(os.environ)
         env.update(self.settings.to_env())
         env.update(self.env)

@@ -12,8 +12,8 @@ shared database, and the borrower phones answering whichever node calls (ivr/mul
   twice.
 
 The calling-hours policy sees real time shifted to 10:00 Beijing, in-process, as in the demo.
-Stored times are real. The database is handed to every process as node 1's settings say (SQLite
-here; a PostgreSQL URL in `database_url` works the same way).
+Stored times are real. The nodes share a PostgreSQL database (the deployment several boxes need):
+its URL is handed to every process of both nodes through node 1's settings (`database_url`).
 """
 from __future__ import annotations
 
@@ -63,8 +63,11 @@ KILLED_NUMBERS = numbered(KILLED, 4100)
 
 
 @pytest.fixture(scope="module")
-def two_nodes(stack_settings):
-    nodes = joined([stack_settings("nodes", ring_timeout_s=8), stack_settings("nodes", ring_timeout_s=8)])
+def two_nodes(stack_settings, postgres_cluster, postgres_migrated):
+    url = postgres_cluster.url(postgres_cluster.create_database(template=postgres_migrated))
+    nodes = joined([stack_settings("nodes", ring_timeout_s=8, database_url=url),
+                    stack_settings("nodes", ring_timeout_s=8)])
+    assert nodes[1].database_url == url
     out = nodes[0].database.parent
     ensure_installed(nodes[0])
     personas = {n: KINDS[k][0] for n, k in {**CAMPAIGN_NUMBERS, **KILLED_NUMBERS}.items()}
