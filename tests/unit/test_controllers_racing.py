@@ -1,4 +1,4 @@
-"""Two controllers (two telephony nodes) racing on one database: 200 borrowers in two overlapping campaigns, numbers shared
+"""Two controllers (two telephony nodes) racing on one database, SQLite and PostgreSQL: 200 borrowers in two overlapping campaigns, numbers shared
 between borrowers, simulated calls of random length. The placers' own log (every Originate, with
 the borrower's other live calls at that instant) is the witness: nobody is on two calls at once,
 no borrower gets more connected calls in a day than the cap, no number more unanswered attempts
@@ -17,6 +17,7 @@ import time
 import pytest
 
 from ivr.config import Settings
+from ivr.db.store import store_of
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller, nodes, scheduler
 from ivr.dialer.clock import shift_to
@@ -71,13 +72,13 @@ class WitnessPlacer(FakePlacer):
         await super()._end(attempt_id)
 
 
-def seed_db(path) -> AsyncDb:
-    adb = AsyncDb(path)
-    d = adb.db
-    d["borrowers"].insert_all([{"id": i + 1, "loan_id": f"R{i}", "name": "n", "amount_due": 100,
+def seed_db(where) -> AsyncDb:
+    adb = AsyncDb(where)
+    d = store_of(adb.db)
+    d.insert_all("borrowers", [{"id": i + 1, "loan_id": f"R{i}", "name": "n", "amount_due": 100,
                                 "due_date": "2026-12-05", "locale": "zh-CN", "timezone": "Asia/Shanghai",
                                 "created_at": "x", "updated_at": "x"} for i in range(BORROWERS)])
-    d["contacts"].insert_all([{"borrower_id": i + 1, "phone": number_of(i), "kind": "mobile", "created_at": "x"}
+    d.insert_all("contacts", [{"borrower_id": i + 1, "phone": number_of(i), "kind": "mobile", "created_at": "x"}
                               for i in range(BORROWERS)])
     return adb
 
@@ -96,13 +97,12 @@ def slow_ticks(monkeypatch):
     monkeypatch.setattr(scheduler, "tick", slow_tick)
 
 
-def test_two_controllers_never_break_a_cap_or_call_anyone_twice_at_once(tmp_path, slow_ticks):
+def test_two_controllers_never_break_a_cap_or_call_anyone_twice_at_once(engine_url, slow_ticks):
     seed = int(os.environ.get("IVR_RACE_SEED", time.time_ns() % 10_000))    # a new interleaving each run
     print(f"race seed {seed} (IVR_RACE_SEED)")
-    path = tmp_path / "race.db"
-    seed_db(path).close()
+    seed_db(engine_url).close()
     retry = {"no-answer": {"delay_s": 0}, "answered-hung-up-early": {"delay_s": 0}}
-    dbs = [AsyncDb(path), AsyncDb(path)]
+    dbs = [AsyncDb(engine_url), AsyncDb(engine_url)]
     every = campaigns.create(dbs[0].db, name="all", selection={"all": True}, max_attempts=10, max_cps=50,
                              max_concurrent=30, retry_policy=retry, policy={"unreachable_after_fails": 10})
     some = campaigns.create(dbs[0].db, name="first half", selection={"loan_ids": [f"R{i}" for i in range(100)]},
@@ -121,9 +121,9 @@ def test_two_controllers_never_break_a_cap_or_call_anyone_twice_at_once(tmp_path
     def settled(d) -> bool:
         """No call up and nobody due today: the rest waits for tomorrow (the caps)."""
         tomorrow = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
-        return d.execute("SELECT (SELECT count(*) FROM attempts WHERE state != 'ended') + (SELECT count(*) FROM "
-                         "campaign_targets WHERE status = 'active' OR (status = 'pending' AND next_at < ?))",
-                         [tomorrow]).fetchone()[0] == 0
+        return store_of(d).scalar(
+            "SELECT (SELECT count(*) FROM attempts WHERE state != 'ended') + (SELECT count(*) FROM "
+            "campaign_targets WHERE status = 'active' OR (status = 'pending' AND next_at < :t))", {"t": tomorrow}) == 0
 
     async def race():
         runs = [asyncio.ensure_future(c.run()) for c in ctls]
@@ -135,10 +135,10 @@ def test_two_controllers_never_break_a_cap_or_call_anyone_twice_at_once(tmp_path
             c._stopping = True
         await asyncio.wait_for(asyncio.gather(*runs), 20)
     asyncio.run(race())
-    d = dbs[0].db
+    d = store_of(dbs[0].db)
     assert witness.overlaps == []
     assert all(c.stats.placed > 50 for c in ctls), [c.stats.placed for c in ctls]   # both really raced
-    rows = list(d.query("SELECT * FROM attempts"))
+    rows = d.query("SELECT * FROM attempts")
     assert sorted(a for a, _, _ in witness.placed) == sorted(r["id"] for r in rows)
     assert all(r["state"] == "ended" and r["disposition"] for r in rows)
     assert not [r for r in rows if r["disposition"] in ("unknown-after-restart", "dialer-error")]
