@@ -217,17 +217,24 @@ def request(db: Handle, campaign_id: int, command: str, requested_by: str | None
 
 def process_commands(db: Handle, now: dt.datetime | None = None,
                      calendar: holidays.HolidayCalendar | None = None) -> list[dict]:
-    """Apply every unprocessed command in order; each gets processed_at and result (ok / reason)."""
+    """Apply every unprocessed command in order; each gets processed_at and result (ok / reason).
+    Several controllers share the queue: each command is taken (processed_at set where it is still
+    NULL) in the transaction that applies it, so exactly one controller applies it and its result is
+    never overwritten by another's attempt at the same command."""
     now = now or dt.datetime.now(dt.timezone.utc)
     store = store_of(db)
     done = []
     for cmd in store.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id"):
-        try:
-            state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now, calendar=calendar)
-            result = f"ok: {state}"
-        except CampaignError as exc:
-            result = f"refused: {exc}"
-        store.update("commands", cmd["id"], {"processed_at": iso(now), "result": result})
+        with store.transaction():
+            if store.execute("UPDATE commands SET processed_at = :at WHERE id = :id AND processed_at IS NULL",
+                             {"at": iso(now), "id": cmd["id"]}) != 1:
+                continue        # another controller took it since we read the queue
+            try:
+                state = apply_command(db, cmd["campaign_id"], cmd["command"], now=now, calendar=calendar)
+                result = f"ok: {state}"
+            except CampaignError as exc:
+                result = f"refused: {exc}"
+            store.update("commands", cmd["id"], {"result": result})
         done.append({**cmd, "result": result})
     return done
 

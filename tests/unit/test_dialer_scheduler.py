@@ -62,6 +62,26 @@ def test_state_machine_and_commands(db):
         campaigns.create(db, name="x", selection={"all": True}, policy={"window_start": "23:00"})
 
 
+def test_a_command_two_controllers_read_is_applied_once_and_its_result_kept(db, engine_url, monkeypatch):
+    """Two controllers share the command queue: the second read it before the first applied it. It
+    must not apply it again (a second "pause" is refused) and overwrite the first's result."""
+    from ivr.db.connect import open_database
+    cid = running(db)
+    campaigns.request(db, cid, "pause", "web:alice", now=NOW)
+    other = open_database(engine_url, migrate=False)
+    try:
+        stale = store_of(other).query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id")
+        assert [d["result"] for d in campaigns.process_commands(db, NOW)] == ["ok: paused"]
+        read = store_of(other).query
+        monkeypatch.setattr(store_of(other), "query",
+                            lambda sql, params=None: stale if "FROM commands" in sql else read(sql, params))
+        assert campaigns.process_commands(other, NOW) == []
+    finally:
+        store_of(other).close()
+    assert store_of(db).scalar("SELECT result FROM commands") == "ok: paused"
+    assert campaigns.get(db, cid)["state"] == "paused"
+
+
 def test_selection_by_due_range_and_finish(db):
     cid = running(db, selection={"due_from": "2026-12-02", "due_to": "2026-12-03"})
     assert sorted(r["borrower_id"] for r in store_of(db).query("SELECT borrower_id FROM campaign_targets")) == [2, 3]
