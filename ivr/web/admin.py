@@ -14,7 +14,7 @@ from ..db.clock import now_iso
 from ..db.store import HasStore, Store, store_of
 from . import audit, get_db, i18n, params, security, sessions
 from .api import encode_cursor
-from .common import by_id, one
+from .common import by_id
 from .i18n import translate as t
 
 bp = Blueprint("admin", __name__)
@@ -40,7 +40,7 @@ def users(sip: dict | None = None):
 def _phone(db, user_id: int, name: str | None) -> dict | None:
     """Tie the account to the agent phone `name`; a phone that does not exist yet is created and its
     credentials returned (shown once on the page, never stored). Raises CredentialError."""
-    current = one(db, "SELECT agent_ext FROM users WHERE id = :id", {"id": user_id})
+    current = store_of(db).one("SELECT agent_ext FROM users WHERE id = :id", {"id": user_id})
     if name == (current or {}).get("agent_ext"):
         return None
     if name is None or agent_endpoints.get(db, name) is not None:

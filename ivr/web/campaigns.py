@@ -18,7 +18,7 @@ from ..dialer import caller_id as caller_ids
 from ..dialer import campaigns as campaigns_mod
 from ..dialer import heartbeat, importer, limits
 from . import audit, campaign_settings, get_db, import_messages, params, security
-from .common import OPEN_STATES, by_id, indexed_by, loads, local, one, tz
+from .common import OPEN_STATES, by_id, indexed_by, loads, local, tz
 from .i18n import label
 from .i18n import translate as t
 
@@ -169,8 +169,8 @@ def new():
             selection = {"batch_id": report.batch_id}
         elif source == "batch":
             batch_id = params.integer(request.form, "batch_id")
-            if batch_id is None or one(db, "SELECT id FROM import_batches WHERE id = :id AND kind = 'borrowers'",
-                                       {"id": batch_id}) is None:
+            if batch_id is None or store_of(db).one(
+                    "SELECT id FROM import_batches WHERE id = :id AND kind = 'borrowers'", {"id": batch_id}) is None:
                 raise campaigns_mod.CampaignError(t("campaign.bad_batch"))
             selection = {"batch_id": batch_id}
         elif source == "due":

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g
@@ -130,12 +128,3 @@ def by_id(db: Store | HasStore, table: str, row_id: int) -> dict | None:
     id past 2**31 - 1 (PostgreSQL's SERIAL) is then an error, not "no such row"; this plain SQL
     parameter compares as a bigint and finds nothing, on both engines."""
     return store_of(db).one(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
-
-
-def one(db: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> dict | None:
-    """The first row of `sql`, or None. Ported code passes `:name` parameters as a mapping (the Store:
-    either engine); a sequence for `?` placeholders still works on SQLite's sqlite-utils handle, for
-    pages not yet ported."""
-    if params is None or isinstance(params, Mapping):
-        return store_of(db).one(sql, params)
-    return next(iter(db.query(sql, params)), None)
