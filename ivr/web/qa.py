@@ -134,11 +134,11 @@ def save(review_id: int):
     applicable = [v for v in marks.values() if v != "na"]
     score = round(100 * sum(v == "pass" for v in applicable) / len(applicable)) if applicable else None
     tags = [x for x in request.form.getlist("tags") if x in TAGS]
-    custom = request.form.get("custom_tags", "").replace("\x00", "")   # PostgreSQL's text holds no NUL
+    custom = request.form.get("custom_tags", "")
     tags += [x.strip()[:40] for x in custom.split(",") if x.strip()][:10]
     finish = request.form.get("action") == "finish"
     changes = {"checklist": json.dumps(marks), "score": score, "tags": json.dumps(tags, ensure_ascii=False),
-               "comment": request.form.get("comment", "").replace("\x00", "").strip()[:4000],
+               "comment": request.form.get("comment", "").strip()[:4000],
                "reviewer": g.user["username"],
                "started_at": r["started_at"] or now_iso()}
     if finish:
