@@ -89,6 +89,8 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
 
     from . import common, i18n, import_messages, money, params, security
     app.url_map.converters["int"] = params.IdConverter  # before any route: ids past SQLite's range are 404s
+    app.url_map.converters["loan_id"] = params.LoanIdConverter
+    app.url_map.merge_slashes = False  # '/x//1' is not '/x/1': a quoted '/' in an id never redirects elsewhere
     i18n.init_app(app)
     import_messages.init_app(app)
     money.init_app(app)

@@ -162,7 +162,7 @@ def results():
     return jsonify({"results": items, "next": items[-1]["cursor"] if items else request.args.get("after", "")})
 
 
-@bp.get("/v1/borrowers/<loan_id>")
+@bp.get("/v1/borrowers/<loan_id:loan_id>")
 def borrower(loan_id: str):
     _require("pull")
     db = get_db()

@@ -68,7 +68,8 @@ SPEC = {
                     "next": {"type": "string"}}}}}}, **_errors}}},
         "/api/v1/borrowers/{loan_id}": {"get": {
             "summary": "One borrower's follow-up status and risk (scope pull)", "operationId": "getBorrower",
-            "parameters": [{"name": "loan_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [{"name": "loan_id", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "as imported, percent-encoded ('2023/0001' is 2023%2F0001)"}],
             "responses": {"200": {"description": "status"}, "404": {"description": "unknown loan_id"}, **_errors}}},
     },
 }

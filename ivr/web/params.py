@@ -14,7 +14,7 @@ import datetime as dt
 import math
 
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 MIN_DATE = dt.date(2000, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
@@ -38,6 +38,14 @@ class IdConverter(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
+
+
+class LoanIdConverter(BaseConverter):
+    """`<loan_id:...>`: a lender's loan number as it was imported — any non-empty text, slashes
+    included ("2023/0001" is a real loan number; "/0" must find loan "/0", not be merged into "0")."""
+
+    regex = ".+"
+    part_isolating = False
 
 
 def _raw(source, name: str) -> str:

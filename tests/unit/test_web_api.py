@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import re
 import threading
 
 import pytest
@@ -101,7 +102,7 @@ def test_openapi_describes_every_route(setup):
     app, db, token, c = setup()
     spec = c.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    routes = {r.rule.replace("<loan_id>", "{loan_id}") for r in app.url_map.iter_rules()
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in app.url_map.iter_rules()
               if r.rule.startswith("/api/v1/")}
     assert routes == set(spec["paths"])
 
@@ -179,3 +180,18 @@ def test_admin_revokes_tokens_toggles_webhooks_and_reads_the_audit_log(tmp_path,
     total = query(app, "SELECT count(*) AS n FROM audit_log")[0]["n"]
     newest = query(app, "SELECT max(id) AS id FROM audit_log")[0]["id"]
     assert listed("/audit") == total and listed(f"/audit?before={newest}") == total - 1
+
+
+def test_loan_ids_with_slashes_are_their_own_borrowers(setup):
+    """A loan number may hold '/' ("2023/0001"); a client quotes it. Found by the fuzzer: '/0' was merged
+    into '/api/v1/borrowers/0' and redirected — to another borrower's record."""
+    from urllib.parse import quote
+    app, db, token, c = setup()
+    rows = [{"loan_id": loan, "name": "周八", "phone": f"1370000010{i}", "amount_due": 100 + i,
+             "due_date": "2026-12-20"} for i, loan in enumerate(["0", "/0", "2023/0001", "2023/0001/"])]
+    assert c.post("/api/v1/borrowers", headers=auth(token), json={"borrowers": rows}).get_json()["created"] == 4
+    for row in rows:
+        r = c.get(f"/api/v1/borrowers/{quote(row['loan_id'], safe='')}", headers=auth(token))
+        assert r.status_code == 200, (row["loan_id"], r.status_code)
+        assert (r.get_json()["loan_id"], r.get_json()["amount_due"]) == (row["loan_id"], row["amount_due"])
+    assert c.get("/api/v1/borrowers/%2F%2F0", headers=auth(token)).status_code == 404
