@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need first (scripts/setup.sh).
-.PHONY: demo test setup unit integration
+.PHONY: demo test setup unit integration fuzz
 
 demo: setup
 	.venv/bin/ivr demo
@@ -21,3 +21,9 @@ unit: setup
 
 integration: setup
 	.venv/bin/python -m pytest -q tests/integration
+
+# the property tests with fresh random examples, ten times as many (the suite's are the same every run)
+fuzz: setup
+	IVR_FUZZ=explore .venv/bin/python -m pytest -q -n $(TEST_WORKERS) \
+		tests/unit/test_fuzz_api.py tests/unit/test_fuzz_web.py tests/unit/test_fuzz_importer.py \
+		tests/unit/test_fuzz_flow.py tests/unit/test_protocol_fuzz.py

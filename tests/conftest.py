@@ -39,11 +39,12 @@ from ivr import config
 from ivr.db import migrate
 from ivr.db.connect import Database, connect
 from ivr.db.store import Store, open_store, store_of
-from tests.support import distribution, port_blocks
+from tests.support import distribution, fuzzing, port_blocks
 from tests.support.postgres import PostgresCluster
 
 def pytest_configure(config):
     distribution.configure(config)
+    fuzzing.load_profile()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker appends each item's group to its node id

@@ -7,12 +7,13 @@ from urllib.parse import quote
 import json
 import string
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
 from ivr.db.store import store_of
 from ivr.web import admin
 from tests.support.web_app import db_of, make_app, seed
+from tests.support.fuzzing import fuzz_settings
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False) |
@@ -42,7 +43,7 @@ def client():
     return _app["app"].test_client(), _app["headers"]
 
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = fuzz_settings(120, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, strategies as st
+from tests.support.fuzzing import fuzz_settings
 
 from ivr.config import REPO_ROOT
 from ivr.dialog import flow as flowmod
 
 PROMPTS = REPO_ROOT / "prompts"
 REAL = yaml.safe_load((REPO_ROOT / "flows" / "followup.yaml").read_text(encoding="utf-8"))
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(150, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(sorted(REAL["nodes"])),

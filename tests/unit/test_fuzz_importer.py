@@ -13,13 +13,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, strategies as st
+from tests.support.fuzzing import fuzz_settings
 
 from ivr.db import migrate
 from ivr.db.connect import connect
 from ivr.dialer import importer
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(60, suppress_health_check=[HealthCheck.too_slow])
 COLUMNS = ["loan_id", "name", "id_last4", "phone", "amount_due", "due_date", "locale", "timezone", "phone2",
            "phone2_type", "contact1_phone", "contact1_relation", "contact1_name"]
 

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from ivr.db.store import store_of
 from ivr.web import sessions
 from tests.support.web_app import ROLES, add_users, db_of, make_app, seed
+from tests.support.fuzzing import fuzz_settings
 
 WEB = Path(__file__).resolve().parents[2] / "ivr" / "web"
 _LITERAL = re.compile(r"""(?:\.get(?:list)?\(|\[|params\.\w+\([^,()]+,)\s*["']([a-z][a-z0-9_]*)["']""")
@@ -167,7 +168,7 @@ def send(role, method, url, params):
 @pytest.mark.parametrize("endpoint", sorted({r.endpoint for r in state()["rules"]}))
 def test_no_web_route_answers_500(endpoint):
     for rule in [r for r in state()["rules"] if r.endpoint == endpoint]:
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @fuzz_settings(25, suppress_health_check=list(HealthCheck))
         @given(req=request_for(rule))
         def route(req):
             role, method, url, params = req
@@ -207,7 +208,7 @@ HEADER_VALUE = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=12
      "Thu, 01 Jan 1970 00:00:00 GMT", "W/\"x\"", "1.2.3.4, ::1, 999.1.1.1"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@fuzz_settings(150, suppress_health_check=list(HealthCheck))
 @given(role=st.sampled_from(ROLES),
        target=st.sampled_from([("GET", "/recordings/a-answered"), ("POST", "/language"), ("GET", "/"),
                                ("GET", "/reports/export.csv")]),

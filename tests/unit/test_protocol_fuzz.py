@@ -2,13 +2,14 @@
 and encoders round-trip through their parsers."""
 import uuid
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
+from tests.support.fuzzing import fuzz_settings
 
 from ivr.ami.protocol import AmiParser, MALFORMED_KEY, encode_message
 from ivr.dialog.agi import AgiProtocolError, agi_quote, parse_agi_env, parse_agi_response
 from ivr.dialog.audiosocket import AudioSocketProtocolError, Frame, FrameDecoder, Kind, encode_frame
 
-BOUNDED = settings(max_examples=300, deadline=None)
+BOUNDED = fuzz_settings(300)
 
 chunks = st.lists(st.binary(max_size=300), max_size=20)
 
