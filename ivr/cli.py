@@ -59,8 +59,16 @@ def cmd_prompts(args) -> int:
 
 
 def cmd_dialog(args) -> int:
-    from .dialog.server import serve
-    asyncio.run(serve(_settings(args)))
+    if args.worker is None:   # the supervisor: loads nothing, starts the workers
+        from .dialog.workers import serve
+        asyncio.run(serve(_settings(args)))
+        return 0
+    if args.supervisor is None:
+        raise SystemExit("error: --worker is started by `ivr dialog serve` itself, with --supervisor")
+    from .dialog.workers import die_with
+    die_with(args.supervisor)   # first: loading the dialog server takes seconds
+    from .dialog.server import serve_worker
+    asyncio.run(serve_worker(_settings(args), args.worker))
     return 0
 
 
@@ -157,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.set_defaults(fn=cmd_prompts)
 
-    p = sub.add_parser("dialog", help="the dialog server (FastAGI + AudioSocket)")
+    p = sub.add_parser("dialog", help="the dialog server (FastAGI + AudioSocket), dialog_workers processes")
     p.add_argument("action", choices=["serve"])
+    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)       # internal: one worker of the supervisor
+    p.add_argument("--supervisor", type=int, help=argparse.SUPPRESS)   # internal: the supervisor's pid
     p.set_defaults(fn=cmd_dialog)
 
     p = sub.add_parser("flow", help="check a flow file")

@@ -23,6 +23,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # each long-running process's /metrics + /healthz port, as an offset from port_base
 METRICS_PORT_OFFSETS = {"dialer": 581, "dialog": 582, "web": 583, "notifier": 584}
+# The dialog server's worker processes (ivr/dialog/workers.py): worker 0 keeps the dialog server's own
+# AudioSocket and metrics ports (port_base + 74, + 582); worker i >= 1 listens for AudioSocket on
+# port_base + 600 + i and serves its /metrics on port_base + 700 + i: inside every instance's block of
+# 3000 ports (tests/support/port_blocks.py), clear of every other derived port.
+MAX_DIALOG_WORKERS = 64
+WORKER_AUDIOSOCKET_OFFSET = 600
+WORKER_METRICS_OFFSET = 700
 ASTERISK_MODES = ("managed", "external")
 # an external Asterisk's media directory unless `asterisk_media_dir` says otherwise: inside its
 # spool, which the asterisk user can write on a stock install
@@ -110,6 +117,9 @@ class Settings:
     default_caller_id: str = "4008000000"
     # where the dialog server is reached from Asterisk
     dialog_host: str = "127.0.0.1"
+    # the dialog server's worker processes, each with its own calls (ivr/dialog/workers.py);
+    # 0: one per core (os.cpu_count(), at most MAX_DIALOG_WORKERS)
+    dialog_workers: int = 0
 
     # the lender named in the greeting; empty: each locale's `lender_name` in prompts/<locale>/prompts.yaml
     lender_name: str = ""
@@ -175,6 +185,28 @@ class Settings:
     @property
     def audiosocket_port(self) -> int:
         return self.port_base + 74
+
+    @property
+    def dialog_workers_effective(self) -> int:
+        """How many dialog worker processes run: `dialog_workers`, else one per core."""
+        return self.dialog_workers or max(1, min(MAX_DIALOG_WORKERS, os.cpu_count() or 1))
+
+    def worker_audiosocket_port(self, index: int) -> int:
+        """The AudioSocket port of dialog worker `index` (0: audiosocket_port; i: port_base + 600 + i).
+        Its AGI session names this port to Asterisk, so a call's audio reaches the worker that has
+        its AGI connection."""
+        _check_worker_index(index)
+        return self.audiosocket_port if index == 0 else self.port_base + WORKER_AUDIOSOCKET_OFFSET + index
+
+    def worker_metrics_port(self, index: int) -> int:
+        """The /metrics + /healthz port of dialog worker `index`: 0 has metrics_port("dialog"); worker i
+        has dialog_metrics_port + i when that is set, else port_base + 700 + i."""
+        _check_worker_index(index)
+        if index == 0:
+            return self.metrics_port("dialog")
+        if self.dialog_metrics_port:
+            return self.dialog_metrics_port + index
+        return self.port_base + WORKER_METRICS_OFFSET + index
 
     @property
     def web_port_effective(self) -> int:
@@ -281,6 +313,11 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+def _check_worker_index(index: int) -> None:
+    if not 0 <= index < MAX_DIALOG_WORKERS:
+        raise ValueError(f"dialog worker {index}: workers are numbered 0..{MAX_DIALOG_WORKERS - 1}")
 
 
 @dataclass(frozen=True)
@@ -431,6 +468,9 @@ def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | Non
             values[name] = _coerce(f.type, raw)
     settings = Settings(**values)
     check_asterisk_settings(settings)
+    if not 0 <= settings.dialog_workers <= MAX_DIALOG_WORKERS:
+        raise ValueError(f"dialog_workers must be 0 (one per core) to {MAX_DIALOG_WORKERS}, "
+                         f"not {settings.dialog_workers}")
     if not settings.node_lost_after_s > 0:
         raise ValueError(f"node_lost_after_s must be a positive number of seconds, not {settings.node_lost_after_s}")
     settings.database_url_effective  # a mistyped database_url stops every process at start, named

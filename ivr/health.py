@@ -23,9 +23,10 @@ from .config import Settings
 from .metrics_http import Check, OpsEndpoint, database_check
 
 
-def serve(process: str, settings: Settings, checks: dict[str, Check]) -> OpsEndpoint:
-    """Start `process`'s endpoint on settings.bind:settings.metrics_port(process); print where."""
-    endpoint = OpsEndpoint(process, settings.bind, settings.metrics_port(process), checks).start()
+def serve(process: str, settings: Settings, checks: dict[str, Check], *, port: int | None = None) -> OpsEndpoint:
+    """Start `process`'s endpoint on settings.bind:settings.metrics_port(process) (or `port`: a dialog
+    worker's own); print where."""
+    endpoint = OpsEndpoint(process, settings.bind, port or settings.metrics_port(process), checks).start()
     print(f"{process}: metrics {endpoint.url}/metrics, health {endpoint.url}/healthz", flush=True)
     return endpoint
 

@@ -91,8 +91,10 @@ class StackSettings:
         block = port_blocks.reserve(wait_s=WAIT_FOR_BLOCK_S)
         try:
             run_dir = self.tmp_path_factory.mktemp(name)
+            # one dialog worker unless a test asks for more: each loads the speech models (~0.5 GB, seconds
+            # of a core), and two test runs share two cores (tests/integration/test_dialog_workers.py runs two)
             values = {"instance": f"{name}-{block.base}", "port_base": block.base,
-                      "db_path": str(run_dir / "huifang.db"), **overrides}
+                      "db_path": str(run_dir / "huifang.db"), "dialog_workers": 1, **overrides}
             settings = config.load().replace(**values)
         except BaseException:
             block.release()

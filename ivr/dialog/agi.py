@@ -376,12 +376,14 @@ Handler = Callable[[AgiSession], Awaitable[object]]
 
 
 async def start_agi_server(host: str, port: int, routes: Mapping[str, Handler],
-                           *, env_timeout: float = ENV_TIMEOUT) -> asyncio.Server:
+                           *, env_timeout: float = ENV_TIMEOUT, reuse_port: bool = False) -> asyncio.Server:
     """Listen for FastAGI; dispatch each connection by its request path to ``routes``.
 
     Route keys are matched without leading/trailing '/'. An unknown route is logged, told
     to the Asterisk console with VERBOSE, and closed. A handler's exception is logged and
-    its connection closed; the server and the other calls keep running.
+    its connection closed; the server and the other calls keep running. With ``reuse_port``
+    several processes listen on one port (SO_REUSEPORT) and the kernel gives each connection to
+    one of them: the dialog workers (ivr/dialog/workers.py).
     """
     table = {k.strip("/"): v for k, v in routes.items()}
 
@@ -419,4 +421,4 @@ async def start_agi_server(host: str, port: int, routes: Mapping[str, Handler],
         finally:
             await session.close()
 
-    return await asyncio.start_server(on_connect, host, port, limit=_MAX_LINE)
+    return await asyncio.start_server(on_connect, host, port, limit=_MAX_LINE, reuse_port=reuse_port or None)

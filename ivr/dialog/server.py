@@ -1,11 +1,16 @@
-"""The dialog server: FastAGI for call control plus AudioSocket for the conversation, one process.
+"""The dialog server: FastAGI for call control plus AudioSocket for the conversation, in one worker process.
 
 For each answered call Asterisk runs `AGI(agi://.../followup)`. The handler looks the attempt up,
-asks Asterisk to `EXEC AudioSocket(<attempt id>,...)`, and, once that audio connection arrives on
-our AudioSocket port, runs the follow-up flow over it. When the flow ends we close the audio
-connection (AudioSocket returns), tell the dialplan what to do next (IVR_NEXT: hangup or queue)
-and mark the dialog done (IVR_DIALOG_DONE=1): a call whose dialog server vanished is then told
-apart by the dialplan and ended politely.
+asks Asterisk to `EXEC AudioSocket(<attempt id>,<this worker's AudioSocket address>)`, and, once
+that audio connection arrives on our AudioSocket port, runs the follow-up flow over it. When the
+flow ends we close the audio connection (AudioSocket returns), tell the dialplan what to do next
+(IVR_NEXT: hangup or queue) and mark the dialog done (IVR_DIALOG_DONE=1): a call whose dialog
+server vanished is then told apart by the dialplan and ended politely.
+
+`ivr dialog serve` runs several of these (ivr/dialog/workers.py supervises them): each worker
+shares the FastAGI port with the others (SO_REUSEPORT: the kernel picks the worker of each call)
+and has an AudioSocket port of its own, the one its AGI sessions name, so both connections of a
+call meet in the worker that took it.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import os
 import signal
 
 from .. import metrics
@@ -35,8 +41,10 @@ AUDIO_CONNECT_TIMEOUT = 5.0
 
 
 class DialogServer:
-    def __init__(self, settings: Settings, *, today: dt.date | None = None):
+    def __init__(self, settings: Settings, *, worker: int = 0, today: dt.date | None = None):
         self.settings = settings
+        self.worker = worker                     # this process's index among the dialog workers
+        self.audiosocket_port = settings.worker_audiosocket_port(worker)
         # every flow is checked before the first call; an attempt names the one it runs
         self.flows: dict[str, Flow] = {p.stem: load_flow(p, settings.prompts_dir)
                                        for p in sorted(settings.flows_dir.glob("*.yaml"))}
@@ -66,11 +74,13 @@ class DialogServer:
                   "announcement": AnnouncementRoute(self)}
         if self.settings.bench_baseline:   # record-then-recognize, only when bench/capacity.py asks
             routes["baseline"] = BaselineDialog(self)
-        self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port, routes))
-        self._servers.append(await start_audiosocket_server(self.settings.bind, self.settings.audiosocket_port,
+        # the AudioSocket listener first: a worker takes AGI connections only once it can take their audio
+        self._servers.append(await start_audiosocket_server(self.settings.bind, self.audiosocket_port,
                                                             self.on_audio))
-        log.info("dialog server: FastAGI on %s:%d, AudioSocket on %s:%d", self.settings.bind,
-                 self.settings.agi_port, self.settings.bind, self.settings.audiosocket_port)
+        self._servers.append(await start_agi_server(self.settings.bind, self.settings.agi_port, routes,
+                                                    reuse_port=True))
+        log.info("dialog worker %d: FastAGI on %s:%d (shared), AudioSocket on %s:%d", self.worker,
+                 self.settings.bind, self.settings.agi_port, self.settings.bind, self.audiosocket_port)
 
     async def close(self) -> None:
         for server in self._servers:
@@ -107,11 +117,12 @@ class DialogServer:
         self._done[attempt_id] = asyncio.Event()
         self.calls_active += 1
         metrics.DIALOGS_ACTIVE.inc()
+        log.info("call %s: dialog worker %d (pid %d) takes it", attempt_id, self.worker, os.getpid())
         await self.store.start(attempt_id)
         error = None
         audio = None
         exec_task = asyncio.create_task(
-            agi.exec("AudioSocket", attempt_id, f"{self.settings.dialog_host}:{self.settings.audiosocket_port}"))
+            agi.exec("AudioSocket", attempt_id, f"{self.settings.dialog_host}:{self.audiosocket_port}"))
         try:
             done, _ = await asyncio.wait({self._waiting[attempt_id], exec_task}, timeout=AUDIO_CONNECT_TIMEOUT,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -172,20 +183,24 @@ class DialogServer:
         await agi.exec("Playback", media.sound(self.settings, locale, "no_agent"))
 
 
-async def serve(settings: Settings) -> None:
+async def serve_worker(settings: Settings, index: int) -> None:
+    """One dialog worker (`ivr dialog serve --worker N`, started by ivr/dialog/workers.py)."""
     from .. import health
-    server = DialogServer(settings)
-    try:
-        ops = health.serve("dialog", settings, health.dialog_checks(server))   # 503 until the models are loaded
+    from .workers import ready_line
+    server = DialogServer(settings, worker=index)
+    try:   # 503 until the models are loaded
+        ops = health.serve("dialog", settings, health.dialog_checks(server), port=settings.worker_metrics_port(index))
     except OSError as exc:   # its metrics port is taken: say so, no traceback
         raise SystemExit(f"error: {exc}") from None
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:   # a listener's port is taken
+        raise SystemExit(f"error: dialog worker {index}: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"dialog server ready on {settings.bind}:{settings.agi_port} (AGI) and "
-          f"{settings.bind}:{settings.audiosocket_port} (AudioSocket)", flush=True)
+    print(ready_line(settings, index), flush=True)
     await stop.wait()
     await server.close()
     ops.stop()

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from ivr.config import METRICS_PORT_OFFSETS, REPO_ROOT, Settings
+from ivr.config import MAX_DIALOG_WORKERS, METRICS_PORT_OFFSETS, REPO_ROOT, Settings
 from ivr.sim.pool import AGENT_RTP_SLOT
 from tests.support import port_blocks
 
@@ -131,6 +131,10 @@ def test_every_port_of_an_instance_lies_inside_its_block():
              *range(s.sim_rtp_base, s.sim_rtp_base + 100 * (AGENT_RTP_SLOT + 1)),  # borrower workers + agents
              s.agent_port + 5, *range(s.sim_rtp_base + 900, s.sim_rtp_base + 1000),  # test_agents' second pool
              base + 39, base + 61}  # tests/integration/lender_pbx.py
+    workers = range(1, MAX_DIALOG_WORKERS)   # worker 0 is audiosocket_port and metrics_port("dialog")
+    worker_ports = {p for i in workers for p in (s.worker_audiosocket_port(i), s.worker_metrics_port(i))}
+    assert len(worker_ports) == 2 * len(workers) and not worker_ports & ports, "a dialog worker port taken twice"
+    ports |= worker_ports
     assert min(ports) >= base and max(ports) < base + port_blocks.BLOCK_SIZE, (min(ports), max(ports))
 
 
