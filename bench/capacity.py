@@ -552,7 +552,8 @@ def main() -> int:
     dialog = DialogProcess(settings, out / "dialog.log")
     try:
         dialog.start()
-        pids = {"asterisk": asterisk.running_pid(settings), "dialog": dialog.proc.pid, "controller": os.getpid()}
+        pids = {"asterisk": asterisk.running_pid(settings), "dialog": dialog.proc.pid, "controller": os.getpid(),
+                **{f"dialog-worker-{i}": pid for i, pid in sorted(dialog.worker_pids().items())}}
         steps = asyncio.run(ramp(args, settings, out, pids, pcaps))
     finally:
         dialog.stop()

@@ -38,7 +38,8 @@ def ensure_installed(settings: Settings) -> None:
 
 
 class DialogProcess:
-    """`ivr dialog serve` as a child process, ready once it prints its ready line."""
+    """`ivr dialog serve` as a child process, ready once it prints its ready line (the supervisor
+    prints it once each of its workers is ready: ivr/dialog/workers.py)."""
 
     def __init__(self, settings: Settings, log_path: Path, env: dict | None = None):
         self.settings = settings
@@ -71,6 +72,24 @@ class DialogProcess:
                 self.stop()
                 raise StackError(f"dialog server did not start; see {self.log_path}")
 
+    def worker_pids(self) -> dict[int, int]:
+        """The running workers' pids by worker index, from their command lines (`--worker N`)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return {}
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return {}
+        out = {}
+        for pid in map(int, children):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:   # it just ended
+                continue
+            if b"--worker" in argv:
+                out[int(argv[argv.index(b"--worker") + 1])] = pid
+        return out
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -82,7 +101,7 @@ class DialogProcess:
             self.proc.wait(5)
 
     def kill(self) -> None:
-        """For fault tests: the dialog server dies without warning."""
+        """For fault tests: the dialog server dies without warning (its workers with it)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)

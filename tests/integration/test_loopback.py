@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def our_pids(stack, settings) -> set[int]:
-    pids = {asterisk.running_pid(settings), stack.dialog.proc.pid}
+    pids = {asterisk.running_pid(settings), stack.dialog.proc.pid, *stack.dialog.worker_pids().values()}
     for pool in (stack.borrowers, stack.agent_pool):
         pids.update(pool.pids)
     return {p for p in pids if p}
@@ -24,6 +24,8 @@ def test_every_socket_is_on_loopback(persona_calls, stack, settings):
     pids = our_pids(stack, settings)
     ours = [line for line in out.splitlines() if any(f"pid={p}," in line for p in pids)]
     assert len(ours) >= 6, out  # AMI, SIP, AGI, AudioSocket, the phones' SIP ...
+    worker_listeners = [line for line in ours if f"pid={min(stack.dialog.worker_pids().values())}," in line]
+    assert len(worker_listeners) >= 3, out   # a dialog worker's FastAGI, AudioSocket and metrics
     for line in ours:
         local = line.split()[4]
         assert local.startswith("127.") or local.startswith("[::1]"), line
