@@ -206,18 +206,20 @@ def _demo_on(settings: Settings, out_dir: Path, nodes: int, personas_path: Path,
     print(f"stack up in {time.monotonic() - started:.1f} s", flush=True)
     for s in node_settings:
         print(f"  node {s.node}: Asterisk SIP {s.bind}:{s.sip_port}, AMI {s.ami_port_effective}, "
-              f"dialog AGI {s.agi_port} / AudioSocket {s.audiosocket_port}", flush=True)
+              f"dialog AGI {s.agi_port} / AudioSocket "
+              f"{', '.join(str(s.worker_audiosocket_port(i)) for i in range(s.dialog_workers_effective))}", flush=True)
     stop_dashboard = None
     ops = None
     try:
         from . import health
         # the demo process is the dialer: its figures stay up until the demo ends; the dialog
-        # server (a child process) serves its own while the stack runs
+        # server's workers (child processes) serve their own while the stack runs
         ops = health.serve("dialer", settings, health.dialer_checks(settings, None))
         for s in node_settings:
-            dialog_ops = f"http://{s.bind}:{s.metrics_port('dialog')}"
-            print(f"dialog{'' if nodes == 1 else ' ' + s.node}: metrics {dialog_ops}/metrics, "
-                  f"health {dialog_ops}/healthz", flush=True)
+            for i in range(s.dialog_workers_effective):
+                dialog_ops = f"http://{s.bind}:{s.worker_metrics_port(i)}"
+                print(f"dialog{'' if nodes == 1 else ' ' + s.node} worker {i}: metrics {dialog_ops}/metrics, "
+                      f"health {dialog_ops}/healthz", flush=True)
         if serve:  # up before the calls, so the live monitor shows them
             from .web.demo import serve_dashboard
             url, logins, stop_dashboard = serve_dashboard(settings, settings.database)
