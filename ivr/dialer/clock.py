@@ -54,13 +54,13 @@ def shift_to(moment: dt.datetime) -> dt.timedelta:
 class FixedClock:
     """A clock that only moves when told to (unit tests)."""
 
-    def __init__(self, moment: dt.datetime):
+    def __init__(self, moment: dt.datetime) -> None:
         self.moment = moment
 
     def now(self) -> dt.datetime:
         return self.moment
 
-    def advance(self, **delta) -> dt.datetime:
+    def advance(self, **delta: float) -> dt.datetime:
         self.moment += dt.timedelta(**delta)
         return self.moment
 
