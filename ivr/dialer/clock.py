@@ -19,8 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Protocol
 
 UTC = dt.timezone.utc
+
+
+class Clock(Protocol):
+    """The stamping clock as the controller uses it: `SystemClock`, or a test's `FixedClock`."""
+
+    def now(self) -> dt.datetime: ...
 
 
 def iso(moment: dt.datetime) -> str:
