@@ -166,7 +166,8 @@ def _materialise(db: Handle, campaign: Mapping[str, Any], now: dt.datetime) -> i
     return len(ids)
 
 
-def check_holidays(campaign: Mapping[str, Any], now: dt.datetime, calendar: holidays.HolidayCalendar | None = None) -> None:
+def check_holidays(campaign: Mapping[str, Any], now: dt.datetime,
+                   calendar: holidays.HolidayCalendar | None = None) -> None:
     """A campaign that skips holidays may not start (or resume) when a day it could call on is in a
     year the holiday calendar does not know: CampaignError naming the year and the holiday file."""
     try:

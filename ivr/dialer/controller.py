@@ -247,8 +247,9 @@ def requested_callback(db: Handle, attempt_id: str, tz_name: str) -> dt.datetime
     return value
 
 
-def queue_fallback(db: Handle, campaign: Mapping[str, Any], borrower: dict[str, Any], template: str, now: dt.datetime, lender: str = "",
-                   *, reason: str | None = None, force: bool = False) -> int | None:
+def queue_fallback(db: Handle, campaign: Mapping[str, Any], borrower: dict[str, Any], template: str,
+                   now: dt.datetime, lender: str = "", *, reason: str | None = None,
+                   force: bool = False) -> int | None:
     """Queue the campaign's fallback message for a borrower who stayed unreachable (or asked for one)."""
     from ..notify import outbox
     fallback = json.loads(campaign["fallback"] or "{}")

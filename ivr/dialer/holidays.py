@@ -132,7 +132,8 @@ def campaign_days(campaign: Mapping[str, Any], now: dt.datetime) -> tuple[dt.dat
     return (start - dt.timedelta(days=1)).date(), (end + dt.timedelta(days=1)).date()
 
 
-def check_campaign(campaign: Mapping[str, Any], skip_holidays: bool, now: dt.datetime, calendar: HolidayCalendar) -> None:
+def check_campaign(campaign: Mapping[str, Any], skip_holidays: bool, now: dt.datetime,
+                   calendar: HolidayCalendar) -> None:
     """Raise MissingHolidayYear if a campaign that skips holidays could call on a day of an unknown year."""
     if not skip_holidays:
         return
