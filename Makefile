@@ -10,7 +10,7 @@ TEST_WORKERS ?= auto
 
 test: setup
 	.venv/bin/ruff check ivr tests bench app.py
-	.venv/bin/mypy --strict ivr/ami ivr/db
+	.venv/bin/mypy --strict ivr/ami ivr/db ivr/dialer
 	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 setup:
