@@ -371,8 +371,16 @@ class Bench:
         self.settings, self.out, self.rate, self.pcaps = settings, out, rate, pcaps
         self.counter = 0
 
+    def originate(self, mode: str, action: dict) -> dict:
+        """The controller's Originate as this mode sends it: the baseline is our dialplan's other
+        context (bench/asterisk_cost.py changes more)."""
+        return {**action, "Context": CONTEXTS[mode]}
+
+    def pcap_for(self, mode: str) -> tuple[Path, Schedule]:
+        return self.pcaps[mode]
+
     async def run_step(self, mode: str, n: int, pids: dict[str, int]) -> dict:
-        pcap, sched = self.pcaps[mode]
+        pcap, sched = self.pcap_for(mode)
         timeout_s = sched.hangup_expected_s + n / self.rate + 60
         sipp_out = self.out / f"sipp-{mode}-{n}"
         sipp_out.mkdir(exist_ok=True)
@@ -386,12 +394,11 @@ class Bench:
         db = AsyncDb(self.settings.database)
         placer = CallPlacer(self.settings, db)
         await placer.start()
-        context = CONTEXTS[mode]
         send = placer.ami.send_action
 
-        async def send_action(action, timeout=10.0):  # the baseline is our dialplan's other context
+        async def send_action(action, timeout=10.0):
             if action.get("Action") == "Originate":
-                action = {**action, "Context": context}
+                action = self.originate(mode, action)
             return await send(action, timeout)
         placer.ami.send_action = send_action
         sipp_before = sipp_counts(sipp_out)
