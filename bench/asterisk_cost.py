@@ -123,7 +123,7 @@ def idle_cpu(pid: int, seconds: float) -> float:
 
 
 def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 async def run(args, settings: config.Settings, out: Path, pids: dict[str, int], pcaps) -> list[dict]:

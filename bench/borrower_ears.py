@@ -56,7 +56,6 @@ class Ears:
         self.speech_peak, self.end_silence_s, self.tolerance_s = speech_peak, end_silence_s, tolerance_s
         self._speech_s = 0.0          # speech heard since the last answer
         self._last_speech: float | None = None
-        self._last_t: float | None = None
 
     def answered(self) -> None:
         """The borrower spoke or pressed keys: what the IVR says next leads to another question."""
@@ -64,10 +63,9 @@ class Ears:
 
     def hear(self, t: float, payload: bytes) -> Heard | None:
         """One received packet at time t (seconds); a `Heard` once the IVR has been quiet long enough."""
-        step = 0.0 if self._last_t is None else min(t - self._last_t, 0.1)
-        self._last_t = t
         if peak(payload) >= self.speech_peak:
-            self._speech_s += step if self._last_speech is not None else len(payload) / 8000
+            # from the previous speech packet (quiet ticks between packets do not cut it short)
+            self._speech_s += min(t - self._last_speech, 0.1) if self._last_speech is not None else len(payload) / 8000
             self._last_speech = t
             return None
         if self._last_speech is None or t - self._last_speech < self.end_silence_s:

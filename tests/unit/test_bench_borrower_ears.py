@@ -51,3 +51,15 @@ def test_without_an_answer_the_speech_keeps_adding_up():
     t, heard = feed(ears, 0.0, [(LOUD, 2.0), (QUIET, 0.7), (LOUD, 2.0), (QUIET, 0.7)])
     assert [h.question for h in heard] == [None, "long"]
     assert ears.hear(t, QUIET) is None   # each quiet stretch is reported once
+
+
+def test_quiet_ticks_between_speech_packets_do_not_shorten_the_speech():
+    """The media side also calls hear(now, b"") every 20 ms (Asterisk sends nothing between prompts)."""
+    ears = Ears([Question("identity", 2.0)])
+    t = 0.0
+    for _ in range(100):   # 2 s of speech packets, a tick 10 ms after each
+        assert ears.hear(t, LOUD) is None
+        assert ears.hear(t + 0.01, b"") is None
+        t += 0.02
+    heard = [h for h in (ears.hear(t + i * 0.02, b"") for i in range(30)) if h]
+    assert len(heard) == 1 and abs(heard[0].speech_s - 2.0) < 0.05 and heard[0].question == "identity"
