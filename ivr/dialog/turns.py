@@ -3,22 +3,25 @@
 One reader task consumes every frame Asterisk sends (audio, DTMF, hangup) and routes it to the
 question being asked, if any. A question (`ask`) plays its prompt and listens at the same time:
 speech or a key press stops the prompt at once (barge-in). The end of the borrower's turn is
-decided here, from our own voice-activity detection and the recognizer's endpoint, instead of
-waiting for a long silence.
+decided here, from our own voice-activity detection (``ivr.dialog.vad``: level gate + webrtcvad) and
+the recognizer's endpoint, instead of waiting for a long silence.
+
+Frames are taken in batches: whatever arrived since the last look is classified at once (numpy
+levels, webrtcvad in C) and then walked through the turn's state in order, so a loop that fell
+behind catches up without one await per frame.
 """
 from __future__ import annotations
 
-import array
 import asyncio
 import collections
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 
 from .agi import CallHungUp
-from .audiosocket import AudioSocketConnection, Kind
+from .audiosocket import AudioSocketConnection, Frame, Kind
 from .speech import Utterance
+from .vad import VadTuning, VoiceDetector, level
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,11 @@ class TurnTuning:
     inter_digit_ms: int = 3000
     floor_rms: float = 350.0           # minimum energy counted as voice
     feed_frames: int = 5               # 100 ms per recognizer chunk
+    vad_mode: int = 1                  # webrtcvad aggressiveness (0..3); -1: the level gate alone
+    endpoint_silence_ms: int = 200     # the recognizer's endpoint ends the turn after this much silence
+
+    def vad(self) -> VadTuning:
+        return VadTuning(floor_rms=self.floor_rms, mode=self.vad_mode)
 
 
 @dataclass
@@ -54,24 +62,9 @@ class Turn:
     pieces: list = field(default_factory=list)         # word pieces of the grammar heard (Recognition.pieces)
 
 
-try:  # C speed for the one computation done on every 20 ms frame of every call
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import audioop as _audioop  # in the stdlib up to Python 3.12
-except ImportError:  # pragma: no cover - Python 3.13+: the pure-Python version below
-    _audioop = None
-
-
 def rms(pcm: bytes) -> float:
-    """Root-mean-square level of signed 16-bit little-endian samples."""
-    if _audioop is not None:
-        return float(_audioop.rms(pcm[: len(pcm) - len(pcm) % 2], 2))
-    samples = array.array("h")
-    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
-    if not samples:
-        return 0.0
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
+    """Root-mean-square level of signed 16-bit little-endian samples (numpy; see ivr.dialog.vad)."""
+    return level(pcm)
 
 
 class CallAudio:
@@ -83,7 +76,7 @@ class CallAudio:
         self.hungup = asyncio.Event()
         self._inbox: asyncio.Queue | None = None   # set while a question listens
         self._reader = asyncio.create_task(self._read(), name=f"audio-reader-{conn.uuid}")
-        self.noise = 0.0
+        self.vad = VoiceDetector(self.tuning.vad())   # keeps the line's noise level across questions
         self.first_audio_at: float | None = None    # when our last prompt's first frame went out
 
     async def _read(self) -> None:
@@ -148,7 +141,8 @@ class CallAudio:
                     silent_ms = (now - last_voice) * 1000
                     spoken_ms = (now - turn.speech_started) * 1000
                     if (silent_ms >= end_silence or spoken_ms >= t.max_speech_ms
-                            or (utterance is not None and utterance.endpoint and silent_ms >= 200)):
+                            or (utterance is not None and utterance.endpoint
+                                and silent_ms >= t.endpoint_silence_ms)):
                         if speech_frames * FRAME_MS < t.min_speech_ms:
                             # a click or a cough: forget it and keep listening
                             turn.speech_started, last_voice, speech_frames, pending = None, None, 0, []
@@ -173,55 +167,46 @@ class CallAudio:
                         and (now - turn.prompt_ended) * 1000 >= timeout_ms):
                     turn.via = "none"
                     break
-                # ---- take the next frame ----
-                # a frame is usually waiting: take it without a timer (this runs 50 times a second per call)
-                try:
-                    frame = inbox.get_nowait()
-                except asyncio.QueueEmpty:
-                    try:
-                        async with asyncio.timeout(0.05):
-                            frame = await inbox.get()
-                    except TimeoutError:
-                        continue
-                if frame is None:
-                    raise CallHungUp("borrower hung up")
-                if frame.kind == Kind.DTMF:
-                    if self.conn.playing:
-                        self.conn.stop_playback()
-                        turn.barge_in = True
-                    turn.digits += frame.digit
-                    last_digit = time.monotonic()
+                # ---- take what has arrived (usually one frame; more when the loop fell behind) ----
+                batch = await self._take(inbox)
+                if batch is None:
                     continue
-                if frame.kind != Kind.AUDIO:
-                    continue
-                level = rms(frame.payload)
-                threshold = max(t.floor_rms, self.noise * 3.0)
-                voiced = level >= threshold
-                if not voiced:
-                    self.noise = self.noise * 0.95 + level * 0.05
-                if turn.speech_started is None:
-                    pre_roll.append(frame.payload)
-                    voiced_run = voiced_run + 1 if voiced else 0
-                    if voiced_run >= t.speech_start_frames and not turn.digits:
-                        turn.speech_started = time.monotonic() - (t.speech_start_frames - 1) * FRAME_MS / 1000
-                        last_voice = time.monotonic()
-                        speech_frames = voiced_run
+                audio = [f.payload for f in batch if f.kind == Kind.AUDIO]
+                verdicts = iter(self.vad.voiced(audio))
+                for frame in batch:
+                    if frame.kind == Kind.DTMF:
                         if self.conn.playing:
                             self.conn.stop_playback()
                             turn.barge_in = True
-                        if utterance is not None:
-                            pending = list(pre_roll)
-                        pre_roll.clear()
-                    continue
-                # inside speech
-                if voiced:
-                    last_voice = time.monotonic()
-                    speech_frames += 1
-                if utterance is not None:
-                    pending.append(frame.payload)
-                    if len(pending) >= t.feed_frames:
-                        chunk, pending = b"".join(pending), []
-                        await utterance.feed(chunk)
+                        turn.digits += frame.digit
+                        last_digit = time.monotonic()
+                        continue
+                    if frame.kind != Kind.AUDIO:
+                        continue
+                    voiced = next(verdicts)
+                    if turn.speech_started is None:
+                        pre_roll.append(frame.payload)
+                        voiced_run = voiced_run + 1 if voiced else 0
+                        if voiced_run >= t.speech_start_frames and not turn.digits:
+                            turn.speech_started = time.monotonic() - (t.speech_start_frames - 1) * FRAME_MS / 1000
+                            last_voice = time.monotonic()
+                            speech_frames = voiced_run
+                            if self.conn.playing:
+                                self.conn.stop_playback()
+                                turn.barge_in = True
+                            if utterance is not None:
+                                pending = list(pre_roll)
+                            pre_roll.clear()
+                        continue
+                    # inside speech
+                    if voiced:
+                        last_voice = time.monotonic()
+                        speech_frames += 1
+                    if utterance is not None:
+                        pending.append(frame.payload)
+                        if len(pending) >= t.feed_frames:
+                            chunk, pending = b"".join(pending), []
+                            await utterance.feed(chunk)
         finally:
             self._inbox = None
         if self.conn.playing:
@@ -230,6 +215,25 @@ class CallAudio:
             turn.prompt_ended = time.monotonic()
         turn.result_at = time.monotonic()
         return turn
+
+    @staticmethod
+    async def _take(inbox: asyncio.Queue) -> list[Frame | None] | None:
+        """Every frame waiting in ``inbox`` (waiting up to 50 ms for the first); None on timeout.
+        Raises CallHungUp at the end-of-call marker."""
+        try:
+            first = inbox.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                async with asyncio.timeout(0.05):
+                    first = await inbox.get()
+            except TimeoutError:
+                return None
+        batch = [first]
+        while not inbox.empty():
+            batch.append(inbox.get_nowait())
+        if None in batch:
+            raise CallHungUp("borrower hung up")
+        return batch
 
     async def close(self) -> None:
         self._reader.cancel()
