@@ -203,10 +203,12 @@ class Utterance:
             ended = bool(rec.AcceptWaveform(pcm)) or ended
         return ended
 
-    def _finish(self, which: int) -> dict:
-        """One recognizer's final result (0: MBR 1-best with words, 1: n-best)."""
+    def _finish(self, which: int, tail: bytes = b"") -> dict:
+        """One recognizer's final result (0: MBR 1-best with words, 1: n-best), after ``tail``."""
         if self._recs is None:
             self._recs = self._make()
+        if tail:
+            self._recs[which].AcceptWaveform(tail)
         return json.loads(self._recs[which].FinalResult())
 
     def _final(self) -> Recognition:
@@ -236,15 +238,17 @@ class Utterance:
         self.endpoint = self.endpoint or ended
         return ended
 
-    async def result(self) -> Recognition:
-        """The final result. The two recognizers finish in parallel (Vosk releases the GIL): this
-        is the part of a turn's latency that comes after the borrower's silence was heard."""
+    async def result(self, tail: bytes = b"") -> Recognition:
+        """The final result, after the last audio ``tail``. This is the part of a turn's latency
+        that comes after the borrower's silence was heard, so it is one step, not two: each of
+        the two recognizers takes the tail and finishes in its own thread, in parallel (Vosk
+        releases the GIL)."""
         loop = asyncio.get_running_loop()
         async with self._order:
             if self._recs is None:
                 await loop.run_in_executor(self.engine.executor, self._make_now)
-            mbr, nbest = await asyncio.gather(loop.run_in_executor(self.engine.executor, self._finish, 0),
-                                              loop.run_in_executor(self.engine.executor, self._finish, 1))
+            mbr, nbest = await asyncio.gather(loop.run_in_executor(self.engine.executor, self._finish, 0, tail),
+                                              loop.run_in_executor(self.engine.executor, self._finish, 1, tail))
             return self._combine(mbr, nbest)
 
     def _make_now(self) -> None:

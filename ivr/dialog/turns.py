@@ -150,9 +150,7 @@ class CallAudio:
                             turn.speech_ended = last_voice
                             turn.via = "voice"
                             if utterance is not None:
-                                if pending:
-                                    await utterance.feed(b"".join(pending))
-                                rec = await utterance.result()
+                                rec = await utterance.result(b"".join(pending))
                                 turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
                                 turn.alternatives, turn.pieces = rec.alternatives, rec.pieces
                             break
