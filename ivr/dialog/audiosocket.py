@@ -174,6 +174,9 @@ def encode_audio(pcm: bytes) -> bytes:
     return wire
 
 
+_AUDIO = int(Kind.AUDIO)
+
+
 class FrameDecoder:
     """Incremental decoder: feed bytes as they arrive, get whole frames back."""
 
@@ -201,6 +204,10 @@ class FrameDecoder:
             if len(buf) - pos - _HEADER < length:
                 break
             payload = bytes(buf[pos + _HEADER:pos + _HEADER + length])
+            if kind == _AUDIO and not length % 2:      # 50 a second per call: the short way
+                frames.append(Frame(Kind.AUDIO, payload))
+                pos += _HEADER + length
+                continue
             problem = _check(kind, payload, self.max_payload)
             if problem:
                 return self._fail(problem, frames)
