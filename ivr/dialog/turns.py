@@ -67,6 +67,26 @@ def rms(pcm: bytes) -> float:
     return level(pcm)
 
 
+_TICK = Frame(Kind.ERROR, b"")   # the waker's marker in a question's inbox; never from the wire
+
+
+class _Waker:
+    """Puts a tick into a question's inbox every ``period`` seconds, so the turn's clocks (no
+    input, end of speech, inter-digit) are looked at even if audio stopped arriving. One re-armed
+    timer per question instead of a timeout around every frame's wait."""
+
+    def __init__(self, inbox: asyncio.Queue, period: float = 0.1):
+        self.inbox, self.period = inbox, period
+        self._handle = asyncio.get_running_loop().call_later(period, self._fire)
+
+    def _fire(self) -> None:
+        self.inbox.put_nowait(_TICK)
+        self._handle = asyncio.get_running_loop().call_later(self.period, self._fire)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
 class CallAudio:
     """All audio of one answered call."""
 
@@ -131,6 +151,7 @@ class CallAudio:
         last_voice = None
         speech_frames = 0
         last_digit = None
+        waker = _Waker(inbox)   # audio arrives every 20 ms; this only matters if it stops
         try:
             while True:
                 now = time.monotonic()
@@ -206,6 +227,7 @@ class CallAudio:
                             chunk, pending = b"".join(pending), []
                             await utterance.feed(chunk)
         finally:
+            waker.cancel()
             self._inbox = None
         if self.conn.playing:
             self.conn.stop_playback()
@@ -215,23 +237,17 @@ class CallAudio:
         return turn
 
     @staticmethod
-    async def _take(inbox: asyncio.Queue) -> list[Frame | None] | None:
-        """Every frame waiting in ``inbox`` (waiting up to 50 ms for the first); None on timeout.
-        Raises CallHungUp at the end-of-call marker."""
-        try:
-            first = inbox.get_nowait()
-        except asyncio.QueueEmpty:
-            try:
-                async with asyncio.timeout(0.05):
-                    first = await inbox.get()
-            except TimeoutError:
-                return None
-        batch = [first]
+    async def _take(inbox: asyncio.Queue) -> list[Frame] | None:
+        """Every frame waiting in ``inbox`` (waiting for the first); None when only the waker's
+        tick came. Raises CallHungUp at the end-of-call marker."""
+        batch = [inbox.get_nowait() if not inbox.empty() else await inbox.get()]
         while not inbox.empty():
             batch.append(inbox.get_nowait())
         if None in batch:
             raise CallHungUp("borrower hung up")
-        return batch
+        frames = [f for f in batch if f is not _TICK]
+        return frames or None
+
 
     async def close(self) -> None:
         self._reader.cancel()

@@ -8,8 +8,9 @@ Why it looks like this:
   gate keeps the decision we had before (silence and quiet line noise never count); webrtcvad
   vetoes loud frames that do not look like speech (hiss, hum, clicks). It is asked about loud frames
   only: that is where its verdict matters, and it costs ~10 µs a frame, ten times the level.
-* Levels are computed with numpy over a batch of frames at once (one call for whatever arrived
-  since the last look), not frame by frame in Python; ``audioop`` is gone in Python 3.13.
+* Levels are computed for a batch of frames at once (whatever arrived since the last look):
+  with the stdlib's C ``audioop`` frame by frame while Python has it (it is 30 times cheaper than
+  a numpy call on the usual one-frame batch, measured), with numpy on Python 3.13+.
 * Without webrtcvad installed (it is a dependency, but a keypad-only box may lack a compiler for
   it) the level gate alone decides, as before, with one warning.
 """
@@ -30,22 +31,38 @@ try:
 except ImportError:  # pragma: no cover - depends on the installation
     _webrtcvad = None
 
+try:
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop as _audioop  # in the stdlib up to Python 3.12
+except ImportError:  # pragma: no cover - Python 3.13+
+    _audioop = None
+
 _warned = False
 
 
-def levels(pcm: bytes, frame_bytes: int = FRAME_BYTES) -> np.ndarray:
+def levels(pcm: bytes, frame_bytes: int = FRAME_BYTES, *, use_numpy: bool = False) -> np.ndarray:
     """RMS level of each whole ``frame_bytes`` frame of signed 16-bit little-endian ``pcm``
-    (a trailing partial frame counts as a frame of its own)."""
+    (a trailing partial frame counts as a frame of its own).
+
+    numpy does the whole batch in one pass, but a call costs ~9 µs whatever its size, and most
+    batches are one 20 ms frame; the stdlib's C ``audioop.rms`` takes 0.3 µs a frame. So
+    ``audioop`` per frame where Python still has it (up to 3.12), numpy otherwise or on request."""
     usable = len(pcm) - len(pcm) % 2
     if usable <= 0:
         return np.zeros(0, dtype=np.float64)
-    samples = np.frombuffer(pcm, dtype="<i2", count=usable // 2).astype(np.float64)
+    if _audioop is not None and not use_numpy:
+        return np.array([_audioop.rms(pcm[i:min(i + frame_bytes, usable)], 2)
+                         for i in range(0, usable, frame_bytes)], dtype=np.float64)
+    samples = np.frombuffer(pcm, dtype="<i2", count=usable // 2).astype(np.int64)
     per = frame_bytes // 2
     whole = len(samples) // per
-    out = np.sqrt(np.mean(np.square(samples[:whole * per]).reshape(whole, per), axis=1)) if whole else np.zeros(0)
+    body = samples[:whole * per].reshape(whole, per)
+    out = np.sqrt(np.einsum("ij,ij->i", body, body) / per)
     if len(samples) > whole * per:
         tail = samples[whole * per:]
-        out = np.append(out, np.sqrt(np.mean(np.square(tail))))
+        out = np.append(out, np.sqrt(float(tail @ tail) / len(tail)))
     return out
 
 
@@ -82,7 +99,8 @@ class VoiceDetector:
         """One verdict per frame, in order; each frame is 20 ms (320 bytes) of audio."""
         if not frames:
             return []
-        lv = levels(b"".join(frames)) if all(len(f) == FRAME_BYTES for f in frames) \
+        lv = levels(frames[0]) if len(frames) == 1 and len(frames[0]) == FRAME_BYTES \
+            else levels(b"".join(frames)) if all(len(f) == FRAME_BYTES for f in frames) \
             else np.array([level(f) for f in frames])
         out: list[bool] = []
         t, noise, vad = self.t, self.noise, self._vad
