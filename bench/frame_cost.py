@@ -83,8 +83,10 @@ def asterisk_side(port: int, calls: int, seconds: float, ready) -> None:
 async def serve(calls: int, seconds: float, warmup: float) -> dict:
     prompt = speech_like(50) * 3                    # a 3 s prompt
     turns = {"voice": 0, "none": 0, "keypad": 0}
+    open_calls: set[asyncio.Task] = set()
 
     async def handler(conn):
+        open_calls.add(asyncio.current_task())
         audio = CallAudio(conn)
         try:
             while True:
@@ -107,7 +109,9 @@ async def serve(calls: int, seconds: float, warmup: float) -> dict:
     cpu0, wall0 = os.times(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, wall1 = os.times(), time.monotonic()
-    child.join(timeout=10)
+    await asyncio.get_running_loop().run_in_executor(None, child.join, 10)
+    if open_calls:
+        await asyncio.wait(open_calls, timeout=5)     # every call sees its hangup and closes
     server.close()
     wall = wall1 - wall0
     user, system = cpu1.user - cpu0.user, cpu1.system - cpu0.system
