@@ -6,9 +6,10 @@ speech or a key press stops the prompt at once (barge-in). The end of the borrow
 decided here, from our own voice-activity detection (``ivr.dialog.vad``: level gate + webrtcvad) and
 the recognizer's endpoint, instead of waiting for a long silence.
 
-Frames are taken in batches: whatever arrived since the last look is classified at once (numpy
-levels, webrtcvad in C) and then walked through the turn's state in order, so a loop that fell
-behind catches up without one await per frame.
+Frames are taken in batches: whatever arrived since the last look is classified at once (levels
+and webrtcvad, both in C) and then walked through the turn's state in order, so a loop that fell
+behind catches up without one await per frame. No timer guards each frame's wait: audio arrives
+every 20 ms, and one re-armed waker per question keeps the clocks running if it stops.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class Turn:
 
 
 def rms(pcm: bytes) -> float:
-    """Root-mean-square level of signed 16-bit little-endian samples (numpy; see ivr.dialog.vad)."""
+    """Root-mean-square level of signed 16-bit little-endian samples (see ivr.dialog.vad.level)."""
     return level(pcm)
 
 
