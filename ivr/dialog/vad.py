@@ -29,7 +29,7 @@ FRAME_BYTES = 320            # 20 ms of 8 kHz 16-bit mono
 try:
     import webrtcvad as _webrtcvad
 except ImportError:  # pragma: no cover - depends on the installation
-    _webrtcvad = None
+    _webrtcvad = None  # type: ignore[assignment]
 
 try:
     import warnings
@@ -37,7 +37,7 @@ try:
         warnings.simplefilter("ignore", DeprecationWarning)
         import audioop as _audioop  # in the stdlib up to Python 3.12
 except ImportError:  # pragma: no cover - Python 3.13+
-    _audioop = None
+    _audioop = None  # type: ignore[assignment]
 
 _warned = False
 
