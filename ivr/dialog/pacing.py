@@ -92,5 +92,5 @@ def pacer() -> Pacer:
     loop = asyncio.get_running_loop()
     found = _pacers.get(loop)
     if found is None:
-        found = _pacers[loop] = Pacer()
+        found = _pacers[loop] = Pacer(FRAMES_PER_WRITE)
     return found
