@@ -3,11 +3,11 @@ own (`stack_settings`, instance web-<base>) calls keypad personas once while a s
 live monitor; the web app is served by a real server on 127.0.0.1 against that database and
 Debian's chromium is driven by playwright (no `playwright install`: executable_path).
 
-Every browser test runs on SQLite and on PostgreSQL: `demo_settings` is module-scoped and
-parametrized (ids `sqlite`, `postgresql`), so pytest runs the module's tests on a demo run into an
-SQLite file, tears that web app down, then runs them again on a demo run into a PostgreSQL database
-of the session's cluster (`database_url`: the stack's processes, the web app and the tests' own
-reads all use it). The browser itself is shared.
+Every browser test runs on SQLite and on PostgreSQL: `engine` is a module-scoped parameter (ids
+`sqlite`, `postgresql`) that `demo_settings` and everything built on it follow, so pytest runs the
+module's tests on a demo run into an SQLite file, tears that web app down, then runs them again on a
+demo run into a PostgreSQL database of the session's cluster (`database_url`: the stack's
+processes, the web app and the tests' own reads all use it). The browser itself is shared.
 
 Screenshots of every main page go to tests/artifacts/screenshots/ (gitignored), those of the
 PostgreSQL run to its postgresql/ folder.

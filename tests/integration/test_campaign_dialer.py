@@ -56,6 +56,7 @@ from ivr.dialer.clock import shift_to
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
 from ivr.stack import Stack, ensure_installed
+from tests.support.postgres import fail_on_errors
 
 pytestmark = pytest.mark.integration
 
@@ -177,7 +178,7 @@ def _stack(settings):
 def engine_stack(request, stack_settings):
     """The module's stack on each engine in turn (pytest runs every test on SQLite, stops that stack,
     then every test on PostgreSQL). On PostgreSQL the stack has a database of its own in the session's
-    cluster, and every process it starts gets `database_url`."""
+    cluster, every process it starts gets `database_url`, and the server must log no ERROR meanwhile."""
     if request.param == "sqlite":
         s = _stack(stack_settings("dialer-it", ring_timeout_s=8))
         try:
@@ -191,13 +192,16 @@ def engine_stack(request, stack_settings):
     name = cluster.create_database()
     url = cluster.url(name)
     migrate.upgrade(url)
+    mark = cluster.log_mark()
     s = _stack(stack_settings("dialer-it-pg", ring_timeout_s=8, database_url=url))
     try:
         s.start()
         yield s
     finally:
         s.stop()
+        errors = cluster.errors_since(mark)
         cluster.drop_database(name)
+    fail_on_errors(errors, "the campaign tests on PostgreSQL")
 
 
 def attempts_of(db, loan):
