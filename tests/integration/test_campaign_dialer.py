@@ -1,24 +1,29 @@
 """Campaigns end to end through a real local Asterisk, the dialog server and simulated phones.
 
-One stack (its own ports and instance from `stack_settings`) serves three tests, each with its own
-campaign and its own numbers, so the phones' call log stays an exact witness per test:
+One stack per engine (its own ports and instance from `stack_settings`) serves three tests, each
+with its own campaign and its own numbers, so the phones' call log stays an exact witness per test:
 
 * test_campaign_mixed_personas proves that a campaign of 31 borrowers imported from a CSV
   reaches the right final disposition for each persona (voice ko-KR, keypad, busy then answer,
   never answers, declines, invalid number with a second number, hangs up mid-call, wrong person,
   own number invalid then a third-party contact with flow third_party), with the right number
   of attempts, retries no earlier than their configured delay, and a fallback SMS queued exactly
-  for the borrowers who stayed unreachable.
+  for the borrowers who stayed unreachable. On SQLite and on PostgreSQL.
 * test_controller_sigkilled_at_twenty_moments proves that SIGKILLing the controller 20 times in
   one campaign (at random moments, between writing an attempt and sending its Originate, right
   after the Originate, inside the transaction that applies a disposition) and starting it again
   calls nobody twice (phones' log) and loses no attempt (every attempt ends with a disposition;
-  the ones that never rang say why). It runs on SQLite and on PostgreSQL: for PostgreSQL a stack
-  of its own whose settings carry `database_url`, so the controller processes (IVR_DATABASE_URL)
-  and the dialog server share that database.
+  the ones that never rang say why). On SQLite and on PostgreSQL.
 * test_asterisk_restart_mid_campaign proves that while AMI is down nothing is originated, that
   calls cut by the restart are closed (not left open, not re-dialled at once), and that the
-  running campaign continues and finishes once Asterisk is back.
+  running campaign continues and finishes once Asterisk is back. SQLite only (~2.3 min a run): on
+  PostgreSQL an Asterisk dying mid-campaign is test_nodes.py's, the reconcile after a restart the SIGKILL test's.
+
+`engine_stack` is module-scoped and parametrized: pytest runs the tests on the SQLite stack, stops
+it, then runs them on a stack of its own (its own Asterisk, dialog server and phones) whose settings
+carry `database_url`, so the in-process controller, the controller processes (IVR_DATABASE_URL) and
+the dialog server all share that PostgreSQL database. One stack at a time; both on one xdist worker
+(tests/support/distribution.py groups by module).
 
 The calling-hours policy sees real time shifted to 10:00 Beijing (`Controller(policy_shift=...)`,
 in-process, or the test-only entry `tests.integration.dialer_at_ten` for the child-process
@@ -42,7 +47,7 @@ import pytest
 
 from ivr.asterisk import process as asterisk
 from ivr.config import REPO_ROOT
-from ivr.db.connect import connect, open_database
+from ivr.db.connect import open_database
 from ivr.db import attempts as attempts_db
 from ivr.db.store import store_of
 from ivr.db.writer import AsyncDb
@@ -51,6 +56,7 @@ from ivr.dialer.clock import shift_to
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
 from ivr.stack import Stack, ensure_installed
+from tests.support.postgres import fail_on_errors
 
 pytestmark = pytest.mark.integration
 
@@ -168,36 +174,34 @@ def _stack(settings):
     return Stack(settings, out, personas_path, agents=False)
 
 
-@pytest.fixture(scope="module")
-def stack(stack_settings):
-    s = _stack(stack_settings("dialer-it", ring_timeout_s=8))
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def postgres_stack(stack_settings, postgres_cluster):
-    """The stack on a PostgreSQL database of its own: every process it starts gets `database_url`."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine_stack(request, stack_settings):
+    """The module's stack on each engine in turn (pytest runs every test on SQLite, stops that stack,
+    then every test on PostgreSQL). On PostgreSQL the stack has a database of its own in the session's
+    cluster, every process it starts gets `database_url`, and the server must log no ERROR meanwhile."""
+    if request.param == "sqlite":
+        s = _stack(stack_settings("dialer-it", ring_timeout_s=8))
+        try:
+            s.start()
+            yield s
+        finally:
+            s.stop()
+        return
     from ivr.db import migrate
-    name = postgres_cluster.create_database()
-    url = postgres_cluster.url(name)
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database()
+    url = cluster.url(name)
     migrate.upgrade(url)
+    mark = cluster.log_mark()
     s = _stack(stack_settings("dialer-it-pg", ring_timeout_s=8, database_url=url))
     try:
         s.start()
         yield s
     finally:
         s.stop()
-        postgres_cluster.drop_database(name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_stack(request):
-    """`stack` (SQLite) or `postgres_stack`, for the tests that run on both engines."""
-    return request.getfixturevalue("stack" if request.param == "sqlite" else "postgres_stack")
+        errors = cluster.errors_since(mark)
+        cluster.drop_database(name)
+    fail_on_errors(errors, "the campaign tests on PostgreSQL")
 
 
 def attempts_of(db, loan):
@@ -211,20 +215,22 @@ def target_of(db, campaign_id, loan):
 
 
 @pytest.mark.timeout(1200)
-def test_campaign_mixed_personas(stack):
+def test_campaign_mixed_personas(engine_stack):
+    stack = engine_stack
     settings = stack.settings
     cases = build_cases()
     assert len(cases) >= 30
     csv_path = stack.out / "borrowers.csv"
     write_csv(csv_path, cases)
-    db = connect(settings.database)
+    db = open_database(settings)
+    s = store_of(db)
     report = importer.import_file(db, csv_path)
     assert report.rejected == 0 and report.created == len(cases), report.as_dict()
     cid = campaigns.create(db, name="mixed", selection={"batch_id": report.batch_id}, max_concurrent=16, max_cps=6,
                            max_attempts=3, retry_policy=RETRY, fallback={"channel": "sms"})
     campaigns.run_command_now(db, cid, "start", "test")
 
-    adb = AsyncDb(settings.database)
+    adb = AsyncDb(settings)   # database_url, else the SQLite file
     ctl = Controller(settings, db=adb, tick_s=0.2, max_channels=20, policy_shift=shift_to(TEN_AM))
     asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 1100))
     adb.close()
@@ -252,15 +258,15 @@ def test_campaign_mixed_personas(stack):
             gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
             if any(g < e["gap"] - 0.5 for g in gaps):
                 problems.append(f"{c['loan']}: retries after {gaps} s, want >= {e['gap']} s")
-        sms = list(db.query("SELECT o.* FROM outbox o JOIN borrowers b ON b.id = o.borrower_id WHERE b.loan_id = ?",
-                            [c["loan"]]))
+        sms = s.query("SELECT o.* FROM outbox o JOIN borrowers b ON b.id = o.borrower_id WHERE b.loan_id = :loan",
+                      {"loan": c["loan"]})
         if e["sms"] and [m["to_address"] for m in sms] != [e["sms"]]:
             problems.append(f"{c['loan']}: SMS {[m['to_address'] for m in sms]}, want [{e['sms']}]")
         if not e["sms"] and sms:
             problems.append(f"{c['loan']}: unexpected SMS {[m['to_address'] for m in sms]}")
         for key, status in (("invalid", "invalid"), ("wrong", "wrong_person")):
             if e.get(key):
-                got = next(db.query("SELECT status FROM contacts WHERE phone = ?", [e[key]]))["status"]
+                got = s.scalar("SELECT status FROM contacts WHERE phone = :phone", {"phone": e[key]})
                 if got != status:
                     problems.append(f"{c['loan']}: contact {e[key]} is {got}, want {status}")
         if e.get("third"):
@@ -268,7 +274,8 @@ def test_campaign_mixed_personas(stack):
             if len(third) != 1 or third[0]["flow"] != "third_party" or rows[0]["flow"] != "followup":
                 problems.append(f"{c['loan']}: third-party attempts {[(r['number'], r['flow']) for r in rows]}")
     assert not problems, "\n".join(problems)
-    assert db.execute("SELECT count(*) FROM attempts WHERE campaign_id = ? AND state != 'ended'", [cid]).fetchone()[0] == 0
+    assert s.scalar("SELECT count(*) FROM attempts WHERE campaign_id = :c AND state != 'ended'", {"c": cid}) == 0
+    s.close()
 
 
 def _controller_proc(settings, log_path: Path, *, die_at: str | None = None) -> subprocess.Popen:
@@ -353,9 +360,15 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
 
 
 @pytest.mark.timeout(900)
-def test_asterisk_restart_mid_campaign(stack):
+@pytest.mark.parametrize("engine_stack", ["sqlite"], indirect=True)
+def test_asterisk_restart_mid_campaign(engine_stack):
+    stack = engine_stack
     settings = stack.settings
-    db = connect(settings.database)
+    db = open_database(settings)
+    s = store_of(db)
+
+    def count(sql: str) -> int:
+        return s.scalar(sql, {"c": cid})
     cases = restart_cases()
     rows = [{"loan": c["loan"], "phones": [c["phone"]], "locale": "zh-CN"} for c in cases]
     write_csv(stack.out / "restart.csv", rows)
@@ -363,7 +376,7 @@ def test_asterisk_restart_mid_campaign(stack):
     cid = campaigns.create(db, name="restart", selection={"batch_id": report.batch_id}, max_concurrent=3, max_cps=1,
                            max_attempts=3, retry_policy=RETRY)
     campaigns.run_command_now(db, cid, "start", "test")
-    adb = AsyncDb(settings.database)
+    adb = AsyncDb(settings)
     ctl = Controller(settings, db=adb, tick_s=0.2, max_channels=8, policy_shift=shift_to(TEN_AM))
     window = {}
 
@@ -372,8 +385,7 @@ def test_asterisk_restart_mid_campaign(stack):
         while ctl.stats.placed < 2:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.5)
-        window["open_at_down"] = db.execute("SELECT count(*) FROM attempts WHERE campaign_id = ? AND state != 'ended'",
-                                            [cid]).fetchone()[0]
+        window["open_at_down"] = count("SELECT count(*) FROM attempts WHERE campaign_id = :c AND state != 'ended'")
         window["down"] = time.monotonic()
         await asyncio.to_thread(asterisk.stop, settings)
         await asyncio.sleep(1.0)
@@ -392,8 +404,7 @@ def test_asterisk_restart_mid_campaign(stack):
     # lost with the connection, closed by reconcile after the reconnect)
     assert window["open_at_down"] >= 1, window
     assert campaigns.get(db, cid)["state"] == "finished"
-    assert db.execute("SELECT count(*) FROM attempts WHERE campaign_id = ? AND (state != 'ended' OR disposition IS NULL)",
-                      [cid]).fetchone()[0] == 0
+    assert count("SELECT count(*) FROM attempts WHERE campaign_id = :c AND (state != 'ended' OR disposition IS NULL)") == 0
     for c in cases:
         t = target_of(db, cid, c["loan"])
         rows_db = attempts_of(db, c["loan"])
