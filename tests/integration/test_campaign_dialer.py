@@ -290,6 +290,48 @@ def _mark(log_path: Path, text: str) -> None:
         f.write(f"===== {time.strftime('%H:%M:%S')} {text} =====\n")
 
 
+def _started(proc: subprocess.Popen, log_path: Path, since: int, limit_s: float = 60.0) -> None:
+    """Wait until the controller started at log offset `since` prints its starting line (imports
+    done; next it connects to AMI and reconciles), or exits."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(log_path, "rb") as f:
+            f.seek(since)
+            if b"test dialer starting" in f.read():
+                return
+        time.sleep(0.05)
+
+
+# A simulated phone answers a prompt once it hears 0.5 s of silence; on a loaded machine the audio
+# it hears can drop out for that long in the middle of the greeting, and the key it then presses
+# (before the question is asked) is not an answer: the call ends answered-no-input (seen with seed 12
+# under load: the phone keyed "2" 5 s into a 6.8 s greeting). The product rightly calls again, after
+# the rule's delay — 2 hours by default, longer than the test waits — so here after 3 s, and the
+# witness below accepts those calls (and only those) before the one that counts.
+KILL_RETRY = {**RETRY, "answered-no-input": {"delay_s": 3}}
+FUMBLED = "answered-no-input"
+LAST_RUN_S = 600
+
+
+def _cannot_finish_before(db, campaign_id: int, deadline: float) -> str | None:
+    """Why the campaign cannot finish before `deadline` (monotonic), or None: nothing is being
+    called and every target left is due only after it (a retry hours away). Waiting is pointless then."""
+    store = store_of(db)
+    if store.scalar("SELECT count(*) FROM campaign_targets WHERE campaign_id = :c AND status = 'active'",
+                    {"c": campaign_id}):
+        return None
+    pending = store.query("SELECT t.next_at, t.last_disposition, b.loan_id FROM campaign_targets t "
+                          "JOIN borrowers b ON b.id = t.borrower_id WHERE t.campaign_id = :c AND t.status = 'pending'",
+                          {"c": campaign_id})
+    if not pending:
+        return None
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=deadline - time.monotonic())
+    if all(dt.datetime.fromisoformat(t["next_at"]) > until for t in pending):
+        return "nothing left to call before the deadline: " + ", ".join(
+            f"{t['loan_id']} retries at {t['next_at']} after {t['last_disposition']}" for t in pending)
+    return None
+
+
 KILL_POINTS = ("before-originate", "after-originate", "in-finalize")
 KILLS = 20
 
@@ -299,8 +341,10 @@ def kill_schedule(seed: int) -> list[tuple[str, float]]:
     import random
     rng = random.Random(seed)
     moments = [(point, 0.0) for point in KILL_POINTS for _ in range(3)]
-    # seconds after the process starts (its imports take about one)
-    moments += [("random", rng.uniform(1.0, 4.0)) for _ in range(KILLS - len(moments))]
+    # seconds after the controller says it is starting (`_started`): counted from the process's
+    # start instead, on a loaded machine (imports take 3-4 s there) nearly every "random" kill
+    # fell inside the imports, before the controller had touched anything
+    moments += [("random", rng.uniform(0.0, 4.0)) for _ in range(KILLS - len(moments))]
     rng.shuffle(moments)
     return moments
 
@@ -320,7 +364,7 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
         attempts_db.ensure_borrower(db, loan_id=c["loan"], name="张伟", id_last4="1234", amount_due=3500,
                                     due_date=due, locale="zh-CN", phone=c["phone"])
     cid = campaigns.create(db, name="kill", selection={"loan_ids": [c["loan"] for c in cases]}, max_concurrent=4,
-                           max_cps=2, max_attempts=6, retry_policy=RETRY)
+                           max_cps=2, max_attempts=6, retry_policy=KILL_RETRY)
     campaigns.run_command_now(db, cid, "start", "test")
     log_path = stack.out / "controller-kill.log"
     seed = int(os.environ.get("IVR_KILL_SEED", time.time_ns() % 10_000))
@@ -328,9 +372,12 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
     schedule = kill_schedule(seed)
     how = []
     for run, (point, after_s) in enumerate(schedule, start=1):
-        _mark(log_path, f"run {run}: {point}" + (f", SIGKILL after {after_s:.2f} s" if point == "random" else ""))
+        _mark(log_path, f"run {run}: {point}" + (f", SIGKILL {after_s:.2f} s after its starting line" if point == "random" else ""))
+        since = log_path.stat().st_size
         proc = _controller_proc(settings, log_path, die_at=None if point == "random" else point)
         try:
+            if point == "random":
+                _started(proc, log_path, since)
             rc = proc.wait(after_s if point == "random" else 45)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
@@ -344,13 +391,16 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
     _mark(log_path, "last run: allowed to finish")
     proc = _controller_proc(settings, log_path)
     started = time.monotonic()
+    deadline, stuck = started + LAST_RUN_S, None
     try:
-        rc = proc.wait(600)
-    except subprocess.TimeoutExpired:
-        # the controller's own view first (its asyncio tasks, see dialer_at_ten), then it goes
-        proc.send_signal(signal.SIGUSR1)
-        time.sleep(3)
-        rc = None
+        while proc.poll() is None and time.monotonic() < deadline and stuck is None:
+            time.sleep(2)
+            stuck = _cannot_finish_before(db, cid, deadline)
+        rc = proc.poll()
+        if rc is None:
+            # the controller's own view first (its asyncio tasks, see dialer_at_ten), then it goes
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(3)
     finally:
         if proc.poll() is None:                            # never left running into the next test
             proc.kill()
@@ -358,20 +408,25 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
 
     def context(note=""):
         return evidence(db, cid, out=stack.out, log_path=log_path, seed=seed, how=how, note=note)
-    assert rc == 0, context(f"the last controller run {'did not finish within 600 s' if rc is None else f'exited {rc}'}")
+    assert rc == 0, context(stuck or f"the last controller run {f'exited {rc}' if rc is not None else f'did not finish within {LAST_RUN_S} s'}")
     print(f"last run finished in {time.monotonic() - started:.1f} s")
     assert len(how) == KILLS and not any(h.endswith("exited 0") for h in how), context()
     assert sum(h.endswith("exited -9") for h in how) >= 6, context()    # the named points were reached
     for c in cases:
         attempts = attempts_of(db, c["loan"])
-        seen = calls_to(stack.calls_log, c["phone"])
-        assert len(seen) == 1, context(f"{c['phone']} called {len(seen)} times")
-        called = [a for a in attempts if a["id"] == seen[0]["attempt"]]
-        assert len(called) == 1 and called[0]["disposition"] == c["disposition"], context(f"{attempts}")
+        seen = [x["attempt"] for x in calls_to(stack.calls_log, c["phone"])]
+        by_id = {a["id"]: a for a in attempts}
+        # each call the phone saw is one attempt; before the one that counts, only retries of calls
+        # the phone fumbled (KILL_RETRY) — a second call for any other reason is a restart's double
+        assert seen and len(set(seen)) == len(seen) and set(seen) <= set(by_id), \
+            context(f"{c['phone']}: the phone saw attempts {seen}, the database has {list(by_id)}")
+        dispositions = [by_id[aid]["disposition"] for aid in seen]
+        assert dispositions[-1] == c["disposition"] and all(d == FUMBLED for d in dispositions[:-1]), \
+            context(f"{c['phone']} called {len(seen)} times: {dispositions}")
         # every other attempt never reached the phone and says why
         for a in attempts:
             assert a["state"] == "ended", context(f"{a}")
-            if a["id"] != seen[0]["attempt"]:
+            if a["id"] not in seen:
                 assert a["disposition"] in ("dialer-error", "unknown-after-restart"), context(f"{a}")
         assert target_of(db, cid, c["loan"])["done_reason"] == c["done"], context(c["loan"])
     assert campaigns.get(db, cid)["state"] == "finished"
