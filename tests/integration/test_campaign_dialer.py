@@ -12,8 +12,10 @@ campaign and its own numbers, so the phones' call log stays an exact witness per
 * test_controller_sigkilled_at_twenty_moments proves that SIGKILLing the controller 20 times in
   one campaign (at random moments, between writing an attempt and sending its Originate, right
   after the Originate, inside the transaction that applies a disposition) and starting it again
-  calls nobody twice (phones' log) and loses no attempt (every attempt ends with a disposition;
-  the ones that never rang say why). It runs on SQLite and on PostgreSQL: for PostgreSQL a stack
+  calls nobody twice (phones' log; the one repeat allowed is the retry of a call the simulated
+  phone fumbled under load, see KILL_RETRY) and loses no attempt (every attempt ends with a
+  disposition; the ones that never rang say why). On failure it keeps its evidence
+  (`kill_evidence`). It runs on SQLite and on PostgreSQL: for PostgreSQL a stack
   of its own whose settings carry `database_url`, so the controller processes (IVR_DATABASE_URL)
   and the dialog server share that database.
 * test_asterisk_restart_mid_campaign proves that while AMI is down nothing is originated, that
