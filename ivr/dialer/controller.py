@@ -21,7 +21,10 @@ this node in the database with its Asterisk's channels (`CoreShowChannels`):
   * channel still up: followed to its end (`CallPlacer.adopt`);
   * channel gone: closed with what can be inferred (the dialog's result, the AMI events we had
     recorded) or disposition `unknown-after-restart`; it counts toward the caps like any attempt;
-  * active target whose attempt row does not exist: the Originate was never sent; back to pending.
+  * active target whose attempt row does not exist: the Originate was never sent; back to pending;
+  * active target whose attempt ended but was never applied (the process died inside finalize, or
+    the database refused the finalize): applied now — at start-up for every node even when AMI
+    does not answer, and at every later reconcile for this node's attempts no task is following.
 So no borrower is called twice because of a restart.
 
 Time. `clock` stamps everything written (always the real clock in production; unit tests may pass
@@ -300,9 +303,25 @@ def fix_orphan_targets(db: Handle, now: dt.datetime) -> tuple[int, list[str]]:
     return reverted, to_finalize
 
 
+def unapplied_attempts(db: Handle, node: str) -> list[str]:
+    """Ended attempts of `node` (or of no node) whose target is still active for them: their
+    disposition was never applied (the finalize failed, or the process applying it died)."""
+    return [r["id"] for r in store_of(db).query(
+        "SELECT a.id FROM campaign_targets t JOIN attempts a ON a.id = t.last_attempt_id "
+        "WHERE t.status = 'active' AND a.state = 'ended' AND (a.node = :node OR a.node IS NULL) "
+        "ORDER BY a.created_at, a.id", {"node": node})]
+
+
 def active_counts(db: Handle) -> dict[int, int]:
     return {r["campaign_id"]: r["n"] for r in store_of(db).query(
         "SELECT campaign_id, count(*) AS n FROM campaign_targets WHERE status = 'active' GROUP BY campaign_id")}
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    """A call's task that raised (its attempt is applied by the next reconcile): said at once, in
+    the log, rather than as "exception never retrieved" whenever the task is collected."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a call's task failed", exc_info=task.exception())
 
 
 # ---- the loop -----------------------------------------------------------------------------------
@@ -413,6 +432,7 @@ class Controller:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     async def run(self, *, once: bool = False, until_idle: bool = False) -> None:
         """The loop. `once`: one tick, then wait for the calls it placed to end. `until_idle`:
@@ -600,6 +620,8 @@ class Controller:
         except Exception as exc:  # AMI dropped again: try at the next tick
             log.warning("reconcile: CoreShowChannels failed: %s", exc)
             self._needs_reconcile = True
+            if startup:   # what needs no channel list is done now: nothing later does it
+                await self.apply_unapplied(startup=True)
             return
         self._needs_reconcile = False
         self._last_reconcile = time.monotonic()
@@ -628,11 +650,25 @@ class Controller:
             await self._db.call(close_lost, aid, view, now)
             self.stats.reconciled_closed += 1
             await self._finalize(aid)
+        await self.apply_unapplied(startup=startup)
+
+    async def apply_unapplied(self, *, startup: bool) -> None:
+        """Targets still active for an attempt that is over. At start-up (whether or not AMI
+        answered): every node's, and targets whose attempt row was never written go back to pending
+        (`fix_orphan_targets`). Later, at each reconcile: this node's attempts that ended but whose
+        finalize failed in this process (the database refused it, e.g. SQLite's busy timeout ran
+        out) — without this the target stays active and its campaign never finishes until a restart.
+        An attempt a task of this process is still following or finalizing is left to that task."""
+        now = self.clock.now()
         if startup:
             reverted, ended = await self._db.call(fix_orphan_targets, now)
             self.stats.reverted += reverted
-            for aid in ended:
-                await self._finalize(aid)
+        else:
+            ended = [aid for aid in await self.db.call(unapplied_attempts, self.node) if aid not in self._in_flight]
+        for aid in ended:
+            if not startup:
+                log.warning("attempt %s: ended, its disposition never applied: applying it now", aid)
+            await self._finalize(aid)
 
     async def close_lost_nodes_calls(self) -> None:
         """Calls of nodes silent for longer than any call lasts (nodes.lost_attempts): closed as lost

@@ -12,8 +12,10 @@ with its own campaign and its own numbers, so the phones' call log stays an exac
 * test_controller_sigkilled_at_twenty_moments proves that SIGKILLing the controller 20 times in
   one campaign (at random moments, between writing an attempt and sending its Originate, right
   after the Originate, inside the transaction that applies a disposition) and starting it again
-  calls nobody twice (phones' log) and loses no attempt (every attempt ends with a disposition;
-  the ones that never rang say why). On SQLite and on PostgreSQL.
+  calls nobody twice (phones' log; the one repeat allowed is the retry of a call the simulated
+  phone fumbled under load, see KILL_RETRY) and loses no attempt (every attempt ends with a
+  disposition; the ones that never rang say why). On failure it keeps its evidence
+  (`kill_evidence`). On SQLite and on PostgreSQL.
 * test_asterisk_restart_mid_campaign proves that while AMI is down nothing is originated, that
   calls cut by the restart are closed (not left open, not re-dialled at once), and that the
   running campaign continues and finishes once Asterisk is back. SQLite only (~2.3 min a run): on
@@ -56,6 +58,7 @@ from ivr.dialer.clock import shift_to
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
 from ivr.stack import Stack, ensure_installed
+from tests.integration.kill_evidence import evidence
 from tests.support.postgres import fail_on_errors
 
 pytestmark = pytest.mark.integration
@@ -290,6 +293,54 @@ def _controller_proc(settings, log_path: Path, *, die_at: str | None = None) -> 
                             stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
+def _mark(log_path: Path, text: str) -> None:
+    """A line in the controllers' shared log saying which run starts here (the evidence reads it)."""
+    with open(log_path, "a", encoding="utf-8") as f:
+        f.write(f"===== {time.strftime('%H:%M:%S')} {text} =====\n")
+
+
+def _started(proc: subprocess.Popen, log_path: Path, since: int, limit_s: float = 60.0) -> None:
+    """Wait until the controller started at log offset `since` prints its starting line (imports
+    done; next it connects to AMI and reconciles), or exits."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(log_path, "rb") as f:
+            f.seek(since)
+            if b"test dialer starting" in f.read():
+                return
+        time.sleep(0.05)
+
+
+# A simulated phone answers a prompt once it hears 0.5 s of silence; on a loaded machine the audio
+# it hears can drop out for that long in the middle of the greeting, and the key it then presses
+# (before the question is asked) is not an answer: the call ends answered-no-input (seen with seed 12
+# under load: the phone keyed "2" 5 s into a 6.8 s greeting). The product rightly calls again, after
+# the rule's delay — 2 hours by default, longer than the test waits — so here after 3 s, and the
+# witness below accepts those calls (and only those) before the one that counts.
+KILL_RETRY = {**RETRY, "answered-no-input": {"delay_s": 3}}
+FUMBLED = "answered-no-input"
+LAST_RUN_S = 600
+
+
+def _cannot_finish_before(db, campaign_id: int, deadline: float) -> str | None:
+    """Why the campaign cannot finish before `deadline` (monotonic), or None: nothing is being
+    called and every target left is due only after it (a retry hours away). Waiting is pointless then."""
+    store = store_of(db)
+    if store.scalar("SELECT count(*) FROM campaign_targets WHERE campaign_id = :c AND status = 'active'",
+                    {"c": campaign_id}):
+        return None
+    pending = store.query("SELECT t.next_at, t.last_disposition, b.loan_id FROM campaign_targets t "
+                          "JOIN borrowers b ON b.id = t.borrower_id WHERE t.campaign_id = :c AND t.status = 'pending'",
+                          {"c": campaign_id})
+    if not pending:
+        return None
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=deadline - time.monotonic())
+    if all(dt.datetime.fromisoformat(t["next_at"]) > until for t in pending):
+        return "nothing left to call before the deadline: " + ", ".join(
+            f"{t['loan_id']} retries at {t['next_at']} after {t['last_disposition']}" for t in pending)
+    return None
+
+
 KILL_POINTS = ("before-originate", "after-originate", "in-finalize")
 KILLS = 20
 
@@ -299,13 +350,15 @@ def kill_schedule(seed: int) -> list[tuple[str, float]]:
     import random
     rng = random.Random(seed)
     moments = [(point, 0.0) for point in KILL_POINTS for _ in range(3)]
-    # seconds after the process starts (its imports take about one)
-    moments += [("random", rng.uniform(1.0, 4.0)) for _ in range(KILLS - len(moments))]
+    # seconds after the controller says it is starting (`_started`): counted from the process's
+    # start instead, on a loaded machine (imports take 3-4 s there) nearly every "random" kill
+    # fell inside the imports, before the controller had touched anything
+    moments += [("random", rng.uniform(0.0, 4.0)) for _ in range(KILLS - len(moments))]
     rng.shuffle(moments)
     return moments
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1300)   # twenty runs (up to 45 s each) and the last one's 600 s: evidence before the kill
 def test_controller_sigkilled_at_twenty_moments(engine_stack):
     """The controller is SIGKILLed 20 times during one campaign — at random moments, and at the
     moments that hurt most: an attempt written but not yet originated, just originated, and inside
@@ -320,15 +373,20 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
         attempts_db.ensure_borrower(db, loan_id=c["loan"], name="张伟", id_last4="1234", amount_due=3500,
                                     due_date=due, locale="zh-CN", phone=c["phone"])
     cid = campaigns.create(db, name="kill", selection={"loan_ids": [c["loan"] for c in cases]}, max_concurrent=4,
-                           max_cps=2, max_attempts=6, retry_policy=RETRY)
+                           max_cps=2, max_attempts=6, retry_policy=KILL_RETRY)
     campaigns.run_command_now(db, cid, "start", "test")
     log_path = stack.out / "controller-kill.log"
     seed = int(os.environ.get("IVR_KILL_SEED", time.time_ns() % 10_000))
+    print(f"kill schedule seed {seed} (IVR_KILL_SEED)")
     schedule = kill_schedule(seed)
     how = []
-    for point, after_s in schedule:
+    for run, (point, after_s) in enumerate(schedule, start=1):
+        _mark(log_path, f"run {run}: {point}" + (f", SIGKILL {after_s:.2f} s after its starting line" if point == "random" else ""))
+        since = log_path.stat().st_size
         proc = _controller_proc(settings, log_path, die_at=None if point == "random" else point)
         try:
+            if point == "random":
+                _started(proc, log_path, since)
             rc = proc.wait(after_s if point == "random" else 45)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
@@ -339,23 +397,47 @@ def test_controller_sigkilled_at_twenty_moments(engine_stack):
             if rc == 0:
                 break                                      # the campaign finished between two kills
         time.sleep(0.5)
+    _mark(log_path, "last run: allowed to finish")
     proc = _controller_proc(settings, log_path)
-    context = f"seed {seed} (IVR_KILL_SEED), kills: {how}\n{log_path.read_text()[-3000:]}"
-    assert proc.wait(600) == 0, context
-    assert len(how) == KILLS and not any(h.endswith("exited 0") for h in how), context
-    assert sum(h.endswith("exited -9") for h in how) >= 6, context    # the named points were reached
+    started = time.monotonic()
+    deadline, stuck = started + LAST_RUN_S, None
+    try:
+        while proc.poll() is None and time.monotonic() < deadline and stuck is None:
+            time.sleep(2)
+            stuck = _cannot_finish_before(db, cid, deadline)
+        rc = proc.poll()
+        if rc is None:
+            # the controller's own view first (its asyncio tasks, see dialer_at_ten), then it goes
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(3)
+    finally:
+        if proc.poll() is None:                            # never left running into the next test
+            proc.kill()
+            proc.wait(10)
+
+    def context(note=""):
+        return evidence(db, cid, out=stack.out, log_path=log_path, seed=seed, how=how, note=note)
+    assert rc == 0, context(stuck or f"the last controller run {f'exited {rc}' if rc is not None else f'did not finish within {LAST_RUN_S} s'}")
+    print(f"last run finished in {time.monotonic() - started:.1f} s")
+    assert len(how) == KILLS and not any(h.endswith("exited 0") for h in how), context()
+    assert sum(h.endswith("exited -9") for h in how) >= 6, context()    # the named points were reached
     for c in cases:
         attempts = attempts_of(db, c["loan"])
-        seen = calls_to(stack.calls_log, c["phone"])
-        assert len(seen) == 1, f"{c['phone']} called {len(seen)} times; {context}"
-        called = [a for a in attempts if a["id"] == seen[0]["attempt"]]
-        assert len(called) == 1 and called[0]["disposition"] == c["disposition"], (attempts, context)
+        seen = [x["attempt"] for x in calls_to(stack.calls_log, c["phone"])]
+        by_id = {a["id"]: a for a in attempts}
+        # each call the phone saw is one attempt; before the one that counts, only retries of calls
+        # the phone fumbled (KILL_RETRY) — a second call for any other reason is a restart's double
+        assert seen and len(set(seen)) == len(seen) and set(seen) <= set(by_id), \
+            context(f"{c['phone']}: the phone saw attempts {seen}, the database has {list(by_id)}")
+        dispositions = [by_id[aid]["disposition"] for aid in seen]
+        assert dispositions[-1] == c["disposition"] and all(d == FUMBLED for d in dispositions[:-1]), \
+            context(f"{c['phone']} called {len(seen)} times: {dispositions}")
         # every other attempt never reached the phone and says why
         for a in attempts:
-            assert a["state"] == "ended", (a, context)
-            if a["id"] != seen[0]["attempt"]:
-                assert a["disposition"] in ("dialer-error", "unknown-after-restart"), (a, context)
-        assert target_of(db, cid, c["loan"])["done_reason"] == c["done"], context
+            assert a["state"] == "ended", context(f"{a}")
+            if a["id"] not in seen:
+                assert a["disposition"] in ("dialer-error", "unknown-after-restart"), context(f"{a}")
+        assert target_of(db, cid, c["loan"])["done_reason"] == c["done"], context(c["loan"])
     assert campaigns.get(db, cid)["state"] == "finished"
 
 
