@@ -129,6 +129,9 @@ class Settings:
     # the headers are ignored); login throttling and the audit log use the client address they report
     web_trusted_proxies: int = 0
     web_display_tz: str = "Asia/Shanghai"  # how the web app shows times (Asia/Seoul for Korean lenders)
+    # PostgreSQL connections the web app keeps open for its requests (ivr/db/connect.py `Pool`); as many
+    # again are opened for a burst and closed after it. Unused on SQLite (a connection per request)
+    web_db_pool_size: int = 5
     recordings_retention_days: int = 180   # the purge job removes recordings older than this
     # other telephony nodes' recordings directories as this machine mounts them, ':'-separated absolute
     # paths: the web app plays a call's recording from its own recordings_dir or from one of these
