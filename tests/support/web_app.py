@@ -1,5 +1,6 @@
-"""Helpers for the web app's tests: a fresh app on a temp database, a client that signs in and
-sends the CSRF token like a browser, and a small seeded call history.
+"""Helpers for the web app's tests: a fresh app on a temp database (SQLite, or `engine_url`'s engine),
+users made by the product's own `security.add_user`, a client that signs in through the login form and
+sends the CSRF token like a browser, and a small seeded call history; all of it on either engine.
 
 Test-only, outside the installed package: importing it makes password hashing cheap (argon2 at
 its minimum cost) for the whole process, which must never happen in a product process."""
@@ -97,6 +98,15 @@ class Client:
         r = self.post("/login", {"username": username, "password": password})
         self.get("/account")  # the session's token after login
         return r
+
+
+def signed_in(app, username: str, password: str = PASSWORD) -> "Client":
+    """A client signed in as `username` through the login form (a user `add_users` or
+    `security.add_user` made); fails the test if the login is refused."""
+    c = Client(app)
+    r = c.login(username, password)
+    assert r.status_code == 302, f"login as {username}: HTTP {r.status_code}"
+    return c
 
 
 def seed(app, recordings: Path | None = None) -> dict:
