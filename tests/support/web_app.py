@@ -27,11 +27,11 @@ security.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def make_app(tmp_path: Path, database_url: str = "", **overrides):
+def make_app(tmp_path: Path, database_url: str = "", settings: dict | None = None, **overrides):
     """A web app on a fresh SQLite file in tmp_path, or on `database_url` (a test given `engine_url`
-    passes it, and runs once per engine)."""
+    passes it, and runs once per engine); `settings` changes Settings fields, `overrides` app.config."""
     s = config.load(env={}).replace(db_path=str(tmp_path / "web.db"), cache_dir=tmp_path / "cache",
-                                    instance="web-test", database_url=database_url)
+                                    instance="web-test", database_url=database_url, **(settings or {}))
     app = create_app(s, TESTING=True, **overrides)
     app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
     (tmp_path / "recordings").mkdir(exist_ok=True)

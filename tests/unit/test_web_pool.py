@@ -6,12 +6,15 @@ request still gets a connection of its own, closed with it. A cluster of this mo
 the session's would pull it from under other tests."""
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg
 import pytest
+import sqlalchemy as sa
 
-from ivr.db import migrate
+from ivr.db import connect, migrate
 from ivr.db.store import store_of
-from ivr.web import POOL, security
+from ivr.web import POOL, get_db, open_db, security
 from tests.support.postgres import PostgresCluster
 from tests.support.web_app import Client, db_of, make_app
 
@@ -95,19 +98,43 @@ def test_while_postgres_is_down_a_request_is_a_503_to_retry(cluster, url, tmp_pa
     assert c.get("/").status_code == 200 and c.app.extensions[POOL].lent() == 0
 
 
-def test_pool_size_is_a_setting(cluster, url, tmp_path):
+def test_a_request_that_finds_every_connection_lent_waits_then_is_a_503(url, tmp_path, monkeypatch):
+    monkeypatch.setattr(connect, "POOL_WAIT_S", 0.3)
+    app = make_app(tmp_path, database_url=url, settings={"web_db_pool_size": 1})
+    held = [open_db(app), open_db(app)]        # the one kept and the one more for a burst: all there is
+    api = app.test_client()
+    bearer = {"Authorization": "Bearer hf_not-a-token"}
+    busy = api.get("/api/v1/results", headers=bearer)
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    store_of(held.pop()).close()
+    assert api.get("/api/v1/results", headers=bearer).status_code == 401   # reached the token check
+    store_of(held.pop()).close()
+    assert app.extensions[POOL].lent() == 0
+
+
+def test_other_database_errors_are_not_taken_for_an_outage(tmp_path):
+    """SQLite's "database is locked" after its busy timeout (or a bad statement) is a bug to see, a 500."""
+    app = make_app(tmp_path)
+    locked = sa.exc.OperationalError("UPDATE x", {}, sqlite3.OperationalError("database is locked"))
+
+    @app.get("/test-locked")
+    def raises():
+        raise locked
+
+    with pytest.raises(sa.exc.OperationalError):   # TESTING propagates what would be a 500
+        app.test_client().get("/test-locked")
+    app.testing = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert app.test_client().get("/test-locked").status_code == 500
+
+
+def test_pool_size_is_a_setting(url, tmp_path):
     from ivr import config
-    s = config.load(env={"IVR_WEB_DB_POOL_SIZE": "3"})
-    assert s.web_db_pool_size == 3
-    c = signed_in_admin(tmp_path, url)
-    assert c.app.extensions[POOL].engine.pool.size() == 5      # the default
-    from ivr.web import create_app
-    app = create_app(s.replace(db_path=str(tmp_path / "x.db"), cache_dir=tmp_path / "cache", instance="web-test",
-                               database_url=url))
-    assert app.extensions[POOL].engine.pool.size() == 3
-    with pytest.raises(ValueError, match="pool size .* at least 1, not 0"):
-        create_app(s.replace(db_path=str(tmp_path / "x.db"), cache_dir=tmp_path / "cache", instance="web-test",
-                             database_url=url, web_db_pool_size=0))
+    assert config.load(env={"IVR_WEB_DB_POOL_SIZE": "3"}).web_db_pool_size == 3
+    assert make_app(tmp_path, database_url=url).extensions[POOL].engine.pool.size() == 5   # the default
+    assert make_app(tmp_path, database_url=url, settings={"web_db_pool_size": 3}).extensions[POOL].engine.pool.size() == 3
+    with pytest.raises(ValueError, match="pool size must be .* at least 1, not 0"):
+        make_app(tmp_path, database_url=url, settings={"web_db_pool_size": 0})
 
 
 def test_on_sqlite_each_request_has_its_own_connection(tmp_path):
@@ -115,11 +142,8 @@ def test_on_sqlite_each_request_has_its_own_connection(tmp_path):
     pool = app.extensions[POOL]
     assert pool.engine is None
     with app.test_request_context():
-        from ivr.web import get_db
         db = get_db()
         assert get_db() is db and db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn = db.conn
-    # the request's end closed it
-    import sqlite3
     with pytest.raises(sqlite3.ProgrammingError):
         conn.execute("SELECT 1")
