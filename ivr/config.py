@@ -436,6 +436,8 @@ def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | Non
     check_asterisk_settings(settings)
     if not settings.node_lost_after_s > 0:
         raise ValueError(f"node_lost_after_s must be a positive number of seconds, not {settings.node_lost_after_s}")
+    if settings.web_db_pool_size < 1:
+        raise ValueError(f"web_db_pool_size must be at least 1 connection, not {settings.web_db_pool_size}")
     settings.database_url_effective  # a mistyped database_url stops every process at start, named
     return settings
 

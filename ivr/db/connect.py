@@ -29,9 +29,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import sqlite_utils
-
 import sqlalchemy as sa
+import sqlite_utils
 from sqlalchemy.pool import QueuePool
 
 from ..config import normalize_database_url

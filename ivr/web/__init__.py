@@ -2,8 +2,9 @@
 
 `create_app(settings)` builds the Flask app: one blueprint per area (auth, dashboard, calls,
 campaigns, monitor, borrowers, agent, qa, reports, compliance, admin, api), a per-request database
-handle lent by the app's one `ivr.db.connect.Pool` (on PostgreSQL, `web_db_pool_size` connections kept
-open and pre-pinged; a request that finds the database unreachable gets a 503, not a 500), server-side sessions (sessions.py) with secure cookie settings, the client address behind
+handle lent by the app's one `ivr.db.connect.Pool` (on PostgreSQL `web_db_pool_size` connections kept
+open and pre-pinged; a request that finds the database unreachable gets a 503, not a 500), server-side
+sessions (sessions.py) with secure cookie settings, the client address behind
 `web_trusted_proxies` reverse proxies (ProxyFix), CSRF protection on every form, security headers and
 the UI language (zh-CN by default; en and ko-KR) per user or session.
 """
@@ -21,8 +22,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import config
-from ..db.connect import Pool, open_database
 from ..db import outage
+from ..db.connect import Pool, open_database
 from ..db.store import store_of
 from ..dialer import upload_caps
 from . import throttle
@@ -74,7 +75,7 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     if proxies:  # the client address and scheme as the trusted proxies saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     store_of(open_database(app.config["DATABASE_URL"])).close()  # migrations applied once, at start-up
-    app.extensions[POOL] = Pool(app.config["DATABASE_URL"], int(getattr(settings, "web_db_pool_size", 5)),
+    app.extensions[POOL] = Pool(app.config["DATABASE_URL"], settings.web_db_pool_size,
                                 application_name="huifang-web")
     app.before_request(_refuse_nul)
     csrf.init_app(app)

@@ -131,6 +131,8 @@ def test_other_database_errors_are_not_taken_for_an_outage(tmp_path):
 def test_pool_size_is_a_setting(url, tmp_path):
     from ivr import config
     assert config.load(env={"IVR_WEB_DB_POOL_SIZE": "3"}).web_db_pool_size == 3
+    with pytest.raises(ValueError, match="web_db_pool_size must be at least 1 connection, not 0"):
+        config.load(env={"IVR_WEB_DB_POOL_SIZE": "0"})
     assert make_app(tmp_path, database_url=url).extensions[POOL].engine.pool.size() == 5   # the default
     assert make_app(tmp_path, database_url=url, settings={"web_db_pool_size": 3}).extensions[POOL].engine.pool.size() == 3
     with pytest.raises(ValueError, match="pool size must be .* at least 1, not 0"):
