@@ -317,7 +317,7 @@ def active_counts(db: Handle) -> dict[int, int]:
         "SELECT campaign_id, count(*) AS n FROM campaign_targets WHERE status = 'active' GROUP BY campaign_id")}
 
 
-def _log_failure(task: asyncio.Task) -> None:
+def _log_failure(task: "asyncio.Task[object]") -> None:
     """A call's task that raised (its attempt is applied by the next reconcile): said at once, in
     the log, rather than as "exception never retrieved" whenever the task is collected."""
     if not task.cancelled() and task.exception() is not None:
@@ -664,7 +664,7 @@ class Controller:
             reverted, ended = await self._db.call(fix_orphan_targets, now)
             self.stats.reverted += reverted
         else:
-            ended = [aid for aid in await self.db.call(unapplied_attempts, self.node) if aid not in self._in_flight]
+            ended = [aid for aid in await self._db.call(unapplied_attempts, self.node) if aid not in self._in_flight]
         for aid in ended:
             if not startup:
                 log.warning("attempt %s: ended, its disposition never applied: applying it now", aid)
