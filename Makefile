@@ -10,7 +10,7 @@ TEST_WORKERS ?= auto
 
 test: setup
 	.venv/bin/ruff check ivr tests bench app.py
-	.venv/bin/mypy --strict ivr/ami ivr/db
+	.venv/bin/mypy --strict ivr/ami ivr/db ivr/dialer
 	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 setup:
@@ -24,6 +24,6 @@ integration: setup
 
 # the property tests with fresh random examples, ten times as many (the suite's are the same every run)
 fuzz: setup
-	IVR_FUZZ=explore .venv/bin/python -m pytest -q -n $(TEST_WORKERS) \
+	IVR_FUZZ=explore .venv/bin/python -m pytest -q -n $(TEST_WORKERS) --timeout 3600 \
 		tests/unit/test_fuzz_api.py tests/unit/test_fuzz_web.py tests/unit/test_fuzz_importer.py \
 		tests/unit/test_fuzz_flow.py tests/unit/test_protocol_fuzz.py

@@ -43,6 +43,7 @@ import uuid
 from pathlib import Path
 
 from bench.output import run_dir
+from bench.rtp import RtpStream
 from bench.stats import percentile
 from ivr import config, tts
 from ivr.asterisk import process as asterisk
@@ -66,18 +67,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ---- RTP / pcap ---------------------------------------------------------------------------------
-def ulaw(pcm: bytes) -> bytes:
-    """G.711 mu-law of 16-bit little-endian samples."""
-    out = bytearray()
-    for (s,) in struct.iter_unpack("<h", pcm[: len(pcm) - len(pcm) % 2]):
-        sign = 0x80 if s < 0 else 0
-        s = min(abs(s), 32635) + 0x84
-        exponent = max(0, (s >> 7).bit_length() - 1)
-        mantissa = (s >> (exponent + 3)) & 0x0F
-        out.append(~(sign | (exponent << 4) | mantissa) & 0xFF)
-    return bytes(out)
-
-
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
@@ -111,49 +100,6 @@ def write_pcap(path: Path, packets: list[tuple[float, bytes]]) -> None:
             if usec >= 1_000_000:
                 sec, usec = sec + 1, usec - 1_000_000
             f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
-
-
-class RtpStream:
-    """One call's outgoing RTP: one SSRC, sequence and timestamps continuous over the call."""
-
-    PCMU, EVENT = 0, 101
-
-    def __init__(self, ssrc: int = 0x48554946):
-        self.ssrc = ssrc
-        self.seq = 1000
-        self.packets: list[tuple[float, bytes]] = []
-        self._marker = True   # the first packet of a talk spurt (stream start, after keys)
-
-    def _rtp(self, t: float, pt: int, ts: int, payload: bytes, marker: bool = False) -> None:
-        header = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, self.seq & 0xFFFF, ts & 0xFFFFFFFF,
-                             self.ssrc)
-        self.seq += 1
-        self.packets.append((t, header + payload))
-
-    def audio(self, t: float, pcm: bytes) -> float:
-        """PCMU packets of 20 ms from t; returns the end time."""
-        data = ulaw(pcm)
-        for i in range(0, len(data), 160):
-            chunk = data[i:i + 160].ljust(160, b"\xff")
-            self._rtp(t, self.PCMU, int(t * 8000), chunk, marker=self._marker)
-            self._marker = False
-            t += 0.020
-        return t
-
-    def keys(self, t: float, digits: str, *, tone_ms: int = 120, gap_ms: int = 150) -> float:
-        """RFC 4733 events (one every 20 ms, three end packets), one digit after the other."""
-        codes = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
-        for digit in digits:
-            ts = int(t * 8000)
-            steps = tone_ms // 20
-            for n in range(1, steps + 1):
-                self._rtp(t, self.EVENT, ts, struct.pack("!BBH", codes[digit], 10, n * 160), marker=(n == 1))
-                t += 0.020
-            for _ in range(3):
-                self._rtp(t, self.EVENT, ts, struct.pack("!BBH", codes[digit], 0x80 | 10, steps * 160))
-            t += gap_ms / 1000
-        self._marker = True
-        return t
 
 
 # ---- the borrower's script ---------------------------------------------------------------------
@@ -371,8 +317,16 @@ class Bench:
         self.settings, self.out, self.rate, self.pcaps = settings, out, rate, pcaps
         self.counter = 0
 
+    def originate(self, mode: str, action: dict) -> dict:
+        """The controller's Originate as this mode sends it: the baseline is our dialplan's other
+        context (bench/asterisk_cost.py changes more)."""
+        return {**action, "Context": CONTEXTS[mode]}
+
+    def pcap_for(self, mode: str) -> tuple[Path, Schedule]:
+        return self.pcaps[mode]
+
     async def run_step(self, mode: str, n: int, pids: dict[str, int]) -> dict:
-        pcap, sched = self.pcaps[mode]
+        pcap, sched = self.pcap_for(mode)
         timeout_s = sched.hangup_expected_s + n / self.rate + 60
         sipp_out = self.out / f"sipp-{mode}-{n}"
         sipp_out.mkdir(exist_ok=True)
@@ -386,12 +340,11 @@ class Bench:
         db = AsyncDb(self.settings.database)
         placer = CallPlacer(self.settings, db)
         await placer.start()
-        context = CONTEXTS[mode]
         send = placer.ami.send_action
 
-        async def send_action(action, timeout=10.0):  # the baseline is our dialplan's other context
+        async def send_action(action, timeout=10.0):
             if action.get("Action") == "Originate":
-                action = {**action, "Context": context}
+                action = self.originate(mode, action)
             return await send(action, timeout)
         placer.ami.send_action = send_action
         sipp_before = sipp_counts(sipp_out)

@@ -2,8 +2,8 @@
 the prompt that answers it.
 
 Starts its own stack (Asterisk, dialog server with Vosk, pjsua2 phones) with ko-KR voice personas
-(네 to the identity question, the ID by keypad, 네 to the plan: two voice turns per call, phrasings
-from ivr/sim/VOICE.md), places --calls calls at most --concurrency at a time, and reads from the
+(네 to the identity question, 1 to "did you say 네?", the ID by keypad, 네 to the plan: two voice
+turns per call, phrasings from ivr/sim/VOICE.md), places --calls calls at most --concurrency at a time, and reads from the
 database, per voice answer:
 
     speech_ended_at   the dialog server's end of the borrower's speech (last voiced frame heard)
@@ -35,7 +35,10 @@ from ivr.demo import call_all  # noqa: E402
 from ivr.sim.personas import load_personas  # noqa: E402
 from ivr.stack import Stack, ensure_installed  # noqa: E402
 
-STEPS = [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1234"}, {"say": "네", "locale": "ko-KR"}]
+# the flow asks "did you say 네?" when it is unsure (on espeak-ng's 네 it is, at the identity question):
+# key 1 confirms; the last answer confirms any such re-ask with its or_dtmf
+STEPS = [{"say": "네", "locale": "ko-KR"}, {"dtmf": "1"}, {"dtmf": "1234"},
+         {"say": "네", "locale": "ko-KR", "or_dtmf": "1"}]
 
 
 def pct(values: list[float], q: float) -> float | None:

@@ -39,14 +39,11 @@ SLOW = ("reports, 30", "compliance, one day")
 
 
 def add_users_and_token(store: Store) -> str:
-    """The four signed-in users and an API token, written with the Store (the web app's own helpers for
-    this are being ported); returns the token."""
+    """The four signed-in users (made as `ivr user add` makes them) and an API token; returns the token."""
     stamp = "2026-12-01T00:00:00.000+00:00"
     for role in ROLES:
         if store.scalar("SELECT id FROM users WHERE username = :u", {"u": role}) is None:
-            store.insert("users", {"username": role, "display_name": role, "password_hash": security.hash_password(PASSWORD),
-                                   "role": role, "locale": "zh-CN", "agent_ext": "agent1" if role == "agent" else None,
-                                   "active": 1, "created_at": stamp, "updated_at": stamp})
+            security.add_user(store, role, PASSWORD, role, agent_ext="agent1" if role == "agent" else None)
     token = "hf_" + secrets.token_urlsafe(32)
     store.insert("api_tokens", {"name": "bench", "prefix": token[:9], "scopes": "push,pull", "created_by": "bench",
                                 "token_hash": hashlib.sha256(token.encode()).hexdigest(), "created_at": stamp})

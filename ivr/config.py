@@ -139,6 +139,9 @@ class Settings:
     # the headers are ignored); login throttling and the audit log use the client address they report
     web_trusted_proxies: int = 0
     web_display_tz: str = "Asia/Shanghai"  # how the web app shows times (Asia/Seoul for Korean lenders)
+    # PostgreSQL connections the web app keeps open for its requests (ivr/db/connect.py `Pool`); as many
+    # again are opened for a burst and closed after it. Unused on SQLite (a connection per request)
+    web_db_pool_size: int = 5
     recordings_retention_days: int = 180   # the purge job removes recordings older than this
     # other telephony nodes' recordings directories as this machine mounts them, ':'-separated absolute
     # paths: the web app plays a call's recording from its own recordings_dir or from one of these
@@ -473,6 +476,8 @@ def load(env: dict[str, str] | None = None, config_file: str | os.PathLike | Non
                          f"not {settings.dialog_workers}")
     if not settings.node_lost_after_s > 0:
         raise ValueError(f"node_lost_after_s must be a positive number of seconds, not {settings.node_lost_after_s}")
+    if settings.web_db_pool_size < 1:
+        raise ValueError(f"web_db_pool_size must be at least 1 connection, not {settings.web_db_pool_size}")
     settings.database_url_effective  # a mistyped database_url stops every process at start, named
     return settings
 

@@ -94,6 +94,8 @@ async def call_all(settings: Settings, personas: dict, borrowers: dict, *, concu
             attempt_id = await placer.place(number, locale=b["locale"], borrower_id=borrower_id,
                                             contact_id=contact_id)
             row = await placer.wait(attempt_id, timeout=settings.ring_timeout_s + 240)
+            if row is None:  # place() wrote it; gone only if someone deleted it meanwhile
+                raise RuntimeError(f"attempt {attempt_id} vanished from the database")
         row["answers"] = await db.call(attempts_db.answers, attempt_id)
         row["dialog"] = await db.call(lambda d: store_of(d).get("dialogs", attempt_id))
         return row

@@ -58,6 +58,8 @@ async def call_once(settings: Settings, *, number: str, locale: str | None, name
     try:
         attempt_id = await placer.place(number, locale=locale, borrower_id=borrower_id, contact_id=contact_id)
         row = await placer.wait(attempt_id, timeout=timeout)
+        if row is None:  # place() wrote it; gone only if someone deleted it meanwhile
+            raise RuntimeError(f"attempt {attempt_id} vanished from the database")
         row["answers"] = await db.call(attempts_db.answers, attempt_id)
         return row
     finally:

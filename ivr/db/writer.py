@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from . import outage
 from .connect import Database, open_database
@@ -27,6 +27,9 @@ from .store import Store, store_of
 
 if TYPE_CHECKING:
     from ..config import Settings
+
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 
 class AsyncDb:
@@ -44,7 +47,7 @@ class AsyncDb:
     def store(self) -> Store:
         return store_of(self.db)
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def call(self, fn: Callable[[Database | Store, *Args], T], *args: *Args) -> T:
         """Run fn(db, *args) in the database thread (again, on a fresh connection, if the database
         was lost meanwhile)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._through_outage, fn, args)

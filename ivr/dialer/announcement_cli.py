@@ -10,6 +10,7 @@ Each command opens the database its settings name (`open_database`: SQLite or Po
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from . import announcement_library as library
 
 
 @contextlib.contextmanager
-def _db(args) -> Iterator[tuple[config.Settings, Database | Store]]:
+def _db(args: argparse.Namespace) -> Iterator[tuple[config.Settings, Database | Store]]:
     s = config.load(config_file=getattr(args, "config", None))
     db = open_database(s)
     try:
@@ -31,14 +32,14 @@ def _db(args) -> Iterator[tuple[config.Settings, Database | Store]]:
         store_of(db).close()
 
 
-def cmd_cluster(args) -> int:
+def cmd_cluster(args: argparse.Namespace) -> int:
     with _db(args) as (s, db):
         stats = library.cluster_pending(db, s.recordings_dir, limit=args.limit)
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items()))
     return 0
 
 
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     with _db(args) as (_, db):
         rows = store_of(db).query("SELECT id, label, members, seconds, first_seen, last_seen, source "
                                   "FROM announcement_clusters ORDER BY label IS NOT NULL, members DESC, id DESC")
@@ -51,7 +52,7 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_label(args) -> int:
+def cmd_label(args: argparse.Namespace) -> int:
     from ..web import audit
     value = None if args.label == "none" else args.label
     with _db(args) as (_, db):
@@ -65,7 +66,7 @@ def cmd_label(args) -> int:
     return 0
 
 
-def cmd_import(args) -> int:
+def cmd_import(args: argparse.Namespace) -> int:
     with _db(args) as (_, db):
         try:
             cluster_id = library.import_recording(db, Path(args.file), args.label, "cli", locale=args.locale)
@@ -76,7 +77,7 @@ def cmd_import(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("announcements", help="the carrier announcement library (learned from calls)")
     sub = p.add_subparsers(dest="announcements_action", required=True)
     c = sub.add_parser("cluster", help="file new early media into clusters")

@@ -19,7 +19,8 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import numpy as np
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handle = Union[Store, HasStore]
+Label = TypeVar("Label", bound="str | None")   # a learned cluster's label, or None while a cluster is unlabelled
 
 NOT_ANNOUNCEMENT = "not_announcement"
 LABELS = (*ANNOUNCEMENT_DISPOSITIONS, NOT_ANNOUNCEMENT)
@@ -73,11 +75,12 @@ class LibraryMatch:
         return None if self.label == NOT_ANNOUNCEMENT else self.label
 
 
-def best_match(references: list[tuple[int, str | None, landmarks.Fingerprint]], capture: landmarks.Fingerprint,
-               capture_reference: landmarks.Fingerprint | None = None):
+def best_match(references: Sequence[tuple[int, Label, landmarks.Fingerprint]], capture: landmarks.Fingerprint,
+               capture_reference: landmarks.Fingerprint | None = None,
+               ) -> tuple[int, Label, landmarks.Comparison] | None:
     """The reference that occurs most completely in the capture (or, for a capture that is itself a
     fragment, whose single play contains the capture's). None when none matches."""
-    best = None
+    best: tuple[int, Label, landmarks.Comparison] | None = None
     for cluster_id, label, fp in references:
         c = landmarks.compare(fp, capture)
         if not c.matched and capture_reference is not None:
@@ -90,7 +93,7 @@ def best_match(references: list[tuple[int, str | None, landmarks.Fingerprint]], 
 class Library:
     """The labelled clusters, loaded once per change of labels."""
 
-    def __init__(self, learned: list[Learned]):
+    def __init__(self, learned: list[Learned]) -> None:
         self.learned = learned
 
     @classmethod
@@ -107,11 +110,11 @@ class Library:
         return LibraryMatch(*found) if found else None
 
 
-def _fingerprint(row: dict) -> landmarks.Fingerprint:
+def _fingerprint(row: dict[str, Any]) -> landmarks.Fingerprint:
     return landmarks.Fingerprint.from_bytes(bytes(row["fingerprint"]))   # bytes on SQLite, bytea on PostgreSQL
 
 
-_cache: dict[str, tuple[tuple, Library]] = {}
+_cache: dict[str, tuple[tuple[object, ...], Library]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -119,7 +122,7 @@ def current(where: "Settings | str | Path | Handle") -> Library:
     """This process's copy of the library in the database `where` names (settings, a URL or an SQLite
     path: opened and closed here) or is (an open handle), reloaded when a label changes."""
     if isinstance(where, Store) or hasattr(where, "store"):
-        return _current(store_of(where))          # type: ignore[arg-type]
+        return _current(store_of(where))
     from ..db.connect import open_database
     db = open_database(where, migrate=False)
     try:
@@ -130,8 +133,8 @@ def current(where: "Settings | str | Path | Handle") -> Library:
 
 def _current(s: Store) -> Library:
     key = str(s.connection.engine.url)   # one entry per database, however it was named (password hidden)
-    version = tuple(s.one("SELECT count(*) AS n, coalesce(max(labelled_at), '') AS at, coalesce(max(id), 0) AS id "
-                          "FROM announcement_clusters WHERE label IS NOT NULL").values())
+    version = tuple(s.query("SELECT count(*) AS n, coalesce(max(labelled_at), '') AS at, coalesce(max(id), 0) AS id "
+                            "FROM announcement_clusters WHERE label IS NOT NULL")[0].values())
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None and cached[0] == version:
@@ -144,7 +147,7 @@ def _current(s: Store) -> Library:
 
 
 # ---- clustering ------------------------------------------------------------------------------------
-def pending_captures(db: Handle, recordings_dir, limit: int) -> list[dict]:
+def pending_captures(db: Handle, recordings_dir: str | Path, limit: int) -> list[dict[str, Any]]:
     """Ended, unanswered attempts whose early media exists and has not been looked at yet."""
     rows = store_of(db).query("""SELECT a.id, a.locale, a.created_at, a.announcement FROM attempts a
                        LEFT JOIN early_media e ON e.attempt_id = a.id
@@ -160,7 +163,7 @@ def pending_captures(db: Handle, recordings_dir, limit: int) -> list[dict]:
     return out
 
 
-def cluster_pending(db: Handle, recordings_dir, *, limit: int = 500) -> dict:
+def cluster_pending(db: Handle, recordings_dir: str | Path, *, limit: int = 500) -> dict[str, int]:
     """Look at every new capture: note the recognized ones, put each unrecognized one into the cluster
     of the recording it contains, or start a new cluster. Returns counts."""
     s = store_of(db)

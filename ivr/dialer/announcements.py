@@ -31,6 +31,7 @@ import re
 import threading
 import time
 import wave
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def reason_from_text(text: str | None, locale: str) -> str | None:
 
 
 # ---- audio in ------------------------------------------------------------------------------------
-def read_audio(path: str | os.PathLike) -> np.ndarray:
+def read_audio(path: str | os.PathLike[str]) -> np.ndarray:
     """8 kHz mono s16 samples as float32 from a .sln/.raw (headerless) or .wav file."""
     path = Path(path)
     if path.suffix.lower() == ".wav":
@@ -103,7 +104,7 @@ def read_audio(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32)
 
 
-def wait_complete(path: str | os.PathLike, *, settle_s: float = 0.15, cap_s: float = 2.0) -> bool:
+def wait_complete(path: str | os.PathLike[str], *, settle_s: float = 0.15, cap_s: float = 2.0) -> bool:
     """MixMonitor closes its file on its own thread just after the trunk channel is gone: wait until
     the file stops growing. False if it never appeared."""
     path = Path(path)
@@ -133,10 +134,10 @@ LOG_FLOOR = 6.0
 
 
 def _mel_filters() -> np.ndarray:
-    def mel(f):
-        return 2595.0 * np.log10(1.0 + f / 700.0)
+    def mel(f: float) -> float:
+        return float(2595.0 * np.log10(1.0 + f / 700.0))
 
-    def hz(m):
+    def hz(m: np.ndarray) -> np.ndarray:
         return 700.0 * (10 ** (m / 2595.0) - 1.0)
     points = hz(np.linspace(mel(100.0), mel(3800.0), NMELS + 2))
     bins = np.floor((NFFT + 1) * points / SAMPLE_RATE).astype(int)
@@ -182,13 +183,15 @@ def features(samples: np.ndarray) -> np.ndarray:
     v = voiced[first:last]
     mu = c[v].mean(axis=0)
     sd = c[v].std(axis=0) + 1e-6
-    return ((c - mu) / sd).astype(np.float32)
+    normalised: np.ndarray = ((c - mu) / sd).astype(np.float32)
+    return normalised
 
 
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distance of every frame pair, scaled by the dimension: shape (len(a), len(b))."""
     sq = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2.0 * a @ b.T
-    return (np.sqrt(np.maximum(sq, 0.0)) / np.sqrt(a.shape[1])).astype(np.float32)
+    scaled: np.ndarray = (np.sqrt(np.maximum(sq, 0.0)) / np.sqrt(a.shape[1])).astype(np.float32)
+    return scaled
 
 
 def distinctiveness(ref: np.ndarray, others: list[np.ndarray], floor: float = 0.15) -> np.ndarray:
@@ -215,7 +218,8 @@ def distinctiveness(ref: np.ndarray, others: list[np.ndarray], floor: float = 0.
         d = np.minimum(d, masked.min(axis=1))
     d = np.where(np.isfinite(d), d, 1.0)
     w = d / (d.max() + 1e-6)
-    return np.maximum(w, floor).astype(np.float32)
+    weights: np.ndarray = np.maximum(w, floor).astype(np.float32)
+    return weights
 
 
 def subsequence_dtw(ref: np.ndarray, cap: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -276,7 +280,7 @@ class Match:
     margin: float | None = None # fingerprint: distance to the best reference of another reason
     text: str | None = None     # speech: the transcript
     seconds: float = 0.0        # how much early media there was
-    scores: dict = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 # measured (/tmp experiments, guarded by tests/unit/test_announcements.py): the right reference
@@ -291,7 +295,8 @@ class Fingerprinter:
     """The loaded references of every locale; thread-safe to use once built."""
 
     @classmethod
-    def build(cls, tts_cache: Path, extra_dir: Path | None = None, locales=None) -> "Fingerprinter":
+    def build(cls, tts_cache: Path, extra_dir: Path | None = None,
+              locales: Collection[str] | None = None) -> "Fingerprinter":
         from .. import tts
         refs: list[Reference] = []
         for locale, reasons in STANDARD_TEXTS.items():
@@ -345,7 +350,7 @@ class Fingerprinter:
         return Match(None, "none", round(best_score, 3), round(margin, 3), seconds=seconds, scores=scores)
 
 
-_shared: dict[tuple, Fingerprinter] = {}
+_shared: dict[tuple[str, str], Fingerprinter] = {}
 _shared_lock = threading.Lock()
 
 

@@ -13,6 +13,8 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from ..ami.protocol import Message
+
 STATES = ("queued", "dialing", "ringing", "answered", "in_dialog", "ended")
 
 
@@ -49,21 +51,21 @@ class AttemptView:
             or self.dial_status is not None
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
 
 
-def _h(event: dict, name: str) -> str:
+def _h(event: Message, name: str) -> str:
     value = event.get(name)
     if isinstance(value, list):
         value = value[0] if value else ""
     return "" if value is None else str(value)
 
 
-def belongs(event: dict, attempt_id: str, originate_action_id: str | None = None) -> bool:
+def belongs(event: Message, attempt_id: str, originate_action_id: str | None = None) -> bool:
     if _h(event, "Attempt") == attempt_id:
         return True
     if originate_action_id and _h(event, "ActionID") == originate_action_id:
@@ -80,7 +82,7 @@ def _advance(view: AttemptView, state: str) -> AttemptView:
     return view
 
 
-def reduce(view: AttemptView, event: dict) -> AttemptView:
+def reduce(view: AttemptView, event: Message) -> AttemptView:
     name = _h(event, "Event")
     aid = view.attempt_id
     if name == "OriginateResponse":

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -67,7 +69,7 @@ def province_name(name: str) -> str:
     raise CallerIdError(f"unknown province {name!r}")
 
 
-def parse_pool(data) -> tuple[dict[str, list[str]], list[Clamped]]:
+def parse_pool(data: object) -> tuple[dict[str, list[str]], list[Clamped]]:
     """A pool from form text ("province: n1, n2" per line), JSON text or a dict: (the pool to store, notes)."""
     if isinstance(data, str):
         text = data.strip()
@@ -77,14 +79,15 @@ def parse_pool(data) -> tuple[dict[str, list[str]], list[Clamped]]:
             except ValueError as exc:
                 raise CallerIdError(f"caller ID pool: not valid JSON ({exc})") from None
         else:
-            data = {}
+            lines: dict[str, list[str]] = {}
             for n, line in enumerate(re.split(r"[\n;；]", text), start=1):
                 if not line.strip() or line.lstrip().startswith("#"):
                     continue
                 key, sep, numbers = line.replace("：", ":").partition(":")
                 if not sep:
                     raise CallerIdError(f"caller ID pool line {n}: expected 'province: number, number'")
-                data.setdefault(key.strip(), []).extend(x for x in re.split(r"[,，\s]+", numbers) if x)
+                lines.setdefault(key.strip(), []).extend(x for x in re.split(r"[,，\s]+", numbers) if x)
+            data = lines
     if not isinstance(data, dict):
         raise CallerIdError("caller ID pool: expected province -> list of numbers")
     pool: dict[str, list[str]] = {}
@@ -137,7 +140,7 @@ def choose(number: str, *, borrower_id: int | None, caller_id: str, pool: dict[s
     return caller_id or default
 
 
-def from_campaign(row: dict | None, number: str, borrower_id: int | None, default: str) -> str:
+def from_campaign(row: Mapping[str, Any] | None, number: str, borrower_id: int | None, default: str) -> str:
     """`choose` for a stored campaign row (a row written by hand that does not parse: the campaign's own)."""
     row = row or {}
     try:

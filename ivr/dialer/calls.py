@@ -13,9 +13,11 @@ import logging
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .. import redact
-from ..ami.client import AmiClient, AmiDisconnected, AmiError
+from ..ami.client import AmiClient, AmiDisconnected, AmiError, StateHandler
+from ..ami.protocol import Message
 from ..asterisk import media
 from ..asterisk.secret import ami_secret
 from ..config import Settings, Trunk
@@ -47,7 +49,7 @@ class Tracker:
 
 
 class CallPlacer:
-    def __init__(self, settings: Settings, db: AsyncDb, on_state=None):
+    def __init__(self, settings: Settings, db: AsyncDb, on_state: StateHandler | None = None) -> None:
         self.settings = settings
         self.db = db
         self.ami = AmiClient(settings.ami_host, settings.ami_port_effective, settings.ami_user, ami_secret(settings),
@@ -123,7 +125,8 @@ class CallPlacer:
         log.info("attempt %s: originating to %s", attempt_id, redact.phone(number))
         return attempt_id
 
-    async def wait(self, attempt_id: str, timeout: float | None = None) -> dict:
+    async def wait(self, attempt_id: str, timeout: float | None = None) -> dict[str, Any] | None:
+        """The attempt's row, once it has ended if it is being followed (None: no such attempt)."""
         tracker = self._by_key.get(attempt_id)
         if tracker is not None:
             await asyncio.wait_for(tracker.done.wait(), timeout)
@@ -161,7 +164,7 @@ class CallPlacer:
         return tracker.view
 
     # ---- following ----------------------------------------------------------------------------
-    def _tracker_for(self, event: dict) -> Tracker | None:
+    def _tracker_for(self, event: Message) -> Tracker | None:
         for key in ("Attempt", "ActionID", "Uniqueid", "Linkedid"):
             value = event.get(key)
             if isinstance(value, list):
@@ -172,7 +175,7 @@ class CallPlacer:
                     return tracker
         return None
 
-    async def _on_event(self, event: dict) -> None:
+    async def _on_event(self, event: Message) -> None:
         tracker = self._tracker_for(event)
         if tracker is None or tracker.done.is_set():
             return
@@ -182,7 +185,7 @@ class CallPlacer:
         aid = tracker.view.attempt_id
         self._queue_waits.observe(aid, event)
         await self.db.call(attempts_db.add_event, aid, "ami", str(event.get("UserEvent") or event.get("Event")), data)
-        changes = {}
+        changes: dict[str, Any] = {}
         if tracker.view.state != before.state and tracker.view.state != "ended":
             changes["state"] = tracker.view.state
             if tracker.view.state == "in_dialog" and not before.answered:
@@ -215,7 +218,7 @@ class CallPlacer:
         tracker.done.set()
         view = tracker.view
         outcome, cause = classify(view)
-        changes = {"state": "ended", "ended_at": now_iso(), "outcome": outcome, "cause": cause,
+        changes: dict[str, Any] = {"state": "ended", "ended_at": now_iso(), "outcome": outcome, "cause": cause,
                    "dial_status": view.dial_status, "sip_code": view.sip_code,
                    "originate_reason": view.originate_reason, "cause_txt": view.tech_cause}
         if view.announcement:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from ..db.store import HasStore, Store, store_of
 from . import caller_id as caller_ids
@@ -53,7 +55,7 @@ def transition(state: str, command: str) -> str:
     return new
 
 
-def _validate_selection(selection: dict) -> dict:
+def _validate_selection(selection: object) -> dict[str, Any]:
     if not isinstance(selection, dict) or not selection:
         raise CampaignError("selection must be an object, e.g. {\"all\": true}")
     unknown = set(selection) - SELECTION_KEYS
@@ -70,11 +72,11 @@ def _validate_selection(selection: dict) -> dict:
     return selection
 
 
-def create(db: Handle, *, name: str, selection: dict, flow: str = "followup", locale_default: str = "zh-CN",
+def create(db: Handle, *, name: str, selection: dict[str, Any], flow: str = "followup", locale_default: str = "zh-CN",
            schedule_start: str | None = None, schedule_end: str | None = None, max_concurrent: int = 4,
-           max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict | None = None,
-           policy: dict | None = None, fallback: dict | None = None, created_by: str | None = None,
-           now: dt.datetime | None = None, caller_id: str = "", caller_id_pool=None) -> int:
+           max_cps: float = 1.0, max_attempts: int = 6, retry_policy: dict[str, Any] | None = None,
+           policy: dict[str, Any] | None = None, fallback: dict[str, Any] | None = None, created_by: str | None = None,
+           now: dt.datetime | None = None, caller_id: str = "", caller_id_pool: object = None) -> int:
     """Create a draft campaign (every setting validated); returns its id.
 
     Every cap goes through `limits.campaign_settings`: a value that makes no sense is refused
@@ -108,7 +110,7 @@ def create(db: Handle, *, name: str, selection: dict, flow: str = "followup", lo
     if fallback.get("channel") not in (None, "", "sms", "wechat"):
         raise CampaignError("fallback channel must be sms or wechat")
     stamp = iso(now)
-    return store_of(db).insert("campaigns", {
+    campaign_id: int = store_of(db).insert("campaigns", {
         "name": name, "state": "draft", "flow": flow, "locale_default": locale_default,
         "selection": json.dumps(selection, ensure_ascii=False),
         "schedule_start": iso(parse_iso(schedule_start)) if schedule_start else None,
@@ -118,9 +120,10 @@ def create(db: Handle, *, name: str, selection: dict, flow: str = "followup", lo
         "fallback": json.dumps(fallback), "created_by": created_by, "created_at": stamp, "updated_at": stamp,
         "caller_id": caller_id, "caller_id_pool": json.dumps(caller_id_pool, ensure_ascii=False),
     })
+    return campaign_id
 
 
-def caller_id_settings(caller_id: str = "", pool=None) -> tuple[str, dict]:
+def caller_id_settings(caller_id: str = "", pool: object = None) -> tuple[str, dict[str, list[str]]]:
     """The campaign's caller ID (empty: the default_caller_id setting) and its province pool, checked
     (ivr/dialer/caller_id.py); a pool above its limits is clamped. CampaignError names what is wrong."""
     try:
@@ -131,15 +134,16 @@ def caller_id_settings(caller_id: str = "", pool=None) -> tuple[str, dict]:
     return own, checked
 
 
-def get(db: Handle, campaign_id: int) -> dict:
+def get(db: Handle, campaign_id: int) -> dict[str, Any]:
     row = store_of(db).get("campaigns", campaign_id)
     if row is None:
         raise CampaignError(f"no campaign {campaign_id}")
     return row
 
 
-def select_borrowers(db: Handle, selection: dict) -> list[int]:
-    where, params = [], {}
+def select_borrowers(db: Handle, selection: Mapping[str, Any]) -> list[int]:
+    where: list[str] = []
+    params: dict[str, object] = {}
     if "batch_id" in selection:
         where.append("id IN (SELECT borrower_id FROM batch_borrowers WHERE batch_id = :batch)")
         params["batch"] = int(selection["batch_id"])
@@ -156,13 +160,14 @@ def select_borrowers(db: Handle, selection: dict) -> list[int]:
     return [r["id"] for r in store_of(db).query(sql, params)]
 
 
-def _materialise(db: Handle, campaign: dict, now: dt.datetime) -> int:
+def _materialise(db: Handle, campaign: Mapping[str, Any], now: dt.datetime) -> int:
     ids = select_borrowers(db, json.loads(campaign["selection"]))
     target_state.add(db, campaign["id"], ids, campaign["schedule_start"] or iso(now), now)
     return len(ids)
 
 
-def check_holidays(campaign: dict, now: dt.datetime, calendar: holidays.HolidayCalendar | None = None) -> None:
+def check_holidays(campaign: Mapping[str, Any], now: dt.datetime,
+                   calendar: holidays.HolidayCalendar | None = None) -> None:
     """A campaign that skips holidays may not start (or resume) when a day it could call on is in a
     year the holiday calendar does not know: CampaignError naming the year and the holiday file."""
     try:
@@ -194,7 +199,7 @@ def apply_command(db: Handle, campaign_id: int, command: str, *, now: dt.datetim
     return new
 
 
-def _locked(store: Store, campaign_id: int) -> dict:
+def _locked(store: Store, campaign_id: int) -> dict[str, Any]:
     """The campaign's row, locked until the transaction ends on PostgreSQL (SQLite's BEGIN IMMEDIATE
     already holds the whole database): two commands to one campaign take turns, the second one judged
     on the state the first one left."""
@@ -211,19 +216,20 @@ def request(db: Handle, campaign_id: int, command: str, requested_by: str | None
     if command not in COMMANDS:
         raise CampaignError(f"unknown command {command!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
-    return store_of(db).insert("commands", {"campaign_id": campaign_id, "command": command,
-                                            "requested_by": requested_by, "created_at": iso(now)})
+    command_id: int = store_of(db).insert("commands", {"campaign_id": campaign_id, "command": command,
+                                                        "requested_by": requested_by, "created_at": iso(now)})
+    return command_id
 
 
 def process_commands(db: Handle, now: dt.datetime | None = None,
-                     calendar: holidays.HolidayCalendar | None = None) -> list[dict]:
+                     calendar: holidays.HolidayCalendar | None = None) -> list[dict[str, Any]]:
     """Apply every unprocessed command in order; each gets processed_at and result (ok / reason).
     Several controllers share the queue: each command is taken (processed_at set where it is still
     NULL) in the transaction that applies it, so exactly one controller applies it and its result is
     never overwritten by another's attempt at the same command."""
     now = now or dt.datetime.now(dt.timezone.utc)
     store = store_of(db)
-    done = []
+    done: list[dict[str, Any]] = []
     for cmd in store.query("SELECT * FROM commands WHERE processed_at IS NULL ORDER BY id"):
         with store.transaction():
             if store.execute("UPDATE commands SET processed_at = :at WHERE id = :id AND processed_at IS NULL",
@@ -257,7 +263,7 @@ def run_command_now(db: Handle, campaign_id: int, command: str, requested_by: st
 def finish_due(db: Handle, now: dt.datetime) -> list[int]:
     """Running campaigns whose schedule ended or whose every target is done become finished."""
     store = store_of(db)
-    finished = []
+    finished: list[int] = []
     for c in store.query("SELECT * FROM campaigns WHERE state = 'running' ORDER BY id"):
         over = c["schedule_end"] and c["schedule_end"] <= iso(now)
         left = store.scalar("SELECT count(*) FROM campaign_targets WHERE campaign_id = :c AND status != 'done'",
@@ -277,7 +283,7 @@ def finish_due(db: Handle, now: dt.datetime) -> list[int]:
     return finished
 
 
-def status(db: Handle, campaign_id: int) -> dict:
+def status(db: Handle, campaign_id: int) -> dict[str, Any]:
     c = get(db, campaign_id)
     store, p = store_of(db), {"c": campaign_id}
     targets = {r["status"]: r["n"] for r in store.query(

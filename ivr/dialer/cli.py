@@ -6,29 +6,37 @@ switches them as it does every other process.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import getpass
 import json
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import config, health
 
+if TYPE_CHECKING:
+    from ..db.connect import Database
+    from ..db.store import Store
+    from ..metrics_http import Check, OpsEndpoint
 
-def _settings(args) -> config.Settings:
+
+def _settings(args: argparse.Namespace) -> config.Settings:
     return config.load(config_file=getattr(args, "config", None))
 
 
-def _db(args):
+def _db(args: argparse.Namespace) -> Database | Store:
     from ..db.connect import open_database
     return open_database(_settings(args))
 
 
-def _print(obj) -> None:
+def _print(obj: object) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
-def cmd_import(args) -> int:
+def cmd_import(args: argparse.Namespace) -> int:
     from . import importer
     db = _db(args)
     fn = importer.import_payments if args.payments else importer.import_file
@@ -40,7 +48,7 @@ def cmd_import(args) -> int:
     return 0 if report.rejected == 0 else 2
 
 
-def _json_option(option: str, text: str | None):
+def _json_option(option: str, text: str | None) -> Any:
     if not text:
         return None
     try:
@@ -49,7 +57,7 @@ def _json_option(option: str, text: str | None):
         raise ValueError(f"{option}: not valid JSON ({exc})") from None
 
 
-def cmd_campaign(args) -> int:
+def cmd_campaign(args: argparse.Namespace) -> int:
     from . import campaigns, limits
     db = _db(args)
     who = args.by or f"cli:{getpass.getuser()}"
@@ -61,7 +69,7 @@ def cmd_campaign(args) -> int:
                                             max_attempts=args.max_attempts, retry_policy=retry_policy, policy=policy)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        selection = {}
+        selection: dict[str, Any] = {}
         if args.all:
             selection["all"] = True
         if args.batch is not None:
@@ -91,7 +99,7 @@ def cmd_campaign(args) -> int:
     return 0
 
 
-def cmd_dialer(args) -> int:
+def cmd_dialer(args: argparse.Namespace) -> int:
     from ..notify.config import load_notifier
     from . import limits
     from .controller import Controller
@@ -100,7 +108,7 @@ def cmd_dialer(args) -> int:
     if note:
         print(f"note: {note}", file=sys.stderr)
     # the real clock, always: production offers no way to shift it (see ivr.dialer.clock)
-    ctl = Controller(s, max_channels=max_channels, tick_s=args.tick, lender=s.lender_name)
+    ctl = Controller(s, max_channels=int(max_channels), tick_s=args.tick, lender=s.lender_name)
     ops = _serve_ops("dialer", s, lambda: health.dialer_checks(s, ctl))
     if ops is None:
         return 2
@@ -116,12 +124,15 @@ def cmd_dialer(args) -> int:
     return 0
 
 
-def cmd_notify(args) -> int:
+def cmd_notify(args: argparse.Namespace) -> int:
     import time
     from ..db.connect import open_database
     from ..notify.config import load_notifier
     s = _settings(args)
     notifier = load_notifier(open_database(s), args.notify_config)
+    if notifier is None:   # an empty --notify-config
+        print("error: --notify-config must name the TOML file of the message senders", file=sys.stderr)
+        return 2
     if args.once:
         print(f"{notifier.run_once()} message(s) tried")
         return 0
@@ -142,7 +153,8 @@ def _where(settings: config.Settings) -> str:
     return shown(settings.database_url_effective)
 
 
-def _serve_ops(process: str, settings, checks):
+def _serve_ops(process: str, settings: config.Settings,
+               checks: Callable[[], dict[str, Check]]) -> OpsEndpoint | None:
     """The process's /metrics + /healthz endpoint, or None after saying why it cannot listen."""
     try:
         return health.serve(process, settings, checks())
@@ -151,7 +163,7 @@ def _serve_ops(process: str, settings, checks):
         return None
 
 
-def cmd_risk(args) -> int:
+def cmd_risk(args: argparse.Namespace) -> int:
     from . import risk
     db = _db(args)
     today = dt.date.fromisoformat(args.today) if args.today else None
@@ -170,7 +182,7 @@ def cmd_risk(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("import", help="import borrowers (CSV/XLSX) or, with --payments, payments")
     p.add_argument("file")
     p.add_argument("--payments", action="store_true", help="the file holds payments (loan_id, paid_amount, paid_at)")

@@ -19,8 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Protocol
 
 UTC = dt.timezone.utc
+
+
+class Clock(Protocol):
+    """The stamping clock as the controller uses it: `SystemClock`, or a test's `FixedClock`."""
+
+    def now(self) -> dt.datetime: ...
 
 
 def iso(moment: dt.datetime) -> str:
@@ -54,13 +61,13 @@ def shift_to(moment: dt.datetime) -> dt.timedelta:
 class FixedClock:
     """A clock that only moves when told to (unit tests)."""
 
-    def __init__(self, moment: dt.datetime):
+    def __init__(self, moment: dt.datetime) -> None:
         self.moment = moment
 
     def now(self) -> dt.datetime:
         return self.moment
 
-    def advance(self, **delta) -> dt.datetime:
+    def advance(self, **delta: float) -> dt.datetime:
         self.moment += dt.timedelta(**delta)
         return self.moment
 

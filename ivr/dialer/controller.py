@@ -21,7 +21,10 @@ this node in the database with its Asterisk's channels (`CoreShowChannels`):
   * channel still up: followed to its end (`CallPlacer.adopt`);
   * channel gone: closed with what can be inferred (the dialog's result, the AMI events we had
     recorded) or disposition `unknown-after-restart`; it counts toward the caps like any attempt;
-  * active target whose attempt row does not exist: the Originate was never sent; back to pending.
+  * active target whose attempt row does not exist: the Originate was never sent; back to pending;
+  * active target whose attempt ended but was never applied (the process died inside finalize, or
+    the database refused the finalize): applied now — at start-up for every node even when AMI
+    does not answer, and at every later reconcile for this node's attempts no task is following.
 So no borrower is called twice because of a restart.
 
 Time. `clock` stamps everything written (always the real clock in production; unit tests may pass
@@ -44,9 +47,11 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import metrics, redact
-from ..config import Settings
+from ..config import Settings, Trunk
 from ..db import attempts as attempts_db
 from ..db.clock import now_iso
 from ..db.store import HasStore, Store, store_of
@@ -55,11 +60,15 @@ from . import campaigns as campaigns_mod
 from . import caller_id as caller_ids
 from . import dispositions, escalations, heartbeat, limits, nodes, scheduler, target_state
 from .attempt_state import AttemptView, reduce
-from .clock import NO_SHIFT, SystemClock, iso, parse_iso
+from .clock import NO_SHIFT, Clock, SystemClock, iso, parse_iso
 from .holidays import HolidayCalendar, HolidayFileError
 from .outcomes import classify as classify_outcome
 from .policy import OWN_KINDS, Dial
 from .trunk_pacing import TrunkPacing
+
+if TYPE_CHECKING:
+    from ..notify.notifier import Notifier
+    from .calls import CallPlacer
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("queued", "dialing", "ringing", "answered", "in_dialog")
@@ -71,12 +80,12 @@ Handle = Store | HasStore
 
 
 # ---- database work (runs in the db thread) ------------------------------------------------------
-def _row(db: Handle, sql: str, params: dict) -> dict | None:
+def _row(db: Handle, sql: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
     return store_of(db).one(sql, params)
 
 
-def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, *,
-               policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> bool:
+def claim_dial(db: Handle, dial: Dial, attempt: dict[str, Any], campaign: dict[str, Any], now: dt.datetime, *,
+               policy_shift: dt.timedelta = NO_SHIFT, calendar: HolidayCalendar | None = None) -> bool:
     """One transaction: the policy still wants this call (scheduler.still_due), the target goes
     active for it, and its attempt row is written (queued) — so every other controller sees the
     borrower on a call from the same instant the call counts. False: nothing was written."""
@@ -94,7 +103,7 @@ def claim_dial(db, dial: Dial, attempt: dict, campaign: dict, now: dt.datetime, 
         return True
 
 
-def replay_events(db, attempt_id: str) -> AttemptView:
+def replay_events(db: Handle, attempt_id: str) -> AttemptView:
     """The attempt's view rebuilt from the AMI events we recorded (after a restart)."""
     view = AttemptView(attempt_id)
     for row in store_of(db).query("SELECT data FROM events WHERE attempt_id = :a AND source = 'ami' ORDER BY id",
@@ -107,14 +116,14 @@ def replay_events(db, attempt_id: str) -> AttemptView:
     return view
 
 
-def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) -> dict:
+def close_lost(db: Handle, attempt_id: str, view: AttemptView | None, now: dt.datetime) -> dict[str, Any]:
     """An open attempt whose channel is gone and whose end we did not see: write what we can infer."""
     attempt = attempts_db.get(db, attempt_id)
     if attempt is None or attempt["state"] == "ended":
         return attempt or {}
     view = view or replay_events(db, attempt_id)
     dialog = _row(db, "SELECT * FROM dialogs WHERE attempt_id = :a", {"a": attempt_id})
-    changes = {"state": "ended", "ended_at": iso(now)}
+    changes: dict[str, Any] = {"state": "ended", "ended_at": iso(now)}
     if attempt["state"] == "queued":
         # the row is written before the state goes to dialing and the Originate is sent
         changes.update(outcome="failed", disposition="dialer-error")
@@ -140,7 +149,7 @@ def close_lost(db, attempt_id: str, view: AttemptView | None, now: dt.datetime) 
     return {**attempt, **changes}
 
 
-def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | None:
+def finalize(db: Handle, attempt_id: str, now: dt.datetime, lender: str = "") -> dict[str, Any] | None:
     """Apply an ended attempt's disposition: attempts.disposition, contact status, target's next
     step, fallback message. Idempotent: the target moves only if it is still active for this attempt."""
     store = store_of(db)
@@ -165,7 +174,7 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
                       {"a": attempt_id})
     disposition = dispositions.classify(attempt, dialog["result"] if dialog else None, early_media=early,
                                         escalation=escalation)
-    result = {"attempt_id": attempt_id, "disposition": disposition}
+    result: dict[str, Any] = {"attempt_id": attempt_id, "disposition": disposition}
     if attempt["disposition"] is None:   # first classified here (a repeated finalize counts nothing)
         count_call(attempt["outcome"], disposition)
     with store.transaction():
@@ -179,9 +188,9 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
         store.update("attempts", attempt_id, {"disposition": disposition})
         if attempt["campaign_id"] is None:
             return result
-        campaign = store.get("campaigns", attempt["campaign_id"])
+        campaign = _existing(store, "campaigns", attempt["campaign_id"])
         contact = store.get("contacts", attempt["contact_id"]) if attempt["contact_id"] else None
-        borrower = store.get("borrowers", attempt["borrower_id"])
+        borrower = _existing(store, "borrowers", attempt["borrower_id"])
         rules = dispositions.rules(campaign["retry_policy"])
         rule = rules[disposition]
         answers = attempts_db.answers(db, attempt_id)
@@ -212,6 +221,14 @@ def finalize(db, attempt_id: str, now: dt.datetime, lender: str = "") -> dict | 
     return result
 
 
+def _existing(store: Store, table: str, pk_value: Any) -> dict[str, Any]:
+    """The row an attempt refers to (a foreign key: it exists); LookupError naming it if not."""
+    row = store.get(table, pk_value)
+    if row is None:
+        raise LookupError(f"no row {pk_value!r} in {table}")
+    return row
+
+
 def count_call(outcome: str | None, disposition: str) -> None:
     """huifang_calls_total: one per attempt, when its disposition is first written."""
     metrics.CALLS.labels(metrics.label(outcome), metrics.label(disposition)).inc()
@@ -233,8 +250,9 @@ def requested_callback(db: Handle, attempt_id: str, tz_name: str) -> dt.datetime
     return value
 
 
-def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.datetime, lender: str = "",
-                   *, reason: str | None = None, force: bool = False) -> int | None:
+def queue_fallback(db: Handle, campaign: Mapping[str, Any], borrower: dict[str, Any], template: str,
+                   now: dt.datetime, lender: str = "", *, reason: str | None = None,
+                   force: bool = False) -> int | None:
     """Queue the campaign's fallback message for a borrower who stayed unreachable (or asked for one)."""
     from ..notify import outbox
     fallback = json.loads(campaign["fallback"] or "{}")
@@ -264,7 +282,7 @@ def queue_fallback(db, campaign: dict, borrower: dict, template: str, now: dt.da
     return outbox_id
 
 
-def open_attempts(db: Handle, node: str) -> list[dict]:
+def open_attempts(db: Handle, node: str) -> list[dict[str, Any]]:
     """The campaign calls of `node` not yet ended (and those written before nodes were recorded)."""
     return store_of(db).query("SELECT * FROM attempts WHERE campaign_id IS NOT NULL AND (node = :node OR node IS NULL) "
                               "AND state IN :states ORDER BY created_at, id", {"node": node, "states": list(OPEN_STATES)})
@@ -273,7 +291,8 @@ def open_attempts(db: Handle, node: str) -> list[dict]:
 def fix_orphan_targets(db: Handle, now: dt.datetime) -> tuple[int, list[str]]:
     """Active targets without a live attempt: never originated -> pending again; ended but not
     applied -> returned for finalize."""
-    reverted, to_finalize = 0, []
+    reverted = 0
+    to_finalize: list[str] = []
     for t in store_of(db).query("SELECT * FROM campaign_targets WHERE status = 'active' ORDER BY campaign_id, borrower_id"):
         attempt = _row(db, "SELECT id, state FROM attempts WHERE id = :a", {"a": t["last_attempt_id"]}) \
             if t["last_attempt_id"] else None
@@ -284,9 +303,25 @@ def fix_orphan_targets(db: Handle, now: dt.datetime) -> tuple[int, list[str]]:
     return reverted, to_finalize
 
 
+def unapplied_attempts(db: Handle, node: str) -> list[str]:
+    """Ended attempts of `node` (or of no node) whose target is still active for them: their
+    disposition was never applied (the finalize failed, or the process applying it died)."""
+    return [r["id"] for r in store_of(db).query(
+        "SELECT a.id FROM campaign_targets t JOIN attempts a ON a.id = t.last_attempt_id "
+        "WHERE t.status = 'active' AND a.state = 'ended' AND (a.node = :node OR a.node IS NULL) "
+        "ORDER BY a.created_at, a.id", {"node": node})]
+
+
 def active_counts(db: Handle) -> dict[int, int]:
     return {r["campaign_id"]: r["n"] for r in store_of(db).query(
         "SELECT campaign_id, count(*) AS n FROM campaign_targets WHERE status = 'active' GROUP BY campaign_id")}
+
+
+def _log_failure(task: "asyncio.Task[object]") -> None:
+    """A call's task that raised (its attempt is applied by the next reconcile): said at once, in
+    the log, rather than as "exception never retrieved" whenever the task is collected."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a call's task failed", exc_info=task.exception())
 
 
 # ---- the loop -----------------------------------------------------------------------------------
@@ -299,22 +334,23 @@ class ControllerStats:
     reverted: int = 0
     ticks: int = 0
     tick_seconds_max: float = 0.0
-    originate_times: list = dataclasses.field(default_factory=list)
+    originate_times: list[float] = dataclasses.field(default_factory=list)
 
 
 class Controller:
-    def __init__(self, settings: Settings, *, clock=None, placer=None, db: AsyncDb | None = None,
-                 tick_s: float = 0.2, max_channels: int = 30, notifier=None, lender: str = "",
-                 reconcile_every_s: float = 30.0, policy_shift: dt.timedelta = NO_SHIFT, trunk_clock=None):
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, placer: CallPlacer | None = None,
+                 db: AsyncDb | None = None, tick_s: float = 0.2, max_channels: int = 30,
+                 notifier: Notifier | None = None, lender: str = "", reconcile_every_s: float = 30.0,
+                 policy_shift: dt.timedelta = NO_SHIFT, trunk_clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
-        self.clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.policy_shift = policy_shift
         # the lender's holiday file completes the package's calendar (re-read when it changes)
         self.holidays = HolidayCalendar(settings.holiday_file or None)
         self.db = db
         self.placer = placer
         self.tick_s = tick_s
-        self.max_channels = limits.clamp("max_channels", max_channels, limits.MAX_CHANNELS)
+        self.max_channels = int(limits.clamp("max_channels", max_channels, limits.MAX_CHANNELS))
         self.notifier = notifier
         self.lender = lender
         self.reconcile_every_s = reconcile_every_s
@@ -325,7 +361,7 @@ class Controller:
         self._trunk_of: dict[str, str] = {}   # attempt id -> the trunk endpoint it holds
         self._in_flight: dict[str, Dial] = {}
         self._placing: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._needs_reconcile = True
         self._last_reconcile = 0.0
         self._last_notify = 0.0
@@ -338,6 +374,20 @@ class Controller:
         self._last_beat = -heartbeat.BEAT_EVERY_S
 
     # -- lifecycle --
+    @property
+    def _db(self) -> AsyncDb:
+        """The database handle: the one given, or the one `start()` opened."""
+        if self.db is None:
+            raise RuntimeError("the controller has no database before start()")
+        return self.db
+
+    @property
+    def _placer(self) -> CallPlacer:
+        """The call placer: the one given, or the one `start()` made."""
+        if self.placer is None:
+            raise RuntimeError("the controller has no call placer before start()")
+        return self.placer
+
     async def start(self) -> None:
         if self.db is None:
             self.db = AsyncDb(self.settings)   # open_database: database_url picks the engine
@@ -378,10 +428,11 @@ class Controller:
         """Calls of this process: being placed (until the Originate was sent) or followed."""
         return len(self._placing | self._in_flight.keys())
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     async def run(self, *, once: bool = False, until_idle: bool = False) -> None:
         """The loop. `once`: one tick, then wait for the calls it placed to end. `until_idle`:
@@ -393,7 +444,7 @@ class Controller:
                 if once:
                     break
                 if until_idle and not self._busy():
-                    running = await self.db.call(lambda d: store_of(d).scalar(
+                    running = await self._db.call(lambda d: store_of(d).scalar(
                         "SELECT count(*) FROM campaigns WHERE state IN ('running', 'paused')"))
                     if running == 0:
                         break
@@ -415,16 +466,16 @@ class Controller:
             self.holidays.refresh()
         except HolidayFileError as exc:   # keep the days read before; the policy refuses unknown years
             log.warning("%s", exc)
-        connected = self.placer.ami.connected
+        connected = self._placer.ami.connected
         if time.monotonic() - self._last_beat >= heartbeat.BEAT_EVERY_S:
             self._last_beat = time.monotonic()
-            await self.db.call(heartbeat.beat, self._name, self._started_at, connected)
-            await self.db.call(lambda d: nodes.beat(
+            await self._db.call(heartbeat.beat, self._name, self._started_at, connected)
+            await self._db.call(lambda d: nodes.beat(
                 d, self.node, ami_host=self.settings.ami_host, ami_port=self.settings.ami_port_effective,
                 capacity=self.max_channels, controller=self._name, started_at=self._started_at,
                 ami_connected=connected))
-        await self.db.call(campaigns_mod.process_commands, now, self.holidays)
-        await self.db.call(campaigns_mod.finish_due, now)
+        await self._db.call(campaigns_mod.process_commands, now, self.holidays)
+        await self._db.call(campaigns_mod.finish_due, now)
         if not connected:
             if self._was_connected:
                 log.warning("AMI down: originating nothing until it is back")
@@ -443,9 +494,9 @@ class Controller:
             # its own connection, its own thread: a slow provider never holds up the dialer's writes
             self._last_notify = time.monotonic()
             await asyncio.to_thread(self.notifier.run_once)
-        running = await self.db.call(scheduler.running_campaigns, now)
-        active = await self.db.call(active_counts)
-        budgets = {}
+        running = await self._db.call(scheduler.running_campaigns, now)
+        active = await self._db.call(active_counts)
+        budgets: dict[int, int] = {}
         for c in running:
             rate = limits.pacing_rate(c["max_cps"])   # within the hard limits whatever the row says
             pacer = self._pacers.get(c["id"])
@@ -457,12 +508,12 @@ class Controller:
         if global_slots <= 0 or not any(budgets.values()):
             return
         in_flight_borrowers = {d.borrower_id for d in self._in_flight.values()}
-        result = await self.db.call(lambda d: scheduler.tick(d, now, budgets, in_flight=in_flight_borrowers,
+        result = await self._db.call(lambda d: scheduler.tick(d, now, budgets, in_flight=in_flight_borrowers,
                                                              global_slots=global_slots, campaigns=running,
                                                              policy_shift=self.policy_shift,
                                                              calendar=self.holidays))
         for campaign_id, borrower_id, reason in result.finished_targets:
-            await self.db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
+            await self._db.call(self._fallback_for_refusal, campaign_id, borrower_id, reason, now)
         campaign_rows = {c["id"]: c for c in running}
         for dial in result.dials:
             trunks = self.trunks.assign()
@@ -478,19 +529,21 @@ class Controller:
                                           caller_id=shown))
         self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, time.perf_counter() - started)
 
-    def _fallback_for_refusal(self, db, campaign_id, borrower_id, reason, now):
-        campaign = store_of(db).get("campaigns", campaign_id)
-        borrower = store_of(db).get("borrowers", borrower_id)
+    def _fallback_for_refusal(self, db: Handle, campaign_id: int, borrower_id: int, reason: str,
+                              now: dt.datetime) -> int | None:
+        campaign = _existing(store_of(db), "campaigns", campaign_id)
+        borrower = _existing(store_of(db), "borrowers", borrower_id)
         return queue_fallback(db, campaign, borrower, "unreachable", now, self.lender, reason=reason)
 
-    async def _run_attempt(self, dial: Dial, attempt_id: str, campaign: dict, *, trunks, caller_id: str) -> None:
+    async def _run_attempt(self, dial: Dial, attempt_id: str, campaign: dict[str, Any], *, trunks: list[Trunk],
+                           caller_id: str) -> None:
         try:
             now = self.clock.now()
             row = attempts_db.new_row(attempt_id, dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                       contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
                                       caller_id=caller_id, trunk=trunks[0].endpoint, created_at=iso(now),
                                       node=self.node)
-            if not await self.db.call(lambda d: claim_dial(d, dial, row, campaign, now, policy_shift=self.policy_shift,
+            if not await self._db.call(lambda d: claim_dial(d, dial, row, campaign, now, policy_shift=self.policy_shift,
                                                            calendar=self.holidays)):
                 log.info("attempt %s: not placed, the borrower's situation changed since the tick", attempt_id)
                 return
@@ -500,13 +553,13 @@ class Controller:
             log.info("attempt %s: campaign %s borrower %s -> %s (%s)", attempt_id, dial.campaign_id,
                      dial.borrower_id, redact.phone(dial.number), dial.flow)
             try:
-                await self.placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
+                await self._placer.place(dial.number, locale=dial.locale, borrower_id=dial.borrower_id,
                                         contact_id=dial.contact_id, campaign_id=dial.campaign_id, flow=dial.flow,
                                         attempt_id=attempt_id, created_at=iso(now), trunks=trunks,
                                         caller_id=caller_id, recorded=True)
             except Exception:
                 log.exception("attempt %s: placing failed", attempt_id)
-                await self.db.call(self._close_failed_place, attempt_id)
+                await self._db.call(self._close_failed_place, attempt_id)
             # placed (or closed): from now on reconcile may judge it by its channel
             self._placing.discard(attempt_id)
             await self._wait_and_finalize(attempt_id)
@@ -515,7 +568,7 @@ class Controller:
             self._in_flight.pop(attempt_id, None)
             self.trunks.release(self._trunk_of.pop(attempt_id, None))
 
-    def _close_failed_place(self, db, attempt_id):
+    def _close_failed_place(self, db: Handle, attempt_id: str) -> None:
         row = attempts_db.get(db, attempt_id)
         if row is None:
             # the attempt row was never written: no Originate either; the target goes back to pending
@@ -525,10 +578,10 @@ class Controller:
             attempts_db.update(db, attempt_id, {"state": "ended", "ended_at": iso(self.clock.now()),
                                                 "outcome": "failed", "disposition": "dialer-error"})
             count_call("failed", "dialer-error")
-            self.placer.release(attempt_id)
+            self._placer.release(attempt_id)
 
     async def _wait_and_finalize(self, attempt_id: str) -> None:
-        row = await self.placer.wait(attempt_id)
+        row = await self._placer.wait(attempt_id)
         if row is None or row["state"] != "ended":
             return  # released as lost: reconcile closes and finalizes it
         await self._finalize(attempt_id)
@@ -537,20 +590,20 @@ class Controller:
         # the dialog server writes its result as the call ends: give it a moment
         deadline = time.monotonic() + DIALOG_RESULT_WAIT_S
         while time.monotonic() < deadline:
-            state = await self.db.call(lambda d: _row(d, "SELECT a.outcome, g.attempt_id AS has_dialog, g.result "
+            state = await self._db.call(lambda d: _row(d, "SELECT a.outcome, g.attempt_id AS has_dialog, g.result "
                                                          "FROM attempts a LEFT JOIN dialogs g ON g.attempt_id = a.id "
                                                          "WHERE a.id = :a", {"a": attempt_id}))
             if state is None or not (state["outcome"] == "answered" or state["has_dialog"]) or state["result"]:
                 break
             await asyncio.sleep(0.2)
-        result = await self.db.call(finalize, attempt_id, self.clock.now(), self.lender)
+        result = await self._db.call(finalize, attempt_id, self.clock.now(), self.lender)
         self.stats.ended += 1
         log.info("attempt %s: %s", attempt_id, result)
 
     # -- reconcile --
     async def alive_channels(self) -> set[str]:
-        _, events = await self.placer.ami.send_action_list({"Action": "CoreShowChannels"}, timeout=10)
-        alive = set()
+        _, events = await self._placer.ami.send_action_list({"Action": "CoreShowChannels"}, timeout=10)
+        alive: set[str] = set()
         for e in events:
             for key in ("Uniqueid", "Linkedid"):
                 value = e.get(key)
@@ -567,12 +620,14 @@ class Controller:
         except Exception as exc:  # AMI dropped again: try at the next tick
             log.warning("reconcile: CoreShowChannels failed: %s", exc)
             self._needs_reconcile = True
+            if startup:   # what needs no channel list is done now: nothing later does it
+                await self.apply_unapplied(startup=True)
             return
         self._needs_reconcile = False
         self._last_reconcile = time.monotonic()
         now = self.clock.now()
-        rows = await self.db.call(open_attempts, self.node)
-        tracked = set(self.placer.pending_ids())
+        rows = await self._db.call(open_attempts, self.node)
+        tracked = set(self._placer.pending_ids())
         for a in rows:
             aid = a["id"]
             if aid in self._placing:
@@ -586,30 +641,44 @@ class Controller:
             if aid in alive:
                 if aid not in tracked:
                     log.info("reconcile: attempt %s still up (%s): following it", aid, a["state"])
-                    self.placer.adopt(aid, state=a["state"])
+                    self._placer.adopt(aid, state=a["state"])
                     self.stats.reconciled_adopted += 1
                     self._spawn(self._follow_adopted(a))
                 continue
-            view = self.placer.release(aid) if aid in tracked else None
+            view = self._placer.release(aid) if aid in tracked else None
             log.warning("reconcile: attempt %s (%s) has no channel any more: closing it", aid, a["state"])
-            await self.db.call(close_lost, aid, view, now)
+            await self._db.call(close_lost, aid, view, now)
             self.stats.reconciled_closed += 1
             await self._finalize(aid)
+        await self.apply_unapplied(startup=startup)
+
+    async def apply_unapplied(self, *, startup: bool) -> None:
+        """Targets still active for an attempt that is over. At start-up (whether or not AMI
+        answered): every node's, and targets whose attempt row was never written go back to pending
+        (`fix_orphan_targets`). Later, at each reconcile: this node's attempts that ended but whose
+        finalize failed in this process (the database refused it, e.g. SQLite's busy timeout ran
+        out) — without this the target stays active and its campaign never finishes until a restart.
+        An attempt a task of this process is still following or finalizing is left to that task."""
+        now = self.clock.now()
         if startup:
-            reverted, ended = await self.db.call(fix_orphan_targets, now)
+            reverted, ended = await self._db.call(fix_orphan_targets, now)
             self.stats.reverted += reverted
-            for aid in ended:
-                await self._finalize(aid)
+        else:
+            ended = [aid for aid in await self._db.call(unapplied_attempts, self.node) if aid not in self._in_flight]
+        for aid in ended:
+            if not startup:
+                log.warning("attempt %s: ended, its disposition never applied: applying it now", aid)
+            await self._finalize(aid)
 
     async def close_lost_nodes_calls(self) -> None:
         """Calls of nodes silent for longer than any call lasts (nodes.lost_attempts): closed as lost
         and finalized here, so their borrowers move on by the campaign's rules."""
         now = self.clock.now()
-        for aid in await self.db.call(lambda d: nodes.lost_attempts(d, dt.datetime.now(dt.timezone.utc),
+        for aid in await self._db.call(lambda d: nodes.lost_attempts(d, dt.datetime.now(dt.timezone.utc),
                                                                      self.node_lost_after_s)):
             log.warning("attempt %s: its node has been silent for over %.0f s: closing it as lost", aid,
                         self.node_lost_after_s)
-            await self.db.call(close_lost, aid, None, now)
+            await self._db.call(close_lost, aid, None, now)
             await self._finalize(aid)
 
     async def close_own_lost_calls(self) -> None:
@@ -620,19 +689,19 @@ class Controller:
             return
         self._last_reconcile = time.monotonic()
         now = self.clock.now()
-        for a in await self.db.call(open_attempts, self.node):
+        for a in await self._db.call(open_attempts, self.node):
             aid = a["id"]
             if aid in self._placing:
                 continue     # its Originate cannot be sent without AMI: the placing task closes it
-            view = self.placer.release(aid)
+            view = self._placer.release(aid)
             log.warning("attempt %s (%s): AMI has been down for over %.0f s: closing it as lost", aid, a["state"],
                         self.node_lost_after_s)
-            await self.db.call(close_lost, aid, view, now)
+            await self._db.call(close_lost, aid, view, now)
             self.stats.reconciled_closed += 1
             await self._finalize(aid)
         self._needs_reconcile = True   # whatever is left, when AMI is back
 
-    async def _follow_adopted(self, attempt: dict) -> None:
+    async def _follow_adopted(self, attempt: dict[str, Any]) -> None:
         aid = attempt["id"]
         self._in_flight[aid] = Dial(attempt["campaign_id"], attempt["borrower_id"], attempt["contact_id"],
                                     attempt["number"], attempt["locale"], attempt["flow"])

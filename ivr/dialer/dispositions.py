@@ -39,7 +39,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .outcomes import ANNOUNCEMENT_DISPOSITIONS
 
@@ -74,7 +76,7 @@ class Rule:
     done_reason: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict, base: "Rule | None" = None) -> "Rule":
+    def from_dict(cls, data: dict[str, Any], base: "Rule | None" = None) -> "Rule":
         base = base or cls()
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -86,7 +88,7 @@ class Rule:
             raise ValueError(f"mark_contact must be invalid or wrong_person, got {rule.mark_contact!r}")
         # a finite delay within 0..7 days (limits; a stored delay above it is applied as 7 days)
         from . import limits
-        return dataclasses.replace(rule, delay_s=limits.number("delay_s", rule.delay_s, limits.RETRY_DELAY)[0])
+        return dataclasses.replace(rule, delay_s=int(limits.number("delay_s", rule.delay_s, limits.RETRY_DELAY)[0]))
 
 
 MIN, HOUR = 60, 3600
@@ -115,12 +117,11 @@ DEFAULT_RULES: dict[str, Rule] = {
 assert set(DEFAULT_RULES) == set(DISPOSITIONS)
 
 
-def rules(overrides: dict | str | None = None) -> dict[str, Rule]:
+def rules(overrides: dict[str, Any] | str | None = None) -> dict[str, Rule]:
     """The campaign's rules: DEFAULT_RULES with its retry_policy overrides applied (validated)."""
-    if isinstance(overrides, str):
-        overrides = json.loads(overrides or "{}")
+    given: dict[str, Any] = (json.loads(overrides or "{}") if isinstance(overrides, str) else overrides) or {}
     out = dict(DEFAULT_RULES)
-    for name, data in (overrides or {}).items():
+    for name, data in given.items():
         if name not in out:
             raise ValueError(f"retry policy: unknown disposition {name!r}")
         if not isinstance(data, dict):
@@ -129,12 +130,12 @@ def rules(overrides: dict | str | None = None) -> dict[str, Rule]:
     return out
 
 
-def classify(attempt: dict, dialog_result: str | None, *, early_media: bool = False,
-             escalation: dict | None = None) -> str:
+def classify(attempt: Mapping[str, Any], dialog_result: str | None, *, early_media: bool = False,
+             escalation: Mapping[str, Any] | None = None) -> str:
     """The disposition of one ended attempt (`escalation`: its escalations row, if it had one)."""
     if attempt.get("disposition") == "unknown-after-restart":
         return "unknown-after-restart"
-    outcome = attempt.get("outcome")
+    outcome: str | None = attempt.get("outcome")
     cause = attempt.get("cause")
     announcement = attempt.get("announcement")   # recognized early media (announcements.py, 0005)
     if dialog_result == "announcement" and announcement in ANNOUNCEMENT_DISPOSITIONS:
@@ -193,7 +194,7 @@ def next_step(disposition: str, rule: Rule, *, attempts: int, max_attempts: int,
     return Next("pending", when, None, fails, rule.mark_contact)
 
 
-def callback_time(answers: list[dict], tz_name: str) -> dt.datetime | None:
+def callback_time(answers: Sequence[Mapping[str, Any]], tz_name: str) -> dt.datetime | None:
     """The time a borrower asked to be called back, from the answers' slots (callback_date/time)."""
     from zoneinfo import ZoneInfo
     for a in reversed(answers):

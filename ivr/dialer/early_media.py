@@ -8,12 +8,16 @@ recordings directory comes from a different setting (an external Asterisk) only 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 PREFIX, SUFFIX = "early-", ".sln"
 BYTES_PER_SECOND = 16000
 
 
-def early_media_file(settings, attempt_id: str) -> Path:
+def early_media_file(settings: Settings, attempt_id: str) -> Path:
     """The early-media capture of one attempt as this process sees it (it may not exist)."""
     return early_media_in(settings.recordings_dir, attempt_id)
 

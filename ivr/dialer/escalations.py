@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from ..agents.credentials import name_from_interface
+from ..ami.protocol import Message
 from ..db.store import HasStore, Store, store_of
 
 log = logging.getLogger(__name__)
@@ -32,14 +34,14 @@ class AgentAnswer:
     channel: str        # the agent's channel, e.g. PJSIP/huifang-agent1-00000004
 
 
-def _h(event: dict, name: str) -> str:
+def _h(event: Message, name: str) -> str:
     value = event.get(name)
     if isinstance(value, list):
         value = value[0] if value else ""
     return "" if value is None else str(value)
 
 
-def agent_answer(event: dict) -> AgentAnswer | None:
+def agent_answer(event: Message) -> AgentAnswer | None:
     """Pure: the AgentConnect event of our queue -> who answered which attempt (None otherwise)."""
     if _h(event, "Event") != "AgentConnect" or _h(event, "Queue") not in ("", "huifang-agents"):
         return None
@@ -65,7 +67,7 @@ def assign(db: Store | HasStore, answer: AgentAnswer, at: str) -> bool:
     return True
 
 
-def close_unanswered(db: Store | HasStore, attempt_id: str, now: dt.datetime) -> dict | None:
+def close_unanswered(db: Store | HasStore, attempt_id: str, now: dt.datetime) -> dict[str, Any] | None:
     """The call is over: an escalation no agent answered closes itself and becomes a callback.
     Returns the callback row (None when there is nothing to close). Idempotent."""
     store = store_of(db)

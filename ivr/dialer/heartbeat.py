@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import socket
+from typing import Any
 
 from ..db.clock import now_iso
 from ..db.store import HasStore, Store, store_of
@@ -44,7 +45,7 @@ def stopped(db: Handle, name: str) -> None:
                          {"now": now_iso(), "name": name})
 
 
-def status(db: Handle, now: dt.datetime | None = None) -> dict:
+def status(db: Handle, now: dt.datetime | None = None) -> dict[str, Any]:
     """{"alive": a controller beat within STALE_AFTER_S and has not stopped, "last_beat_at": the
     newest beat (None if none ever), "ami_connected": that controller's AMI link}."""
     row = store_of(db).one("SELECT beat_at, ami_connected, stopped_at FROM controller_heartbeats "

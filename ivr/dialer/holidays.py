@@ -22,8 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 HORIZON_DAYS = 90   # an open-ended campaign is checked for this many days ahead
@@ -43,7 +45,7 @@ class HolidayFileError(ValueError):
     pass
 
 
-def read_holiday_file(path: str | os.PathLike) -> set[dt.date]:
+def read_holiday_file(path: str | os.PathLike[str]) -> set[dt.date]:
     """The days listed in a holiday file; a line that is not a date is an error naming the line."""
     days = set()
     try:
@@ -76,9 +78,9 @@ def _package_knows(year: int) -> bool:
 class HolidayCalendar:
     """The package's calendar, completed (and overridden per year) by the lender's holiday file."""
 
-    def __init__(self, holiday_file: str | os.PathLike | None = None):
+    def __init__(self, holiday_file: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(holiday_file) if holiday_file else None
-        self._stamp: tuple | None = None
+        self._stamp: tuple[int, int] | None = None   # (mtime_ns, size) of the file last read
         self._days: set[dt.date] = set()
         self.refresh()
 
@@ -120,7 +122,7 @@ class HolidayCalendar:
         return [y for y in range(first.year, last.year + 1) if not self.knows(y)]
 
 
-def campaign_days(campaign: dict, now: dt.datetime) -> tuple[dt.date, dt.date]:
+def campaign_days(campaign: Mapping[str, Any], now: dt.datetime) -> tuple[dt.date, dt.date]:
     """The first and last day a campaign could call on (its schedule, else HORIZON_DAYS from now).
     A day early and late, for the borrowers' time zones."""
     start = dt.datetime.fromisoformat(campaign["schedule_start"]) if campaign.get("schedule_start") else now
@@ -130,7 +132,8 @@ def campaign_days(campaign: dict, now: dt.datetime) -> tuple[dt.date, dt.date]:
     return (start - dt.timedelta(days=1)).date(), (end + dt.timedelta(days=1)).date()
 
 
-def check_campaign(campaign: dict, skip_holidays: bool, now: dt.datetime, calendar: HolidayCalendar) -> None:
+def check_campaign(campaign: Mapping[str, Any], skip_holidays: bool, now: dt.datetime,
+                   calendar: HolidayCalendar) -> None:
     """Raise MissingHolidayYear if a campaign that skips holidays could call on a day of an unknown year."""
     if not skip_holidays:
         return

@@ -10,6 +10,7 @@ would have taken.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 # field -> every header accepted for it (case-insensitive; spaces count as underscores)
 ACCEPTED: dict[str, tuple[str, ...]] = {
@@ -32,7 +33,7 @@ _NUMBERED = re.compile(r"^(phone\d+(_type)?|contact\d+_(phone|name|relation))$")
 _ALIASES = {alias.lower(): field for field, names in ACCEPTED.items() for alias in names}
 
 
-def normalise(header) -> str:
+def normalise(header: object) -> str:
     """A header as the field it names, or (unknown) lower case with spaces as underscores."""
     text = str(header or "").strip().replace("\ufeff", "")
     plain = re.sub(r"\s+", "_", text.lower())
@@ -45,7 +46,7 @@ def recognised(field: str, kind: str) -> bool:
     return (field in ACCEPTED and field not in ("paid_amount", "paid_at")) or bool(_NUMBERED.match(field))
 
 
-def missing_columns(raw_header: list, kind: str) -> tuple[list[str], list[str]]:
+def missing_columns(raw_header: Sequence[object], kind: str) -> tuple[list[str], list[str]]:
     """(required fields with no column, headers of this file we did not recognise)."""
     fields = [normalise(h) for h in raw_header]
     missing = [f for f in REQUIRED[kind] if f not in fields]
@@ -53,6 +54,6 @@ def missing_columns(raw_header: list, kind: str) -> tuple[list[str], list[str]]:
     return missing, unknown
 
 
-def accepted_text(fields) -> str:
+def accepted_text(fields: Iterable[str]) -> str:
     """`loan_id: loan_id / 贷款编号 / ...; name: ...` for the given fields."""
     return "; ".join(f"{f}: {' / '.join(ACCEPTED[f])}" for f in fields)

@@ -46,7 +46,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, TypedDict, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -62,7 +63,36 @@ _ID4 = re.compile(r"^\d{3}[\dX]$")
 # amounts are INTEGER columns: 32 bits on PostgreSQL (about 2.1 billion yuan or won), so a larger one
 # is a row error rather than a database error that would fail the whole file
 MAX_AMOUNT = 2**31 - 1
-BORROWER_FIELDS = ("name", "id_last4", "amount_due", "due_date", "locale", "timezone")
+BorrowerField = Literal["name", "id_last4", "amount_due", "due_date", "locale", "timezone"]
+BORROWER_FIELDS: tuple[BorrowerField, ...] = ("name", "id_last4", "amount_due", "due_date", "locale", "timezone")
+ContactField = Literal["kind", "relation", "name", "position"]
+CONTACT_FIELDS: tuple[ContactField, ...] = ("kind", "relation", "name", "position")   # compared on re-import
+T = TypeVar("T")
+
+# one data row as read: {normalised header: cell}; a cell is text (CSV) or what openpyxl reads
+# (str, int, float, datetime, None)
+Cells = Mapping[str, object]
+
+
+class ContactRecord(TypedDict):
+    """One number of a validated borrower row (a `contacts` row without its ids and status)."""
+    phone: str
+    kind: str                 # mobile, home, work, third_party
+    relation: str | None      # third parties only
+    name: str | None
+    position: int             # 1.. own numbers, 100+n contact n
+
+
+class BorrowerRecord(TypedDict):
+    """A validated borrower row: the `borrowers` columns and the row's numbers."""
+    loan_id: str
+    name: str
+    id_last4: str | None
+    amount_due: int | None
+    due_date: str | None
+    locale: str
+    timezone: str
+    contacts: list[ContactRecord]
 
 
 # (cell, locale's region, column name) -> the digits to dial; raises RowInvalid
@@ -73,7 +103,7 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be read (not a bad row). `key` and `params`, when given, name the
     message in the web app's catalogues (`import.<key>`)."""
 
-    def __init__(self, message: str, key: str | None = None, **params):
+    def __init__(self, message: str, key: str | None = None, **params: object) -> None:
         super().__init__(message)
         self.key = key
         self.params = params
@@ -88,9 +118,9 @@ class RowError:
     loan_id: str | None = None
     column: str | None = None
     code: str = "invalid"
-    params: dict = field(default_factory=dict)
+    params: dict[str, object] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"line": self.line, "loan_id": self.loan_id, "column": self.column, "reason": self.reason,
                 "code": self.code, "params": self.params}
 
@@ -111,7 +141,7 @@ class ImportReport:
     def rejected(self) -> int:
         return len(self.errors)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "source": self.source, "batch_id": self.batch_id, "rows": self.rows,
                 "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
                 "rejected": self.rejected, "encoding": self.encoding,
@@ -121,7 +151,7 @@ class ImportReport:
 class RowInvalid(ValueError):
     """A bad cell: `reason` in English; `code` and `params` as in RowError."""
 
-    def __init__(self, column: str | None, reason: str, code: str = "invalid", **params):
+    def __init__(self, column: str | None, reason: str, code: str = "invalid", **params: object) -> None:
         super().__init__(reason)
         self.column, self.reason, self.code, self.params = column, reason, code, params
 
@@ -130,13 +160,13 @@ class RowInvalid(ValueError):
 
 
 # ---- reading files ------------------------------------------------------------------------------
-def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
+def read_rows(path: str | Path) -> tuple[list[tuple[int, Cells]], str]:
     """(line number, {normalised header: cell}) for every non-empty data row, and the encoding."""
     _, rows, encoding = read_table(path)
     return rows, encoding
 
 
-def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict]], str]:
+def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, Cells]], str]:
     """The header as written, (line number, {normalised header: cell}) for every non-empty data
     row, and the encoding. Bounded whatever the file declares (upload_caps)."""
     path = Path(path)
@@ -170,22 +200,22 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict]], str
     return (*_rows_with_header(rows, path), ("utf-8" if encoding == "utf-8-sig" else encoding))
 
 
-def _capped(path: Path, rows) -> list[list]:
+def _capped(path: Path, rows: Iterable[Sequence[object]]) -> list[list[object]]:
     """The rows with trailing empty cells dropped; refused past the header + MAX_ROWS lines."""
-    out = []
+    out: list[list[object]] = []
     for row in rows:
         if len(out) > upload_caps.MAX_ROWS:
             raise ImportFileError(f"{path}: more than {upload_caps.MAX_ROWS} lines after the header; split the file",
                                   key="too_many_rows", limit=upload_caps.MAX_ROWS)
-        row = list(row[:upload_caps.MAX_COLUMNS])
-        end = len(row)
-        while end and _blank(row[end - 1]):
+        cells = list(row[:upload_caps.MAX_COLUMNS])
+        end = len(cells)
+        while end and _blank(cells[end - 1]):
             end -= 1
-        out.append(row[:end])
+        out.append(cells[:end])
     return out
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, Cells]]]:
     import zipfile
 
     import openpyxl
@@ -216,7 +246,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     return _rows_with_header(rows, path)
 
 
-def _rows_with_header(rows: list[list], path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+def _rows_with_header(rows: list[list[object]], path: Path) -> tuple[list[str], list[tuple[int, Cells]]]:
     if not rows:
         raise ImportFileError(f"{path}: the file is empty", key="empty")
     raw_header = [_s(h).replace("\ufeff", "") for h in rows[0]]
@@ -225,7 +255,7 @@ def _rows_with_header(rows: list[list], path: Path) -> tuple[list[str], list[tup
     if dup:
         raise ImportFileError(f"{path}: line 1: duplicate column(s) {', '.join(dup)}", key="duplicate_columns",
                               columns=", ".join(dup))
-    out = []
+    out: list[tuple[int, Cells]] = []
     for i, row in enumerate(rows[1:], start=2):
         cells = {h: row[j] if j < len(row) else None for j, h in enumerate(header) if h}
         if all(_blank(v) for v in cells.values()):
@@ -247,7 +277,7 @@ def require_columns(path: Path, raw_header: list[str], kind: str) -> None:
                           unknown=unknown_text, accepted=accepted)
 
 
-def _text(cells: dict, column: str) -> str:
+def _text(cells: Cells, column: str) -> str:
     """A free-text cell (loan id, names, relation) as stored. A NUL character is refused here: PostgreSQL
     text cannot hold one, and a row the database refuses would otherwise fail the whole import."""
     text = _s(cells.get(column))
@@ -256,11 +286,11 @@ def _text(cells: dict, column: str) -> str:
     return text
 
 
-def _blank(v) -> bool:
+def _blank(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def _s(v) -> str:
+def _s(v: object) -> str:
     if v is None:
         return ""
     if isinstance(v, float) and v.is_integer():
@@ -269,7 +299,7 @@ def _s(v) -> str:
 
 
 # ---- validating cells ---------------------------------------------------------------------------
-def parse_phone(raw, region: str, column: str) -> str:
+def parse_phone(raw: object, region: str, column: str) -> str:
     text = _s(raw)
     if not text:
         raise RowInvalid(column, "empty phone number", "empty_phone")
@@ -285,7 +315,7 @@ def parse_phone(raw, region: str, column: str) -> str:
     return "00" + phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
-def parse_date(raw, column: str) -> str:
+def parse_date(raw: object, column: str) -> str:
     if isinstance(raw, dt.datetime):
         return raw.date().isoformat()
     if isinstance(raw, dt.date):
@@ -300,7 +330,7 @@ def parse_date(raw, column: str) -> str:
         raise RowInvalid(column, f"no such day: {text!r}", "no_such_day", value=text[:40]) from None
 
 
-def parse_timestamp(raw, column: str) -> str:
+def parse_timestamp(raw: object, column: str) -> str:
     if isinstance(raw, dt.datetime):
         return raw.isoformat(timespec="seconds")
     text = _s(raw)
@@ -314,7 +344,7 @@ def parse_timestamp(raw, column: str) -> str:
         raise RowInvalid(column, f"not a date or timestamp: {text!r}", "bad_timestamp", value=text[:40]) from None
 
 
-def parse_amount(raw, column: str) -> int:
+def parse_amount(raw: object, column: str) -> int:
     text = _s(raw).replace(",", "").replace("，", "")
     text = re.sub(r"^[¥￥₩$]|元$|원$", "", text).strip()
     try:
@@ -331,7 +361,7 @@ def parse_amount(raw, column: str) -> int:
 _TZ_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
-def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict:
+def parse_borrower_row(cells: Cells, phone_rule: PhoneRule | None = None) -> BorrowerRecord:
     """One borrower row -> {"loan_id", borrower fields..., "contacts": [...]}; raises RowInvalid."""
     phone_rule = phone_rule or parse_phone
     loan_id = _text(cells, "loan_id")
@@ -365,9 +395,9 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
     amount = None if _blank(cells.get("amount_due")) else parse_amount(cells.get("amount_due"), "amount_due")
     due = None if _blank(cells.get("due_date")) else parse_date(cells.get("due_date"), "due_date")
 
-    contacts = []
+    contacts: list[ContactRecord] = []
 
-    def own(column: str, type_column: str, position: int):
+    def own(column: str, type_column: str, position: int) -> None:
         kind = (_s(cells.get(type_column)) or "mobile").lower()
         if kind not in OWN_KINDS:
             raise RowInvalid(type_column, f"phone type must be one of {', '.join(OWN_KINDS)}, got {kind!r}",
@@ -395,7 +425,7 @@ def parse_borrower_row(cells: dict, phone_rule: PhoneRule | None = None) -> dict
         contacts.append({"phone": phone_rule(phone, region, f"contact{n}_phone"), "kind": "third_party",
                          "relation": relation, "name": _text(cells, f"contact{n}_name") or None,
                          "position": 100 + n})
-    seen = {}
+    seen: dict[str, ContactRecord] = {}
     for c in contacts:
         if c["phone"] in seen:
             raise RowInvalid(None, f"number {c['phone']} appears twice in the row", "number_twice", number=c["phone"])
@@ -417,28 +447,28 @@ def _one_import_at_a_time(s: Store) -> None:
         s.execute("SELECT pg_advisory_xact_lock(:key)", {"key": PG_IMPORT_LOCK})
 
 
-def _chunks(values: list, size: int = _CHUNK):
+def _chunks(values: list[T], size: int = _CHUNK) -> Iterator[list[T]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
 
 
-def _borrowers_by_loan(s: Store, loans: list[str]) -> dict[str, dict]:
-    found: dict[str, dict] = {}
+def _borrowers_by_loan(s: Store, loans: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
     for part in _chunks(loans):
         for row in s.query("SELECT * FROM borrowers WHERE loan_id IN :loans", {"loans": part}):
             found[row["loan_id"]] = row
     return found
 
 
-def _contacts_by_borrower(s: Store, borrower_ids: list[int]) -> dict[int, dict[str, dict]]:
-    found: dict[int, dict[str, dict]] = {}
+def _contacts_by_borrower(s: Store, borrower_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    found: dict[int, dict[str, dict[str, Any]]] = {}
     for part in _chunks(borrower_ids):
         for row in s.query("SELECT * FROM contacts WHERE borrower_id IN :ids ORDER BY id", {"ids": part}):
             found.setdefault(row["borrower_id"], {})[row["phone"]] = row
     return found
 
 
-def _write_borrowers(s: Store, recs: list[tuple[int, dict]], batch_id: int, now: str) -> list[str]:
+def _write_borrowers(s: Store, recs: list[tuple[int, BorrowerRecord]], batch_id: int, now: str) -> list[str]:
     """Create or update the validated borrowers (and their contacts) of one file; each one's change
     ("created", "updated", "unchanged") in the order of `recs`. A few batched reads, the new rows in
     a few multi-row inserts, one UPDATE per row that changed: a 50,000-row file is a few hundred
@@ -451,13 +481,15 @@ def _write_borrowers(s: Store, recs: list[tuple[int, dict]], batch_id: int, now:
     ids = {loan: row["id"] for loan, row in _borrowers_by_loan(s, sorted(created)).items()}
     ids.update({loan: row["id"] for loan, row in existing.items()})
     current = _contacts_by_borrower(s, sorted(row["id"] for row in existing.values()))
-    new_contacts, links, changes = [], [], []
+    new_contacts: list[dict[str, object]] = []
+    links: list[dict[str, object]] = []
+    changes: list[str] = []
     for line, rec in recs:
         borrower_id = ids[rec["loan_id"]]
         changed = False
         row = existing.get(rec["loan_id"])
         if row is not None:
-            diff = {k: rec[k] for k in BORROWER_FIELDS if row[k] != rec[k]}
+            diff: dict[str, object] = {k: rec[k] for k in BORROWER_FIELDS if row[k] != rec[k]}
             if diff:
                 s.update("borrowers", borrower_id, {**diff, "updated_at": now})
                 changed = True
@@ -468,7 +500,7 @@ def _write_borrowers(s: Store, recs: list[tuple[int, dict]], batch_id: int, now:
                 new_contacts.append({"borrower_id": borrower_id, **c, "status": "ok", "created_at": now})
                 changed = True
                 continue
-            diff = {k: c[k] for k in ("kind", "relation", "name", "position") if old[k] != c[k]}
+            diff = {k: c[k] for k in CONTACT_FIELDS if old[k] != c[k]}
             if old["status"] == "removed":
                 diff.update(status="ok", status_reason=None, status_at=now)
             if diff:
@@ -499,13 +531,13 @@ def _finish_batch(s: Store, report: ImportReport) -> None:
         "errors": json.dumps([e.as_dict() for e in report.errors], ensure_ascii=False)})
 
 
-def _duplicates(rows: list[tuple[int, dict]], report: ImportReport) -> set[int]:
+def _duplicates(rows: list[tuple[int, Cells]], report: ImportReport) -> set[int]:
     lines_by_loan: dict[str, list[int]] = {}
     for line, cells in rows:
         loan = _s(cells.get("loan_id"))
         if loan:
             lines_by_loan.setdefault(loan, []).append(line)
-    bad = set()
+    bad: set[int] = set()
     for loan, lines in lines_by_loan.items():
         if len(lines) > 1:
             for line in lines:
@@ -528,7 +560,7 @@ def import_file(db: Store | HasStore, path: str | Path, *, phone_rule: PhoneRule
     report = ImportReport(kind="borrowers", source=str(path), rows=len(rows), encoding=encoding)
     now = now_iso()
     bad = _duplicates(rows, report)
-    recs = []
+    recs: list[tuple[int, BorrowerRecord]] = []
     for line, cells in rows:
         if line in bad:
             continue
@@ -563,7 +595,7 @@ def import_payments(db: Store | HasStore, path: str | Path) -> ImportReport:
         for part in _chunks(sorted(set(borrower_ids.values()))):
             known.update((r["borrower_id"], r["paid_at"], r["paid_amount"]) for r in s.query(
                 "SELECT borrower_id, paid_at, paid_amount FROM payments WHERE borrower_id IN :ids", {"ids": part}))
-        new = []
+        new: list[dict[str, object]] = []
         for line, cells in rows:
             loan = _s(cells.get("loan_id"))
             try:

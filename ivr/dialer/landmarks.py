@@ -109,7 +109,8 @@ def tonal_frames(power: np.ndarray) -> np.ndarray:
             col = np.clip(k + d, 0, p.shape[1] - 1)
             share += p[rows, col]
             p[rows, col] = 0.0
-    return share / total >= TONAL_SHARE
+    tonal: np.ndarray = share / total >= TONAL_SHARE
+    return tonal
 
 
 def _max_filter(a: np.ndarray, half_t: int, half_f: int) -> np.ndarray:
@@ -117,7 +118,8 @@ def _max_filter(a: np.ndarray, half_t: int, half_f: int) -> np.ndarray:
     padded = np.pad(a, ((half_t, half_t), (0, 0)), constant_values=-np.inf)
     out = sliding_window_view(padded, 2 * half_t + 1, axis=0).max(axis=-1)
     padded = np.pad(out, ((0, 0), (half_f, half_f)), constant_values=-np.inf)
-    return sliding_window_view(padded, 2 * half_f + 1, axis=1).max(axis=-1)
+    filtered: np.ndarray = sliding_window_view(padded, 2 * half_f + 1, axis=1).max(axis=-1)
+    return filtered
 
 
 def peaks(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

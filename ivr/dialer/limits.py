@@ -21,6 +21,10 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, SupportsFloat
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 HARD_START = dt.time(8, 0)
 HARD_END = dt.time(22, 0)
@@ -63,7 +67,7 @@ MESSAGES = {
 class LimitError(ValueError):
     """A value no limit can make sense of. `key` and `params` feed the web app's message catalogue."""
 
-    def __init__(self, key: str, **params):
+    def __init__(self, key: str, **params: object) -> None:
         self.key = key
         self.params = params
         super().__init__(MESSAGES[key].format(**params))
@@ -80,12 +84,18 @@ class Clamped:
         return f"{self.name} {self.given} is above the hard limit: {self.applied} is used"
 
 
-def number(name: str, value, limit: Limit) -> tuple[float | int, Clamped | None]:
-    """`value` (a number or its text) checked against `limit`: (the value to use, a note if clamped)."""
+def number(name: str, value: object, limit: Limit) -> tuple[float, Clamped | None]:
+    """`value` (a number or its text) checked against `limit`: (the value to use, a note if clamped).
+    The value is an int when the limit is `whole`."""
     if isinstance(value, bool) or value is None:
         raise LimitError("not_a_number", name=name, value=value)
     try:
-        x = float(value.strip()) if isinstance(value, str) else float(value)
+        if isinstance(value, str):
+            x = float(value.strip())
+        elif isinstance(value, SupportsFloat):
+            x = float(value)
+        else:
+            raise TypeError(type(value).__name__)
     except (TypeError, ValueError, OverflowError):
         raise LimitError("not_a_number", name=name, value=value) from None
     if not math.isfinite(x):
@@ -101,11 +111,11 @@ def number(name: str, value, limit: Limit) -> tuple[float | int, Clamped | None]
     return _plain(x, limit), note
 
 
-def _plain(x: float, limit: Limit):
+def _plain(x: float, limit: Limit) -> float:
     return int(x) if limit.whole else float(x)
 
 
-def clamp(name: str, value, limit: Limit):
+def clamp(name: str, value: object, limit: Limit) -> float:
     """The read side: a stored value brought within its limit (a stored value that makes no sense:
     the lowest, i.e. the least calling)."""
     try:
@@ -114,7 +124,7 @@ def clamp(name: str, value, limit: Limit):
         return _plain(limit.low, limit)
 
 
-def hhmm(name: str, value) -> dt.time:
+def hhmm(name: str, value: object) -> dt.time:
     if isinstance(value, dt.time):
         return value
     try:
@@ -124,10 +134,10 @@ def hhmm(name: str, value) -> dt.time:
         raise LimitError("bad_time", name=name, value=value) from None
 
 
-def window(start, end) -> tuple[dt.time, dt.time, list[Clamped]]:
+def window(start: object, end: object) -> tuple[dt.time, dt.time, list[Clamped]]:
     """A calling window clamped to the hard limits 08:00-22:00; an empty one is refused."""
     s, e = hhmm("window_start", start), hhmm("window_end", end)
-    notes = []
+    notes: list[Clamped] = []
     if s < HARD_START:
         notes.append(Clamped("window_start", f"{s:%H:%M}", f"{HARD_START:%H:%M}"))
         s = HARD_START
@@ -139,7 +149,7 @@ def window(start, end) -> tuple[dt.time, dt.time, list[Clamped]]:
     return s, e, notes
 
 
-def policy_overrides(data: dict | None, defaults) -> tuple[dict, list[Clamped]]:
+def policy_overrides(data: object, defaults: type[DataclassInstance]) -> tuple[dict[str, Any], list[Clamped]]:
     """A campaign's calling rules (the `Policy` overrides) within the hard limits. `defaults` is the
     `Policy` class (its field defaults complete a half-given window)."""
     if not isinstance(data, (dict, type(None))):
@@ -163,11 +173,12 @@ def policy_overrides(data: dict | None, defaults) -> tuple[dict, list[Clamped]]:
     return data, notes
 
 
-def retry_overrides(data: dict | None) -> tuple[dict, list[Clamped]]:
+def retry_overrides(data: object) -> tuple[dict[str, dict[str, Any]], list[Clamped]]:
     """Retry overrides with every delay a finite number of seconds within 0..7 days."""
     if not isinstance(data, (dict, type(None))):
         raise LimitError("not_an_object", name="retry policy")
-    out, notes = {}, []
+    out: dict[str, dict[str, Any]] = {}
+    notes: list[Clamped] = []
     for disposition, rule in (data or {}).items():
         if not isinstance(rule, dict):
             raise LimitError("not_an_object", name=f"retry_delay:{disposition}")
@@ -179,11 +190,12 @@ def retry_overrides(data: dict | None) -> tuple[dict, list[Clamped]]:
     return out, notes
 
 
-def campaign_settings(*, max_concurrent, max_cps, max_attempts, retry_policy: dict | None = None,
-                      policy: dict | None = None) -> tuple[dict, list[Clamped]]:
+def campaign_settings(*, max_concurrent: object, max_cps: object, max_attempts: object,
+                      retry_policy: object = None, policy: object = None) -> tuple[dict[str, Any], list[Clamped]]:
     """Every cap of a campaign within its limits: (the values to store, what was clamped)."""
     from .policy import Policy
-    values, notes = {}, []
+    values: dict[str, Any] = {}
+    notes: list[Clamped] = []
     for name, value in (("max_concurrent", max_concurrent), ("max_cps", max_cps), ("max_attempts", max_attempts)):
         values[name], note = number(name, value, CAMPAIGN_LIMITS[name])
         notes += [note] if note else []
@@ -192,10 +204,10 @@ def campaign_settings(*, max_concurrent, max_cps, max_attempts, retry_policy: di
     return values, notes + retry_notes + policy_notes
 
 
-def pacing_rate(stored) -> float:
+def pacing_rate(stored: object) -> float:
     """A stored campaign's calls per second, within the limits whatever the row says."""
     return clamp("max_cps", stored, CAMPAIGN_LIMITS["max_cps"])
 
 
-def concurrency(stored) -> int:
-    return clamp("max_concurrent", stored, CAMPAIGN_LIMITS["max_concurrent"])
+def concurrency(stored: object) -> int:
+    return int(clamp("max_concurrent", stored, CAMPAIGN_LIMITS["max_concurrent"]))

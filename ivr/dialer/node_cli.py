@@ -5,13 +5,14 @@
 """
 from __future__ import annotations
 
+import argparse
 import json
 
 from .. import config
 from . import nodes
 
 
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     from ..db.connect import open_database
     from ..db.store import store_of
     s = config.load(config_file=getattr(args, "config", None))
@@ -34,7 +35,7 @@ def cmd_list(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("node", help="the telephony nodes sharing this database")
     sub = p.add_subparsers(dest="node_action", required=True)
     ls = sub.add_parser("list", help="nodes, their capacity, load and heartbeat age")

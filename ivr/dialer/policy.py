@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -63,7 +64,7 @@ class Policy:
         return max(self.window_start, HARD_START), min(self.window_end, HARD_END)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Policy":
+    def from_dict(cls, data: dict[str, Any] | None) -> "Policy":
         """The policy a campaign's stored settings give, always within the hard limits (`limits`):
         a stored cap above its limit (a row written before the limits, or by hand) is applied as
         the limit. Setting a campaign refuses or clamps earlier, in `limits.campaign_settings`."""
@@ -86,7 +87,7 @@ class Policy:
             raise limits.LimitError("empty_window", start=f"{start:%H:%M}", end=f"{end:%H:%M}")
         return policy
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["window_start"] = self.window_start.strftime("%H:%M")
         d["window_end"] = self.window_end.strftime("%H:%M")
@@ -204,7 +205,8 @@ def is_unreachable(cand: Candidate, policy: Policy) -> bool:
 
 def decide(cand: Candidate, now: dt.datetime, policy: Policy, calendar: HolidayCalendar | None = None) -> Dial | Refuse:
     """Dial this due borrower now (on which number, with which flow), or why not and until when."""
-    def refuse(reason, until, detail="", contact=None):
+    def refuse(reason: str, until: dt.datetime | None, detail: str = "",
+               contact: ContactFacts | None = None) -> Refuse:
         return Refuse(cand.campaign_id, cand.borrower_id, reason, until, contact.contact_id if contact else None,
                       contact.phone if contact else None, detail)
 
@@ -262,7 +264,7 @@ def decide(cand: Candidate, now: dt.datetime, policy: Policy, calendar: HolidayC
                   ", ".join(f"{c.phone}:{c.unanswered_today}" for c in alive if not c.dnc))
 
 
-def order_key(cand: Candidate) -> tuple:
+def order_key(cand: Candidate) -> tuple[int, str, int, int]:
     """Fresh borrowers first, then due retries, oldest due first."""
     return (0 if cand.fresh else 1, cand.next_at, cand.campaign_id, cand.borrower_id)
 

@@ -12,11 +12,13 @@ just before `Queue()`) and ends at the first of
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from .. import metrics
+from ..ami.protocol import Message
 
 
-def _h(event: dict, name: str) -> str:
+def _h(event: Message, name: str) -> str:
     value = event.get(name)
     if isinstance(value, list):
         value = value[0] if value else ""
@@ -24,11 +26,11 @@ def _h(event: dict, name: str) -> str:
 
 
 class QueueWaits:
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._since: dict[str, float] = {}   # attempt id -> when it joined the queue
 
-    def observe(self, attempt_id: str, event: dict) -> tuple[str, float] | None:
+    def observe(self, attempt_id: str, event: Message) -> tuple[str, float] | None:
         """Feed one event of `attempt_id`; (result, seconds waited) when it ends a wait."""
         name = _h(event, "Event")
         stage = _h(event, "Stage") if name == "UserEvent" and _h(event, "UserEvent") == "HuifangStage" else ""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
 from ..db.store import HasStore, Store, store_of
 
@@ -45,12 +46,12 @@ class Risk:
     score: int
     reasons: list[Reason]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"borrower_id": self.borrower_id, "level": self.level, "score": self.score,
                 "reasons": [dataclasses.asdict(r) for r in self.reasons]}
 
 
-def promises(db: Database, borrower_id: int) -> list[dict]:
+def promises(db: Database, borrower_id: int) -> list[dict[str, Any]]:
     """The borrower's promises: rows of `promises` (0003, written by the dialog server), plus, for
     calls that have no such row, what the answers' slots say."""
     store = store_of(db)

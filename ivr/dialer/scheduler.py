@@ -17,26 +17,30 @@ import datetime as dt
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import metrics
 from ..db.store import HasStore, Store, store_of
 from . import limits, target_state
 from .clock import NO_SHIFT, iso
+from .holidays import HolidayCalendar
 from .policy import Candidate, ContactFacts, Dial, Policy, Refuse, plan
 
 FETCH_FACTOR = 4  # due targets fetched per free slot (the policy may refuse some)
 Handle = Store | HasStore
 
 
-def running_campaigns(db: Handle, now: dt.datetime) -> list[dict]:
+def running_campaigns(db: Handle, now: dt.datetime) -> list[dict[str, Any]]:
     stamp = iso(now)
     return [c for c in store_of(db).query("SELECT * FROM campaigns WHERE state = 'running' ORDER BY id")
             if (not c["schedule_start"] or c["schedule_start"] <= stamp)
             and (not c["schedule_end"] or c["schedule_end"] > stamp)]
 
 
-def policy_of(campaign: dict) -> Policy:
+def policy_of(campaign: dict[str, Any]) -> Policy:
     return Policy.from_dict(json.loads(campaign["policy"] or "{}"))
 
 
@@ -46,9 +50,9 @@ def local_day_start(now: dt.datetime, tz_name: str, policy_shift: dt.timedelta =
     return iso(dt.datetime.combine(local.date(), dt.time(0), tzinfo=local.tzinfo) - policy_shift)
 
 
-def due_targets(db: Handle, campaign: dict, now: dt.datetime, limit: int) -> list[dict]:
+def due_targets(db: Handle, campaign: dict[str, Any], now: dt.datetime, limit: int) -> list[dict[str, Any]]:
     """Pending targets whose next_at has come: fresh ones first, then retries, oldest first."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for retry in (0, 1):
         if len(out) >= limit:
             break
@@ -60,8 +64,8 @@ def due_targets(db: Handle, campaign: dict, now: dt.datetime, limit: int) -> lis
     return out
 
 
-def gather(db: Handle, targets: list[dict], campaigns: dict[int, dict], now: dt.datetime,
-           in_flight: set[int] = frozenset(), policy_shift: dt.timedelta = NO_SHIFT) -> list[Candidate]:
+def gather(db: Handle, targets: list[dict[str, Any]], campaigns: dict[int, dict[str, Any]], now: dt.datetime,
+           in_flight: AbstractSet[int] = frozenset(), policy_shift: dt.timedelta = NO_SHIFT) -> list[Candidate]:
     """The policy's facts for each due target, with a few batched queries."""
     if not targets:
         return []
@@ -69,19 +73,19 @@ def gather(db: Handle, targets: list[dict], campaigns: dict[int, dict], now: dt.
     borrowers = sorted({t["borrower_id"] for t in targets})
     day_start = {t["borrower_id"]: local_day_start(now, t["timezone"], policy_shift) for t in targets}
     since = min(day_start.values())
-    contacts: dict[int, list[dict]] = {}
+    contacts: dict[int, list[dict[str, Any]]] = {}
     for row in store.query("SELECT * FROM contacts WHERE borrower_id IN :b ORDER BY position, id", {"b": borrowers}):
         contacts.setdefault(row["borrower_id"], []).append(row)
     phones = sorted({c["phone"] for cs in contacts.values() for c in cs})
     contact_ids = sorted({c["id"] for cs in contacts.values() for c in cs})
     dnc = {r["number"] for r in store.query("SELECT number FROM dnc WHERE number IN :p", {"p": phones})} \
         if phones else set()
-    by_number: dict[str, list[dict]] = {}
+    by_number: dict[str, list[dict[str, Any]]] = {}
     if phones:
         for r in store.query("SELECT number, created_at, answered_at, outcome FROM attempts "
                              "WHERE number IN :p AND created_at >= :since", {"p": phones, "since": since}):
             by_number.setdefault(r["number"], []).append(r)
-    by_borrower: dict[int, list[dict]] = {}
+    by_borrower: dict[int, list[dict[str, Any]]] = {}
     for r in store.query("SELECT borrower_id, created_at, answered_at, outcome FROM attempts "
                          "WHERE borrower_id IN :b AND created_at >= :since", {"b": borrowers, "since": since}):
         by_borrower.setdefault(r["borrower_id"], []).append(r)
@@ -91,10 +95,10 @@ def gather(db: Handle, targets: list[dict], campaigns: dict[int, dict], now: dt.
         "SELECT DISTINCT contact_id FROM attempts WHERE contact_id IN :c "
         "AND (answered_at IS NOT NULL OR outcome = 'answered')", {"c": contact_ids})} if contact_ids else set()
 
-    def connected(r):
+    def connected(r: Mapping[str, Any]) -> bool:
         return r["answered_at"] is not None or r["outcome"] == "answered"
 
-    out = []
+    out: list[Candidate] = []
     for t in targets:
         b, start = t["borrower_id"], day_start[t["borrower_id"]]
         facts = []
@@ -150,9 +154,10 @@ class TickResult:
     finished_targets: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)
 
 
-def tick(db: Handle, now: dt.datetime, budgets: dict[int, int], *, in_flight: set[int] = frozenset(),
-         global_slots: int | None = None, campaigns: list[dict] | None = None,
-         policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> TickResult:
+def tick(db: Handle, now: dt.datetime, budgets: dict[int, int], *, in_flight: AbstractSet[int] = frozenset(),
+         global_slots: int | None = None, campaigns: list[dict[str, Any]] | None = None,
+         policy_shift: dt.timedelta = NO_SHIFT,
+         calendar: HolidayCalendar | None = None) -> TickResult:
     """One scheduling decision: read, decide (pure), write the refusals. The caller places the dials.
 
     `now` is real time; the policy decides at `now + policy_shift` (see the module docstring)."""
@@ -160,7 +165,7 @@ def tick(db: Handle, now: dt.datetime, budgets: dict[int, int], *, in_flight: se
     campaigns = running_campaigns(db, now) if campaigns is None else campaigns
     by_id = {c["id"]: c for c in campaigns}
     policies = {c["id"]: policy_of(c) for c in campaigns}
-    targets = []
+    targets: list[dict[str, Any]] = []
     for c in campaigns:
         slots = budgets.get(c["id"], 0)
         if slots > 0:
@@ -200,8 +205,8 @@ def lock_for_claim(db: Handle, dial: Dial) -> bool:
     return True
 
 
-def still_due(db: Handle, dial: Dial, campaign: dict, now: dt.datetime, *,
-              policy_shift: dt.timedelta = NO_SHIFT, calendar=None) -> bool:
+def still_due(db: Handle, dial: Dial, campaign: dict[str, Any], now: dt.datetime, *,
+              policy_shift: dt.timedelta = NO_SHIFT, calendar: HolidayCalendar | None = None) -> bool:
     """Would the policy still place exactly this call? Asked again inside the transaction that
     claims it, from what the database says now: another controller may have called the borrower
     or the number since this one's tick read the facts, so the caps (connected, unanswered, never
@@ -218,7 +223,7 @@ def still_due(db: Handle, dial: Dial, campaign: dict, now: dt.datetime, *,
     return bool(dials) and dials[0].contact_id == dial.contact_id
 
 
-def within_pace(db: Handle, campaign: dict, now: dt.datetime) -> bool:
+def within_pace(db: Handle, campaign: dict[str, Any], now: dt.datetime) -> bool:
     """Inside the claiming transaction: does the campaign's calls-per-second allow one more call now,
     counting the calls EVERY controller claimed (their attempt rows), not only this one's? Each
     controller also paces itself (`Pacer`), but two controllers on one campaign would place twice
@@ -238,7 +243,7 @@ class Pacer:
     """Calls-per-second pacing for one controller and campaign: a token bucket refilled at max_cps
     (and `within_pace` across controllers)."""
 
-    def __init__(self, max_cps: float, clock=time.monotonic):
+    def __init__(self, max_cps: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = max_cps
         self.capacity = max(1.0, max_cps)
         self.tokens = 1.0

@@ -12,13 +12,14 @@ most once per call); the dialplan refuses it when that trunk is at its channel l
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ..config import Trunk
 from .scheduler import Pacer
 
 
 class TrunkPacing:
-    def __init__(self, trunks: list[Trunk], clock=time.monotonic):
+    def __init__(self, trunks: list[Trunk], clock: Callable[[], float] = time.monotonic) -> None:
         self.trunks = list(trunks)
         self._pacers = {t.endpoint: Pacer(t.max_cps, clock=clock) for t in self.trunks}
         self._busy = {t.endpoint: 0 for t in self.trunks}

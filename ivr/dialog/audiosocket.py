@@ -15,13 +15,14 @@ Why it looks like this:
 * The codec (:func:`encode_frame`, :class:`FrameDecoder`) is pure, so it can be fuzzed.
   A TCP stream cannot be resynchronised after a bad header, so the decoder raises
   :class:`AudioSocketProtocolError` and stays failed; only that one call is lost.
-* Asterisk plays whatever we send as soon as it arrives, so we must send in real time:
-  one 320-byte frame every 20 ms. A single sender task follows a monotonic-clock schedule
-  (frame *n* is due at ``t0 + n * 20 ms``), so timer jitter never accumulates into drift.
-  If the loop stalls by more than a few frames the schedule is re-anchored rather than
-  bursting the backlog (a burst would be heard as garbled fast audio or dropped).
-* Barge-in needs :meth:`AudioSocketConnection.stop_playback` to take effect on the very
-  next tick, so queued audio lives in one buffer that can be cleared at once.
+* Asterisk plays whatever we send as soon as it arrives, so we must send in real time. One
+  pacer per event loop (``ivr.dialog.pacing``) does it for every call on a monotonic schedule,
+  a few frames per socket write; no call has a timer of its own.
+* Audio is queued already encoded as AudioSocket frames (:func:`encode_audio`); a prompt's
+  frames are cached by its PCM (the prompt cache hands out the same bytes object every time), so
+  playing a prompt again is slicing, not re-framing, and a write is one ``bytes`` join.
+* Barge-in needs :meth:`AudioSocketConnection.stop_playback` to take effect at once, so queued
+  audio lives in one deque that can be cleared at once; at most what was already written plays.
 """
 from __future__ import annotations
 
@@ -29,21 +30,28 @@ import asyncio
 import collections
 import enum
 import logging
+import threading
 import time
 import uuid as uuidlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+
+import numpy as np
+
+from . import pacing
 
 __all__ = [
     "Kind",
     "Frame",
     "AudioSocketProtocolError",
     "encode_frame",
+    "encode_audio",
     "FrameDecoder",
     "AudioSocketConnection",
     "start_audiosocket_server",
     "FRAME_BYTES",
     "FRAME_SECONDS",
+    "WIRE_FRAME",
     "MAX_PAYLOAD",
 ]
 
@@ -53,7 +61,8 @@ FRAME_BYTES = 320            # 20 ms of 8 kHz 16-bit mono
 FRAME_SECONDS = 0.020
 MAX_PAYLOAD = 8192           # largest audio payload we accept (~256 ms); Asterisk sends 320
 _HEADER = 3
-_RESYNC_FRAMES = 3           # re-anchor the schedule when this many frames late
+WIRE_FRAME = _HEADER + FRAME_BYTES
+_BACKLOG_LIMIT = 64 * WIRE_FRAME   # Asterisk stopped reading: hold our audio back
 HANDSHAKE_TIMEOUT = 5.0
 
 
@@ -129,6 +138,45 @@ def encode_frame(kind: int, payload: bytes = b"", *, max_payload: int = MAX_PAYL
     return bytes((int(kind),)) + len(payload).to_bytes(2, "big") + payload
 
 
+_wire_cache: "collections.OrderedDict[bytes, bytes]" = collections.OrderedDict()
+_wire_lock = threading.Lock()
+_WIRE_CACHE_ENTRIES = 256
+_WIRE_CACHE_MIN = 4 * FRAME_BYTES   # shorter audio is framed each time, not cached
+
+
+def encode_audio(pcm: bytes) -> bytes:
+    """8 kHz s16le mono PCM as consecutive 320-byte AudioSocket audio frames on the wire, the
+    last one padded with silence. Cached for prompt-sized audio, keyed by the PCM itself."""
+    if len(pcm) % 2:
+        raise ValueError("PCM must be whole 16-bit samples (even length)")
+    if not pcm:
+        return b""
+    key = bytes(pcm) if not isinstance(pcm, bytes) else pcm
+    if len(key) >= _WIRE_CACHE_MIN:
+        with _wire_lock:
+            wire = _wire_cache.get(key)
+            if wire is not None:
+                _wire_cache.move_to_end(key)
+                return wire
+    frames = -(-len(key) // FRAME_BYTES)
+    out = np.zeros((frames, WIRE_FRAME), dtype=np.uint8)
+    out[:, 0] = Kind.AUDIO
+    out[:, 1:3] = np.frombuffer(FRAME_BYTES.to_bytes(2, "big"), dtype=np.uint8)
+    payload = np.zeros(frames * FRAME_BYTES, dtype=np.uint8)
+    payload[:len(key)] = np.frombuffer(key, dtype=np.uint8)
+    out[:, _HEADER:] = payload.reshape(frames, FRAME_BYTES)
+    wire = out.tobytes()
+    if len(key) >= _WIRE_CACHE_MIN:
+        with _wire_lock:
+            _wire_cache[key] = wire
+            while len(_wire_cache) > _WIRE_CACHE_ENTRIES:
+                _wire_cache.popitem(last=False)
+    return wire
+
+
+_AUDIO = int(Kind.AUDIO)
+
+
 class FrameDecoder:
     """Incremental decoder: feed bytes as they arrive, get whole frames back."""
 
@@ -156,6 +204,10 @@ class FrameDecoder:
             if len(buf) - pos - _HEADER < length:
                 break
             payload = bytes(buf[pos + _HEADER:pos + _HEADER + length])
+            if kind == _AUDIO and not length % 2:      # 50 a second per call: the short way
+                frames.append(Frame(Kind.AUDIO, payload))
+                pos += _HEADER + length
+                continue
             problem = _check(kind, payload, self.max_payload)
             if problem:
                 return self._fail(problem, frames)
@@ -180,14 +232,14 @@ class AudioSocketConnection:
         self._decoder = FrameDecoder()
         self._inbox: collections.deque[Frame] = collections.deque()
         self._pending_error: AudioSocketProtocolError | None = None
-        self._out = bytearray()
-        self._wake = asyncio.Event()
+        self._out: collections.deque[memoryview] = collections.deque()   # encoded frames to send
+        self._busy_until = 0.0        # monotonic time the audio already written ends playing
         self._drained = asyncio.Event()
         self._drained.set()
-        self._sending = False
+        self._drain_check: asyncio.TimerHandle | None = None
         self._closed = False
-        self._sender: asyncio.Task | None = None
-        self._sender_done = False   # sender exited (peer gone): further play() is a no-op
+        self._sender_done = False   # the peer is gone: further play() is a no-op
+        self._new_burst = False
         self.frames_sent = 0
         self.bursts = 0                         # playbacks started from an empty queue
         self.burst_started_at: float | None = None   # monotonic time the latest one's first frame went out
@@ -204,7 +256,6 @@ class AudioSocketConnection:
             raise AudioSocketProtocolError(
                 f"first AudioSocket frame must be UUID, got {first.kind.name}")
         self.uuid = first.uuid
-        self._start_sender()
         return self.uuid
 
     async def frames(self) -> AsyncIterator[Frame]:
@@ -245,26 +296,26 @@ class AudioSocketConnection:
 
     @property
     def playing(self) -> bool:
-        """True while queued audio remains or a frame is being sent."""
-        return bool(self._out) or self._sending
+        """True while queued audio remains or what was written has not finished playing."""
+        return bool(self._out) or time.monotonic() < self._busy_until
 
     def play(self, pcm: bytes) -> None:
         """Queue 8 kHz s16le mono audio; it is sent paced, after anything already queued."""
-        if len(pcm) % 2:
-            raise ValueError("PCM must be whole 16-bit samples (even length)")
-        if self._closed or self._sender_done or not pcm:
+        wire = encode_audio(pcm)
+        if self._closed or self._sender_done or not wire:
             return  # nobody left to hear it; wait_played() stays resolved
-        self._start_sender()
-        self._out += pcm
+        if not self.playing:
+            self._new_burst = True
+        self._out.append(memoryview(wire))
         self._drained.clear()
-        self._wake.set()
+        pacing.pacer().add(self)
 
     def stop_playback(self) -> None:
-        """Drop all queued audio now (barge-in); at most the frame on the wire completes."""
+        """Drop all queued audio now (barge-in); at most what is already on the wire plays."""
         self._out.clear()
-        self._sending = False
+        self._busy_until = 0.0
+        self._new_burst = False
         self._drained.set()
-        self._wake.set()
 
     async def wait_played(self) -> None:
         """Return when the queue has drained (or playback was stopped / connection closed)."""
@@ -275,12 +326,7 @@ class AudioSocketConnection:
         if self._closed:
             return
         self._closed = True
-        self._out.clear()
-        self._wake.set()
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
-        self._drained.set()
+        self.stop_playback()
         try:
             self.writer.write(encode_frame(Kind.HANGUP))
             await asyncio.wait_for(self.writer.drain(), 1.0)
@@ -292,58 +338,70 @@ class AudioSocketConnection:
         except (OSError, RuntimeError, asyncio.TimeoutError):
             pass
 
-    def _start_sender(self) -> None:
-        if self._sender is None and not self._closed:
-            self._sender = asyncio.create_task(self._send_loop(), name="audiosocket-sender")
-
-    async def _send_loop(self) -> None:
-        """Send one frame per 20 ms on a monotonic schedule while audio is queued.
-
-        After the last frame we still wait for its slot to end, so ``wait_played`` resolves
-        when the audio has actually been played out, not merely written.
-        """
-        clock = time.monotonic
-        try:
-            while not self._closed:
-                if not self._out:
-                    self._sending = False
-                    self._drained.set()
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                t0, n = clock(), 0
-                first = True
-                while not self._closed:
-                    delay = t0 + n * FRAME_SECONDS - clock()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    elif -delay > _RESYNC_FRAMES * FRAME_SECONDS:
-                        log.debug("AudioSocket %s: sender %.0f ms late; re-anchoring",
-                                  self.uuid, -delay * 1000)
-                        t0, n = clock(), 0
-                    if not self._out:  # drained (last slot over) or stop_playback()
-                        break
-                    self._sending = True
-                    chunk = bytes(self._out[:FRAME_BYTES])
-                    del self._out[:FRAME_BYTES]
-                    if len(chunk) < FRAME_BYTES:
-                        chunk += bytes(FRAME_BYTES - len(chunk))  # pad with silence
-                    if self.writer.transport.is_closing():
-                        raise ConnectionResetError("peer closed the connection")
-                    self.writer.write(encode_frame(Kind.AUDIO, chunk))
-                    if first:
-                        self.burst_started_at, self.bursts, first = clock(), self.bursts + 1, False
-                    self.frames_sent += 1
-                    n += 1
-                    if self.writer.transport.get_write_buffer_size() > 64 * FRAME_BYTES:
-                        await self.writer.drain()
-        except (OSError, ConnectionError, RuntimeError) as exc:
-            log.info("AudioSocket %s: send failed (%s); playback stopped", self.uuid, exc)
-        finally:
+    def _top_up(self, now: float, until: float) -> bool:
+        """Called by the pacer: write the frames that make the audio sent reach ``until``.
+        Returns False once there is nothing left to pace (the pacer then forgets us)."""
+        if self._closed or self._sender_done:
+            return False
+        if not self._out:
+            self._schedule_drained(now)
+            return False
+        transport = self.writer.transport
+        if transport.is_closing():
+            log.info("AudioSocket %s: peer closed the connection; playback stopped", self.uuid)
             self._sender_done = True
-            self._sending = False
-            self._out.clear()
+            self.stop_playback()
+            return False
+        if transport.get_write_buffer_size() > _BACKLOG_LIMIT:
+            return True                                  # Asterisk is not reading: hold back
+        if self._busy_until < now - pacing.RESYNC_FRAMES * FRAME_SECONDS:
+            self._busy_until = now                       # fell behind (or starting): no burst
+        start = max(self._busy_until, now)
+        due = int((until - start) / FRAME_SECONDS + 0.5)
+        if due <= 0:
+            return True
+        want = due * WIRE_FRAME
+        parts: list[memoryview] = []
+        while want and self._out:
+            head = self._out[0]
+            if len(head) <= want:
+                parts.append(self._out.popleft())
+                want -= len(head)
+            else:
+                parts.append(head[:want])
+                self._out[0] = head[want:]
+                want = 0
+        data = b"".join(parts)
+        sent = len(data) // WIRE_FRAME
+        try:
+            self.writer.write(data)
+        except (OSError, RuntimeError) as exc:
+            log.info("AudioSocket %s: send failed (%s); playback stopped", self.uuid, exc)
+            self._sender_done = True
+            self.stop_playback()
+            return False
+        if self._new_burst:
+            self.burst_started_at, self.bursts, self._new_burst = now, self.bursts + 1, False
+        self.frames_sent += sent
+        self._busy_until = start + sent * FRAME_SECONDS
+        if not self._out:
+            self._schedule_drained(now)
+            return False
+        return True
+
+    def _schedule_drained(self, now: float) -> None:
+        """Resolve wait_played when the last written frame has played (one timer per playback)."""
+        if self._drain_check is not None:
+            self._drain_check.cancel()
+        self._drain_check = asyncio.get_running_loop().call_later(
+            max(0.0, self._busy_until - now), self._check_drained)
+
+    def _check_drained(self) -> None:
+        self._drain_check = None
+        if not self._out and time.monotonic() >= self._busy_until - 0.001:
             self._drained.set()
+        elif not self._out:
+            self._schedule_drained(time.monotonic())
 
 
 ConnHandler = Callable[[AudioSocketConnection], Awaitable[object]]

@@ -203,11 +203,18 @@ class Utterance:
             ended = bool(rec.AcceptWaveform(pcm)) or ended
         return ended
 
-    def _final(self) -> Recognition:
+    def _finish(self, which: int, tail: bytes = b"") -> dict:
+        """One recognizer's final result (0: MBR 1-best with words, 1: n-best), after ``tail``."""
         if self._recs is None:
             self._recs = self._make()
-        mbr = json.loads(self._recs[0].FinalResult())
-        nbest = json.loads(self._recs[1].FinalResult())
+        if tail:
+            self._recs[which].AcceptWaveform(tail)
+        return json.loads(self._recs[which].FinalResult())
+
+    def _final(self) -> Recognition:
+        return self._combine(self._finish(0), self._finish(1))
+
+    def _combine(self, mbr: dict, nbest: dict) -> Recognition:
         join = self.grammar.rejoin if self.grammar else (lambda t: " ".join((t or "").split()))
         words = [w for w in (mbr.get("result") or []) if w.get("word") != "[unk]"]
         confs = [float(w.get("conf", 0.0)) for w in words]
@@ -231,10 +238,22 @@ class Utterance:
         self.endpoint = self.endpoint or ended
         return ended
 
-    async def result(self) -> Recognition:
+    async def result(self, tail: bytes = b"") -> Recognition:
+        """The final result, after the last audio ``tail``. This is the part of a turn's latency
+        that comes after the borrower's silence was heard, so it is one step, not two: each of
+        the two recognizers takes the tail and finishes in its own thread, in parallel (Vosk
+        releases the GIL)."""
         loop = asyncio.get_running_loop()
         async with self._order:
-            return await loop.run_in_executor(self.engine.executor, self._final)
+            if self._recs is None:
+                await loop.run_in_executor(self.engine.executor, self._make_now)
+            mbr, nbest = await asyncio.gather(loop.run_in_executor(self.engine.executor, self._finish, 0, tail),
+                                              loop.run_in_executor(self.engine.executor, self._finish, 1, tail))
+            return self._combine(mbr, nbest)
+
+    def _make_now(self) -> None:
+        if self._recs is None:
+            self._recs = self._make()
 
 
 def recognize_pcm(engine: SpeechEngine, locale: str, step: str | None, pcm: bytes) -> Recognition:

@@ -3,22 +3,26 @@
 One reader task consumes every frame Asterisk sends (audio, DTMF, hangup) and routes it to the
 question being asked, if any. A question (`ask`) plays its prompt and listens at the same time:
 speech or a key press stops the prompt at once (barge-in). The end of the borrower's turn is
-decided here, from our own voice-activity detection and the recognizer's endpoint, instead of
-waiting for a long silence.
+decided here, from our own voice-activity detection (``ivr.dialog.vad``: level gate + webrtcvad) and
+the recognizer's endpoint, instead of waiting for a long silence.
+
+Frames are taken in batches: whatever arrived since the last look is classified at once (levels
+and webrtcvad, both in C) and then walked through the turn's state in order, so a loop that fell
+behind catches up without one await per frame. No timer guards each frame's wait: audio arrives
+every 20 ms, and one re-armed waker per question keeps the clocks running if it stops.
 """
 from __future__ import annotations
 
-import array
 import asyncio
 import collections
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 
 from .agi import CallHungUp
-from .audiosocket import AudioSocketConnection, Kind
+from .audiosocket import AudioSocketConnection, Frame, Kind
 from .speech import Utterance
+from .vad import VadTuning, VoiceDetector, level
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,11 @@ class TurnTuning:
     inter_digit_ms: int = 3000
     floor_rms: float = 350.0           # minimum energy counted as voice
     feed_frames: int = 5               # 100 ms per recognizer chunk
+    vad_mode: int = 1                  # webrtcvad aggressiveness (0..3); -1: the level gate alone
+    endpoint_silence_ms: int = 200     # the recognizer's endpoint ends the turn after this much silence
+
+    def vad(self) -> VadTuning:
+        return VadTuning(floor_rms=self.floor_rms, mode=self.vad_mode)
 
 
 @dataclass
@@ -54,24 +63,29 @@ class Turn:
     pieces: list = field(default_factory=list)         # word pieces of the grammar heard (Recognition.pieces)
 
 
-try:  # C speed for the one computation done on every 20 ms frame of every call
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import audioop as _audioop  # in the stdlib up to Python 3.12
-except ImportError:  # pragma: no cover - Python 3.13+: the pure-Python version below
-    _audioop = None
-
-
 def rms(pcm: bytes) -> float:
-    """Root-mean-square level of signed 16-bit little-endian samples."""
-    if _audioop is not None:
-        return float(_audioop.rms(pcm[: len(pcm) - len(pcm) % 2], 2))
-    samples = array.array("h")
-    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
-    if not samples:
-        return 0.0
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
+    """Root-mean-square level of signed 16-bit little-endian samples (see ivr.dialog.vad.level)."""
+    return level(pcm)
+
+
+_TICK = Frame(Kind.ERROR, b"")   # the waker's marker in a question's inbox; never from the wire
+
+
+class _Waker:
+    """Puts a tick into a question's inbox every ``period`` seconds, so the turn's clocks (no
+    input, end of speech, inter-digit) are looked at even if audio stopped arriving. One re-armed
+    timer per question instead of a timeout around every frame's wait."""
+
+    def __init__(self, inbox: asyncio.Queue, period: float = 0.1):
+        self.inbox, self.period = inbox, period
+        self._handle = asyncio.get_running_loop().call_later(period, self._fire)
+
+    def _fire(self) -> None:
+        self.inbox.put_nowait(_TICK)
+        self._handle = asyncio.get_running_loop().call_later(self.period, self._fire)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class CallAudio:
@@ -83,7 +97,7 @@ class CallAudio:
         self.hungup = asyncio.Event()
         self._inbox: asyncio.Queue | None = None   # set while a question listens
         self._reader = asyncio.create_task(self._read(), name=f"audio-reader-{conn.uuid}")
-        self.noise = 0.0
+        self.vad = VoiceDetector(self.tuning.vad())   # keeps the line's noise level across questions
         self.first_audio_at: float | None = None    # when our last prompt's first frame went out
 
     async def _read(self) -> None:
@@ -138,6 +152,7 @@ class CallAudio:
         last_voice = None
         speech_frames = 0
         last_digit = None
+        waker = _Waker(inbox)   # audio arrives every 20 ms; this only matters if it stops
         try:
             while True:
                 now = time.monotonic()
@@ -148,7 +163,8 @@ class CallAudio:
                     silent_ms = (now - last_voice) * 1000
                     spoken_ms = (now - turn.speech_started) * 1000
                     if (silent_ms >= end_silence or spoken_ms >= t.max_speech_ms
-                            or (utterance is not None and utterance.endpoint and silent_ms >= 200)):
+                            or (utterance is not None and utterance.endpoint
+                                and silent_ms >= t.endpoint_silence_ms)):
                         if speech_frames * FRAME_MS < t.min_speech_ms:
                             # a click or a cough: forget it and keep listening
                             turn.speech_started, last_voice, speech_frames, pending = None, None, 0, []
@@ -156,9 +172,7 @@ class CallAudio:
                             turn.speech_ended = last_voice
                             turn.via = "voice"
                             if utterance is not None:
-                                if pending:
-                                    await utterance.feed(b"".join(pending))
-                                rec = await utterance.result()
+                                rec = await utterance.result(b"".join(pending))
                                 turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
                                 turn.alternatives, turn.pieces = rec.alternatives, rec.pieces
                             break
@@ -173,56 +187,48 @@ class CallAudio:
                         and (now - turn.prompt_ended) * 1000 >= timeout_ms):
                     turn.via = "none"
                     break
-                # ---- take the next frame ----
-                # a frame is usually waiting: take it without a timer (this runs 50 times a second per call)
-                try:
-                    frame = inbox.get_nowait()
-                except asyncio.QueueEmpty:
-                    try:
-                        async with asyncio.timeout(0.05):
-                            frame = await inbox.get()
-                    except TimeoutError:
-                        continue
-                if frame is None:
-                    raise CallHungUp("borrower hung up")
-                if frame.kind == Kind.DTMF:
-                    if self.conn.playing:
-                        self.conn.stop_playback()
-                        turn.barge_in = True
-                    turn.digits += frame.digit
-                    last_digit = time.monotonic()
+                # ---- take what has arrived (usually one frame; more when the loop fell behind) ----
+                batch = await self._take(inbox)
+                if batch is None:
                     continue
-                if frame.kind != Kind.AUDIO:
-                    continue
-                level = rms(frame.payload)
-                threshold = max(t.floor_rms, self.noise * 3.0)
-                voiced = level >= threshold
-                if not voiced:
-                    self.noise = self.noise * 0.95 + level * 0.05
-                if turn.speech_started is None:
-                    pre_roll.append(frame.payload)
-                    voiced_run = voiced_run + 1 if voiced else 0
-                    if voiced_run >= t.speech_start_frames and not turn.digits:
-                        turn.speech_started = time.monotonic() - (t.speech_start_frames - 1) * FRAME_MS / 1000
-                        last_voice = time.monotonic()
-                        speech_frames = voiced_run
+                audio = [f.payload for f in batch if f.kind == Kind.AUDIO]
+                verdicts = iter(self.vad.voiced(audio))
+                for frame in batch:
+                    if frame.kind == Kind.DTMF:
                         if self.conn.playing:
                             self.conn.stop_playback()
                             turn.barge_in = True
-                        if utterance is not None:
-                            pending = list(pre_roll)
-                        pre_roll.clear()
-                    continue
-                # inside speech
-                if voiced:
-                    last_voice = time.monotonic()
-                    speech_frames += 1
-                if utterance is not None:
-                    pending.append(frame.payload)
-                    if len(pending) >= t.feed_frames:
-                        chunk, pending = b"".join(pending), []
-                        await utterance.feed(chunk)
+                        turn.digits += frame.digit
+                        last_digit = time.monotonic()
+                        continue
+                    if frame.kind != Kind.AUDIO:
+                        continue
+                    voiced = next(verdicts)
+                    if turn.speech_started is None:
+                        pre_roll.append(frame.payload)
+                        voiced_run = voiced_run + 1 if voiced else 0
+                        if voiced_run >= t.speech_start_frames and not turn.digits:
+                            turn.speech_started = time.monotonic() - (t.speech_start_frames - 1) * FRAME_MS / 1000
+                            last_voice = time.monotonic()
+                            speech_frames = voiced_run
+                            if self.conn.playing:
+                                self.conn.stop_playback()
+                                turn.barge_in = True
+                            if utterance is not None:
+                                pending = list(pre_roll)
+                            pre_roll.clear()
+                        continue
+                    # inside speech
+                    if voiced:
+                        last_voice = time.monotonic()
+                        speech_frames += 1
+                    if utterance is not None:
+                        pending.append(frame.payload)
+                        if len(pending) >= t.feed_frames:
+                            chunk, pending = b"".join(pending), []
+                            await utterance.feed(chunk)
         finally:
+            waker.cancel()
             self._inbox = None
         if self.conn.playing:
             self.conn.stop_playback()
@@ -230,6 +236,19 @@ class CallAudio:
             turn.prompt_ended = time.monotonic()
         turn.result_at = time.monotonic()
         return turn
+
+    @staticmethod
+    async def _take(inbox: asyncio.Queue) -> list[Frame] | None:
+        """Every frame waiting in ``inbox`` (waiting for the first); None when only the waker's
+        tick came. Raises CallHungUp at the end-of-call marker."""
+        batch = [inbox.get_nowait() if not inbox.empty() else await inbox.get()]
+        while not inbox.empty():
+            batch.append(inbox.get_nowait())
+        if None in batch:
+            raise CallHungUp("borrower hung up")
+        frames = [f for f in batch if f is not _TICK]
+        return frames or None
+
 
     async def close(self) -> None:
         self._reader.cancel()

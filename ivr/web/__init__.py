@@ -2,28 +2,37 @@
 
 `create_app(settings)` builds the Flask app: one blueprint per area (auth, dashboard, calls,
 campaigns, monitor, borrowers, agent, qa, reports, compliance, admin, api), a per-request database
-handle, server-side sessions (sessions.py) with secure cookie settings, the client address behind
+handle lent by the app's one `ivr.db.connect.Pool` (on PostgreSQL `web_db_pool_size` connections kept
+open and pre-pinged; a request that finds the database unreachable gets a 503, not a 500), server-side
+sessions (sessions.py) with secure cookie settings, the client address behind
 `web_trusted_proxies` reverse proxies (ProxyFix), CSRF protection on every form, security headers and
 the UI language (zh-CN by default; en and ko-KR) per user or session.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import config
-from ..db.connect import open_database
+from ..db import outage
+from ..db.connect import Pool, open_database
 from ..db.store import store_of
 from ..dialer import upload_caps
 from . import throttle
 
+log = logging.getLogger(__name__)
+
 csrf = CSRFProtect()
+POOL = "huifang.database"   # app.extensions key of the app's database Pool
+RETRY_AFTER_S = 5           # what a 503 tells the client when the database is unreachable or all connections busy
 
 
 def secret_key(settings: config.Settings) -> str:
@@ -66,6 +75,8 @@ def create_app(settings: config.Settings | None = None, **overrides) -> Flask:
     if proxies:  # the client address and scheme as the trusted proxies saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     store_of(open_database(app.config["DATABASE_URL"])).close()  # migrations applied once, at start-up
+    app.extensions[POOL] = Pool(app.config["DATABASE_URL"], settings.web_db_pool_size,
+                                application_name="huifang-web")
     app.before_request(_refuse_nul)
     csrf.init_app(app)
 
@@ -152,16 +163,35 @@ def _error_pages(app: Flask) -> None:
         return render_template("error.html", code=400, message=text), 400
 
     app.register_error_handler(params.BadParam, bad_param)
+
+    def database_unreachable(exc: Exception):
+        """The database went away (a restart, a failover) or every pooled connection is busy: a 503 the
+        client may retry, not a 500. Any other database error is the app's bug and stays a 500."""
+        if isinstance(exc, sa.exc.DBAPIError) and not outage.connection_lost(exc):
+            raise exc
+        log.warning("request %s %s: database unavailable (%s)", request.method, request.path,
+                    " ".join(str(exc).split())[:200])
+        resp, code = page(503, "error.503")
+        return resp, code, {"Retry-After": str(RETRY_AFTER_S)}
+
+    app.register_error_handler(sa.exc.DBAPIError, database_unreachable)
+    app.register_error_handler(sa.exc.TimeoutError, database_unreachable)   # the pool's wait ran out
     for code, key in ((400, "error.400"), (401, "error.401"), (403, "error.403"), (404, "error.404"),
                       (405, "error.405"), (409, "error.409"), (413, "error.413"), (429, "error.429")):
         app.register_error_handler(code, lambda e, c=code, k=key: page(c, k))
 
 
+def open_db(app: Flask):
+    """A database handle from the app's pool, for work outside a request (close it with
+    `store_of(handle).close()`: that gives the connection back)."""
+    return app.extensions[POOL].open()
+
+
 def get_db():
-    """One database handle per request."""
+    """One database handle per request, given back at the request's end (close_db)."""
     from flask import current_app
     if "db" not in g:
-        g.db = open_database(current_app.config["DATABASE_URL"], migrate=False)
+        g.db = open_db(current_app)
         if store_of(g.db).dialect == "sqlite":
             store_of(g.db).execute("PRAGMA mmap_size = 268435456")  # reads straight from the OS page cache
     return g.db

@@ -110,14 +110,9 @@ def push_payments():
     return jsonify(_import_json("payments", _json_object().get("payments")))
 
 
-def result_row(db: Store | HasStore, a: dict) -> dict:
-    s = store_of(db)
-    key = {"id": a["id"]}
-    promises = s.query("SELECT promise_date, amount, confirmed, source, created_at FROM promises "
-                       "WHERE attempt_id = :id ORDER BY id", key)
-    callbacks = s.query("SELECT reason, requested_date, requested_time, due_at FROM callbacks WHERE attempt_id = :id "
-                        "ORDER BY id", key)
-    esc = s.one("SELECT reason, agent, outcome, closed_at FROM escalations WHERE attempt_id = :id ORDER BY id", key)
+def result_row(a: dict, promises: list[dict], callbacks: list[dict], esc: dict | None) -> dict:
+    """One call's result as the API gives it: the attempt row (with loan_id and the dialog's result)
+    and what the call produced, read for a whole page at once by `results_after`."""
     return {"attempt_id": a["id"], "loan_id": a["loan_id"], "campaign_id": a["campaign_id"],
             "number": privacy.mask_phone(a["number"]), "created_at": a["created_at"], "answered_at": a["answered_at"],
             "ended_at": a["ended_at"], "outcome": a["outcome"], "disposition": a["disposition"], "cause": a["cause"],
@@ -144,14 +139,35 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 def results_after(db: Store | HasStore, cursor: str, limit: int) -> list[dict]:
+    """The next `limit` ended calls after `cursor`, with their promises, callbacks and escalation:
+    four statements for the page (on PostgreSQL each is a round trip; three per call were 0.2 s a page)."""
     ended, last_id = decode_cursor(cursor)
-    rows = store_of(db).query("""
+    s = store_of(db)
+    rows = s.query("""
         SELECT a.*, b.loan_id, d.result FROM attempts a LEFT JOIN borrowers b ON b.id = a.borrower_id
         LEFT JOIN dialogs d ON d.attempt_id = a.id
         WHERE a.state = 'ended' AND a.ended_at IS NOT NULL
               AND (a.ended_at > :ended OR (a.ended_at = :ended AND a.id > :last_id))
         ORDER BY a.ended_at, a.id LIMIT :limit""", {"ended": ended, "last_id": last_id, "limit": limit})
-    return [result_row(db, a) for a in rows]
+    if not rows:  # an empty IN list of text is refused on PostgreSQL
+        return []
+    ids = {"ids": [a["id"] for a in rows]}
+    promises = _by_attempt(s.query("SELECT attempt_id, promise_date, amount, confirmed, source, created_at "
+                                   "FROM promises WHERE attempt_id IN :ids ORDER BY id", ids))
+    callbacks = _by_attempt(s.query("SELECT attempt_id, reason, requested_date, requested_time, due_at "
+                                    "FROM callbacks WHERE attempt_id IN :ids ORDER BY id", ids))
+    escalations = {e.pop("attempt_id"): e for e in s.query(   # one per call (a unique attempt_id)
+        "SELECT attempt_id, reason, agent, outcome, closed_at FROM escalations WHERE attempt_id IN :ids", ids)}
+    return [result_row(a, promises.get(a["id"], []), callbacks.get(a["id"], []), escalations.get(a["id"]))
+            for a in rows]
+
+
+def _by_attempt(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by their attempt_id (which each row loses), in the order given."""
+    grouped: dict[str, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row.pop("attempt_id"), []).append(row)
+    return grouped
 
 
 @bp.get("/v1/results")

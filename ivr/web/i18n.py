@@ -33,7 +33,7 @@ def current_language() -> str:
     return DEFAULT
 
 
-def translate(key: str, lang: str | None = None, **values) -> str:
+def translate(key: str, lang: str | None = None, **values: object) -> str:
     lang = lang or current_language()
     text = catalogue(lang).get(key) or catalogue(DEFAULT).get(key) or key
     if values:

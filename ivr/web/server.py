@@ -11,7 +11,6 @@ import time
 
 from werkzeug.serving import make_server
 
-from ..db.connect import open_database
 from ..db.store import store_of
 
 log = logging.getLogger(__name__)
@@ -34,12 +33,12 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
     def _webhook_loop(self) -> None:
-        from . import retention
+        from . import open_db, retention
         from .api import queue_webhooks
         last_purge = 0.0
         while not self._stop.wait(5.0):
             try:
-                db = open_database(self.app.config["DATABASE_URL"], migrate=False)
+                db = open_db(self.app)   # a connection of the app's pool, given back below
                 try:
                     queue_webhooks(db)
                     if time.monotonic() - last_purge > PURGE_EVERY_S:

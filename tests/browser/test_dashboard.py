@@ -1,6 +1,6 @@
 """The web app in a real browser (Debian's chromium via playwright) against a database filled by
 a real demo run: each role signs in and walks its areas; a screenshot of every main page is saved
-in tests/artifacts/screenshots/."""
+in tests/artifacts/screenshots/. Every test runs twice, on SQLite and on PostgreSQL (conftest.py)."""
 from __future__ import annotations
 
 import csv
@@ -8,10 +8,6 @@ import io
 import re
 
 import pytest
-
-from ivr.db.connect import connect
-
-from .conftest import shot
 
 pytestmark = pytest.mark.browser
 FULL_NUMBER = re.compile(r"137000000\d\d")
@@ -31,7 +27,7 @@ def test_demo_run_filled_the_database(demo_calls):
     assert "137****000" in demo_calls["live_html"] and not FULL_NUMBER.search(demo_calls["live_html"])
 
 
-def test_supervisor_campaign_monitor_borrower_reports(login, server, demo_settings, tmp_path):
+def test_supervisor_campaign_monitor_borrower_reports(login, server, demo_db, shot, tmp_path):
     """A supervisor creates a campaign from an upload (with a bad row reported), queues start,
     watches the live monitor, opens a borrower's record with the conversation and recording, and
     the reports with their charts."""
@@ -61,8 +57,7 @@ def test_supervisor_campaign_monitor_borrower_reports(login, server, demo_settin
     page.goto(server.url + "/borrowers")
     no_full_numbers(page)
     shot(page, "05-borrowers")
-    db = connect(demo_settings.database)
-    bid = list(db.query("SELECT borrower_id FROM attempts WHERE number = '13700000001'"))[0]["borrower_id"]
+    bid = demo_db.scalar("SELECT borrower_id FROM attempts WHERE number = '13700000001'")
     page.goto(f"{server.url}/borrowers/{bid}")
     body = page.content()
     assert "13700000001" in body and "陈静" in body  # supervisors see the record, audited
@@ -80,14 +75,36 @@ def test_supervisor_campaign_monitor_borrower_reports(login, server, demo_settin
     assert dl.value.suggested_filename.endswith(".xlsx")
 
 
-def test_agent_takes_the_escalation_and_records_a_promise(demo_calls, login, server, demo_settings):
+def test_supervisor_reads_the_calls_and_one_call_turn_by_turn(login, server, demo_db, shot):
+    """The calls list shows every call the demo placed (masked), and an answered call's page shows
+    its conversation turn by turn, its events and its recording."""
+    page = login("supervisor")
+    page.goto(server.url + "/calls")
+    no_full_numbers(page)
+    attempts = demo_db.query("SELECT id, number, disposition FROM attempts")
+    assert len(attempts) >= 7
+    links = page.locator("a[href^='/calls/']")
+    assert links.count() == len(attempts)
+    shot(page, "05b-calls")
+    answered = next(a for a in attempts if a["number"] == "13700000001")
+    page.click(f"a[href='/calls/{answered['id']}']")
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/calls/{answered['id']}")
+    assert page.locator("ol.turns li.ivr").count() >= 2 and page.locator("ol.turns li.borrower").count() >= 3
+    assert page.locator("table tr td code").count() >= 1     # the call's events
+    src = page.locator("audio").first.get_attribute("src")
+    r = page.request.get(server.url + src)
+    assert r.status == 200 and r.body()[:4] == b"RIFF"
+    shot(page, "05c-call")
+
+
+def test_agent_takes_the_escalation_and_records_a_promise(demo_calls, login, server, demo_db, shot):
     """The transfer persona's escalation pops for the agent whose phone answered it (the dialer
     assigned it from AgentConnect); the promise recorded shows on the borrower's record."""
-    db = connect(demo_settings.database)
-    answered_by = next(db.query("SELECT e.agent FROM escalations e JOIN attempts a ON a.id = e.attempt_id "
-                                "WHERE a.number = '13700000005'"))["agent"]
+    answered_by = demo_db.scalar("SELECT e.agent FROM escalations e JOIN attempts a ON a.id = e.attempt_id "
+                                 "WHERE a.number = '13700000005'")
     assert answered_by in ("agent1", "agent2")
-    db.execute("UPDATE users SET agent_ext = ? WHERE username = 'agent'", [answered_by])
+    demo_db.execute("UPDATE users SET agent_ext = :ext WHERE username = 'agent'", {"ext": answered_by})
     page = login("agent")
     assert "坐席工作台" in page.content()
     no_full_numbers(page)
@@ -104,14 +121,13 @@ def test_agent_takes_the_escalation_and_records_a_promise(demo_calls, login, ser
     page.wait_for_load_state()
     assert "处理结果已保存" in page.content()
     sup = login("supervisor")
-    db = connect(demo_settings.database)
-    bid = list(db.query("SELECT borrower_id FROM attempts WHERE number = '13700000005'"))[0]["borrower_id"]
+    bid = demo_db.scalar("SELECT borrower_id FROM attempts WHERE number = '13700000005'")
     sup.goto(f"{server.url}/borrowers/{bid}")
     promises = sup.locator("#promises").inner_text()
     assert "2026-12-25" in promises and "3,100" in promises and "坐席" in promises
 
 
-def test_qa_samples_scores_and_locks(login, server):
+def test_qa_samples_scores_and_locks(login, server, shot):
     page = login("qa")
     page.click("#do-sample")
     page.wait_for_load_state()
@@ -132,7 +148,7 @@ def test_qa_samples_scores_and_locks(login, server):
     assert "质检已完成并锁定" in page.content()
 
 
-def test_auditor_exports_compliance_and_reads_the_audit_log(login, server):
+def test_auditor_exports_compliance_and_reads_the_audit_log(login, server, shot):
     page = login("auditor")
     page.goto(server.url + "/compliance?since=2026-01-01&until=2030-12-31")
     no_full_numbers(page)
@@ -150,7 +166,7 @@ def test_auditor_exports_compliance_and_reads_the_audit_log(login, server):
     shot(page, "13-audit")
 
 
-def test_admin_users_tokens_and_languages(login, server):
+def test_admin_users_tokens_and_languages(login, server, shot):
     page = login("admin")
     page.goto(server.url + "/admin/users")
     shot(page, "14-admin-users")

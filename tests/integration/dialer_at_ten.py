@@ -13,6 +13,9 @@ controller where it hurts most:
   before-originate  an attempt's row is written, its Originate not yet sent;
   after-originate   the Originate was sent and accepted, nothing heard back yet;
   in-finalize       inside the transaction that applies an ended attempt's disposition.
+
+SIGUSR1 makes it print what it is doing (every asyncio task's stack, the calls it places or follows,
+whether it owes a reconcile) to its log: the test sends it before killing a run that did not finish.
 """
 from __future__ import annotations
 
@@ -57,6 +60,23 @@ def arm(point: str) -> None:
         raise SystemExit(f"DIE_AT: unknown point {point!r}")
 
 
+def report(ctl: Controller) -> None:
+    """SIGUSR1: the controller's own view, for a run that does not finish."""
+    print(f"SIGUSR1 report: stats {ctl.stats}", flush=True)
+    print(f"  placing {sorted(ctl._placing)}; in flight {sorted(ctl._in_flight)}; needs reconcile "
+          f"{ctl._needs_reconcile}; AMI connected {ctl.placer.ami.connected if ctl.placer else None}; "
+          f"followed {ctl.placer.pending_ids() if ctl.placer else None}", flush=True)
+    for task in asyncio.all_tasks():
+        print(f"  task {task.get_name()}:", flush=True)
+        task.print_stack(limit=8, file=sys.stdout)
+    sys.stdout.flush()
+
+
+async def run(ctl: Controller) -> None:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report, ctl)
+    await ctl.run(until_idle=True)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = config.load()
@@ -66,7 +86,7 @@ def main() -> int:
                      policy_shift=shift_to(ten_am_beijing()))
     where = "PostgreSQL" if settings.database_url.startswith("postgres") else settings.database
     print(f"test dialer starting: db {where}, policy time 10:00 Beijing", flush=True)
-    asyncio.run(ctl.run(until_idle=True))
+    asyncio.run(run(ctl))
     return 0
 
 

@@ -2,6 +2,9 @@
 
 The session's stack provisions the simulated agents' endpoints with fresh credentials and their
 pjsua2 phones REGISTER with them (ivr/stack.py); Asterisk has no static contact for any agent.
+
+SQLite only (the session's stack): endpoints provisioned from PostgreSQL are proven by
+test_dialog_postgres.py, an escalation an agent's phone answers by the browser tests' PostgreSQL run.
 """
 from __future__ import annotations
 

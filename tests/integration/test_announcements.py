@@ -8,6 +8,9 @@ answers (200) and then plays its announcement: the dialog server's answer screen
 greeting and ends the call with the announcement's disposition, no dialog.
 
 Runs its own stack (Asterisk, dialog server, phones) on ports of its own (`stack_settings`).
+SQLite only, for the suite's time (~2 min a run): what it proves is media and recognition (the
+reason reaches the attempt as channel variables the call placer stores through the Store, as on
+PostgreSQL in test_campaign_dialer.py; the announcement library runs on both engines in unit tests).
 """
 from __future__ import annotations
 

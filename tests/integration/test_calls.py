@@ -2,6 +2,10 @@
 
 Each test reads one call of the session's persona calls (placed concurrently once) and proves what
 was stored about it: outcome, Q.850 cause, SIP code, answers, the dialog's result, the recording.
+
+SQLite only (the session's persona run, shared with test_conversation/test_loopback, is ~3 min per
+engine): the same controller and dialog-server paths run on PostgreSQL in test_campaign_dialer.py, the
+browser tests' PostgreSQL run and test_dialog_postgres.py.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ dialog server runs: an answered call takes the dialplan's dialog-down path, whic
 
 Each Asterisk (ours, the carrier, a badly configured Huifang) on ports of its own (`stack_settings`).
 Wrap in `flock /tmp/huifang-stack.lock`.
+SQLite only: it is about SIP registration and authentication; the database holds nothing it checks.
 """
 from __future__ import annotations
 

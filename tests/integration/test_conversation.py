@@ -1,5 +1,9 @@
 """The follow-up conversation through the real Asterisk: promise read back, callback, dispute to an
 agent, barge-in, no input twice, and what a wrong person hears (issue: the follow-up conversation).
+
+SQLite only (it reads the session's persona run, ~3 min per engine): conversations on PostgreSQL are
+in test_campaign_dialer.py (keypad, Korean voice, wrong person, hang-ups) and the browser tests'
+PostgreSQL run (a promise, a transfer an agent answers).
 """
 from __future__ import annotations
 

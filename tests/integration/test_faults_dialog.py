@@ -12,7 +12,9 @@ its `dialog-down` path: it plays technical_difficulty and hangs up. What must ho
   for it is answered-no-dialog (retried in 30 minutes). Nobody back-fills the row.
 * after a restart of the dialog server the next call works.
 
-Runs its own stack on ports of its own (`stack_settings`).
+Runs its own stack on ports of its own (`stack_settings`), once per engine (`fault_stack` is
+module-scoped and parametrized): on PostgreSQL the killed server's connection dies with it, and the
+dialogs row it left must read the same.
 """
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ import numpy as np
 import pytest
 
 from ivr.db import attempts as attempts_db
-from ivr.db.connect import connect
+from ivr.db.connect import open_database
+from ivr.db.store import store_of
 from ivr.db.writer import AsyncDb
 from ivr.dialer import controller
 from ivr.dialer.calls import CallPlacer
 from ivr.dialog.prompts import Prompts
 from ivr.sim.calllog import calls
 from ivr.stack import Stack, ensure_installed
+from tests.support.postgres import fail_on_errors
 
 pytestmark = pytest.mark.integration
 
@@ -42,21 +46,39 @@ PERSONAS = {SLOW: {"answer_after_ms": 300, "steps": [{"wait_ms": 25000}, {"hangu
             KEYPAD: {"answer_after_ms": 300, "steps": [{"dtmf": "1"}, {"dtmf": "1234"}, {"dtmf": "1"}]}}
 
 
-@pytest.fixture(scope="module")
-def fault_stack(stack_settings):
-    settings = stack_settings("fault", ring_timeout_s=10)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fault_stack(request, stack_settings):
+    """(settings, stack) on an SQLite file, or on a fresh PostgreSQL database of the session's cluster
+    (whose server must log no ERROR meanwhile: the killed server's open statement ends as a FATAL)."""
+    cluster = name = None
+    overrides = {}
+    if request.param == "postgresql":
+        from ivr.db import migrate
+        cluster = request.getfixturevalue("postgres_cluster")
+        name = cluster.create_database()
+        overrides["database_url"] = cluster.url(name)
+        migrate.upgrade(overrides["database_url"])
+        mark = cluster.log_mark()
+    settings = stack_settings("fault" if cluster is None else "fault-pg", ring_timeout_s=10, **overrides)
     out = settings.database.parent
     ensure_installed(settings)
     path = out / "personas.json"
     path.write_text(json.dumps(PERSONAS))
     stack = Stack(settings, out / "run", path, agents=False)
-    stack.start()
-    yield settings, stack
-    stack.stop()
+    try:
+        stack.start()
+        yield settings, stack
+    finally:
+        stack.stop()
+        if cluster is not None:
+            errors = cluster.errors_since(mark)
+            cluster.drop_database(name)
+    if cluster is not None:
+        fail_on_errors(errors, "the dialog-server fault on PostgreSQL")
 
 
 async def place(settings, number, *, during=None):
-    db = AsyncDb(settings.database)
+    db = AsyncDb(settings)   # database_url, else the SQLite file
     placer = CallPlacer(settings, db)
     await placer.start()
     try:
@@ -95,7 +117,7 @@ def test_dialog_server_killed_mid_question_ends_politely(fault_stack):
         # wait for the dialog to start, then for the greeting to end: the identity question is on
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if await db.call(lambda d: d.execute("SELECT 1 FROM dialogs WHERE attempt_id = ?", [aid]).fetchone()):
+            if await db.call(lambda d: store_of(d).scalar("SELECT 1 FROM dialogs WHERE attempt_id = :a", {"a": aid})):
                 break
             await asyncio.sleep(0.1)
         else:
@@ -107,15 +129,17 @@ def test_dialog_server_killed_mid_question_ends_politely(fault_stack):
 
     row, killed_at = asyncio.run(place(settings, SLOW, during=kill_in_question))
     assert row["state"] == "ended" and row["outcome"] == "answered"
-    db = connect(settings.database)
+    db = open_database(settings)
+    s = store_of(db)
+    ids = {"a": row["id"]}
     events = [dict(e, data=json.loads(e["data"])) for e in
-              db.query("SELECT name, data FROM events WHERE attempt_id = ? ORDER BY id", [row["id"]])]
+              s.query("SELECT name, data FROM events WHERE attempt_id = :a ORDER BY id", ids)]
     stages = [e["data"].get("Stage") for e in events if e["name"] == "HuifangStage"]
     assert "dialog-unavailable" in stages, stages
-    [dialog] = db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])
+    [dialog] = s.query("SELECT * FROM dialogs WHERE attempt_id = :a", ids)
     assert dialog["started_at"] and dialog["ended_at"] is None and dialog["result"] is None
     # the answer being asked was never recorded: the server died before the borrower answered
-    assert not list(db.query("SELECT 1 FROM answers WHERE attempt_id = ?", [row["id"]]))
+    assert not s.query("SELECT 1 FROM answers WHERE attempt_id = :a", ids)
     result = controller.finalize(db, row["id"], dt.datetime.now(dt.timezone.utc))
     assert result["disposition"] == "answered-no-dialog"
 
@@ -133,5 +157,6 @@ def test_dialog_server_killed_mid_question_ends_politely(fault_stack):
     stack.dialog.start()
     row2, _ = asyncio.run(place(settings, KEYPAD))
     assert row2["outcome"] == "answered"
-    [dialog2] = db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row2["id"]])
+    [dialog2] = s.query("SELECT * FROM dialogs WHERE attempt_id = :a", {"a": row2["id"]})
     assert dialog2["result"] == "will_pay_on_time" and dialog2["ended_at"]
+    s.close()

@@ -8,6 +8,8 @@ ends with an outcome and a disposition, nobody is called twice (the phones' own 
 `ivr.sim.calllog.calls_to`), and the dialog's records are all there.
 
 Runs its own stack on ports of its own (`stack_settings`, instance faults-infra-<base>).
+SQLite only: the locked-database fault is SQLite's own, PostgreSQL's counterpart (the server stopped
+mid-campaign) is test_database_outage.py, and Asterisk restarts on PostgreSQL are in test_campaign_dialer.py.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Nothing of ours is reachable from beyond this machine: every socket of Asterisk, the dialog server
-and the phones is bound to loopback, and every SDP offer and answer advertises 127.0.0.1."""
+and the phones is bound to loopback, and every SDP offer and answer advertises 127.0.0.1.
+
+SQLite only: it is about sockets and SDP; the database engine changes neither."""
 from __future__ import annotations
 
 import re

@@ -9,6 +9,8 @@ urllib and parsed with prometheus-client's parser:
   * turn latency, AMI event lag and the transferred call's queue wait were observed;
   * /healthz said 200 while the dialer ran, and says 503 with a reason once its AMI link is closed.
 Its own stack on its own ports (`stack_settings`), four personas.
+SQLite only, for the suite's time (~2 min a run): the figures are counted by the processes, not the
+database; the database only witnesses them.
 """
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ Not scanned, on purpose: the database (it keeps what the lender needs), borrower
 input), summary.json (the demo's result file), the simulated phones' records under phones/ (they are
 the borrowers' own handsets, not Huifang) and audio.
 
+SQLite only, for the suite's time (~4 min a run): the logs it scans are the processes' and
+Asterisk's, the same on either engine; `ivr demo --postgres` would add its cluster's server.log.
+
 Run it alone, under the stack lock:
     flock /tmp/huifang-stack.lock .venv/bin/python -m pytest -q tests/integration/test_no_pii_in_logs.py
 """

@@ -1,5 +1,6 @@
-"""Helpers for the web app's tests: a fresh app on a temp database, a client that signs in and
-sends the CSRF token like a browser, and a small seeded call history.
+"""Helpers for the web app's tests: a fresh app on a temp database (SQLite, or `engine_url`'s engine),
+users made by the product's own `security.add_user`, a client that signs in through the login form and
+sends the CSRF token like a browser, and a small seeded call history; all of it on either engine.
 
 Test-only, outside the installed package: importing it makes password hashing cheap (argon2 at
 its minimum cost) for the whole process, which must never happen in a product process."""
@@ -26,11 +27,11 @@ security.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def make_app(tmp_path: Path, database_url: str = "", **overrides):
+def make_app(tmp_path: Path, database_url: str = "", settings: dict | None = None, **overrides):
     """A web app on a fresh SQLite file in tmp_path, or on `database_url` (a test given `engine_url`
-    passes it, and runs once per engine)."""
+    passes it, and runs once per engine); `settings` changes Settings fields, `overrides` app.config."""
     s = config.load(env={}).replace(db_path=str(tmp_path / "web.db"), cache_dir=tmp_path / "cache",
-                                    instance="web-test", database_url=database_url)
+                                    instance="web-test", database_url=database_url, **(settings or {}))
     app = create_app(s, TESTING=True, **overrides)
     app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
     (tmp_path / "recordings").mkdir(exist_ok=True)
@@ -97,6 +98,15 @@ class Client:
         r = self.post("/login", {"username": username, "password": password})
         self.get("/account")  # the session's token after login
         return r
+
+
+def signed_in(app, username: str, password: str = PASSWORD) -> "Client":
+    """A client signed in as `username` through the login form (a user `add_users` or
+    `security.add_user` made); fails the test if the login is refused."""
+    c = Client(app)
+    r = c.login(username, password)
+    assert r.status_code == 302, f"login as {username}: HTTP {r.status_code}"
+    return c
 
 
 def seed(app, recordings: Path | None = None) -> dict:

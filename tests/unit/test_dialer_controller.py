@@ -255,3 +255,89 @@ def test_calls_of_a_node_silent_for_longer_than_a_call_lasts_are_closed_by_anoth
     t = {r["borrower_id"]: r["status"] for r in store_of(d).query("SELECT * FROM campaign_targets")}
     assert t[1] == "pending" and t[2] == "active"
     adb.close()
+
+
+class AmiSilentAtFirst(FakePlacer):
+    """A placer whose first CoreShowChannels gets no answer (a loaded Asterisk, an AMI drop)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_lists = 0
+        answer = self.ami.send_action_list
+
+        async def send_action_list(action, timeout=10):
+            self.channel_lists += 1
+            if self.channel_lists == 1:
+                raise asyncio.TimeoutError("no response to 'CoreShowChannels' within 10 s")
+            return await answer(action, timeout)
+        self.ami.send_action_list = send_action_list
+
+
+def killed_in_finalize(d, cid, now):
+    """What a controller SIGKILLed inside finalize leaves: borrower 1's call ended (answered,
+    the dialog completed), its disposition never applied, its target still active for it."""
+    target_state.claim(d, cid, 1, "ended-1", now)
+    store_of(d).insert("attempts", {"id": "ended-1", "borrower_id": 1, "contact_id": 1, "campaign_id": cid,
+                                    "number": "13800000001", "locale": "zh-CN", "state": "ended",
+                                    "outcome": "answered", "answered_at": controller.iso(now),
+                                    "created_at": controller.iso(now), "ended_at": controller.iso(now)})
+    store_of(d).insert("dialogs", {"attempt_id": "ended-1", "started_at": controller.iso(now), "result": "completed"})
+
+
+def test_an_ended_call_left_unapplied_is_applied_even_when_the_first_channel_list_fails(engine_url):
+    """Killed inside finalize, restarted while Asterisk does not answer its first CoreShowChannels:
+    the ended call's disposition is still applied (its target was otherwise left active for good —
+    only start-up looked for it, and only after the channel list — so the campaign never finished)."""
+    adb = setup_db(engine_url)
+    d = adb.db
+    now = dt.datetime.now(dt.timezone.utc)
+    cid = campaigns.create(d, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
+                           retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}}, now=now)
+    campaigns.apply_command(d, cid, "start", now=now)
+    killed_in_finalize(d, cid, now)
+    placer = AmiSilentAtFirst(adb, outcome_for=scripted(), duration_s=0.05)
+    ctl = controller.Controller(Settings(), policy_shift=shift_to(TEN_AM), placer=placer, db=adb, tick_s=0.05,
+                                reconcile_every_s=0.2)
+    asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 20))
+    assert placer.channel_lists >= 2                     # the failed list was asked again
+    assert attempts_db.get(d, "ended-1")["disposition"] == "answered-completed"
+    t = {r["borrower_id"]: (r["status"], r["done_reason"], r["attempts"])
+         for r in store_of(d).query("SELECT * FROM campaign_targets")}
+    assert t[1] == ("done", "completed", 1)
+    assert "13800000001" not in [n for _, n in placer.placed]   # its call was over: not called again
+    assert campaigns.get(d, cid)["state"] == "finished"
+    adb.close()
+
+
+def test_a_finalize_the_database_refused_is_applied_at_the_next_reconcile(engine_url, monkeypatch):
+    """A call's finalize fails once (SQLite's busy timeout ran out): the call's task ends with the
+    target still active for an ended attempt. The next reconcile applies it, so the campaign
+    finishes without a restart, and nobody is called twice."""
+    import sqlalchemy as sa
+    adb = setup_db(engine_url)
+    d = adb.db
+    cid = campaigns.create(d, name="t", selection={"all": True}, max_attempts=3, max_cps=50, max_concurrent=4,
+                           retry_policy={"busy": {"delay_s": 1}, "no-answer": {"delay_s": 1}})
+    campaigns.apply_command(d, cid, "start")
+    finalize, refused = controller.finalize, []
+
+    def finalize_refused_once(db, attempt_id, now, lender=""):
+        if not refused:
+            refused.append(attempt_id)
+            raise sa.exc.OperationalError("UPDATE attempts ...", {}, Exception("database is locked"))
+        return finalize(db, attempt_id, now, lender)
+    monkeypatch.setattr(controller, "finalize", finalize_refused_once)
+    placer = FakePlacer(adb, outcome_for=scripted(), duration_s=0.05)
+    ctl = controller.Controller(Settings(), policy_shift=shift_to(TEN_AM), placer=placer, db=adb, tick_s=0.05,
+                                reconcile_every_s=0.2)
+    asyncio.run(asyncio.wait_for(ctl.run(until_idle=True), 20))
+    assert refused and attempts_db.get(d, refused[0])["disposition"] is not None
+    t = {r["borrower_id"]: (r["status"], r["done_reason"]) for r in store_of(d).query("SELECT * FROM campaign_targets")}
+    assert t == {1: ("done", "completed"), 2: ("done", "completed"), 3: ("done", "no-dialable-number"),
+                 4: ("done", "exhausted")}
+    counts: dict[str, int] = {}
+    for _, number in placer.placed:
+        counts[number] = counts.get(number, 0) + 1
+    assert counts == {"13800000001": 1, "13800000002": 2, "13800000003": 1, "13800000004": 3}
+    assert campaigns.get(d, cid)["state"] == "finished"
+    adb.close()

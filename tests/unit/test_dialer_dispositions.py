@@ -1,5 +1,6 @@
 """Dispositions from attempt rows + dialog results, the retry rule of each, and their effect on
-campaign targets and contacts (finalize, fallback queueing, restart closing)."""
+campaign targets and contacts (finalize, fallback queueing, restart closing). The tests against a
+database run on SQLite and on PostgreSQL (`any_db`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +8,7 @@ import json
 
 import pytest
 
-from ivr.db.connect import connect
+from ivr.db.store import store_of
 from ivr.dialer import campaigns, controller, dispositions, target_state
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
@@ -90,12 +91,12 @@ def test_callback_at_requested_time():
 
 # ---- finalize against a database ---------------------------------------------------------------
 @pytest.fixture
-def db(tmp_path):
-    d = connect(tmp_path / "t.db")
+def db(any_db):
+    d = any_db
     for i, phone in ((1, "13800000001"), (2, "13800000002")):
-        d["borrowers"].insert({"id": i, "loan_id": f"L{i}", "name": "张伟", "amount_due": 3500, "due_date": "2026-12-05",
+        store_of(d).insert("borrowers", {"id": i, "loan_id": f"L{i}", "name": "张伟", "amount_due": 3500, "due_date": "2026-12-05",
                                "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"})
-        d["contacts"].insert({"id": i, "borrower_id": i, "phone": phone, "kind": "mobile", "status": "ok",
+        store_of(d).insert("contacts", {"id": i, "borrower_id": i, "phone": phone, "kind": "mobile", "status": "ok",
                               "created_at": "x"})
     cid = campaigns.create(d, name="t", selection={"all": True}, max_attempts=2,
                            retry_policy={"busy": {"delay_s": 5}}, fallback={"channel": "sms"}, now=NOW)
@@ -105,13 +106,13 @@ def db(tmp_path):
 
 def attempt(db, aid, borrower, **row):
     target_state.claim(db, 1, borrower, aid, NOW)
-    db["attempts"].insert({"id": aid, "borrower_id": borrower, "contact_id": borrower, "campaign_id": 1,
+    store_of(db).insert("attempts", {"id": aid, "borrower_id": borrower, "contact_id": borrower, "campaign_id": 1,
                            "number": f"1380000000{borrower}", "locale": "zh-CN", "state": "ended",
                            "created_at": controller.iso(NOW), **row})
 
 
 def target(db, borrower):
-    return next(db.query("SELECT * FROM campaign_targets WHERE borrower_id = ?", [borrower]))
+    return store_of(db).one("SELECT * FROM campaign_targets WHERE borrower_id = :b", {"b": borrower})
 
 
 def test_finalize_retry_then_exhausted_queues_one_sms(db):
@@ -125,44 +126,44 @@ def test_finalize_retry_then_exhausted_queues_one_sms(db):
     r = controller.finalize(db, "a2", NOW)
     assert target(db, 1)["done_reason"] == "exhausted"
     assert controller.finalize(db, "a2", NOW)["disposition"] == "no-answer"   # idempotent
-    sms = list(db.query("SELECT * FROM outbox"))
+    sms = store_of(db).query("SELECT * FROM outbox")
     assert len(sms) == 1 and sms[0]["to_address"] == "13800000001" and sms[0]["template"] == "unreachable"
 
 
 def test_finalize_invalid_marks_contact_and_completed_has_no_sms(db):
     attempt(db, "a1", 1, outcome="invalid-number", cause=1)
     controller.finalize(db, "a1", NOW)
-    assert next(db.query("SELECT status FROM contacts WHERE id = 1"))["status"] == "invalid"
+    assert store_of(db).scalar("SELECT status FROM contacts WHERE id = 1") == "invalid"
     attempt(db, "b1", 2, outcome="answered")
-    db["dialogs"].insert({"attempt_id": "b1", "started_at": "x", "result": "promise"})
+    store_of(db).insert("dialogs", {"attempt_id": "b1", "started_at": "x", "result": "promise"})
     controller.finalize(db, "b1", NOW)
     t = target(db, 2)
     assert (t["status"], t["done_reason"], t["last_disposition"]) == ("done", "completed", "answered-completed")
-    assert db["outbox"].count == 0
+    assert store_of(db).scalar("SELECT count(*) FROM outbox") == 0
 
 
 def test_close_lost_infers_what_it_can(db):
     # answered and the dialog finished: answered, with the dialog's disposition
     target_state.claim(db, 1, 1, "c1", NOW)
-    db["attempts"].insert({"id": "c1", "borrower_id": 1, "contact_id": 1, "campaign_id": 1, "number": "13800000001",
+    store_of(db).insert("attempts", {"id": "c1", "borrower_id": 1, "contact_id": 1, "campaign_id": 1, "number": "13800000001",
                            "locale": "zh-CN", "state": "in_dialog", "created_at": controller.iso(NOW)})
-    db["dialogs"].insert({"attempt_id": "c1", "started_at": "2026-12-01T02:00:05.000+00:00", "result": "refused"})
+    store_of(db).insert("dialogs", {"attempt_id": "c1", "started_at": "2026-12-01T02:00:05.000+00:00", "result": "refused"})
     row = controller.close_lost(db, "c1", None, NOW)
     assert row["outcome"] == "answered" and row["answered_at"] == "2026-12-01T02:00:05.000+00:00"
     assert controller.finalize(db, "c1", NOW)["disposition"] == "answered-completed"
     # ringing, nothing known: unknown-after-restart, retried by its rule
     target_state.claim(db, 1, 2, "c2", NOW)
-    db["attempts"].insert({"id": "c2", "borrower_id": 2, "contact_id": 2, "campaign_id": 1, "number": "13800000002",
+    store_of(db).insert("attempts", {"id": "c2", "borrower_id": 2, "contact_id": 2, "campaign_id": 1, "number": "13800000002",
                            "locale": "zh-CN", "state": "ringing", "created_at": controller.iso(NOW)})
     controller.close_lost(db, "c2", None, NOW)
     r = controller.finalize(db, "c2", NOW)
     assert r["disposition"] == "unknown-after-restart" and r["status"] == "pending"
     # recorded events tell us it was busy
-    target_state.claim(db, 1, 2, "c3", NOW) or db.execute(
+    target_state.claim(db, 1, 2, "c3", NOW) or store_of(db).execute(
         "UPDATE campaign_targets SET status='active', last_attempt_id='c3' WHERE borrower_id=2")
-    db["attempts"].insert({"id": "c3", "borrower_id": 2, "contact_id": 2, "campaign_id": 1, "number": "13800000002",
+    store_of(db).insert("attempts", {"id": "c3", "borrower_id": 2, "contact_id": 2, "campaign_id": 1, "number": "13800000002",
                            "locale": "zh-CN", "state": "dialing", "created_at": controller.iso(NOW)})
-    db["events"].insert({"attempt_id": "c3", "at": "x", "source": "ami", "name": "HuifangDial",
+    store_of(db).insert("events", {"attempt_id": "c3", "at": "x", "source": "ami", "name": "HuifangDial",
                          "data": json.dumps({"Event": "UserEvent", "UserEvent": "HuifangDial", "DialStatus": "BUSY",
                                              "Cause": "17", "TechCause": "SIP 486 Busy Here"})})
     row = controller.close_lost(db, "c3", None, NOW)
@@ -179,8 +180,8 @@ def test_orphan_target_without_attempt_row_goes_back_to_pending(db):
 
 def test_callback_uses_the_dialog_servers_callbacks_row(db):
     attempt(db, "cb1", 1, outcome="answered")
-    db["dialogs"].insert({"attempt_id": "cb1", "started_at": "x", "result": "callback_requested"})
-    db["callbacks"].insert({"attempt_id": "cb1", "borrower_id": 1, "reason": "requested",
+    store_of(db).insert("dialogs", {"attempt_id": "cb1", "started_at": "x", "result": "callback_requested"})
+    store_of(db).insert("callbacks", {"attempt_id": "cb1", "borrower_id": 1, "reason": "requested",
                             "due_at": "2026-12-02T15:00:00", "created_at": "x"})
     r = controller.finalize(db, "cb1", NOW)
     assert r["disposition"] == "answered-callback-requested"
@@ -191,8 +192,8 @@ def test_callback_uses_the_dialog_servers_callbacks_row(db):
 def test_finalize_corrects_outcome_when_a_dialog_exists(db):
     # followed after a restart, the answer was missed: CallPlacer closed it as "failed"
     attempt(db, "f1", 1, outcome="failed", cause=None)
-    db["dialogs"].insert({"attempt_id": "f1", "started_at": "2026-12-01T02:00:03.000+00:00", "result": "will_pay_on_time"})
+    store_of(db).insert("dialogs", {"attempt_id": "f1", "started_at": "2026-12-01T02:00:03.000+00:00", "result": "will_pay_on_time"})
     r = controller.finalize(db, "f1", NOW)
-    row = next(db.query("SELECT * FROM attempts WHERE id = 'f1'"))
+    row = store_of(db).one("SELECT * FROM attempts WHERE id = 'f1'")
     assert r["disposition"] == "answered-completed"
     assert (row["outcome"], row["answered_at"]) == ("answered", "2026-12-01T02:00:03.000+00:00")

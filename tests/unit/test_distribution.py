@@ -73,7 +73,10 @@ def test_the_controller_and_its_workers_both_count_as_distributing():
 
 def test_a_stack_modules_tests_really_meet_in_one_worker(tmp_path):
     """End to end with the installed pytest and xdist (xdist 3.8 alone cannot group on pytest 9.2): two
-    workers, a module whose tests use `stack_settings` and a plain one; each test notes its worker."""
+    workers, a module whose tests use `stack_settings`, a plain one, and a module whose stack is
+    module-scoped and parametrized by engine (test_campaign_dialer's `engine_stack`, the browser tests'
+    `engine`); each test notes its worker. The engine module's tests all meet in one worker too, each
+    stack is built once, and the SQLite one is torn down before the PostgreSQL one is built."""
     import os
     import subprocess
     import sys
@@ -81,12 +84,21 @@ def test_a_stack_modules_tests_really_meet_in_one_worker(tmp_path):
     (tmp_path / "conftest.py").write_text(
         "import pytest\n"
         "from tests.conftest import pytest_configure, pytest_collection_modifyitems  # noqa: F401\n"
-        "@pytest.fixture\ndef stack_settings():\n    return None\n")
+        "@pytest.fixture(scope='session')\ndef stack_settings():\n    return None\n")
     for module, uses in (("stack", "stack_settings"), ("plain", "")):
         (tmp_path / f"test_{module}.py").write_text("import os, time\n" + "".join(
             f"def test_{i}({uses}):\n    time.sleep(0.2)\n"
             f"    open({str(tmp_path / 'seen.txt')!r}, 'a').write('{module} ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
             for i in range(6)))
+    log = tmp_path / "engines.txt"
+    (tmp_path / "test_engines.py").write_text(
+        "import os, time, pytest\n"
+        f"def note(text):\n    open({str(log)!r}, 'a').write(text + ' ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+        "@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])\n"
+        "def engine_stack(request, stack_settings):\n"
+        "    note('up-' + request.param)\n    yield request.param\n    note('down-' + request.param)\n"
+        + "".join(f"def test_{i}(engine_stack):\n    time.sleep(0.2)\n    note('test-' + engine_stack)\n"
+                  for i in range(3)))
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
                           str(tmp_path)], cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
                          capture_output=True, text=True, timeout=120)
@@ -94,3 +106,7 @@ def test_a_stack_modules_tests_really_meet_in_one_worker(tmp_path):
     seen = [line.split() for line in (tmp_path / "seen.txt").read_text().splitlines()]
     assert len(seen) == 12
     assert len({worker for module, worker in seen if module == "stack"}) == 1, seen
+    engines = [line.split() for line in log.read_text().splitlines()]
+    assert len({worker for _, worker in engines}) == 1, engines
+    assert [what for what, _ in engines] == ["up-sqlite"] + ["test-sqlite"] * 3 + ["down-sqlite", "up-postgresql"] + \
+        ["test-postgresql"] * 3 + ["down-postgresql"], engines

@@ -1,8 +1,9 @@
 """A node whose Asterisk is gone (its controller alive, its AMI unreachable) is out of the rotation:
 its controller claims nobody, leaves its calls alone while they may still be up, and closes them as
 lost once AMI has been down for the `node_lost_after_s` setting; another node's calls are never its
-business. And two controllers finishing one campaign at the same moment is no error. Controller on
-SQLite (controller.py is not on the Store yet), with a fake placer."""
+business. And two controllers finishing one campaign at the same moment is no error. A controller
+with a fake placer, on SQLite and on PostgreSQL (`engine_url`); the test reads and seeds through a
+handle of its own, never the controller's (a Store belongs to one thread)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +15,8 @@ import pytest
 from ivr import config
 from ivr.config import Settings
 from ivr.db import attempts as attempts_db
+from ivr.db.connect import open_database
+from ivr.db.store import store_of
 from ivr.db.writer import AsyncDb
 from ivr.dialer import campaigns, controller, target_state
 from ivr.dialer.clock import shift_to
@@ -23,13 +26,22 @@ TEN_AM = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
 PHONES = ("13800000001", "13800000002", "13800000003", "13800000004")
 
 
-def seeded(path):
-    adb = AsyncDb(path)
-    d = adb.db
+@pytest.fixture
+def d(engine_url):
+    """The test's own handle on the database (seeding, assertions)."""
+    handle = open_database(engine_url, migrate=False)
+    yield handle
+    store_of(handle).close()
+
+
+def seeded(url, d):
+    """Four borrowers, a started campaign, borrower 1 on a call of node-a and 2 on one of node-b;
+    -> the controller's AsyncDb."""
+    s = store_of(d)
     for i, phone in enumerate(PHONES, start=1):
-        d["borrowers"].insert({"id": i, "loan_id": f"L{i}", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
+        s.insert("borrowers", {"id": i, "loan_id": f"L{i}", "name": "n", "amount_due": 100, "due_date": "2026-12-05",
                                "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": "x", "updated_at": "x"})
-        d["contacts"].insert({"borrower_id": i, "phone": phone, "kind": "mobile", "created_at": "x"})
+        s.insert("contacts", {"id": i, "borrower_id": i, "phone": phone, "kind": "mobile", "created_at": "x"})
     cid = campaigns.create(d, name="t", selection={"all": True}, max_attempts=1, max_cps=50, max_concurrent=4)
     campaigns.run_command_now(d, cid, "start", "test")
     now = dt.datetime.now(dt.timezone.utc)
@@ -39,12 +51,11 @@ def seeded(path):
         target_state.claim(d, cid, borrower, aid, now)
         attempts_db.create(d, {"id": aid, "number": PHONES[borrower - 1], "locale": "zh-CN", "borrower_id": borrower,
                                "contact_id": borrower, "campaign_id": cid, "state": "in_dialog", "node": node})
-    return adb
+    return AsyncDb(url)
 
 
-def test_a_node_whose_ami_is_down_claims_nothing_and_closes_its_calls_after_the_timeout(tmp_path):
-    adb = seeded(tmp_path / "t.db")
-    d = adb.db
+def test_a_node_whose_ami_is_down_claims_nothing_and_closes_its_calls_after_the_timeout(engine_url, d):
+    adb = seeded(engine_url, d)
     placer = FakePlacer(adb, duration_s=3600)   # calls up at the start stay up until told otherwise
     placer.alive.update({"node-a-call", "node-b-call"})
     ctl = controller.Controller(Settings(node_name="node-a", node_lost_after_s=2.0), placer=placer, db=adb,
@@ -71,18 +82,18 @@ def test_a_node_whose_ami_is_down_claims_nothing_and_closes_its_calls_after_the_
     a, b = attempts_db.get(d, "node-a-call"), attempts_db.get(d, "node-b-call")
     assert (a["state"], a["disposition"]) == ("ended", "unknown-after-restart")
     assert b["state"] == "in_dialog" and b["disposition"] is None          # another node's call
-    targets = {r["borrower_id"]: (r["status"], r["done_reason"]) for r in d.query("SELECT * FROM campaign_targets")}
+    s = store_of(d)
+    targets = {r["borrower_id"]: (r["status"], r["done_reason"]) for r in s.query("SELECT * FROM campaign_targets")}
     assert targets[1] == ("done", "exhausted") and targets[2][0] == "active"
     assert targets[3][0] == targets[4][0] == "pending"
-    assert [e["name"] for e in d.query("SELECT name FROM events WHERE attempt_id = 'node-a-call'")] == ["ClosedLost"]
+    assert [e["name"] for e in s.query("SELECT name FROM events WHERE attempt_id = 'node-a-call'")] == ["ClosedLost"]
     adb.close()
 
 
-def test_ami_back_before_the_timeout_reconciles_instead(tmp_path):
+def test_ami_back_before_the_timeout_reconciles_instead(engine_url, d):
     """AMI down briefly: nothing is closed for the timeout; reconcile after the reconnect closes the
     call whose channel is gone, and the node takes part again (it places the due borrowers)."""
-    adb = seeded(tmp_path / "t.db")
-    d = adb.db
+    adb = seeded(engine_url, d)
     placer = FakePlacer(adb, outcome_for=lambda n: {"outcome": "busy", "cause": 17}, duration_s=3600)
     placer.alive.update({"node-a-call", "node-b-call"})
     ctl = controller.Controller(Settings(node_name="node-a"), placer=placer, db=adb, tick_s=0.05,
@@ -118,13 +129,12 @@ def test_node_lost_after_s_is_a_setting_and_must_be_positive(tmp_path):
         config.load(env={"IVR_NODE_LOST_AFTER_S": "0"}, config_file=empty)
 
 
-def test_two_controllers_finishing_one_campaign_at_once(tmp_path, monkeypatch):
+def test_two_controllers_finishing_one_campaign_at_once(engine_url, d, monkeypatch):
     """Both controllers see the campaign's last target done and finish it: the one that comes second
     finds it finished already, which is no error (it used to raise out of the controller's tick)."""
-    adb = seeded(tmp_path / "t.db")
-    d = adb.db
-    cid = d.execute("SELECT id FROM campaigns").fetchone()[0]
-    d.execute("UPDATE campaign_targets SET status = 'done'")
+    adb = seeded(engine_url, d)
+    cid = store_of(d).scalar("SELECT id FROM campaigns")
+    store_of(d).execute("UPDATE campaign_targets SET status = 'done'")
     real = campaigns.apply_command
 
     def the_other_controller_first(db, campaign_id, command, **kw):

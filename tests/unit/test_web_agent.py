@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from ivr.db.store import store_of
 from ivr.web import agent
-from tests.support import web_store
 from tests.support.web_app import NAME, PHONE, Client, add_users, db_of, make_app, seed
 
 
@@ -96,7 +95,7 @@ def test_queue_and_close_on_both_engines(tmp_path, engine_url):
     """agent.queue per endpoint (an account without one sees nothing) and agent.close's promise,
     callback and closed escalation, on SQLite and PostgreSQL."""
     app = make_app(tmp_path, database_url=engine_url)
-    ids = web_store.seed(app)
+    ids = seed(app)
     s = store_of(db_of(app))
     agent1, agent2, bare = ({"role": "agent", "agent_ext": ext} for ext in ("agent1", "agent2", None))
     boss = {"role": "supervisor", "agent_ext": None}

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from ivr.db import attempts
 from ivr.db.store import store_of
 from ivr.notify.config import load_notifier
 from ivr.notify.webhook import verify
@@ -96,6 +97,33 @@ def test_pull_results_with_cursor(setup, engine_url):
     assert PHONE not in json.dumps(first) + json.dumps(second)
     assert c.get(f"/api/v1/results?after={second['next']}", headers=auth(token)).get_json()["results"] == []
     assert c.get("/api/v1/results?after=!!!", headers=auth(token)).status_code == 400
+
+
+def test_a_results_page_gives_each_call_its_own_promises_callbacks_and_escalation(setup, engine_url):
+    """A page is read with one statement per kind of row for all its calls: each call still gets its own."""
+    app, db, token, c = setup(database_url=engine_url)
+    s = store_of(db)
+    bid = s.scalar("SELECT id FROM borrowers")
+    for n in (1, 2, 3):
+        attempts.create(s, {"id": f"z{n}", "borrower_id": bid, "number": PHONE, "locale": "zh-CN", "state": "ended",
+                            "outcome": "answered", "created_at": f"2026-12-01T0{n}:00:00.000+00:00",
+                            "ended_at": f"2026-12-01T0{n}:01:00.000+00:00"})
+    s.insert_all("promises", [{"attempt_id": aid, "borrower_id": bid, "promise_date": day, "amount": amount,
+                               "confirmed": 1, "source": "ivr", "created_at": "2026-12-01"}
+                              for aid, day, amount in (("z1", "2026-12-05", 100), ("z3", "2026-12-06", 300),
+                                                       ("z1", "2026-12-07", 200))])
+    s.insert("callbacks", {"attempt_id": "z2", "borrower_id": bid, "reason": "requested", "requested_time": "15:00",
+                           "created_at": "2026-12-01"})
+    s.insert("escalations", {"attempt_id": "z3", "borrower_id": bid, "reason": "requested", "queued_at": "2026-12-01"})
+    first = c.get("/api/v1/results?limit=2", headers=auth(token)).get_json()["results"]
+    page = c.get(f"/api/v1/results?limit=10&after={first[-1]['cursor']}", headers=auth(token)).get_json()["results"]
+    got = {r["attempt_id"]: r for r in page}
+    assert list(got) == ["z1", "z2", "z3"]
+    assert [(p["promise_date"], p["amount"]) for p in got["z1"]["promises"]] == [("2026-12-05", 100), ("2026-12-07", 200)]
+    assert got["z1"]["callbacks"] == [] and got["z1"]["escalation"] is None
+    assert got["z2"]["promises"] == [] and [cb["requested_time"] for cb in got["z2"]["callbacks"]] == ["15:00"]
+    assert [p["amount"] for p in got["z3"]["promises"]] == [300] and got["z3"]["escalation"]["reason"] == "requested"
+    assert "attempt_id" not in got["z1"]["promises"][0]
 
 
 def test_openapi_describes_every_route(setup):

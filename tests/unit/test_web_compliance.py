@@ -12,19 +12,15 @@ import openpyxl
 from ivr.db.store import store_of
 from ivr.web import retention
 from ivr.web.compliance import build
-from tests.support import web_store
 from tests.support.web_app import LOAN, PHONE, Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path, engine_url=""):
-    """The seeded history and one refusal: on SQLite with web_app's helpers, or on `engine_url`
-    through the Store (no users: the both-engine test calls build() itself)."""
+    """The seeded history and one refusal, on SQLite or on `engine_url`'s engine (an admin and an
+    auditor to sign in as)."""
     app = make_app(tmp_path, database_url=engine_url)
-    if engine_url:
-        ids = web_store.seed(app)
-    else:
-        add_users(app, ["admin", "auditor"])
-        ids = seed(app)
+    add_users(app, ["admin", "auditor"])
+    ids = seed(app)
     db = db_of(app)
     store_of(db).insert("dial_refusals", {"at": "2026-11-30T14:00:00.000+00:00", "borrower_id": ids["borrower_id"],
                                           "number": PHONE, "reason": "outside-calling-hours", "detail": "22:00 local",

@@ -1,6 +1,6 @@
 """The read-mostly pages on both engines (SQLite and PostgreSQL): dashboard, monitor, calls,
 borrower search, the QA queue and a review, the agent's queue, reports and announcements show what
-the database holds, seeded through the Store (tests/support/web_store.py); ids and text PostgreSQL
+the database holds (users signed in through the login form, tests/support/web_app.py); ids and text PostgreSQL
 cannot hold are refused as on SQLite, with a 404 or a 400, not an error."""
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import datetime as dt
 from ivr.db import attempts
 from ivr.db.store import store_of
 from ivr.web import announcements, borrowers, calls, dashboard, monitor
-from tests.support.web_app import LOAN, PHONE, db_of, make_app
-from tests.support.web_store import add_users, seed, sign_in
+from tests.support.web_app import LOAN, PHONE, add_users, db_of, make_app, seed, signed_in
 
 
 def test_pages_show_the_seeded_calls(tmp_path, engine_url):
@@ -22,7 +21,7 @@ def test_pages_show_the_seeded_calls(tmp_path, engine_url):
                         "borrower_id": ids["borrower_id"], "created_at": "2026-11-30T03:00:00.000+00:00"})
     s.insert("answers", {"attempt_id": "live-1", "seq": 1, "step": "identity", "node": "identity", "via": "voice",
                          "intent": "confirm"})
-    sup = sign_in(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     home = sup.get("/")
     assert home.status_code == 200
     live = sup.get("/monitor/live.json").get_json()
@@ -34,7 +33,7 @@ def test_pages_show_the_seeded_calls(tmp_path, engine_url):
     assert "王**" in found and f'/borrowers/{ids["borrower_id"]}' in found
     report = sup.get("/reports?since=2026-11-29&until=2026-12-01").get_data(as_text=True)
     assert report.count("<svg") == 7 and "33.3%" in report   # 1 of 3 calls on 11-30 connected (live-1 not)
-    qa = sign_in(app, "qa")
+    qa = signed_in(app, "qa")
     assert qa.get("/qa").status_code == 200
     s.insert("qa_reviews", {"attempt_id": "a-answered", "sampled_reason": "random", "sampled_at": "x"})
     rid = s.scalar("SELECT id FROM qa_reviews")

@@ -9,20 +9,15 @@ import pytest
 from ivr.db import attempts
 from ivr.db.store import store_of
 from ivr.web import qa
-from tests.support import web_store
-from tests.support.web_app import Client, add_users, db_of, make_app, seed
+from tests.support.web_app import Client, add_users, db_of, make_app, seed, signed_in
 
 
 def setup(tmp_path, engine_url=""):
-    """The seeded history, 20 answered calls and a wrong-person call on 11-29; a QA user signed in (for
-    real on SQLite; on `engine_url` seeded and signed in through tests/support/web_store.py)."""
+    """The seeded history, 20 answered calls and a wrong-person call on 11-29; a QA user signed in
+    (on SQLite, or on `engine_url`'s engine)."""
     app = make_app(tmp_path, database_url=engine_url)
-    if engine_url:
-        web_store.add_users(app, ["qa", "auditor"])
-        web_store.seed(app)
-    else:
-        add_users(app, ["qa", "auditor"])
-        seed(app)
+    add_users(app, ["qa", "auditor"])
+    seed(app)
     db = db_of(app)
     for i in range(20):
         attempts.create(db, {"id": f"r{i}", "number": "13800000009", "locale": "zh-CN", "state": "ended",
@@ -30,11 +25,7 @@ def setup(tmp_path, engine_url=""):
     attempts.create(db, {"id": "wp", "number": "13800000010", "locale": "zh-CN", "state": "ended", "outcome": "answered",
                          "disposition": "answered-wrong-person", "created_at": "2026-11-29T04:00:00.000+00:00"})
     store_of(db).insert("dialogs", {"attempt_id": "wp", "started_at": "x", "result": "wrong_person"})
-    if engine_url:
-        c = web_store.sign_in(app, "qa")
-    else:
-        c = Client(app)
-        c.login("qa")
+    c = signed_in(app, "qa")
     return app, c, db
 
 

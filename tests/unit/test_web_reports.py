@@ -10,19 +10,15 @@ import openpyxl
 from ivr.db import attempts
 from ivr.db.store import store_of
 from ivr.web import reports
-from tests.support import web_store
 from tests.support.web_app import Client, add_users, db_of, make_app, seed
 
 
 def setup(tmp_path, engine_url=""):
-    """The seeded history plus a no-answer call on 11-30 and an answered one on 12-01: on SQLite with
-    web_app's helpers (the export test signs in for real), or on `engine_url` through the Store."""
+    """The seeded history plus a no-answer call on 11-30 and an answered one on 12-01, on SQLite or on
+    `engine_url`'s engine (a supervisor to sign in as: the export test does)."""
     app = make_app(tmp_path, database_url=engine_url)
-    if engine_url:
-        web_store.seed(app)
-    else:
-        add_users(app, ["supervisor"])
-        seed(app)
+    add_users(app, ["supervisor"])
+    seed(app)
     db = db_of(app)
     attempts.create(db, {"id": "n1", "number": "13800000002", "locale": "zh-CN", "state": "ended",
                          "outcome": "no-answer", "disposition": "no-answer", "borrower_id": 1,

@@ -1,0 +1,81 @@
+"""The listening borrower's ears (issue 13 item 4): when has the IVR's prompt ended, and which
+question was it?
+
+The capacity bench's SIPp borrower answers on a fixed schedule, so at overload a late prompt and a
+missed turn look alike. A borrower that listens answers once the IVR has gone quiet after
+speaking, and picks its answer by what it heard: the IVR's say-nodes run straight into the next
+prompt, so a quiet stretch of `end_silence_s` means the IVR is waiting, and the speech heard since
+the borrower last answered is the run of prompts that led to the question. Which question is
+decided by that run's length against the expected runs (our prompt audio's lengths): the flow may
+ask something the script did not plan (a confirmation), and the borrower must notice that instead
+of answering the wrong question.
+
+Pure and per packet: `Ears.hear(t, payload)` takes each received PCMU payload with its arrival
+time; no sockets here, so it is tested without a stack (the SIP/RTP side is bench work to come,
+see bench/README.md "Asterisk cost per part").
+"""
+from __future__ import annotations
+
+import dataclasses
+
+
+def _ulaw_magnitude(byte: int) -> int:
+    """|linear sample| of one G.711 mu-law byte."""
+    u = ~byte & 0xFF
+    exponent, mantissa = (u >> 4) & 0x07, u & 0x0F
+    return (((mantissa << 3) + 0x84) << exponent) - 0x84
+
+
+MAGNITUDE = [_ulaw_magnitude(b) for b in range(256)]
+
+
+def peak(payload: bytes) -> int:
+    """Largest |sample| of a PCMU payload."""
+    return max((MAGNITUDE[b] for b in payload), default=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Question:
+    name: str
+    speech_s: float      # the IVR's speech expected between the borrower's previous answer and this question
+
+
+@dataclasses.dataclass(frozen=True)
+class Heard:
+    """The IVR went quiet at `at` after `speech_s` of speech: it waits for `question` (None: no
+    expected question is within `tolerance_s`)."""
+    at: float
+    speech_s: float
+    question: str | None
+
+
+class Ears:
+    def __init__(self, questions: list[Question], *, speech_peak: int = 800, end_silence_s: float = 0.5,
+                 tolerance_s: float = 1.0):
+        self.questions = questions
+        self.speech_peak, self.end_silence_s, self.tolerance_s = speech_peak, end_silence_s, tolerance_s
+        self._speech_s = 0.0          # speech heard since the last answer
+        self._last_speech: float | None = None
+
+    def answered(self) -> None:
+        """The borrower spoke or pressed keys: what the IVR says next leads to another question."""
+        self._speech_s, self._last_speech = 0.0, None
+
+    def hear(self, t: float, payload: bytes) -> Heard | None:
+        """One received packet at time t (seconds); a `Heard` once the IVR has been quiet long enough."""
+        if peak(payload) >= self.speech_peak:
+            # from the previous speech packet (quiet ticks between packets do not cut it short)
+            self._speech_s += min(t - self._last_speech, 0.1) if self._last_speech is not None else len(payload) / 8000
+            self._last_speech = t
+            return None
+        if self._last_speech is None or t - self._last_speech < self.end_silence_s:
+            return None
+        heard = Heard(at=t, speech_s=round(self._speech_s, 2), question=self.which(self._speech_s))
+        self._last_speech = None      # report each quiet stretch once
+        return heard
+
+    def which(self, speech_s: float) -> str | None:
+        best = min(self.questions, key=lambda q: abs(q.speech_s - speech_s), default=None)
+        if best is None or abs(best.speech_s - speech_s) > self.tolerance_s:
+            return None
+        return best.name

@@ -1,0 +1,127 @@
+"""The listening borrower's media side (issue 13 item 4): one UDP socket for every call's RTP.
+
+SIPp keeps the SIP side of the capacity bench (cheap, C); its scenario advertises this process's
+one port as the media port of every call. Asterisk sends each call's RTP from its own port, so a
+call here is its source address. Per call: `Ears` (bench/borrower_ears.py) hear the prompts, and
+once the IVR has gone quiet after the question the script expects, the borrower answers; between
+answers it sends PCMU silence every 20 ms, as a phone does (the dialog's end of turn needs frames
+after the speech). Asterisk sends nothing between prompts (no transmit_silence), so quiet is also
+heard from the 20 ms ticker, by wall clock.
+
+Each answer is logged (call, question, speech heard, prompt-end time, answer time) as a JSON line,
+for the bench to join with the dialog's answers rows. Not wired into bench/capacity.py yet (see
+bench/README.md, "Asterisk cost per part").
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from bench.borrower_ears import Ears, Question
+from bench.rtp import RtpStream
+
+log = logging.getLogger(__name__)
+SILENCE = b"\0\0" * 160
+FORGET_S = 3.0     # a call whose RTP stopped this long ago is over
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    question: str
+    kind: str           # "say" (8 kHz 16-bit PCM) or "keys"
+    value: bytes | str
+
+
+@dataclasses.dataclass
+class Call:
+    addr: tuple[str, int]
+    ears: Ears
+    rtp: RtpStream
+    started: float
+    last_heard: float
+    sent_until: float = 0.0       # stream time (s from start) sent so far
+    answered: set = dataclasses.field(default_factory=set)
+
+
+class BorrowerMedia(asyncio.DatagramProtocol):
+    def __init__(self, questions: list[Question], answers: list[Answer], log_path: Path | None = None):
+        self.questions, self.answers = questions, {a.question: a for a in answers}
+        self.log_path = log_path
+        self.calls: dict[tuple[str, int], Call] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self._ticker: asyncio.Task | None = None
+        self._ssrc = 0x42000000
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def connection_lost(self, exc) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        if len(data) < 12 or data[0] >> 6 != 2:
+            return
+        now = asyncio.get_running_loop().time()
+        call = self.calls.get(addr)
+        if call is None:
+            self._ssrc += 1
+            call = self.calls[addr] = Call(addr, Ears(self.questions), RtpStream(self._ssrc), now, now)
+        call.last_heard = now
+        if data[1] & 0x7F != RtpStream.PCMU:
+            return
+        header = 12 + 4 * (data[0] & 0x0F)
+        self._heard(call, call.ears.hear(now, data[header:]), now)
+
+    def _heard(self, call: Call, heard, now: float) -> None:
+        if heard is None:
+            return
+        answer = self.answers.get(heard.question) if heard.question not in call.answered else None
+        record = {"call": f"{call.addr[0]}:{call.addr[1]}", "question": heard.question, "speech_s": heard.speech_s,
+                  "prompt_end_s": round(heard.at - call.started, 3), "answered": answer is not None}
+        if answer is not None:
+            call.answered.add(answer.question)
+            call.ears.answered()
+            t = max(call.sent_until, now - call.started)
+            record["answer_start_s"] = round(t, 3)
+            if answer.kind == "keys":
+                call.rtp.keys(t, str(answer.value))
+            else:
+                call.rtp.audio(t, bytes(answer.value))
+        if self.log_path:
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.020)
+            now = loop.time()
+            for addr, call in list(self.calls.items()):
+                if now - call.last_heard > FORGET_S:
+                    del self.calls[addr]
+                    continue
+                self._heard(call, call.ears.hear(now, b""), now)
+                self._send_due(call, now - call.started)
+
+    def _send_due(self, call: Call, t: float) -> None:
+        if not call.rtp.packets or call.rtp.packets[-1][0] < t:
+            call.rtp.audio(max(call.sent_until, t), SILENCE)   # nothing queued: 20 ms of silence
+        due = [p for p in call.rtp.packets if p[0] <= t]
+        call.rtp.packets = [p for p in call.rtp.packets if p[0] > t]
+        for at, packet in due:
+            self.transport.sendto(packet, call.addr)
+            call.sent_until = max(call.sent_until, at + 0.020)
+
+
+async def serve(host: str, port: int, media: BorrowerMedia) -> asyncio.DatagramTransport:
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(lambda: media, local_addr=(host, port))
+    return transport
+
+
+def rtp_payload_type(packet: bytes) -> int:
+    return packet[1] & 0x7F

@@ -1,0 +1,65 @@
+"""The listening borrower's ears: a prompt has ended after half a second of quiet following speech,
+and the question is the expected one whose lead-in speech is nearest in length (or none)."""
+from bench.borrower_ears import Ears, Question, peak
+
+LOUD, QUIET = b"\x80" * 160, b"\xff" * 160   # mu-law full scale, mu-law zero
+
+
+def feed(ears: Ears, t: float, pattern: list[tuple[bytes, float]]):
+    heard = []
+    for payload, seconds in pattern:
+        for _ in range(round(seconds / 0.02)):
+            h = ears.hear(t, payload)
+            if h:
+                heard.append(h)
+            t += 0.02
+    return t, heard
+
+
+def test_peak_of_mu_law():
+    assert peak(QUIET) == 0
+    assert peak(LOUD) > 30000
+    assert peak(b"\xff" * 159 + b"\x00") > 30000   # one loud sample is enough
+    assert peak(b"") == 0
+
+
+def test_a_prompt_ends_after_half_a_second_of_quiet_not_at_a_pause():
+    ears = Ears([Question("identity", 3.0), Question("id_check", 6.0)])
+    # 1.5 s speech, a 0.3 s pause inside the prompt, 1.5 s speech, then quiet
+    t, heard = feed(ears, 0.0, [(QUIET, 0.4), (LOUD, 1.5), (QUIET, 0.3), (LOUD, 1.5), (QUIET, 1.0)])
+    assert len(heard) == 1
+    h = heard[0]
+    assert 3.7 + 0.5 - 0.03 <= h.at <= 3.7 + 0.5 + 0.03
+    assert h.question == "identity" and abs(h.speech_s - 3.0) < 0.1
+
+
+def test_the_question_follows_the_length_heard_since_the_last_answer():
+    ears = Ears([Question("identity", 3.0), Question("id_check", 6.0)])
+    t, heard = feed(ears, 0.0, [(LOUD, 3.0), (QUIET, 0.6)])
+    assert [h.question for h in heard] == ["identity"]
+    ears.answered()
+    t, heard = feed(ears, t, [(LOUD, 6.0), (QUIET, 0.6)])
+    assert [h.question for h in heard] == ["id_check"]
+    ears.answered()
+    # an unplanned question (a 9.5 s run: no expected one within a second) is reported as such
+    t, heard = feed(ears, t, [(LOUD, 9.5), (QUIET, 0.6)])
+    assert [h.question for h in heard] == [None]
+
+
+def test_without_an_answer_the_speech_keeps_adding_up():
+    ears = Ears([Question("long", 4.0)], tolerance_s=0.3)
+    t, heard = feed(ears, 0.0, [(LOUD, 2.0), (QUIET, 0.7), (LOUD, 2.0), (QUIET, 0.7)])
+    assert [h.question for h in heard] == [None, "long"]
+    assert ears.hear(t, QUIET) is None   # each quiet stretch is reported once
+
+
+def test_quiet_ticks_between_speech_packets_do_not_shorten_the_speech():
+    """The media side also calls hear(now, b"") every 20 ms (Asterisk sends nothing between prompts)."""
+    ears = Ears([Question("identity", 2.0)])
+    t = 0.0
+    for _ in range(100):   # 2 s of speech packets, a tick 10 ms after each
+        assert ears.hear(t, LOUD) is None
+        assert ears.hear(t + 0.01, b"") is None
+        t += 0.02
+    heard = [h for h in (ears.hear(t + i * 0.02, b"") for i in range(30)) if h]
+    assert len(heard) == 1 and abs(heard[0].speech_s - 2.0) < 0.05 and heard[0].question == "identity"

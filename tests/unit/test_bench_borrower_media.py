@@ -1,0 +1,55 @@
+"""The listening borrower's media side on loopback, with a test socket standing where Asterisk's RTP
+is: silence while the prompt plays, the expected answer only after the prompt has ended."""
+import asyncio
+import json
+import socket
+import struct
+
+from bench.borrower_ears import Question
+from bench.borrower_media import Answer, BorrowerMedia, rtp_payload_type, serve
+
+LOUD = b"\x80" * 160
+
+
+def rtp(seq: int, payload: bytes) -> bytes:
+    return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + payload
+
+
+async def _call(tmp_path):
+    media = BorrowerMedia([Question("id_check", 0.6)], [Answer("id_check", "keys", "12")], tmp_path / "answers.jsonl")
+    transport = await serve("127.0.0.1", 0, media)
+    port = transport.get_extra_info("sockname")[1]
+    asterisk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    asterisk.bind(("127.0.0.1", 0))
+    asterisk.setblocking(False)
+    loop = asyncio.get_running_loop()
+    received = []   # (seconds from start, payload type)
+    start = loop.time()
+
+    async def listen():
+        while True:
+            data = await loop.sock_recv(asterisk, 2048)
+            received.append((loop.time() - start, rtp_payload_type(data)))
+
+    listener = asyncio.create_task(listen())
+    for seq in range(30):   # a 0.6 s prompt
+        asterisk.sendto(rtp(seq, LOUD), ("127.0.0.1", port))
+        await asyncio.sleep(0.02)
+    prompt_end = loop.time() - start
+    await asyncio.sleep(1.5)
+    listener.cancel()
+    transport.close()
+    asterisk.close()
+    return prompt_end, received
+
+
+def test_the_borrower_sends_silence_then_answers_after_the_prompt_ends(tmp_path):
+    prompt_end, received = asyncio.run(_call(tmp_path))
+    keys = [t for t, pt in received if pt == 101]
+    assert keys, "no RFC 4733 key packets came back"
+    assert keys[0] >= prompt_end + 0.45          # not before the IVR has been quiet ~0.5 s
+    assert keys[0] <= prompt_end + 0.9
+    silence_before = [t for t, pt in received if pt == 0 and t < prompt_end]
+    assert len(silence_before) >= 15             # a phone sends all along, not only when it answers
+    (record,) = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert record["question"] == "id_check" and record["answered"] is True
