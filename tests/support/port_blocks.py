@@ -14,10 +14,16 @@ beside the demo) must never get overlapping blocks. Two checks, both needed:
   lock) is skipped. Every port, not just the listeners: a listener taken is a hard failure, an RTP
   port taken makes calls fail in ways that look like product bugs, and 6000 binds take about 0.1 s.
 
-The candidate bases sit between 20000 and 61999: above the demo's default block (15000) and
-mostly inside Linux's ephemeral range (32768-60999), as the test stacks always were. A port in
-that range can be taken by some program's outgoing connection; the bind test catches that at
-allocation time, and the kernel does not hand out a port while one of our listeners holds it.
+Where the blocks lie: outside the kernel's ephemeral port range first (read from
+/proc/sys/net/ipv4/ip_local_port_range; 32768-60999 on Linux by default), and never on the demo's
+default block (15000-17999). Inside the ephemeral range every process's outgoing connections and
+unconnected UDP sockets (each Asterisk's and each phone pool's SIP resolver, PostgreSQL clients,
+Chromium) land on random ports: with a dozen stacks and a browser up, every 3000-port block there
+held one of them (seen in a full run: ten blocks skipped for one stray socket each, the eleventh
+stack waited four minutes and failed). Outside it only listeners bind, and the bind test sees them.
+This machine fits nine blocks outside (2000-13999, 18000-29999, 61000-63999), enough for two
+test runs at once; blocks inside the ephemeral range stay as the last resort. Ports from 65000 up
+belong to tests/unit/test_port_blocks.py.
 The lock files are never removed (removing a lock file races with its next user).
 """
 from __future__ import annotations
@@ -34,7 +40,44 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 3000
-BASES = tuple(range(20000, 59001, BLOCK_SIZE))
+DEMO_BLOCK = range(15000, 15000 + BLOCK_SIZE)  # Settings().port_base: the demo's and `ivr` commands' own
+FIRST_PORT, END_PORT = 2000, 65000   # below: well-known and registered services; above: the unit test's
+DEFAULT_EPHEMERAL = range(32768, 61000)
+
+
+def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> range:
+    """The ports the kernel hands out to outgoing connections and unbound sockets."""
+    try:
+        low, high = (int(v) for v in path.read_text().split())
+    except (OSError, ValueError):
+        return DEFAULT_EPHEMERAL
+    return range(low, high + 1)
+
+
+def candidate_bases(ephemeral: range, size: int = BLOCK_SIZE) -> tuple[int, ...]:
+    """Block bases packed into FIRST_PORT..END_PORT around the demo's block: those clear of the
+    ephemeral range first, then those inside it (each list ascending)."""
+    clear, inside = [], []
+    base = FIRST_PORT
+    while base + size <= END_PORT:
+        block = range(base, base + size)
+        if _overlap(block, DEMO_BLOCK):
+            base = DEMO_BLOCK.stop
+        elif base < ephemeral.start < block.stop:
+            base = ephemeral.start  # a block straddling its start: pack the range from there
+        elif base < ephemeral.stop < block.stop:
+            base = ephemeral.stop   # straddling its end: the next block starts right after it
+        else:
+            (inside if base in ephemeral else clear).append(base)
+            base += size
+    return tuple(clear + inside)
+
+
+def _overlap(a: range, b: range) -> bool:
+    return a.start < b.stop and b.start < a.stop
+
+
+BASES = candidate_bases(ephemeral_ports())
 LOCK_DIR = Path("/tmp/huifang-test-ports")
 
 

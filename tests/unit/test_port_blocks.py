@@ -1,6 +1,6 @@
 """The test stacks' port allocator (tests/support/port_blocks.py): blocks never overlap between holders
 in one process or in two, a block where something else is bound is skipped, a dead holder's block
-comes back, and one instance's ports all fit in one block. Fast: no Asterisk, ports above 62000."""
+comes back, and one instance's ports all fit in one block. Fast: no Asterisk, ports above 65000."""
 from __future__ import annotations
 
 import fcntl
@@ -18,7 +18,7 @@ from ivr.sim.pool import AGENT_RTP_SLOT
 from tests.support import port_blocks
 
 SIZE = 100
-BASES = (62500, 62600, 62700)  # above every real block (<= 61999) and Linux's ephemeral range
+BASES = (65100, 65200, 65300)  # above every real block (port_blocks.END_PORT) and Linux's ephemeral range
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -141,8 +141,27 @@ def test_every_port_of_an_instance_lies_inside_its_block():
 def test_the_real_blocks_do_not_overlap_and_are_real_ports():
     bases = sorted(port_blocks.BASES)
     assert all(b - a >= port_blocks.BLOCK_SIZE for a, b in zip(bases, bases[1:]))
-    assert bases[0] >= 1024 and bases[-1] + port_blocks.BLOCK_SIZE <= 65536
-    assert bases[0] >= Settings().port_base + port_blocks.BLOCK_SIZE  # never the demo's default block
+    assert bases[0] >= 1024 and bases[-1] + port_blocks.BLOCK_SIZE <= port_blocks.END_PORT <= min(BASES)
+    demo = range(Settings().port_base, Settings().port_base + port_blocks.BLOCK_SIZE)
+    assert not [b for b in bases if b < demo.stop and demo.start < b + port_blocks.BLOCK_SIZE]  # never the demo's
+
+
+@pytest.mark.parametrize("ephemeral", [range(32768, 61000), range(49152, 65536), range(1024, 65536), range(10000, 20000)])
+def test_blocks_clear_of_the_ephemeral_range_come_first(ephemeral):
+    """Outgoing connections and stray UDP sockets land anywhere in the ephemeral range, so every
+    block there is a last resort, after every block clear of it."""
+    bases = port_blocks.candidate_bases(ephemeral)
+    inside = [b for b in bases if set(range(b, b + port_blocks.BLOCK_SIZE)) & set(ephemeral)]
+    assert bases[len(bases) - len(inside):] == tuple(inside), "a block in the ephemeral range before a clear one"
+    assert all(b in ephemeral and b + port_blocks.BLOCK_SIZE <= ephemeral.stop for b in inside)
+    assert sorted(bases) == sorted(set(bases))
+
+
+def test_on_linux_defaults_nine_blocks_lie_clear_of_the_ephemeral_range():
+    """Two test runs at once hold up to about eight blocks together (carrier trunk: three at once)."""
+    bases = port_blocks.candidate_bases(range(32768, 61000))
+    assert bases[:9] == (2000, 5000, 8000, 11000, 18000, 21000, 24000, 27000, 61000)
+    assert all(b >= 32768 for b in bases[9:])
 
 
 def test_the_stack_settings_fixture_frees_a_block_when_its_owner_is_torn_down(tmp_path):
