@@ -11,12 +11,13 @@ ask something the script did not plan (a confirmation), and the borrower must no
 of answering the wrong question.
 
 Pure and per packet: `Ears.hear(t, payload)` takes each received PCMU payload with its arrival
-time; no sockets here, so it is tested without a stack (the SIP/RTP side is bench work to come,
-see bench/README.md "Asterisk cost per part").
+time; no sockets here, so it is tested without a stack (the sockets: bench/borrower_media.py).
 """
 from __future__ import annotations
 
 import dataclasses
+
+from bench.rtp import ulaw
 
 
 def _ulaw_magnitude(byte: int) -> int:
@@ -43,10 +44,13 @@ class Question:
 @dataclasses.dataclass(frozen=True)
 class Heard:
     """The IVR went quiet at `at` after `speech_s` of speech: it waits for `question` (None: no
-    expected question is within `tolerance_s`)."""
+    expected question is within `tolerance_s`). `started` / `ended`: the first and the end of the
+    last speech packet heard since the borrower last answered."""
     at: float
     speech_s: float
     question: str | None
+    started: float | None = None
+    ended: float | None = None
 
 
 class Ears:
@@ -56,10 +60,11 @@ class Ears:
         self.speech_peak, self.end_silence_s, self.tolerance_s = speech_peak, end_silence_s, tolerance_s
         self._speech_s = 0.0          # speech heard since the last answer
         self._last_speech: float | None = None
+        self._first_speech: float | None = None
 
     def answered(self) -> None:
         """The borrower spoke or pressed keys: what the IVR says next leads to another question."""
-        self._speech_s, self._last_speech = 0.0, None
+        self._speech_s, self._last_speech, self._first_speech = 0.0, None, None
 
     def hear(self, t: float, payload: bytes) -> Heard | None:
         """One received packet at time t (seconds); a `Heard` once the IVR has been quiet long enough."""
@@ -67,10 +72,13 @@ class Ears:
             # from the previous speech packet (quiet ticks between packets do not cut it short)
             self._speech_s += min(t - self._last_speech, 0.1) if self._last_speech is not None else len(payload) / 8000
             self._last_speech = t
+            if self._first_speech is None:
+                self._first_speech = t
             return None
         if self._last_speech is None or t - self._last_speech < self.end_silence_s:
             return None
-        heard = Heard(at=t, speech_s=round(self._speech_s, 2), question=self.which(self._speech_s))
+        heard = Heard(at=t, speech_s=round(self._speech_s, 2), question=self.which(self._speech_s),
+                      started=self._first_speech, ended=self._last_speech + 0.02)
         self._last_speech = None      # report each quiet stretch once
         return heard
 
@@ -79,3 +87,17 @@ class Ears:
         if best is None or abs(best.speech_s - speech_s) > self.tolerance_s:
             return None
         return best.name
+
+
+def speech_seconds(pcm: bytes) -> float:
+    """How much speech `Ears` hear in 8 kHz 16-bit audio (our prompt audio), as the IVR plays it:
+    the expected lead-in of a question is measured by the same ears that listen on the call."""
+    ears, t = Ears([]), 0.0
+    for i in range(0, len(pcm), 320):
+        ears.hear(t, ulaw(pcm[i:i + 320]))
+        t += 0.02
+    while True:
+        heard = ears.hear(t, b"")
+        if heard is not None or t > len(pcm) / 16000 + 1:
+            return heard.speech_s if heard else 0.0
+        t += 0.02

@@ -8,9 +8,15 @@ answers it sends PCMU silence every 20 ms, as a phone does (the dialog's end of 
 after the speech). Asterisk sends nothing between prompts (no transmit_silence), so quiet is also
 heard from the 20 ms ticker, by wall clock.
 
-Each answer is logged (call, question, speech heard, prompt-end time, answer time) as a JSON line,
-for the bench to join with the dialog's answers rows. Not wired into bench/capacity.py yet (see
-bench/README.md, "Asterisk cost per part").
+The questions are a plan in order: a call expects the next planned question it has not answered
+yet (our identity confirmation and ID question are about as long, so order tells them apart), or
+one of the questions without an answer (the goodbye); anything else is unplanned and gets the
+answer for `None` (key 1, a confirmation), as often as it comes.
+
+Each quiet stretch is logged (call, question, speech heard, when the prompt started and ended as
+heard, when the answer started and ended) as a JSON line, for the bench to join with the dialog's
+answers rows (bench/borrower_join.py). bench/capacity.py runs it as a child process:
+`python -m bench.borrower_media PLAN.json LOG.jsonl`.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ import asyncio
 import dataclasses
 import json
 import logging
+import sys
+import time
 from pathlib import Path
 
 from bench.borrower_ears import Ears, Question
@@ -25,12 +33,12 @@ from bench.rtp import RtpStream
 
 log = logging.getLogger(__name__)
 SILENCE = b"\0\0" * 160
-FORGET_S = 3.0     # a call whose RTP stopped this long ago is over
+FORGET_S = 10.0    # a call whose RTP stopped this long ago is over (a question waits up to 8 s)
 
 
 @dataclasses.dataclass(frozen=True)
 class Answer:
-    question: str
+    question: str | None   # None: any unplanned question
     kind: str           # "say" (8 kHz 16-bit PCM) or "keys"
     value: bytes | str
 
@@ -49,6 +57,8 @@ class Call:
 class BorrowerMedia(asyncio.DatagramProtocol):
     def __init__(self, questions: list[Question], answers: list[Answer], log_path: Path | None = None):
         self.questions, self.answers = questions, {a.question: a for a in answers}
+        self.plan = [q for q in questions if q.name in self.answers]
+        self.unanswered = [q for q in questions if q.name not in self.answers]
         self.log_path = log_path
         self.calls: dict[tuple[str, int], Call] = {}
         self.transport: asyncio.DatagramTransport | None = None
@@ -70,28 +80,34 @@ class BorrowerMedia(asyncio.DatagramProtocol):
         call = self.calls.get(addr)
         if call is None:
             self._ssrc += 1
-            call = self.calls[addr] = Call(addr, Ears(self.questions), RtpStream(self._ssrc), now, now)
+            call = self.calls[addr] = Call(addr, Ears(self._expected(set())), RtpStream(self._ssrc), now, now)
         call.last_heard = now
         if data[1] & 0x7F != RtpStream.PCMU:
             return
         header = 12 + 4 * (data[0] & 0x0F)
         self._heard(call, call.ears.hear(now, data[header:]), now)
 
+    def _expected(self, answered: set) -> list[Question]:
+        """The next planned question not answered yet, and the questions without an answer."""
+        return [q for q in self.plan if q.name not in answered][:1] + self.unanswered
+
     def _heard(self, call: Call, heard, now: float) -> None:
         if heard is None:
             return
         answer = self.answers.get(heard.question) if heard.question not in call.answered else None
+        at = lambda t: None if t is None else round(t - call.started, 3)   # noqa: E731
         record = {"call": f"{call.addr[0]}:{call.addr[1]}", "question": heard.question, "speech_s": heard.speech_s,
-                  "prompt_end_s": round(heard.at - call.started, 3), "answered": answer is not None}
+                  "prompt_start_s": at(heard.started), "prompt_end_s": at(heard.ended),
+                  "heard_s": at(heard.at), "answered": answer is not None}
         if answer is not None:
-            call.answered.add(answer.question)
+            if answer.question is not None:
+                call.answered.add(answer.question)
+                call.ears.questions = self._expected(call.answered)
             call.ears.answered()
             t = max(call.sent_until, now - call.started)
-            record["answer_start_s"] = round(t, 3)
-            if answer.kind == "keys":
-                call.rtp.keys(t, str(answer.value))
-            else:
-                call.rtp.audio(t, bytes(answer.value))
+            end = call.rtp.keys(t, str(answer.value)) if answer.kind == "keys" else call.rtp.audio(t, bytes(answer.value))
+            record.update(kind=answer.kind, answer_start_s=round(t, 3), answer_end_s=round(end, 3),
+                          answer_wall=round(time.time() + t - (now - call.started), 3))
         if self.log_path:
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -125,3 +141,24 @@ async def serve(host: str, port: int, media: BorrowerMedia) -> asyncio.DatagramT
 
 def rtp_payload_type(packet: bytes) -> int:
     return packet[1] & 0x7F
+
+
+def load_plan(path: Path) -> tuple[list[Question], list[Answer]]:
+    """The plan file bench/capacity.py writes: {"port", "questions": [{name, speech_s}],
+    "answers": [{question, kind, value}]}, a "say" value being the path of 8 kHz 16-bit PCM."""
+    plan = json.loads(path.read_text())
+    questions = [Question(q["name"], q["speech_s"]) for q in plan["questions"]]
+    answers = [Answer(a["question"], a["kind"], Path(a["value"]).read_bytes() if a["kind"] == "say" else a["value"])
+               for a in plan["answers"]]
+    return questions, answers
+
+
+async def run(plan_path: Path, log_path: Path) -> None:
+    questions, answers = load_plan(plan_path)
+    port = json.loads(plan_path.read_text())["port"]
+    await serve("127.0.0.1", port, BorrowerMedia(questions, answers, log_path))
+    await asyncio.Event().wait()     # until terminated
+
+
+if __name__ == "__main__":
+    asyncio.run(run(Path(sys.argv[1]), Path(sys.argv[2])))

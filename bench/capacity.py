@@ -42,6 +42,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.borrower_ears import speech_seconds
+from bench.borrower_join import join_call
 from bench.output import run_dir
 from bench.rtp import RtpStream
 from bench.stats import percentile
@@ -57,6 +59,8 @@ from ivr.stack import DialogProcess, ensure_installed
 log = logging.getLogger("bench.capacity")
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
 SCENARIO = SIPP_DIR / "borrower_uas.xml"
+SCENARIO_LISTENING = SIPP_DIR / "borrower_uas_listening.xml"
+REPO = Path(__file__).resolve().parents[1]
 LOCALE = "ko-KR"
 BORROWER = {"name": "김민수", "id_last4": "1234", "amount_due": 350000}
 EXPECTED = {"identity": ("confirm", "voice"), "id_check": ("digits", "keypad"), "plan": ("confirm", "voice")}
@@ -168,6 +172,69 @@ def build_stream(settings: config.Settings, sched: Schedule) -> tuple[RtpStream,
     return rtp, sched
 
 
+# ---- the listening borrower (bench/borrower_media.py, the default) ------------------------------
+# Its questions in order, each with the prompts the IVR plays from the borrower's previous answer up
+# to it (a spoken "yes, it is me" is always confirmed by a key: prompts/ko-KR/evidence.yaml); the
+# goodbye is heard and not answered.
+LEAD_INS = {"identity": ("greeting", "identity"), "identity_confirm": ("heard_identity_confirm",),
+            "id_check": ("id_check",), "plan": ("id_ok", "reminder", "plan"),
+            "goodbye": ("thanks_on_time", "closing")}
+CONFIRMATION_S = 8.0     # the identity confirmation the scripted Schedule does not have
+
+
+def voiced(pcm: bytes) -> bytes:
+    """espeak-ng pads its speech with silence: the voiced part, so that the answer ends with the speech."""
+    frames = [i for i in range(0, len(pcm) - 319, 320) if rms(pcm[i:i + 320]) >= TurnTuning().floor_rms]
+    return pcm[frames[0]:frames[-1] + 320]
+
+
+def listening_plan(settings: config.Settings, out: Path, port: int) -> Path:
+    """The plan file of bench/borrower_media.py: the expected questions' lead-in speech, measured from
+    our prompt audio by the same `Ears` that listen on the call, and the answers (네 / 1 / 1234 / 네,
+    key 1 to an unplanned confirmation)."""
+    prompts = Prompts(settings)
+    values = {"name": BORROWER["name"], "amount": BORROWER["amount_due"], "due_date": due_date()}
+    questions = [{"name": q, "speech_s": speech_seconds(b"".join(prompts.audio(LOCALE, k, values)[1] for k in keys))}
+                 for q, keys in LEAD_INS.items()]
+    yes = out / "borrower-yes.pcm"
+    yes.write_bytes(voiced(tts.read_pcm(tts.cached("네", LOCALE, Path(settings.cache_dir) / "tts"))))
+    answers = [{"question": "identity", "kind": "say", "value": str(yes)},
+               {"question": "identity_confirm", "kind": "keys", "value": "1"},
+               {"question": "id_check", "kind": "keys", "value": BORROWER["id_last4"]},
+               {"question": "plan", "kind": "say", "value": str(yes)},
+               {"question": None, "kind": "keys", "value": "1"}]
+    path = out / "borrower-plan.json"
+    path.write_text(json.dumps({"port": port, "questions": questions, "answers": answers}, indent=1))
+    log.info("listening borrower: questions %s", questions)
+    return path
+
+
+def start_media(out: Path, plan: Path) -> subprocess.Popen:
+    """The borrower media process (its CPU counted apart from the controller's)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.borrower_media", str(plan), str(out / "borrower.jsonl")],
+                            cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(out / "borrower.stderr", "ab"))
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        raise RuntimeError(f"borrower media exited at once ({proc.returncode}); see {out}/borrower.stderr")
+    return proc
+
+
+def borrower_calls(out: Path) -> dict[str, list[dict]]:
+    """The borrower's log per dialed number: SIPp logged "<number> <Asterisk's RTP port>" per call,
+    the borrower media process logged per RTP source port."""
+    by_port: dict[str, list[dict]] = {}
+    for line in (out / "borrower.jsonl").read_text().splitlines() if (out / "borrower.jsonl").exists() else []:
+        record = json.loads(line)
+        by_port.setdefault(record["call"].rsplit(":", 1)[1], []).append(record)
+    calls = {}
+    for line in (out / "calls.log").read_text().splitlines() if (out / "calls.log").exists() else []:
+        parts = line.split()
+        if len(parts) == 2:
+            calls[parts[0]] = by_port.get(parts[1], [])
+    return calls
+
+
 # ---- processes ----------------------------------------------------------------------------------
 def proc_sample(pid: int) -> tuple[int, int] | None:
     """(CPU ticks user+system, RSS kB) of a process, None if it is gone."""
@@ -228,15 +295,16 @@ class Sampler:
             self.result["rss_mb"][n] = round(self.peak.get(n, 0) / 1024, 1)
 
 
-def start_sipp(settings: config.Settings, out: Path, pcap: Path, bye_timeout_ms: int) -> subprocess.Popen:
+def start_sipp(settings: config.Settings, out: Path, scenario_xml: str, listening: bool) -> subprocess.Popen:
     scenario = out / "borrower_uas.xml"
-    scenario.write_text(SCENARIO.read_text().replace("@@PCAP@@", str(pcap))
-                        .replace("@@BYE_TIMEOUT_MS@@", str(bye_timeout_ms)))
+    scenario.write_text(scenario_xml)
     base = settings.port_base
     cmd = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(settings.trunk_port_effective),
            "-mi", "127.0.0.1", "-mp", str(base + 2900), "-ci", "127.0.0.1", "-cp", str(base + 2990),
            "-t", "u1", "-nostdin", "-trace_err", "-error_file", str(out / "sipp_errors.log"),
            "-trace_stat", "-stf", str(out / "sipp_stat.csv"), "-fd", "2", "-max_socket", "4096"]
+    if listening:
+        cmd += ["-trace_logs", "-log_file", str(out / "calls.log")]
     log.info("starting %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, cwd=str(out), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=open(out / "sipp.stderr", "ab"))
@@ -308,13 +376,33 @@ def call_report(row: dict, answers: list[dict], dialog: dict | None) -> dict:
             "latency_ms": latencies, "latency_source": source}
 
 
+def listening_report(row: dict, answers: list[dict], dialog: dict | None, records: list[dict]) -> dict:
+    """What one call did with the listening borrower: every answer joined with what the dialog took."""
+    joined = join_call(records, answers, BORROWER["id_last4"])
+    problems = [] if row.get("outcome") == "answered" else [f"outcome {row.get('outcome')}"]
+    result = (dialog or {}).get("result")
+    if result != EXPECTED_RESULT:
+        problems.append(f"result {result}")
+    if not records:
+        problems.append("the borrower heard nothing")
+    problems += joined["problems"]
+    voice = [a for a in joined["answers"] if a["kind"] == "say"]
+    return {"attempt": row["id"], "ok": not problems, "recognized": joined["understood"] and bool(records),
+            "problems": problems, "latency_source": "reply_audio_at",
+            "latency_ms": {a["question"]: a["dialog_turn_ms"] for a in voice if a.get("dialog_turn_ms") is not None},
+            "borrower_turn_ms": [a["borrower_turn_ms"] for a in voice if a["borrower_turn_ms"] is not None],
+            "borrower_wait_ms": [a["borrower_wait_ms"] for a in joined["answers"]], "answers": joined["answers"]}
+
+
 def pct(values: list[float], q: float) -> float | None:
     return percentile(values, q, ndigits=None)
 
 
 class Bench:
-    def __init__(self, settings: config.Settings, out: Path, rate: float, pcaps: dict[str, tuple[Path, Schedule]]):
-        self.settings, self.out, self.rate, self.pcaps = settings, out, rate, pcaps
+    def __init__(self, settings: config.Settings, out: Path, rate: float, pcaps: dict[str, tuple[Path, Schedule]],
+                 plan: Path | None = None):
+        """`plan`: the listening borrower's plan file (`listening_plan`); None: the scripted pcap borrower."""
+        self.settings, self.out, self.rate, self.pcaps, self.plan = settings, out, rate, pcaps, plan
         self.counter = 0
 
     def originate(self, mode: str, action: dict) -> dict:
@@ -330,11 +418,21 @@ class Bench:
         timeout_s = sched.hangup_expected_s + n / self.rate + 60
         sipp_out = self.out / f"sipp-{mode}-{n}"
         sipp_out.mkdir(exist_ok=True)
-        sipp = start_sipp(self.settings, sipp_out, pcap, int((sched.hangup_expected_s + 60) * 1000))
+        media = start_media(sipp_out, self.plan) if self.plan else None
+        if self.plan:
+            port = json.loads(self.plan.read_text())["port"]
+            scenario = SCENARIO_LISTENING.read_text().replace("@@MEDIA_PORT@@", str(port))
+        else:
+            scenario = SCENARIO.read_text().replace("@@PCAP@@", str(pcap))
+        scenario = scenario.replace("@@BYE_TIMEOUT_MS@@", str(int((sched.hangup_expected_s + 60) * 1000)))
+        sipp = start_sipp(self.settings, sipp_out, scenario, listening=media is not None)
+        procs = {"sipp": sipp.pid, **({"borrower": media.pid} if media else {})}
         try:
-            return await self._step(mode, n, {**pids, "sipp": sipp.pid}, timeout_s, sipp_out)
+            return await self._step(mode, n, {**pids, **procs}, timeout_s, sipp_out)
         finally:
             stop_proc(sipp)
+            if media:
+                stop_proc(media)
 
     async def _step(self, mode: str, n: int, pids: dict[str, int], timeout_s: float, sipp_out: Path) -> dict:
         db = AsyncDb(self.settings.database)
@@ -348,6 +446,7 @@ class Bench:
             return await send(action, timeout)
         placer.ami.send_action = send_action
         sipp_before = sipp_counts(sipp_out)
+        numbers: dict[str, str] = {}
 
         async def one(i: int) -> dict:
             await asyncio.sleep(i / self.rate)
@@ -357,6 +456,7 @@ class Bench:
                 d, loan_id=f"bench-{uuid.uuid4().hex[:12]}", name=BORROWER["name"], id_last4=BORROWER["id_last4"],
                 amount_due=BORROWER["amount_due"], due_date=due_date(), locale=LOCALE, phone=number))
             aid = await placer.place(number, locale=LOCALE, borrower_id=bid, contact_id=cid)
+            numbers[aid] = number
             try:
                 row = await placer.wait(aid, timeout=timeout_s)
             except asyncio.TimeoutError:
@@ -368,12 +468,14 @@ class Bench:
             async with Sampler(pids) as sampler:
                 rows = await asyncio.gather(*(one(i) for i in range(n)))
             await asyncio.sleep(1.5)  # the dialog server's last writes
+            heard = borrower_calls(sipp_out) if self.plan else {}
             calls = []
             for row in rows:
                 answers = await db.call(attempts_db.answers, row["id"])
                 dialog = await db.call(lambda d, aid=row["id"]: next(iter(d.query(
                     "SELECT * FROM dialogs WHERE attempt_id = ?", [aid])), None))
-                calls.append(call_report(row, answers, dialog))
+                calls.append(listening_report(row, answers, dialog, heard.get(numbers.get(row["id"], ""), []))
+                             if self.plan else call_report(row, answers, dialog))
         finally:
             await placer.close()
             db.close()
@@ -381,6 +483,8 @@ class Bench:
         sipp_after = sipp_counts(sipp_out)
         lat = {k: [c["latency_ms"][k] for c in calls if k in c["latency_ms"]] for k in ("identity", "plan")}
         every = lat["identity"] + lat["plan"]
+        heard_turn = [x for c in calls for x in c.get("borrower_turn_ms", [])]
+        waits = [x for c in calls for x in c.get("borrower_wait_ms", [])]
         res = sampler.result
         failed = [c for c in calls if not c["ok"]]
         step = {
@@ -392,6 +496,10 @@ class Bench:
             "latency_ms": {"median": _r(pct(every, 0.5)), "p95": _r(pct(every, 0.95)), "max": _r(max(every, default=None)),
                            "identity_median": _r(pct(lat["identity"], 0.5)), "plan_median": _r(pct(lat["plan"], 0.5)),
                            "samples": len(every)},
+            "borrower_turn_ms": {"median": _r(pct(heard_turn, 0.5)), "p95": _r(pct(heard_turn, 0.95)),
+                                 "max": _r(max(heard_turn, default=None)), "samples": len(heard_turn)},
+            "borrower_wait_ms": {"median": _r(pct(waits, 0.5)), "p95": _r(pct(waits, 0.95)),
+                                 "max": _r(max(waits, default=None)), "samples": len(waits)},
             **res,
             "cpu_s_per_call": {k: round(v / n, 3) for k, v in res["cpu_s"].items()},
             "problems": [{"attempt": c["attempt"], "problems": c["problems"]} for c in failed][:20],
@@ -409,6 +517,8 @@ def print_step(s: dict) -> None:
     lat = s["latency_ms"]
     print(f"{s['mode']:<8} {s['concurrency']:>4}  ok {s['completed']:>4}  failed {s['failed']:>3}  "
           f"recognized {'all' if s['recognized_all'] else 'NO ':<3}  turn ms med {lat['median']} p95 {lat['p95']}  "
+          + (f"borrower heard turn ms med {s['borrower_turn_ms']['median']} p95 {s['borrower_turn_ms']['p95']}  "
+             f"borrower wait ms p95 {s['borrower_wait_ms']['p95']}  " if s["borrower_turn_ms"]["samples"] else "") +
           f"CPU {cpu}  RSS MB {rss}  machine {s['machine_busy_pct']}%  ({s['wall_s']} s)", flush=True)
     for p in s["problems"][:5]:
         print(f"    {p['attempt']}: {'; '.join(p['problems'])}")
@@ -449,8 +559,8 @@ def machine() -> dict:
 
 
 async def ramp(args, settings: config.Settings, out: Path, pids: dict[str, int],
-               pcaps: dict[str, tuple[Path, Schedule]]) -> list[dict]:
-    bench = Bench(settings, out, args.rate, pcaps)
+               pcaps: dict[str, tuple[Path, Schedule]], plan: Path | None) -> list[dict]:
+    bench = Bench(settings, out, args.rate, pcaps, plan)
     steps: list[dict] = []
     started = time.monotonic()
     call_s = max(sched.hangup_expected_s for _, sched in pcaps.values()) + 5
@@ -477,6 +587,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", default="10,25,50,100,150,200,250,300")
     ap.add_argument("--modes", default="ours,baseline")
+    ap.add_argument("--borrower", choices=("listening", "scripted"), default="listening",
+                    help="listening: answers once each prompt has ended (bench/borrower_media.py); "
+                         "scripted: the fixed-schedule pcap of earlier runs (no longer completes a call)")
     ap.add_argument("--rate", type=float, default=10.0, help="calls placed per second within a step")
     ap.add_argument("--budget-min", type=float, default=10.0, help="do not start a step that would end later")
     ap.add_argument("--port-base", type=int, default=35000)
@@ -499,22 +612,29 @@ def main() -> int:
     for mode in args.modes:
         rtp, sched = build_stream(settings, Schedule(latency_s=MODE_LATENCY_S[mode]))
         pcaps[mode] = (out / f"borrower-{mode}.pcap", sched)
-        write_pcap(pcaps[mode][0], rtp.packets)  # under runs/ only: the repository is never rewritten
-    print(f"capacity bench: {machine()}, steps {args.steps}, modes {args.modes}, output {out}", flush=True)
+        if args.borrower == "scripted":
+            write_pcap(pcaps[mode][0], rtp.packets)  # under runs/ only: the repository is never rewritten
+        else:
+            sched.hangup_expected_s += CONFIRMATION_S   # the schedule only times the call out here
+    plan = listening_plan(settings, out, settings.port_base + 2950) if args.borrower == "listening" else None
+    print(f"capacity bench: {machine()}, borrower {args.borrower}, steps {args.steps}, modes {args.modes}, "
+          f"output {out}", flush=True)
     asterisk.start(settings)
     dialog = DialogProcess(settings, out / "dialog.log")
     try:
         dialog.start()
         pids = {"asterisk": asterisk.running_pid(settings), "dialog": dialog.proc.pid, "controller": os.getpid(),
                 **{f"dialog-worker-{i}": pid for i, pid in sorted(dialog.worker_pids().items())}}
-        steps = asyncio.run(ramp(args, settings, out, pids, pcaps))
+        steps = asyncio.run(ramp(args, settings, out, pids, pcaps, plan))
     finally:
         dialog.stop()
         asterisk.stop(settings)
-    result = {"machine": machine(), "schedules": {m: dataclasses.asdict(sc) for m, (_, sc) in pcaps.items()},
+    result = {"machine": machine(), "borrower": args.borrower, "schedules": {m: dataclasses.asdict(sc) for m, (_, sc) in pcaps.items()},
               "steps": steps, "summary": summarize(steps),
               "turn_latency": "end of the borrower's speech (dialog server's VAD / the recording's energy) to the "
-                              "first audio of the next prompt"}
+                              "first audio of the next prompt",
+              "borrower_turn": "listening borrower: end of its spoken answer to the first speech of the next "
+                               "prompt it heard; borrower_wait: its answer's start - the prompt's end as it heard it"}
     (out / "capacity.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The listening borrower's ears: a prompt has ended after half a second of quiet following speech,
 and the question is the expected one whose lead-in speech is nearest in length (or none)."""
-from bench.borrower_ears import Ears, Question, peak
+from bench.borrower_ears import Ears, Question, peak, speech_seconds
 
 LOUD, QUIET = b"\x80" * 160, b"\xff" * 160   # mu-law full scale, mu-law zero
 
@@ -63,3 +63,20 @@ def test_quiet_ticks_between_speech_packets_do_not_shorten_the_speech():
         t += 0.02
     heard = [h for h in (ears.hear(t + i * 0.02, b"") for i in range(30)) if h]
     assert len(heard) == 1 and abs(heard[0].speech_s - 2.0) < 0.05 and heard[0].question == "identity"
+
+
+def test_the_prompt_heard_starts_at_the_first_speech_and_ends_after_the_last():
+    ears = Ears([Question("identity", 1.0)])
+    _, heard = feed(ears, 0.0, [(QUIET, 0.4), (LOUD, 1.0), (QUIET, 0.8)])
+    (h,) = heard
+    assert abs(h.started - 0.4) < 0.001
+    assert abs(h.ended - 1.4) < 0.001      # the end of the last loud 20 ms packet
+    assert h.at - (h.ended - 0.02) >= 0.5 - 0.001   # half a second after the last packet arrived
+
+
+def test_speech_seconds_of_pcm_as_the_ears_hear_it():
+    loud = (b"\x00\x40" * 160)    # 16-bit little endian 16384: loud
+    quiet = b"\x00\x00" * 160
+    pcm = quiet * 10 + loud * 50 + quiet * 5 + loud * 25 + quiet * 10   # 1.0 s + 0.1 s pause + 0.5 s
+    assert abs(speech_seconds(pcm) - 1.6) < 0.05
+    assert speech_seconds(quiet * 20) == 0.0

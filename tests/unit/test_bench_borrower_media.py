@@ -53,3 +53,31 @@ def test_the_borrower_sends_silence_then_answers_after_the_prompt_ends(tmp_path)
     assert len(silence_before) >= 15             # a phone sends all along, not only when it answers
     (record,) = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
     assert record["question"] == "id_check" and record["answered"] is True
+
+
+async def _prompts(tmp_path, prompts_s: list[float]):
+    """Prompts of these lengths, each followed by 0.8 s of Asterisk sending nothing; the answers log."""
+    media = BorrowerMedia([Question("first", 0.4), Question("second", 0.4), Question("goodbye", 4.0)],
+                          [Answer("first", "keys", "1"), Answer("second", "keys", "2"), Answer(None, "keys", "9")],
+                          tmp_path / "answers.jsonl")
+    transport = await serve("127.0.0.1", 0, media)
+    port = transport.get_extra_info("sockname")[1]
+    asterisk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    asterisk.bind(("127.0.0.1", 0))
+    seq = 0
+    for seconds in prompts_s:
+        for _ in range(round(seconds / 0.02)):
+            asterisk.sendto(rtp(seq, LOUD), ("127.0.0.1", port))
+            seq += 1
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.8)
+    transport.close()
+    asterisk.close()
+    return [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+
+
+def test_questions_of_the_same_length_are_told_apart_by_order_and_unplanned_ones_answered_each_time(tmp_path):
+    records = asyncio.run(_prompts(tmp_path, [0.4, 1.8, 0.4, 1.8]))
+    assert [(r["question"], r["answered"]) for r in records] == [("first", True), (None, True), ("second", True),
+                                                                 (None, True)]
+    assert all(r["answer_end_s"] > r["answer_start_s"] >= r["prompt_end_s"] for r in records if r["answered"])
