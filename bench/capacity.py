@@ -1,13 +1,18 @@
 """Capacity: how many follow-up calls at once, end to end, before calls fail or turns get slow.
 
 The real product runs: Asterisk (managed, chroot), the dialog server (FastAGI + AudioSocket +
-Vosk) and the controller (`CallPlacer`, in this process). The borrowers are SIPp (Debian
-`sip-tester`) standing where the carrier trunk is: a UAS scenario (bench/sipp/borrower_uas.xml)
-answers every call and plays one recorded RTP stream per call, generated here as a pcap: the
-Korean answer "네" (espeak-ng, as the phone simulator speaks it, PCMU) after the identity
-question, the keys 1 2 3 4 (RFC 4733) after the ID question, "네" again after the plan question.
-Each answer starts a fixed margin after its prompt is expected to end (prompt lengths are those
-of our prompt audio; the server's turn latency is assumed generously, see `Schedule`).
+Vosk) and the controller (`CallPlacer`, in this process). The borrowers stand where the carrier
+trunk is. By default they listen (`--borrower listening`): SIPp (Debian `sip-tester`,
+bench/sipp/borrower_uas_listening.xml) answers every call on the SIP side only, its SDP naming the
+one port of the borrower media process (bench/borrower_media.py, a child process), which hears each
+call's prompts and answers once the IVR has gone quiet after the question it expects: "네" to the
+identity question, key 1 to its confirmation, keys 1 2 3 4 to the ID question, "네" to the plan
+question, key 1 to any unplanned confirmation. The questions' lead-in lengths are measured from our
+prompt audio by the same `Ears` (`listening_plan`). Its log, joined with the dialog's answers rows
+(bench/borrower_join.py), checks every answer's intent and gives the turn as the borrower heard it.
+`--borrower scripted` is the earlier borrower: one recorded RTP stream per call played by SIPp from
+a pcap, each answer a fixed margin after its prompt is expected to end (`Schedule`); it does not
+complete a call with today's flow (its keys land in the identity confirmation).
 
 Concurrency is ramped (10, 25, 50, 100, 150, 200, ...): at each step N calls are placed (at
 `--rate` per second) and followed to their end, and the ramp stops at the first step with a
@@ -16,10 +21,11 @@ alternative (context huifang-call-baseline, ivr/dialog/baseline.py: STREAM FILE,
 s=1, Vosk on the file), so that both are measured on the same machine at the same concurrency.
 
 Per step: calls completed / failed, CPU (% of one core, from /proc/<pid>/stat deltas over the
-step) and peak RSS of asterisk, the dialog server, the controller (this process) and sipp;
-turn latency (end of the borrower's speech, as the dialog server heard it, to the first audio
-of the next prompt) median / p95, from the answers rows and the played-prompt log; whether every
-answer was understood as expected.
+step) and peak RSS of asterisk, the dialog server, the controller (this process), sipp and the
+borrower media process; turn latency (end of the borrower's speech, as the dialog server heard it,
+to the first audio of the next prompt) median / p95, from the answers rows; with the listening
+borrower also the turn as it heard it (end of its speech to the next prompt's first speech) and its
+own wait (prompt end as heard to its answer); whether every answer was understood as expected.
 
     PYTHONPATH=. .venv/bin/python bench/capacity.py --steps 10 --modes ours       # a smoke run
     PYTHONPATH=. .venv/bin/python bench/capacity.py --json runs/capacity.json      # the full ramp
@@ -183,27 +189,29 @@ CONFIRMATION_S = 8.0     # the identity confirmation the scripted Schedule does 
 
 
 def voiced(pcm: bytes) -> bytes:
-    """espeak-ng pads its speech with silence: the voiced part, so that the answer ends with the speech."""
+    """espeak-ng pads its speech with silence: the voiced part (and 100 / 40 ms around it), so that the
+    answer ends with the speech and the borrower's turn is timed from there."""
     frames = [i for i in range(0, len(pcm) - 319, 320) if rms(pcm[i:i + 320]) >= TurnTuning().floor_rms]
-    return pcm[frames[0]:frames[-1] + 320]
+    return pcm[max(0, frames[0] - 1600):frames[-1] + 320 + 640]
 
 
-def listening_plan(settings: config.Settings, out: Path, port: int) -> Path:
+def listening_plan(settings: config.Settings, out: Path, port: int, mode: str) -> Path:
     """The plan file of bench/borrower_media.py: the expected questions' lead-in speech, measured from
     our prompt audio by the same `Ears` that listen on the call, and the answers (네 / 1 / 1234 / 네,
-    key 1 to an unplanned confirmation)."""
+    key 1 to an unplanned confirmation). The baseline dialog confirms nothing."""
+    lead_ins = {q: keys for q, keys in LEAD_INS.items() if mode == "ours" or q != "identity_confirm"}
     prompts = Prompts(settings)
     values = {"name": BORROWER["name"], "amount": BORROWER["amount_due"], "due_date": due_date()}
     questions = [{"name": q, "speech_s": speech_seconds(b"".join(prompts.audio(LOCALE, k, values)[1] for k in keys))}
-                 for q, keys in LEAD_INS.items()]
+                 for q, keys in lead_ins.items()]
     yes = out / "borrower-yes.pcm"
     yes.write_bytes(voiced(tts.read_pcm(tts.cached("네", LOCALE, Path(settings.cache_dir) / "tts"))))
     answers = [{"question": "identity", "kind": "say", "value": str(yes)},
-               {"question": "identity_confirm", "kind": "keys", "value": "1"},
+               *([{"question": "identity_confirm", "kind": "keys", "value": "1"}] if mode == "ours" else []),
                {"question": "id_check", "kind": "keys", "value": BORROWER["id_last4"]},
                {"question": "plan", "kind": "say", "value": str(yes)},
                {"question": None, "kind": "keys", "value": "1"}]
-    path = out / "borrower-plan.json"
+    path = out / f"borrower-plan-{mode}.json"
     path.write_text(json.dumps({"port": port, "questions": questions, "answers": answers}, indent=1))
     log.info("listening borrower: questions %s", questions)
     return path
@@ -400,9 +408,10 @@ def pct(values: list[float], q: float) -> float | None:
 
 class Bench:
     def __init__(self, settings: config.Settings, out: Path, rate: float, pcaps: dict[str, tuple[Path, Schedule]],
-                 plan: Path | None = None):
-        """`plan`: the listening borrower's plan file (`listening_plan`); None: the scripted pcap borrower."""
-        self.settings, self.out, self.rate, self.pcaps, self.plan = settings, out, rate, pcaps, plan
+                 plans: dict[str, Path] | None = None):
+        """`plans`: the listening borrower's plan file per mode (`listening_plan`); None: the scripted
+        pcap borrower."""
+        self.settings, self.out, self.rate, self.pcaps, self.plans = settings, out, rate, pcaps, plans
         self.counter = 0
 
     def originate(self, mode: str, action: dict) -> dict:
@@ -418,9 +427,10 @@ class Bench:
         timeout_s = sched.hangup_expected_s + n / self.rate + 60
         sipp_out = self.out / f"sipp-{mode}-{n}"
         sipp_out.mkdir(exist_ok=True)
-        media = start_media(sipp_out, self.plan) if self.plan else None
-        if self.plan:
-            port = json.loads(self.plan.read_text())["port"]
+        plan = self.plans[mode] if self.plans else None
+        media = start_media(sipp_out, plan) if plan else None
+        if plan:
+            port = json.loads(plan.read_text())["port"]
             scenario = SCENARIO_LISTENING.read_text().replace("@@MEDIA_PORT@@", str(port))
         else:
             scenario = SCENARIO.read_text().replace("@@PCAP@@", str(pcap))
@@ -468,14 +478,14 @@ class Bench:
             async with Sampler(pids) as sampler:
                 rows = await asyncio.gather(*(one(i) for i in range(n)))
             await asyncio.sleep(1.5)  # the dialog server's last writes
-            heard = borrower_calls(sipp_out) if self.plan else {}
+            heard = borrower_calls(sipp_out) if self.plans else {}
             calls = []
             for row in rows:
                 answers = await db.call(attempts_db.answers, row["id"])
                 dialog = await db.call(lambda d, aid=row["id"]: next(iter(d.query(
                     "SELECT * FROM dialogs WHERE attempt_id = ?", [aid])), None))
                 calls.append(listening_report(row, answers, dialog, heard.get(numbers.get(row["id"], ""), []))
-                             if self.plan else call_report(row, answers, dialog))
+                             if self.plans else call_report(row, answers, dialog))
         finally:
             await placer.close()
             db.close()
@@ -559,8 +569,8 @@ def machine() -> dict:
 
 
 async def ramp(args, settings: config.Settings, out: Path, pids: dict[str, int],
-               pcaps: dict[str, tuple[Path, Schedule]], plan: Path | None) -> list[dict]:
-    bench = Bench(settings, out, args.rate, pcaps, plan)
+               pcaps: dict[str, tuple[Path, Schedule]], plans: dict[str, Path] | None) -> list[dict]:
+    bench = Bench(settings, out, args.rate, pcaps, plans)
     steps: list[dict] = []
     started = time.monotonic()
     call_s = max(sched.hangup_expected_s for _, sched in pcaps.values()) + 5
@@ -616,7 +626,8 @@ def main() -> int:
             write_pcap(pcaps[mode][0], rtp.packets)  # under runs/ only: the repository is never rewritten
         else:
             sched.hangup_expected_s += CONFIRMATION_S   # the schedule only times the call out here
-    plan = listening_plan(settings, out, settings.port_base + 2950) if args.borrower == "listening" else None
+    plans = ({m: listening_plan(settings, out, settings.port_base + 2950, m) for m in args.modes}
+             if args.borrower == "listening" else None)
     print(f"capacity bench: {machine()}, borrower {args.borrower}, steps {args.steps}, modes {args.modes}, "
           f"output {out}", flush=True)
     asterisk.start(settings)
@@ -625,7 +636,7 @@ def main() -> int:
         dialog.start()
         pids = {"asterisk": asterisk.running_pid(settings), "dialog": dialog.proc.pid, "controller": os.getpid(),
                 **{f"dialog-worker-{i}": pid for i, pid in sorted(dialog.worker_pids().items())}}
-        steps = asyncio.run(ramp(args, settings, out, pids, pcaps, plan))
+        steps = asyncio.run(ramp(args, settings, out, pids, pcaps, plans))
     finally:
         dialog.stop()
         asterisk.stop(settings)
