@@ -304,6 +304,7 @@ class Sampler:
 
 
 def start_sipp(settings: config.Settings, out: Path, scenario_xml: str, listening: bool) -> subprocess.Popen:
+    out = out.resolve()     # SIPp runs in `out`: its file options must not be relative
     scenario = out / "borrower_uas.xml"
     scenario.write_text(scenario_xml)
     base = settings.port_base
@@ -435,14 +436,15 @@ class Bench:
         else:
             scenario = SCENARIO.read_text().replace("@@PCAP@@", str(pcap))
         scenario = scenario.replace("@@BYE_TIMEOUT_MS@@", str(int((sched.hangup_expected_s + 60) * 1000)))
-        sipp = start_sipp(self.settings, sipp_out, scenario, listening=media is not None)
-        procs = {"sipp": sipp.pid, **({"borrower": media.pid} if media else {})}
+        sipp = None
         try:
+            sipp = start_sipp(self.settings, sipp_out, scenario, listening=media is not None)
+            procs = {"sipp": sipp.pid, **({"borrower": media.pid} if media else {})}
             return await self._step(mode, n, {**pids, **procs}, timeout_s, sipp_out)
         finally:
-            stop_proc(sipp)
-            if media:
-                stop_proc(media)
+            for proc in (sipp, media):
+                if proc:
+                    stop_proc(proc)
 
     async def _step(self, mode: str, n: int, pids: dict[str, int], timeout_s: float, sipp_out: Path) -> dict:
         db = AsyncDb(self.settings.database)
