@@ -111,6 +111,26 @@ def test_a_block_with_a_port_bound_by_someone_else_is_skipped(tmp_path, kind, of
             reserve(tmp_path, bases=BASES[:1])
 
 
+def test_a_few_foreign_sockets_in_the_media_span_are_stepped_over(tmp_path, monkeypatch):
+    """The listener span must be free; the media span may hold up to MEDIA_STRAYS stray sockets
+    (in the ephemeral range some always lie there), one more and the block is refused."""
+    monkeypatch.setattr(port_blocks, "LISTENER_SPAN", 50)
+    monkeypatch.setattr(port_blocks, "MEDIA_STRAYS", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stray:
+        stray.bind(("127.0.0.1", BASES[0] + 80))
+        block = reserve(tmp_path, bases=BASES[:1])
+        block.release()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as second:
+            second.bind(("127.0.0.1", BASES[0] + 90))
+            second.listen()
+            with pytest.raises(port_blocks.NoFreeBlock, match=rf"tcp/{BASES[0] + 90}, udp/{BASES[0] + 80} are in use"):
+                reserve(tmp_path, bases=BASES[:1])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener_port:
+        listener_port.bind(("127.0.0.1", BASES[0] + 49))
+        with pytest.raises(port_blocks.NoFreeBlock, match=rf"udp/{BASES[0] + 49} is in use"):
+            reserve(tmp_path, bases=BASES[:1])
+
+
 def test_waits_for_a_block_then_says_what_was_in_the_way(tmp_path):
     held = reserve(tmp_path, bases=BASES[:1])
     try:
