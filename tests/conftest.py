@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 # how long a call waits for a block when every one is taken (another run frees one at a module's end)
-WAIT_FOR_BLOCK_S = 240.0
+WAIT_FOR_BLOCK_S = 600.0
 
 # what is running right now, innermost last: the fixture being set up, or the test being called
 _owners: list = []

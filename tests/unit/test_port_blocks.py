@@ -31,8 +31,14 @@ def these_ports_to_ourselves():
         yield
 
 
+def whole_block(base: int) -> set[int]:
+    return set(range(base, base + SIZE))
+
+
 def reserve(lock_dir, **kwargs):
-    return port_blocks.reserve(bases=kwargs.pop("bases", BASES), size=SIZE, lock_dir=lock_dir, **kwargs)
+    """A block of these tests' own, every port of it strict unless `listeners` says otherwise."""
+    return port_blocks.reserve(bases=kwargs.pop("bases", BASES), size=SIZE, lock_dir=lock_dir,
+                               listeners=kwargs.pop("listeners", whole_block), **kwargs)
 
 
 def holder(lock_dir) -> tuple[subprocess.Popen, int]:
@@ -109,6 +115,37 @@ def test_a_block_with_a_port_bound_by_someone_else_is_skipped(tmp_path, kind, of
             block.release()
         with pytest.raises(port_blocks.NoFreeBlock, match=rf"{BASES[0]}: \w+/{BASES[0] + offset} is in use"):
             reserve(tmp_path, bases=BASES[:1])
+
+
+def test_stray_sockets_off_the_listener_ports_are_tolerated(tmp_path, monkeypatch):
+    """A listener port taken refuses the block; other ports (RTP, stepped over by their users) may
+    hold up to STRAYS_TOLERATED sockets of other programs, one more and the block is refused."""
+    monkeypatch.setattr(port_blocks, "STRAYS_TOLERATED", 1)
+    listeners = lambda base: {base + 10, base + 49}  # noqa: E731
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stray:
+        stray.bind(("127.0.0.1", BASES[0] + 80))
+        reserve(tmp_path, bases=BASES[:1], listeners=listeners).release()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as second:
+            second.bind(("127.0.0.1", BASES[0] + 90))
+            second.listen()
+            with pytest.raises(port_blocks.NoFreeBlock, match=rf"2 ports are in use \(tcp/{BASES[0] + 90}, udp/{BASES[0] + 80}"):
+                reserve(tmp_path, bases=BASES[:1], listeners=listeners)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client_side:
+        client_side.bind(("127.0.0.1", BASES[0] + 49))
+        with pytest.raises(port_blocks.NoFreeBlock, match=rf"tcp/{BASES[0] + 49} is in use"):
+            reserve(tmp_path, bases=BASES[:1], listeners=listeners)
+
+
+def test_the_strict_ports_are_every_listener_of_a_stack():
+    """What `instance_listeners` names must cover every fixed listener port a stack binds."""
+    base = port_blocks.BASES[0]
+    s = Settings(port_base=base)
+    fixed = {s.ami_port_effective, s.sip_port, s.trunk_port_effective, s.agent_port, s.agi_port,
+             s.audiosocket_port, s.web_port_effective, *(s.metrics_port(p) for p in METRICS_PORT_OFFSETS),
+             s.agent_port + 5, base + 39, base + 61,
+             *(p for i in range(1, MAX_DIALOG_WORKERS) for p in (s.worker_audiosocket_port(i), s.worker_metrics_port(i)))}
+    assert fixed <= port_blocks.instance_listeners(base)
+    assert not set(range(*s.rtp_range)) & port_blocks.instance_listeners(base)
 
 
 def test_waits_for_a_block_then_says_what_was_in_the_way(tmp_path):
