@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-# borrower's question -> the answers row the dialog should write: (node, via, intent)
-EXPECTED: dict[str | None, tuple[str, str, str]] = {
-    "identity": ("identity", "voice", "confirm"),
-    "identity_confirm": ("identity:confirm", "keypad", "confirm"),
-    "id_check": ("id_check", "keypad", "digits"),
-    "plan": ("plan", "voice", "confirm"),
-    None: ("*:confirm", "keypad", "confirm"),     # an unplanned confirmation, answered with key 1
+# borrower's question -> the answers row the dialog should write: (node, intent); its input (voice or
+# keypad) is the one the borrower used (a "say" answer must be taken by voice)
+EXPECTED: dict[str | None, tuple[str, str]] = {
+    "identity": ("identity", "confirm"),
+    "identity_confirm": ("identity:confirm", "confirm"),
+    "id_check": ("id_check", "digits"),
+    "plan": ("plan", "confirm"),
+    None: ("*:confirm", "confirm"),     # an unplanned confirmation, answered with key 1
 }
 
 
@@ -53,7 +54,8 @@ def join_call(records: list[dict], rows: list[dict], digits: str = "1234") -> di
         problems.append(f"borrower answered {[a['question'] for a in answers]}, "
                         f"dialog took {[r['node'] for r in taken]}")
     for answer, row in zip(answers, taken):
-        node, via, intent = EXPECTED.get(answer["question"], EXPECTED[None])
+        node, intent = EXPECTED.get(answer["question"], EXPECTED[None])
+        via = "voice" if answer["kind"] == "say" else "keypad"
         answer.update(node=row["node"], via=row["via"], intent=row["intent"],
                       dialog_turn_ms=_ms(row["speech_ended_at"], row.get("reply_audio_at")) if row["via"] == "voice"
                       else None)

@@ -2,7 +2,11 @@
 
 SIPp keeps the SIP side of the capacity bench (cheap, C); its scenario advertises this process's
 one port as the media port of every call. Asterisk sends each call's RTP from its own port, so a
-call here is its source address. Per call: `Ears` (bench/borrower_ears.py) hear the prompts, and
+call here is that address. A phone sends RTP from the moment it answers, whatever it hears, and
+the IVR relies on it (Asterisk's AudioSocket() gives up on a call after 2 s with no frame either
+way, and our answer screen listens before it greets): so the borrower learns each call's address
+from SIPp's log line "<number> <Asterisk's RTP port>" (`SippLog`, read every 20 ms) and starts
+sending at once; a stream it did not learn that way is picked up when its first packet arrives. Per call: `Ears` (bench/borrower_ears.py) hear the prompts, and
 once the IVR has gone quiet after the question the script expects, the borrower answers; between
 answers it sends PCMU silence every 20 ms, as a phone does (the dialog's end of turn needs frames
 after the speech). Asterisk sends nothing between prompts (no transmit_silence), so quiet is also
@@ -16,7 +20,7 @@ answer for `None` (key 1, a confirmation), as often as it comes.
 Each quiet stretch is logged (call, question, speech heard, when the prompt started and ended as
 heard, when the answer started and ended) as a JSON line, for the bench to join with the dialog's
 answers rows (bench/borrower_join.py). bench/capacity.py runs it as a child process:
-`python -m bench.borrower_media PLAN.json LOG.jsonl`.
+`python -m bench.borrower_media PLAN.json LOG.jsonl [SIPP_CALLS.log]`.
 """
 from __future__ import annotations
 
@@ -54,8 +58,35 @@ class Call:
     answered: set = dataclasses.field(default_factory=set)
 
 
+class SippLog:
+    """The calls SIPp answered, as its log (-trace_logs) grows: one "<number> <Asterisk's RTP port>"
+    line per INVITE (bench/sipp/borrower_uas_listening.xml)."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.partial = path, 0, b""
+
+    def new_calls(self) -> list[tuple[str, int]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        calls = []
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                calls.append((parts[0].decode(errors="replace"), int(parts[1])))
+            elif line.strip():
+                log.warning("SIPp log line not understood: %r", line[:80])
+        return calls
+
+
 class BorrowerMedia(asyncio.DatagramProtocol):
-    def __init__(self, questions: list[Question], answers: list[Answer], log_path: Path | None = None):
+    def __init__(self, questions: list[Question], answers: list[Answer], log_path: Path | None = None,
+                 sipp_log: SippLog | None = None, host: str = "127.0.0.1"):
         self.questions, self.answers = questions, {a.question: a for a in answers}
         self.plan = [q for q in questions if q.name in self.answers]
         self.unanswered = [q for q in questions if q.name not in self.answers]
@@ -64,6 +95,7 @@ class BorrowerMedia(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self._ticker: asyncio.Task | None = None
         self._ssrc = 0x42000000
+        self.sipp_log, self.host = sipp_log, host
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -77,15 +109,18 @@ class BorrowerMedia(asyncio.DatagramProtocol):
         if len(data) < 12 or data[0] >> 6 != 2:
             return
         now = asyncio.get_running_loop().time()
-        call = self.calls.get(addr)
-        if call is None:
-            self._ssrc += 1
-            call = self.calls[addr] = Call(addr, Ears(self._expected(set())), RtpStream(self._ssrc), now, now)
+        call = self.calls.get(addr) or self._new_call(addr, now)
         call.last_heard = now
         if data[1] & 0x7F != RtpStream.PCMU:
             return
         header = 12 + 4 * (data[0] & 0x0F)
         self._heard(call, call.ears.hear(now, data[header:]), now)
+
+    def _new_call(self, addr: tuple[str, int], now: float) -> Call:
+        """A call answered at `now` (a port Asterisk used before starts a new call)."""
+        self._ssrc += 1
+        call = self.calls[addr] = Call(addr, Ears(self._expected(set())), RtpStream(self._ssrc), now, now)
+        return call
 
     def _expected(self, answered: set) -> list[Question]:
         """The next planned question not answered yet, and the questions without an answer."""
@@ -117,6 +152,8 @@ class BorrowerMedia(asyncio.DatagramProtocol):
         while True:
             await asyncio.sleep(0.020)
             now = loop.time()
+            for _number, port in self.sipp_log.new_calls() if self.sipp_log else []:
+                self._new_call((self.host, port), now)
             for addr, call in list(self.calls.items()):
                 if now - call.last_heard > FORGET_S:
                     del self.calls[addr]
@@ -153,12 +190,12 @@ def load_plan(path: Path) -> tuple[list[Question], list[Answer]]:
     return questions, answers
 
 
-async def run(plan_path: Path, log_path: Path) -> None:
+async def run(plan_path: Path, log_path: Path, sipp_log: Path | None) -> None:
     questions, answers = load_plan(plan_path)
     port = json.loads(plan_path.read_text())["port"]
-    await serve("127.0.0.1", port, BorrowerMedia(questions, answers, log_path))
+    await serve("127.0.0.1", port, BorrowerMedia(questions, answers, log_path, SippLog(sipp_log) if sipp_log else None))
     await asyncio.Event().wait()     # until terminated
 
 
 if __name__ == "__main__":
-    asyncio.run(run(Path(sys.argv[1]), Path(sys.argv[2])))
+    asyncio.run(run(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None))

@@ -81,3 +81,35 @@ def test_questions_of_the_same_length_are_told_apart_by_order_and_unplanned_ones
     assert [(r["question"], r["answered"]) for r in records] == [("first", True), (None, True), ("second", True),
                                                                  (None, True)]
     assert all(r["answer_end_s"] > r["answer_start_s"] >= r["prompt_end_s"] for r in records if r["answered"])
+
+
+async def _answered_call_in_sipp_log(tmp_path):
+    """SIPp logged the call; Asterisk has sent nothing yet (our answer screen listens first)."""
+    from bench.borrower_media import SippLog
+    asterisk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    asterisk.bind(("127.0.0.1", 0))
+    asterisk.setblocking(False)
+    sipp_log = tmp_path / "calls.log"
+    sipp_log.write_text("13800000001 not-a-port\n13800000002 ")    # a garbled line and half a line
+    media = BorrowerMedia([Question("id_check", 0.6)], [Answer("id_check", "keys", "12")], tmp_path / "answers.jsonl",
+                          SippLog(sipp_log))
+    transport = await serve("127.0.0.1", 0, media)
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(0.2)
+    with open(sipp_log, "a") as f:
+        f.write(f"{asterisk.getsockname()[1]}\n")      # the rest of the line
+    received = []
+    try:
+        async with asyncio.timeout(0.5):
+            while len(received) < 10:
+                received.append(rtp_payload_type(await loop.sock_recv(asterisk, 2048)))
+    except TimeoutError:
+        pass
+    transport.close()
+    asterisk.close()
+    return received
+
+
+def test_the_borrower_sends_from_the_answer_on_before_hearing_anything(tmp_path):
+    received = asyncio.run(_answered_call_in_sipp_log(tmp_path))
+    assert received == [0] * 10       # PCMU silence, every 20 ms, to the port SIPp logged
