@@ -28,11 +28,16 @@ def _ulaw_magnitude(byte: int) -> int:
 
 
 MAGNITUDE = [_ulaw_magnitude(b) for b in range(256)]
+# |sample| depends on the low 7 bits only and falls as they rise (0x00 / 0x80 loudest, 0x7F / 0xFF
+# silent), so the loudest sample of a payload is its smallest byte once the sign bit is dropped:
+# two C loops (translate, min) instead of one Python step per sample (the borrower of 200 calls
+# hears 10,000 packets a second)
+_NO_SIGN = bytes(b & 0x7F for b in range(256))
 
 
 def peak(payload: bytes) -> int:
     """Largest |sample| of a PCMU payload."""
-    return max((MAGNITUDE[b] for b in payload), default=0)
+    return MAGNITUDE[min(payload.translate(_NO_SIGN))] if payload else 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,3 +80,15 @@ def test_speech_seconds_of_pcm_as_the_ears_hear_it():
     pcm = quiet * 10 + loud * 50 + quiet * 5 + loud * 25 + quiet * 10   # 1.0 s + 0.1 s pause + 0.5 s
     assert abs(speech_seconds(pcm) - 1.6) < 0.05
     assert speech_seconds(quiet * 20) == 0.0
+
+
+def test_peak_is_the_largest_magnitude_of_every_sample():
+    import random
+
+    from bench.borrower_ears import MAGNITUDE, _ulaw_magnitude, peak
+    assert MAGNITUDE[0x00] == MAGNITUDE[0x80] == max(MAGNITUDE) and MAGNITUDE[0x7F] == MAGNITUDE[0xFF] == 0
+    rng = random.Random(7)
+    for _ in range(500):
+        payload = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 160)))
+        assert peak(payload) == max(_ulaw_magnitude(b) for b in payload)
+    assert peak(b"") == 0
