@@ -74,8 +74,9 @@ class Ears:
     def hear(self, t: float, payload: bytes) -> Heard | None:
         """One received packet at time t (seconds); a `Heard` once the IVR has been quiet long enough."""
         if peak(payload) >= self.speech_peak:
-            # from the previous speech packet (quiet ticks between packets do not cut it short)
-            self._speech_s += min(t - self._last_speech, 0.1) if self._last_speech is not None else len(payload) / 8000
+            # the packet's own length: pauses inside a prompt are not speech, and packets that
+            # arrive in a burst (an IVR catching up after a stall) are not shortened to nothing
+            self._speech_s += len(payload) / 8000
             self._last_speech = t
             if self._first_speech is None:
                 self._first_speech = t
