@@ -6,8 +6,9 @@ call here is that address. A phone sends RTP from the moment it answers, whateve
 the IVR relies on it (Asterisk's AudioSocket() gives up on a call after 2 s with no frame either
 way, and our answer screen listens before it greets): so the borrower learns each call's address
 from SIPp's log line "<number> <Asterisk's RTP port>" (`SippLog`, read every 20 ms) and starts
-sending at once; a stream it did not learn that way is picked up when its first packet arrives. Per call: `Ears` (bench/borrower_ears.py) hear the prompts, and
-once the IVR has gone quiet after the question the script expects, the borrower answers; between
+sending at once; a stream it did not learn that way is picked up when its first packet arrives.
+Per call: `Ears` (bench/borrower_ears.py) hear the prompts, and once the IVR has gone quiet after
+the question the script expects, the borrower answers; between
 answers it sends PCMU silence every 20 ms, as a phone does (the dialog's end of turn needs frames
 after the speech). Asterisk sends nothing between prompts (no transmit_silence), so quiet is also
 heard from the 20 ms ticker, by wall clock.

@@ -195,7 +195,7 @@ def voiced(pcm: bytes) -> bytes:
     return pcm[max(0, frames[0] - 1600):frames[-1] + 320 + 640]
 
 
-def listening_plan(settings: config.Settings, out: Path, port: int, mode: str) -> Path:
+def listening_plan(settings: config.Settings, out: Path, port: int) -> Path:
     """The plan file of bench/borrower_media.py: the expected questions' lead-in speech, measured from
     our prompt audio by the same `Ears` that listen on the call, and the answers (네 / 1 / 1234 / 1,
     key 1 to an unplanned confirmation), the same for both modes: the baseline walks the same flow
@@ -206,11 +206,10 @@ def listening_plan(settings: config.Settings, out: Path, port: int, mode: str) -
     does not take as a yes; it asks again and the borrower's key 1 is taken then. That is the
     product working, but not what a capacity bench should measure, so the voice turn measured is the
     identity answer's."""
-    lead_ins = LEAD_INS
     prompts = Prompts(settings)
     values = {"name": BORROWER["name"], "amount": BORROWER["amount_due"], "due_date": due_date()}
     questions = [{"name": q, "speech_s": speech_seconds(b"".join(prompts.audio(LOCALE, k, values)[1] for k in keys))}
-                 for q, keys in lead_ins.items()]
+                 for q, keys in LEAD_INS.items()]
     yes = out / "borrower-yes.pcm"
     yes.write_bytes(voiced(tts.read_pcm(tts.cached("네", LOCALE, Path(settings.cache_dir) / "tts"))))
     answers = [{"question": "identity", "kind": "say", "value": str(yes)},
@@ -218,7 +217,7 @@ def listening_plan(settings: config.Settings, out: Path, port: int, mode: str) -
                {"question": "id_check", "kind": "keys", "value": BORROWER["id_last4"]},
                {"question": "plan", "kind": "keys", "value": "1"},
                {"question": None, "kind": "keys", "value": "1"}]
-    path = out / f"borrower-plan-{mode}.json"
+    path = out / "borrower-plan.json"
     path.write_text(json.dumps({"port": port, "questions": questions, "answers": answers}, indent=1))
     log.info("listening borrower: questions %s", questions)
     return path
@@ -417,10 +416,10 @@ def pct(values: list[float], q: float) -> float | None:
 
 class Bench:
     def __init__(self, settings: config.Settings, out: Path, rate: float, pcaps: dict[str, tuple[Path, Schedule]],
-                 plans: dict[str, Path] | None = None):
-        """`plans`: the listening borrower's plan file per mode (`listening_plan`); None: the scripted
-        pcap borrower."""
-        self.settings, self.out, self.rate, self.pcaps, self.plans = settings, out, rate, pcaps, plans
+                 plan: Path | None = None):
+        """`plan`: the listening borrower's plan file, the same for every mode (`listening_plan`);
+        None: the scripted pcap borrower."""
+        self.settings, self.out, self.rate, self.pcaps, self.plan = settings, out, rate, pcaps, plan
         self.counter = 0
 
     def originate(self, mode: str, action: dict) -> dict:
@@ -436,10 +435,9 @@ class Bench:
         timeout_s = sched.hangup_expected_s + n / self.rate + 60
         sipp_out = self.out / f"sipp-{mode}-{n}"
         sipp_out.mkdir(exist_ok=True)
-        plan = self.plans[mode] if self.plans else None
-        media = start_media(sipp_out, plan) if plan else None
-        if plan:
-            port = json.loads(plan.read_text())["port"]
+        media = start_media(sipp_out, self.plan) if self.plan else None
+        if self.plan:
+            port = json.loads(self.plan.read_text())["port"]
             scenario = SCENARIO_LISTENING.read_text().replace("@@MEDIA_PORT@@", str(port))
         else:
             scenario = SCENARIO.read_text().replace("@@PCAP@@", str(pcap))
@@ -488,14 +486,14 @@ class Bench:
             async with Sampler(pids) as sampler:
                 rows = await asyncio.gather(*(one(i) for i in range(n)))
             await asyncio.sleep(1.5)  # the dialog server's last writes
-            heard = borrower_calls(sipp_out) if self.plans else {}
+            heard = borrower_calls(sipp_out) if self.plan else {}
             calls = []
             for row in rows:
                 answers = await db.call(attempts_db.answers, row["id"])
                 dialog = await db.call(lambda d, aid=row["id"]: next(iter(d.query(
                     "SELECT * FROM dialogs WHERE attempt_id = ?", [aid])), None))
                 calls.append(listening_report(row, answers, dialog, heard.get(numbers.get(row["id"], ""), []))
-                             if self.plans else call_report(row, answers, dialog))
+                             if self.plan else call_report(row, answers, dialog))
         finally:
             await placer.close()
             db.close()
@@ -579,8 +577,8 @@ def machine() -> dict:
 
 
 async def ramp(args, settings: config.Settings, out: Path, pids: dict[str, int],
-               pcaps: dict[str, tuple[Path, Schedule]], plans: dict[str, Path] | None) -> list[dict]:
-    bench = Bench(settings, out, args.rate, pcaps, plans)
+               pcaps: dict[str, tuple[Path, Schedule]], plan: Path | None) -> list[dict]:
+    bench = Bench(settings, out, args.rate, pcaps, plan)
     steps: list[dict] = []
     started = time.monotonic()
     call_s = max(sched.hangup_expected_s for _, sched in pcaps.values()) + 5
@@ -636,8 +634,7 @@ def main() -> int:
             write_pcap(pcaps[mode][0], rtp.packets)  # under runs/ only: the repository is never rewritten
         else:
             sched.hangup_expected_s += CONFIRMATION_S   # the schedule only times the call out here
-    plans = ({m: listening_plan(settings, out, settings.port_base + 2950, m) for m in args.modes}
-             if args.borrower == "listening" else None)
+    plan = listening_plan(settings, out, settings.port_base + 2950) if args.borrower == "listening" else None
     print(f"capacity bench: {machine()}, borrower {args.borrower}, steps {args.steps}, modes {args.modes}, "
           f"output {out}", flush=True)
     asterisk.start(settings)
@@ -646,7 +643,7 @@ def main() -> int:
         dialog.start()
         pids = {"asterisk": asterisk.running_pid(settings), "dialog": dialog.proc.pid, "controller": os.getpid(),
                 **{f"dialog-worker-{i}": pid for i, pid in sorted(dialog.worker_pids().items())}}
-        steps = asyncio.run(ramp(args, settings, out, pids, pcaps, plans))
+        steps = asyncio.run(ramp(args, settings, out, pids, pcaps, plan))
     finally:
         dialog.stop()
         asterisk.stop(settings)

@@ -154,11 +154,11 @@ def in_the_way(base: int, size: int, host: str = "127.0.0.1",
     """Why the block at `base` cannot be used, or None: one of its listener ports taken, or more than
     STRAYS_TOLERATED of its other ports (see the module docstring)."""
     block = range(base, base + size)
-    strict = sorted(set(block) & listeners(base))
-    taken = busy_ports(strict, host)
+    strict = set(block) & listeners(base)
+    taken = busy_ports(sorted(strict), host)
     if taken:
         return f"{taken[0]} is in use"
-    rest = [port for port in block if port not in set(strict)]
+    rest = [port for port in block if port not in strict]
     strays = busy_ports(rest, host, limit=STRAYS_TOLERATED + 1)
     if len(strays) > STRAYS_TOLERATED:
         return f"{len(strays)} ports are in use ({', '.join(strays[:3])}, ...)"
@@ -182,8 +182,9 @@ def reserve(*, bases: tuple[int, ...] | None = None, size: int | None = None, lo
             host: str = "127.0.0.1", wait_s: float = 0.0,
             listeners: Callable[[int], set[int]] = instance_listeners) -> PortBlock:
     """The first block in `bases` (default BASES) that no other holder has locked, with its
-    `listeners` free and hardly anything else bound. With every block taken, tries again each second for `wait_s` (another run may give
-    one back at the end of a test module), then raises NoFreeBlock naming what was in the way."""
+    `listeners` free and hardly anything else bound. With every block taken, tries again each second
+    for `wait_s` (another run may give one back at the end of a test module), then raises NoFreeBlock
+    naming what was in the way."""
     bases = BASES if bases is None else bases
     size = BLOCK_SIZE if size is None else size
     lock_dir = Path(LOCK_DIR if lock_dir is None else lock_dir)
