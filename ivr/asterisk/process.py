@@ -81,7 +81,7 @@ def _pid_of(inst: Instance) -> int | None:
     except ProcessLookupError:
         return None
     except PermissionError:
-        return pid
+        return pid if _runs_instance(pid, inst) else None
     # a zombie child of ours still answers kill(0): reap it if it is one
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
@@ -89,7 +89,20 @@ def _pid_of(inst: Instance) -> int | None:
             return None
     except ChildProcessError:
         pass
-    return pid
+    return pid if _runs_instance(pid, inst) else None
+
+
+def _runs_instance(pid: int, inst: Instance) -> bool:
+    """Whether `pid` is this instance's Asterisk (or the chroot about to exec it): its command line
+    names the instance's asterisk.conf. A pid file outlives an Asterisk that was SIGKILLed, and the
+    kernel hands its pid to another process sooner or later (pid_max is 32768 here): without this
+    check a test run an hour later took an unrelated process for node 1's Asterisk, skipped starting
+    it, and tried to stop that process."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return inst.conf_in_chroot.encode() in argv
 
 
 def running_pid(settings: Settings) -> int | None:
