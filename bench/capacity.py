@@ -414,6 +414,12 @@ def pct(values: list[float], q: float) -> float | None:
     return percentile(values, q, ndigits=None)
 
 
+def answered_call_in(action: dict, context: str) -> dict:
+    """The Originate with the answered call run in `context` instead of huifang-call: the dial
+    wrapper hands the borrower's channel to ${IVR_CALL_CONTEXT} (dialplans/huifang.conf)."""
+    return {**action, "Variable": [*action.get("Variable", []), f"IVR_CALL_CONTEXT={context}"]}
+
+
 class Bench:
     def __init__(self, settings: config.Settings, out: Path, rate: float, pcaps: dict[str, tuple[Path, Schedule]],
                  plan: Path | None = None):
@@ -423,9 +429,9 @@ class Bench:
         self.counter = 0
 
     def originate(self, mode: str, action: dict) -> dict:
-        """The controller's Originate as this mode sends it: the baseline is our dialplan's other
+        """The controller's Originate as this mode sends it: the answered call runs this mode's
         context (bench/asterisk_cost.py changes more)."""
-        return {**action, "Context": CONTEXTS[mode]}
+        return answered_call_in(action, CONTEXTS[mode])
 
     def pcap_for(self, mode: str) -> tuple[Path, Schedule]:
         return self.pcaps[mode]

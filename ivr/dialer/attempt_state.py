@@ -6,6 +6,12 @@ Everything the controller learns about an attempt comes from AMI events that car
 UserEvents of our dialplan (`Attempt: <id>`), and channel events whose Uniqueid or Linkedid is
 the id (the Originate ChannelId). The reducer is pure so that recorded event streams can be
 replayed against it in tests.
+
+Which channel's end ends the attempt: before an answer, our originated ;1 channel (Uniqueid ==
+attempt id). Once the borrower answers, the dialplan splits the legs (Dial's G(), see
+dialplans/huifang.conf): the Local pair hangs up at once and the borrower's own channel runs the
+call, so an answered attempt ends with that channel — its `HuifangHangup` (the call's hangup
+handler) or its Hangup event (its Uniqueid comes with `HuifangStage answered`).
 """
 from __future__ import annotations
 
@@ -31,7 +37,9 @@ class AttemptView:
     recording: str | None = None
     failed_reason: int | None = None
     main_hangup: bool = False         # our ;1 channel (Uniqueid == attempt id) is gone
-    hangup_cause: int | None = None   # cause on our ;1 channel
+    hangup_cause: int | None = None   # cause on the channel that ended the attempt
+    call_channel: str | None = None   # Uniqueid of the channel running the answered call
+    call_ended: bool = False          # that channel is gone (HuifangHangup or its Hangup)
     early_media: bool = False         # the borrower's leg sent 183 (PROGRESSTIME of the Dial)
     announcement: str | None = None   # carrier announcement recognized in that early media
 
@@ -45,10 +53,11 @@ class AttemptView:
     @property
     def finished(self) -> bool:
         """Enough is known to close the attempt."""
+        if self.answered or self.dial_status == "ANSWER":
+            return self.call_ended
         if not self.main_hangup:
             return False
-        return self.answered or self.originate_ok is not None or self.failed_reason is not None \
-            or self.dial_status is not None
+        return self.originate_ok is not None or self.failed_reason is not None or self.dial_status is not None
 
 
 def _int(value: object) -> int | None:
@@ -88,6 +97,8 @@ def reduce(view: AttemptView, event: Message) -> AttemptView:
     if name == "OriginateResponse":
         ok = _h(event, "Response").lower() == "success"
         view = dataclasses.replace(view, originate_ok=ok, originate_reason=_int(_h(event, "Reason")))
+        if ok:   # an Originate succeeds only once its channel is answered
+            view = dataclasses.replace(_advance(view, "answered"), answered=True)
     elif name == "UserEvent":
         kind = _h(event, "UserEvent")
         if kind == "HuifangDial":
@@ -100,7 +111,11 @@ def reduce(view: AttemptView, event: Message) -> AttemptView:
             stage = _h(event, "Stage")
             if stage == "answered":
                 view = dataclasses.replace(_advance(view, "in_dialog"), answered=True,
-                                           recording=_h(event, "Recording") or view.recording)
+                                           recording=_h(event, "Recording") or view.recording,
+                                           call_channel=_h(event, "Uniqueid") or view.call_channel)
+        elif kind == "HuifangHangup":
+            view = dataclasses.replace(view, call_ended=True,
+                                       hangup_cause=_int(_h(event, "Cause")) or view.hangup_cause)
         elif kind == "HuifangFailed":
             view = dataclasses.replace(view, failed_reason=_int(_h(event, "Reason")))
     elif name == "Newstate":
@@ -113,8 +128,11 @@ def reduce(view: AttemptView, event: Message) -> AttemptView:
         view = _advance(view, "ringing")
     elif name == "Hangup":
         cause = _int(_h(event, "Cause"))
-        if _h(event, "Uniqueid") == aid:
-            view = dataclasses.replace(view, main_hangup=True, hangup_cause=cause)
+        uniqueid = _h(event, "Uniqueid")
+        if uniqueid == aid:
+            view = dataclasses.replace(view, main_hangup=True, hangup_cause=view.hangup_cause or cause)
+        elif uniqueid and uniqueid == view.call_channel:
+            view = dataclasses.replace(view, call_ended=True, hangup_cause=cause or view.hangup_cause)
         elif view.cause is None and cause:
             view = dataclasses.replace(view, cause=cause)
     if view.finished:

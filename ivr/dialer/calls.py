@@ -94,7 +94,7 @@ class CallPlacer:
         action = {
             "Action": "Originate", "ActionID": action_id,
             "Channel": f"Local/{attempt_id}@huifang-dial/n",  # named after the attempt: no number in logs
-            "Context": "huifang-call", "Exten": "s", "Priority": "1",
+            "Context": "huifang-line", "Exten": "s", "Priority": "1",   # ;1 waits; the answered call runs huifang-call
             "Timeout": str(timeout_ms), "Async": "true",
             "ChannelId": attempt_id,
             "CallerID": f"<{caller_id}>",
@@ -138,7 +138,8 @@ class CallPlacer:
         (HuifangDial, Hangup, ...) are reduced and it is closed by `_finish` like any other."""
         answered = state in ("answered", "in_dialog")
         # its channel exists, so the Originate did create it: the main channel's Hangup ends it
-        # even when the events before the restart (answer, OriginateResponse) were missed
+        # even when the events before the restart (answer, OriginateResponse) were missed; an
+        # answered one ends with its call's HuifangHangup (attempt_state: the Local pair is gone)
         view = AttemptView(attempt_id, state=state, answered=answered, originate_ok=True)
         tracker = Tracker(view=view, done=asyncio.Event(), action_id=f"orig-{attempt_id}")
         self._by_key[attempt_id] = tracker

@@ -45,7 +45,9 @@ def agent_answer(event: Message) -> AgentAnswer | None:
     """Pure: the AgentConnect event of our queue -> who answered which attempt (None otherwise)."""
     if _h(event, "Event") != "AgentConnect" or _h(event, "Queue") not in ("", "huifang-agents"):
         return None
-    attempt_id = _h(event, "Uniqueid")
+    # the caller's Linkedid is the attempt id (the Originate ChannelId); its Uniqueid is the
+    # borrower's trunk channel, which runs the answered call (dialplans/huifang.conf)
+    attempt_id = _h(event, "Linkedid") or _h(event, "Uniqueid")
     agent = (name_from_interface(_h(event, "Interface")) or name_from_interface(_h(event, "DestChannel")))
     if not attempt_id or agent is None:
         return None

@@ -91,3 +91,70 @@ def test_event_order_does_not_change_a_failed_outcome():
 ])
 def test_classify_fallbacks(view, expected):
     assert classify(view) == expected
+
+
+def _split_call(aid="a", trunk="pbx-1.7"):
+    """An answered call as today's dialplan runs it (order seen on Asterisk 22): the Local pair
+    reports the answer and hangs up at once; the borrower's trunk channel runs the call."""
+    return [
+        {"Event": "Newstate", "Uniqueid": trunk, "Linkedid": aid, "ChannelStateDesc": "Up"},
+        {"Event": "Newstate", "Uniqueid": aid, "Linkedid": aid, "ChannelStateDesc": "Up"},
+        {"Event": "UserEvent", "UserEvent": "HuifangDial", "Attempt": aid, "Uniqueid": f"{aid};2",
+         "DialStatus": "ANSWER", "Cause": "16"},
+        {"Event": "OriginateResponse", "Uniqueid": aid, "Response": "Success", "Reason": "4"},
+        {"Event": "Hangup", "Uniqueid": f"{aid};2", "Linkedid": aid, "Cause": "16"},
+        {"Event": "Hangup", "Uniqueid": aid, "Linkedid": aid, "Cause": "16"},
+        {"Event": "UserEvent", "UserEvent": "HuifangStage", "Attempt": aid, "Uniqueid": trunk, "Stage": "answered",
+         "Recording": f"/r/{aid}.wav"},
+        {"Event": "UserEvent", "UserEvent": "HuifangStage", "Attempt": aid, "Uniqueid": trunk, "Stage": "dialog-ended"},
+        {"Event": "UserEvent", "UserEvent": "HuifangHangup", "Attempt": aid, "Uniqueid": trunk, "Cause": "16"},
+        {"Event": "Hangup", "Uniqueid": trunk, "Linkedid": aid, "Cause": "16"},
+    ]
+
+
+def test_an_answered_call_outlives_the_local_pair():
+    """The Local pair hangs up right after the answer (Dial G()): the attempt goes on until the
+    borrower's channel, which runs the dialog, is gone."""
+    view = AttemptView("a")
+    events = _split_call()
+    for event in events[:-2]:
+        view = reduce(view, event)
+        assert not view.finished, event
+    assert view.main_hangup and view.answered and view.call_channel == "pbx-1.7"
+    view = reduce(view, events[-2])          # the call's hangup handler
+    assert view.finished and view.state == "ended" and classify(view) == ("answered", 16)
+
+
+@pytest.mark.parametrize("last", ["HuifangHangup", "Hangup"])
+def test_either_end_of_the_call_channel_ends_the_attempt(last):
+    view = AttemptView("a")
+    for event in _split_call():
+        if event.get("UserEvent", event["Event"]) in ("HuifangHangup", "Hangup") and event["Uniqueid"] == "pbx-1.7" \
+                and event.get("UserEvent", event["Event"]) != last:
+            continue
+        view = reduce(view, event)
+    assert view.finished and classify(view)[0] == "answered"
+
+
+def test_an_answered_call_in_any_order_ends_only_with_its_channel():
+    rng = random.Random(11)
+    for _ in range(30):
+        events = _split_call()
+        rng.shuffle(events)
+        view = AttemptView("a")
+        ends = 0
+        for event in events:
+            view = reduce(view, event)
+            ends += event.get("Uniqueid") == "pbx-1.7" and event.get("UserEvent", event["Event"]) in (
+                "HuifangHangup", "Hangup")
+            # the trunk channel's own Hangup ends it only once we know it is the call's channel
+            assert not view.finished or ends
+        assert classify(view)[0] == "answered"
+
+
+def test_an_agent_legs_hangup_does_not_end_the_call():
+    view = AttemptView("a")
+    for event in _split_call()[:-2]:
+        view = reduce(view, event)
+    view = reduce(view, {"Event": "Hangup", "Uniqueid": "pbx-1.9", "Linkedid": "a", "Cause": "16"})   # an agent's leg
+    assert not view.finished

@@ -18,9 +18,10 @@ def test_nomix_context_is_the_call_context_without_mixmonitor():
     rendered = render_dialplan(config.load())
     today = _context(rendered, "huifang-call")
     variant = _context(nomix_context(rendered), NOMIX_CONTEXT)
-    assert any("MixMonitor(" in line for line in today)
-    assert not any("MixMonitor" in line for line in variant)
-    assert [line for line in today if "MixMonitor(" not in line] == variant
+    recording = " same => n,MixMonitor(${IVR_RECORDING})"
+    assert recording in today
+    assert not any(line.lstrip().startswith("same => n,MixMonitor(") for line in variant)
+    assert [line for line in today if line != recording] == variant   # the early media's StopMixMonitor stays
     assert any("AGI(agi://" in line for line in variant) and any("exten => queue" in line for line in variant)
 
 
@@ -40,15 +41,19 @@ def test_straight_to_trunk_dials_the_first_trunk_string():
         straight_to_trunk({**action, "Variable": ["IVR_ATTEMPT=abc"]})
 
 
-@pytest.mark.parametrize("variant, channel, context", [
-    ("full", "Local/abc@huifang-dial/n", "huifang-call"),
-    ("no-local", "PJSIP/1@t", "huifang-call"),
-    ("no-mixmonitor", "Local/abc@huifang-dial/n", NOMIX_CONTEXT),
-    ("bare", "PJSIP/1@t", NOMIX_CONTEXT),
+@pytest.mark.parametrize("variant, channel, context, call_context", [
+    ("full", "Local/abc@huifang-dial/n", "huifang-line", "huifang-call"),
+    ("no-local", "PJSIP/1@t", "huifang-call", None),
+    ("no-mixmonitor", "Local/abc@huifang-dial/n", "huifang-line", NOMIX_CONTEXT),
+    ("bare", "PJSIP/1@t", NOMIX_CONTEXT, None),
 ])
-def test_each_variant_changes_only_its_parts(variant, channel, context):
+def test_each_variant_changes_only_its_parts(variant, channel, context, call_context):
+    """Through the dial wrapper the answered call runs ${IVR_CALL_CONTEXT}; straight to the trunk,
+    the originated trunk channel runs the Originate's context itself."""
     bench = CostBench.__new__(CostBench)
-    action = {"Channel": "Local/abc@huifang-dial/n", "Context": "huifang-call", "Variable": ["IVR_DIAL1=PJSIP/1@t"]}
+    action = {"Channel": "Local/abc@huifang-dial/n", "Context": "huifang-line", "Variable": ["IVR_DIAL1=PJSIP/1@t"]}
     got = bench.originate(variant, action)
     assert (got["Channel"], got["Context"]) == (channel, context)
-    assert got["Variable"] == action["Variable"]
+    extra = [f"IVR_CALL_CONTEXT={call_context}"] if call_context else []
+    assert got["Variable"] == action["Variable"] + extra
+    assert action["Variable"] == ["IVR_DIAL1=PJSIP/1@t"]   # the controller's action is not changed in place

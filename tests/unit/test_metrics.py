@@ -295,9 +295,13 @@ def test_queue_wait_ends_when_an_agent_answers_the_queue_gives_up_or_the_borrowe
     waits.observe("c", queued)
     assert waits.observe("c", {"Event": "Hangup", "Uniqueid": "c-other-leg"}) is None
     assert waits.observe("c", {"Event": "Hangup", "Uniqueid": "c"}) == ("abandoned", 0.0)
+    # the answered call runs on the borrower's own channel (the Local pair is long gone): its Hangup counts
+    waits.observe("d", {**queued, "Attempt": "d", "Uniqueid": "pbx-1.7"})
+    assert waits.observe("d", {"Event": "Hangup", "Uniqueid": "d"}) is None
+    assert waits.observe("d", {"Event": "Hangup", "Uniqueid": "pbx-1.7"}) == ("abandoned", 0.0)
     assert value("huifang_queue_wait_seconds_sum", result="answered") == total + 12.5
     assert {r: value("huifang_queue_wait_seconds_count", result=r) - n for r, n in count.items()} == \
-        {"answered": 1, "timeout": 1, "abandoned": 1}
+        {"answered": 1, "timeout": 1, "abandoned": 2}
 
 
 def test_ami_event_lag_is_taken_from_the_asterisk_timestamp():
