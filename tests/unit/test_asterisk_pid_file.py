@@ -2,6 +2,8 @@
 outlives an Asterisk that was SIGKILLed, and the kernel gives the pid to another process later."""
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from ivr.asterisk.process import Instance, _pid_of
 
@@ -13,7 +15,16 @@ def _instance(tmp_path) -> Instance:
 
 
 def _sleeper(*argv: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", *argv])
+    """A process whose command line ends with `argv`, once it has exec'd (until then /proc shows
+    the forking parent's command line)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", *argv])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[-2:-1] == [argv[-1].encode()]:
+            return proc
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError("the sleeper did not start")
 
 
 def test_a_pid_now_held_by_another_process_is_not_the_instance(tmp_path):
