@@ -23,6 +23,7 @@ import logging
 import os
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 from ..asterisk import media
@@ -92,9 +93,11 @@ class AgiAudio:
         return started, ended
 
     async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1,
-                  end_silence_ms: int | None = None) -> Turn:
-        # end_silence_ms is ignored on purpose: the common alternative this baseline stands for
-        # ends the borrower's turn with RECORD FILE's own silence detection (s=1: one second)
+                  end_silence_ms: int | None = None, complete_silence_ms: int | None = None,
+                  complete: Callable[[str], bool] | None = None) -> Turn:
+        # end_silence_ms, complete_silence_ms and complete are ignored on purpose: the common
+        # alternative this baseline stands for ends the borrower's turn with RECORD FILE's own
+        # silence detection (s=1: one second)
         turn = Turn()
         digit, turn.prompt_started, turn.prompt_ended = await self._stream(pcm, ESCAPE)
         if digit:

@@ -18,6 +18,10 @@ STEPS = ("identity", "digits", "plan", "confirm")
 # silence that ends the borrower's turn, by kind of question: yes/no answers are short and end fast;
 # people pause inside dates, amounts and digit strings
 END_SILENCE_MS = {"identity": 300, "confirm": 300, "plan": 400, "digits": 700}
+# questions answered in a word or two (yes / no / later / an agent): once what was heard so far reads as a
+# whole answer, this much silence ends the turn (ivr/dialog/turns.py); never where people pause inside
+# an answer (dates, amounts, digits), so a promise is never cut short
+COMPLETE_SILENCE_MS = {"identity": 200, "confirm": 200}
 CONDITIONS = ("id_matches", "promise_complete")
 ACTIONS = ("record_promise", "schedule_callback", "escalate")
 CAPTURES = ("callback_time",)

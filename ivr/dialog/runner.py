@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from .. import metrics, redact
 from ..db.clock import now_iso
-from . import intents
+from . import grammars, intents
 from .agi import CallHungUp
 from .decision import Decision, decide
 from .intents.keypad import keypad_date, keypad_time
-from .flow import Flow, Node
+from .flow import COMPLETE_SILENCE_MS, Flow, Node
 from .prompts import Prompts
 from .speech import NoModel, Recognition, SpeechEngine
 from .store import DialogStore
@@ -50,6 +50,15 @@ class CallContext:
         return {"name": b.get("name") or "", "amount": b.get("amount_due"), "due_date": b.get("due_date"),
                 "promise_date": self.heard.get("date") or self.slots.get("promise_date"),
                 "promise_amount": self.slots.get("promise_amount"), "digits": " ".join(digits)}
+
+
+def whole_answer(text: str, *, locale: str, step: str, today: dt.date | None = None) -> bool:
+    """Whether a running transcript is a whole answer to a question of kind `step`: every word one
+    of the step's answer words (no garbage, no stray word piece) and an intent other than unknown."""
+    heard = text.split()
+    words = grammars.answer_words(locale, step)
+    return bool(heard) and all(w in words for w in heard) and \
+        intents.understand(text, locale=locale, step=step, today=today)["intent"] != "unknown"
 
 
 def _wall(mono: float | None, ref_mono: float, ref_wall: dt.datetime) -> str | None:
@@ -234,7 +243,9 @@ class FlowRunner:
         try:
             try:
                 turn = await self.audio.ask(pcm, utterance, timeout_ms=node.timeout_ms, max_digits=max_digits,
-                                            end_silence_ms=node.end_silence_ms if step == node.step else None)
+                                            end_silence_ms=node.end_silence_ms if step == node.step else None,
+                                            complete_silence_ms=COMPLETE_SILENCE_MS.get(step or ""),
+                                            complete=self._answers(step))
             finally:
                 await self._note_reply()
         except CallHungUp:
@@ -313,6 +324,13 @@ class FlowRunner:
         log.info("call %s: action %s", self.ctx.attempt_id, node.action)
 
     # ---- helpers -----------------------------------------------------------------------------
+    def _answers(self, step: str | None):
+        """What lets a short silence end the borrower's turn at a question of kind `step`."""
+        if step is None:
+            return None
+        locale, today = self.ctx.locale, self.ctx.today
+        return lambda text: whole_answer(text, locale=locale, step=step, today=today)
+
     def _understand(self, node: Node, turn: Turn, *, step: str | None = None,
                     keypad: str | None = None) -> tuple[dict, Decision | None]:
         step = step or node.step
@@ -374,6 +392,7 @@ class FlowRunner:
         answered_at = turn.speech_ended if turn.via == "voice" else turn.result_at
         self._reply_for = ((self.ctx.seq, getattr(conn, "bursts", 0), turn.via, answered_at)
                            if turn.via in ("voice", "keypad") else None)
-        log.info("call %s: %s try %d via %s text=%s keys=%s -> %s (%s)", self.ctx.attempt_id, label or node.name,
+        log.info("call %s: %s try %d via %s text=%s keys=%s -> %s (%s)%s", self.ctx.attempt_id, label or node.name,
                  attempt, turn.via, redact.words(turn.text), redact.keys(turn.digits), meaning["intent"],
-                 decision.kind if decision is not None else turn.via)
+                 decision.kind if decision is not None else turn.via,
+                 f", turn ended by {turn.ended_by}" if turn.ended_by else "")

@@ -108,6 +108,9 @@ class SpeechEngine:
         self._grammars: dict[tuple[str, str], grammars.DecoderGrammar] = {}
         self._lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk")
+        # a turn's final result is what the borrower waits for: its own threads, never queued
+        # behind the other calls' streaming chunks (Vosk releases the GIL; the OS shares the cores)
+        self.finals = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk-final")
 
     def available(self, locale: str) -> bool:
         path = model_path(self.settings, locale)
@@ -163,6 +166,7 @@ class SpeechEngine:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.finals.shutdown(wait=False, cancel_futures=True)
 
 
 class Utterance:
@@ -178,6 +182,8 @@ class Utterance:
         self._recs = None
         self._order = asyncio.Lock()
         self.endpoint = False  # Vosk's own end-of-utterance signal
+        self._heard: list[bytes] = []   # every chunk fed, so that a result taken early can be taken back
+        self._feeding: set[asyncio.Future] = set()   # chunks handed over with feed_soon, not yet fed
 
     def _make(self):
         import vosk
@@ -198,6 +204,7 @@ class Utterance:
     def _accept(self, pcm: bytes) -> bool:
         if self._recs is None:
             self._recs = self._make()
+        self._heard.append(pcm)
         ended = False
         for rec in self._recs:
             ended = bool(rec.AcceptWaveform(pcm)) or ended
@@ -209,6 +216,8 @@ class Utterance:
             self._recs = self._make()
         if tail:
             self._recs[which].AcceptWaveform(tail)
+            if which == 0:
+                self._heard.append(tail)
         return json.loads(self._recs[which].FinalResult())
 
     def _final(self) -> Recognition:
@@ -231,6 +240,19 @@ class Utterance:
         return Recognition(text=text, confidence=round(sum(confs) / len(confs), 3) if confs else None,
                            words=words, alternatives=alternatives, pieces=pieces)
 
+    def feed_soon(self, pcm: bytes) -> None:
+        """Feed without waiting for the recognizer: the caller (the turn-taker, reading a frame
+        every 20 ms) goes on while Vosk works. Chunks still reach Vosk in order (`_order` is a
+        FIFO lock), and `result()` / `resume()` wait for every chunk fed before them."""
+        task = asyncio.ensure_future(self.feed(pcm))
+        self._feeding.add(task)
+        task.add_done_callback(self._fed)
+
+    def _fed(self, task: "asyncio.Future[bool]") -> None:
+        self._feeding.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("recognizer: a chunk could not be fed: %s", task.exception())
+
     async def feed(self, pcm: bytes) -> bool:
         loop = asyncio.get_running_loop()
         async with self._order:
@@ -246,14 +268,28 @@ class Utterance:
         loop = asyncio.get_running_loop()
         async with self._order:
             if self._recs is None:
-                await loop.run_in_executor(self.engine.executor, self._make_now)
-            mbr, nbest = await asyncio.gather(loop.run_in_executor(self.engine.executor, self._finish, 0, tail),
-                                              loop.run_in_executor(self.engine.executor, self._finish, 1, tail))
+                await loop.run_in_executor(self.engine.finals, self._make_now)
+            mbr, nbest = await asyncio.gather(loop.run_in_executor(self.engine.finals, self._finish, 0, tail),
+                                              loop.run_in_executor(self.engine.finals, self._finish, 1, tail))
             return self._combine(mbr, nbest)
 
     def _make_now(self) -> None:
         if self._recs is None:
             self._recs = self._make()
+
+    async def resume(self) -> None:
+        """Take back a result taken early (`result()` while the borrower only paused): fresh
+        recognizers hear everything fed so far again, and feeding goes on as if no result had been
+        taken. Vosk cannot un-finish a recognizer, so this costs one decode of the answer so far,
+        chunk by chunk as it was fed (Vosk's online adaptation makes its output depend on the
+        chunking)."""
+        def again() -> None:
+            self._recs = self._make()
+            for rec in self._recs:
+                for chunk in self._heard:
+                    rec.AcceptWaveform(chunk)
+        async with self._order:
+            await asyncio.get_running_loop().run_in_executor(self.engine.finals, again)
 
 
 def recognize_pcm(engine: SpeechEngine, locale: str, step: str | None, pcm: bytes) -> Recognition:

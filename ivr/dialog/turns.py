@@ -4,7 +4,12 @@ One reader task consumes every frame Asterisk sends (audio, DTMF, hangup) and ro
 question being asked, if any. A question (`ask`) plays its prompt and listens at the same time:
 speech or a key press stops the prompt at once (barge-in). The end of the borrower's turn is
 decided here, from our own voice-activity detection (``ivr.dialog.vad``: level gate + webrtcvad) and
-the recognizer's endpoint, instead of waiting for a long silence.
+the recognizer, instead of waiting for a long silence: a turn ends after the question's silence
+(300 ms for yes/no), after the recognizer's endpoint plus 200 ms, or — where the question allows it
+(`complete_silence_ms`) — after a shorter silence if the recognizer's result, taken then, is a
+whole answer (`complete`, e.g. 네 / 아니요 at "are you ...?"; a human answer gap is ~200 ms); if it
+is not, the result is taken back and the turn goes on. That result then goes through the
+decision layer like any other: ending the turn early decides nothing about the answer.
 
 Frames are taken in batches: whatever arrived since the last look is classified at once (levels
 and webrtcvad, both in C) and then walked through the turn's state in order, so a loop that fell
@@ -17,6 +22,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .agi import CallHungUp
@@ -61,6 +67,7 @@ class Turn:
     words: list = field(default_factory=list)
     alternatives: list = field(default_factory=list)   # the recognizer's n-best, for the decision layer
     pieces: list = field(default_factory=list)         # word pieces of the grammar heard (Recognition.pieces)
+    ended_by: str = ""                 # silence, endpoint, complete (a whole answer heard), max-length
 
 
 def rms(pcm: bytes) -> float:
@@ -134,14 +141,22 @@ class CallAudio:
         return started, time.monotonic()
 
     async def ask(self, pcm: bytes, utterance: Utterance | None, *, timeout_ms: int, max_digits: int = 1,
-                  end_silence_ms: int | None = None) -> Turn:
+                  end_silence_ms: int | None = None, complete_silence_ms: int | None = None,
+                  complete: Callable[[str], bool] | None = None) -> Turn:
         """Play `pcm` and listen (voice via `utterance` if given, keypad always).
 
         `end_silence_ms` overrides how much silence ends the borrower's turn for this question:
-        short for yes/no, longer where people pause mid-answer (dates, digits)."""
+        short for yes/no, longer where people pause mid-answer (dates, digits).
+        `complete_silence_ms` with `complete`: after this shorter silence the recognizer's result
+        is taken at once; if `complete` says its text is a whole answer the turn is over, else the
+        result is taken back (`Utterance.resume`) and the turn goes on. (Vosk's running partial
+        result lags the audio by its decoding chunk, too late to decide on.)"""
         self._check()
         t = self.tuning
         end_silence = end_silence_ms or t.end_silence_ms
+        early = complete_silence_ms if (complete is not None and utterance is not None and complete_silence_ms
+                                        and complete_silence_ms < end_silence) else None
+        early_tried = False      # a result was taken early in this stretch of quiet
         turn = Turn(prompt_started=time.monotonic())
         inbox: asyncio.Queue = asyncio.Queue()
         self._inbox = inbox
@@ -162,17 +177,32 @@ class CallAudio:
                 if turn.speech_started is not None and last_voice is not None:
                     silent_ms = (now - last_voice) * 1000
                     spoken_ms = (now - turn.speech_started) * 1000
-                    if (silent_ms >= end_silence or spoken_ms >= t.max_speech_ms
-                            or (utterance is not None and utterance.endpoint
-                                and silent_ms >= t.endpoint_silence_ms)):
+                    ended_by = ("silence" if silent_ms >= end_silence
+                                else "max-length" if spoken_ms >= t.max_speech_ms
+                                else "endpoint" if (utterance is not None and utterance.endpoint
+                                                    and silent_ms >= t.endpoint_silence_ms)
+                                else "")
+                    rec = None
+                    if (not ended_by and early is not None and silent_ms >= early and not early_tried
+                            and speech_frames * FRAME_MS >= t.min_speech_ms
+                            and utterance is not None and complete is not None):
+                        early_tried = True
+                        rec, pending = await utterance.result(b"".join(pending)), []
+                        if complete(rec.text):
+                            ended_by = "complete"
+                        else:                      # not an answer yet: the borrower may go on
+                            rec = None
+                            await utterance.resume()
+                    if ended_by:
                         if speech_frames * FRAME_MS < t.min_speech_ms:
                             # a click or a cough: forget it and keep listening
                             turn.speech_started, last_voice, speech_frames, pending = None, None, 0, []
                         else:
                             turn.speech_ended = last_voice
                             turn.via = "voice"
+                            turn.ended_by = ended_by
                             if utterance is not None:
-                                rec = await utterance.result(b"".join(pending))
+                                rec = rec or await utterance.result(b"".join(pending))
                                 turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
                                 turn.alternatives, turn.pieces = rec.alternatives, rec.pieces
                             break
@@ -222,11 +252,12 @@ class CallAudio:
                     if voiced:
                         last_voice = time.monotonic()
                         speech_frames += 1
+                        early_tried = False
                     if utterance is not None:
                         pending.append(frame.payload)
                         if len(pending) >= t.feed_frames:
                             chunk, pending = b"".join(pending), []
-                            await utterance.feed(chunk)
+                            utterance.feed_soon(chunk)   # not awaited: the turn's clocks keep running
         finally:
             waker.cancel()
             self._inbox = None

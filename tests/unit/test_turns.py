@@ -21,7 +21,7 @@ def tone(ms: int, amplitude: int = 6000) -> bytes:
     return b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * 300 * i / 8000))) for i in range(n))
 
 
-async def with_call(borrower):
+async def with_call(borrower, utterance=None, **ask):
     """Run `borrower(writer, reader)` as the Asterisk side; return what `ask` produced on ours."""
     result: dict = {}
     done = asyncio.Event()
@@ -29,7 +29,7 @@ async def with_call(borrower):
     async def handler(conn):
         audio = CallAudio(conn, TurnTuning(end_silence_ms=300))
         try:
-            result["turn"] = await audio.ask(PROMPT, None, timeout_ms=800, max_digits=4)
+            result["turn"] = await audio.ask(PROMPT, utterance, timeout_ms=800, max_digits=4, **ask)
             result["sent"] = conn.frames_sent
         except CallHungUp as exc:
             result["hungup"] = exc
@@ -118,3 +118,57 @@ def test_garbage_frame_ends_only_this_call():
         await writer.drain()
     result = run(with_call(borrower))
     assert isinstance(result.get("hungup"), CallHungUp)
+
+
+class HeardSoFar:
+    """A recognizer stand-in whose result is `text`; counts results taken and taken back."""
+
+    def __init__(self, text: str):
+        self.text, self.endpoint = text, False
+        self.results, self.resumed = 0, 0
+
+    def feed_soon(self, pcm: bytes) -> None:
+        pass
+
+    async def result(self, tail: bytes = b""):
+        from ivr.dialog.speech import Recognition
+        self.results += 1
+        return Recognition(text=self.text, confidence=0.9)
+
+    async def resume(self) -> None:
+        self.resumed += 1
+
+
+def _answer_then_quiet(ms: int):
+    async def borrower(writer):
+        await send_audio(writer, SILENCE * 10)
+        await send_audio(writer, tone(400))
+        await send_audio(writer, SILENCE * (ms // 20))
+    return borrower
+
+
+def test_a_whole_answer_ends_the_turn_after_the_short_silence():
+    """네 heard and 200 ms of quiet: the turn is over (a yes/no question's 300 ms need not pass)."""
+    heard = HeardSoFar("네")
+    result = run(with_call(_answer_then_quiet(1000), heard, end_silence_ms=600, complete_silence_ms=200,
+                           complete=lambda text: text == "네"))
+    turn = result["turn"]
+    assert (turn.via, turn.text, turn.ended_by) == ("voice", "네", "complete")
+    assert (heard.results, heard.resumed) == (1, 0)     # the early result is the turn's result
+    assert 0.18 <= turn.result_at - turn.speech_ended < 0.45
+
+
+def test_a_result_that_is_no_answer_is_taken_back_and_the_turn_goes_on():
+    heard = HeardSoFar("<unk>")
+    result = run(with_call(_answer_then_quiet(1000), heard, end_silence_ms=600,
+                           complete_silence_ms=200, complete=lambda text: text == "네"))
+    turn = result["turn"]
+    assert turn.ended_by == "silence"
+    assert turn.result_at - turn.speech_ended >= 0.6
+    assert (heard.results, heard.resumed) == (2, 1)     # taken early, taken back, taken at the end
+
+
+def test_without_a_short_silence_for_the_question_nothing_ends_early():
+    result = run(with_call(_answer_then_quiet(1000), HeardSoFar("네"), end_silence_ms=600,
+                           complete=lambda text: True))
+    assert result["turn"].ended_by == "silence"
