@@ -183,7 +183,6 @@ class Utterance:
         self._order = asyncio.Lock()
         self.endpoint = False  # Vosk's own end-of-utterance signal
         self._heard: list[bytes] = []   # every chunk fed, so that a result taken early can be taken back
-        self._feeding: set[asyncio.Future] = set()   # chunks handed over with feed_soon, not yet fed
 
     def _make(self):
         import vosk
@@ -239,19 +238,6 @@ class Utterance:
         pieces = sorted(heard & self.grammar.pieces) if self.grammar else []
         return Recognition(text=text, confidence=round(sum(confs) / len(confs), 3) if confs else None,
                            words=words, alternatives=alternatives, pieces=pieces)
-
-    def feed_soon(self, pcm: bytes) -> None:
-        """Feed without waiting for the recognizer: the caller (the turn-taker, reading a frame
-        every 20 ms) goes on while Vosk works. Chunks still reach Vosk in order (`_order` is a
-        FIFO lock), and `result()` / `resume()` wait for every chunk fed before them."""
-        task = asyncio.ensure_future(self.feed(pcm))
-        self._feeding.add(task)
-        task.add_done_callback(self._fed)
-
-    def _fed(self, task: "asyncio.Future[bool]") -> None:
-        self._feeding.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("recognizer: a chunk could not be fed: %s", task.exception())
 
     async def feed(self, pcm: bytes) -> bool:
         loop = asyncio.get_running_loop()

@@ -257,7 +257,7 @@ class CallAudio:
                         pending.append(frame.payload)
                         if len(pending) >= t.feed_frames:
                             chunk, pending = b"".join(pending), []
-                            utterance.feed_soon(chunk)   # not awaited: the turn's clocks keep running
+                            await utterance.feed(chunk)
         finally:
             waker.cancel()
             self._inbox = None

@@ -127,8 +127,8 @@ class HeardSoFar:
         self.text, self.endpoint = text, False
         self.results, self.resumed = 0, 0
 
-    def feed_soon(self, pcm: bytes) -> None:
-        pass
+    async def feed(self, pcm: bytes) -> bool:
+        return False
 
     async def result(self, tail: bytes = b""):
         from ivr.dialog.speech import Recognition
