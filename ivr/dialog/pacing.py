@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = 0.020
 FRAMES_PER_WRITE = 2          # 40 ms per wake-up and per socket write
 RESYNC_FRAMES = 3             # re-anchor when this many frames late
+STALL_WARN_SECONDS = 0.25     # a gap a listener can hear inside a prompt is logged as a warning
 
 
 class Paced(Protocol):
@@ -67,8 +68,12 @@ class Pacer:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 now = clock()
-                if now - self._next_at > RESYNC_FRAMES * FRAME_SECONDS:
-                    log.debug("pacer %.0f ms late; re-anchoring", (now - self._next_at) * 1000)
+                late = now - self._next_at
+                if late > RESYNC_FRAMES * FRAME_SECONDS:
+                    # every playing prompt now has a gap this long: a borrower may hear it as the
+                    # prompt's end (what stalled the loop is the thing to look for)
+                    (log.warning if late >= STALL_WARN_SECONDS else log.debug)(
+                        "pacer %.0f ms late: %d playing prompts paused; re-anchoring", late * 1000, len(self._members))
                     self._next_at = now
                 self._next_at += self.period
                 self.wakeups += 1

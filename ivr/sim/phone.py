@@ -41,6 +41,9 @@ SPEECH_LEVEL = 6
 # between sentences, and a loaded test machine stretches a pause by a few lost frames (a 0.52 s
 # gap inside the greeting made a phone answer the greeting, not the question, in CI): 0.8 s.
 PROMPT_END_SILENCE_S = 0.8
+# quiet is counted only over time the phone looked: a tick later than this counts as this much
+# (a phone process starved of CPU for a second has not heard a second of silence)
+OBSERVED_GAP_CAP_S = 0.05
 PROMPT_WAIT_CAP_S = 40.0     # never wait longer than this for a prompt to end
 MEDIA_WAIT_CAP_S = 5.0
 STAY_CAP_S_BORROWER = 60.0   # after the last step, stay on the line at most this long
@@ -50,6 +53,30 @@ AGENT_USER_RE = re.compile(r"^agent\d+$")
 REGISTER_WAIT_S = 10.0
 MAX_ACCOUNTS_PER_PHONE = 4  # one call each, and a process takes at most 4 calls
 ACCOUNT_RTP_PORTS = 20       # each registered account's share of the worker's 100-port RTP block
+
+
+class PromptEnd:
+    """Whether the prompt being heard has ended: PROMPT_END_SILENCE_S of quiet after speech, the
+    quiet measured over the ticks this phone actually ran. Wall-clock quiet misread a stall of the
+    phone's own process (loaded CI machine) inside a prompt as the prompt's end: the phone answered
+    early and every later key landed one question early."""
+
+    def __init__(self) -> None:
+        self.last_speech = -1.0
+        self.quiet_s = 0.0
+        self._seen: float | None = None
+
+    def hear(self, now: float, speech: bool) -> None:
+        gap = 0.0 if self._seen is None else min(max(now - self._seen, 0.0), OBSERVED_GAP_CAP_S)
+        self._seen = now
+        if speech:
+            self.last_speech, self.quiet_s = now, 0.0
+        else:
+            self.quiet_s += gap
+
+    def ended(self, since: float) -> bool:
+        """Speech was heard after `since` and has been followed by enough observed quiet."""
+        return self.last_speech > since and self.quiet_s >= PROMPT_END_SILENCE_S
 
 
 def emit(line: str) -> None:
@@ -152,7 +179,7 @@ class Session:
         self.remote_status: int | None = None
         self.answered_at: float | None = None
         self.hangup_at: float | None = None
-        self.last_speech = -1.0
+        self.prompt_end = PromptEnd()
         self.finished = False
         self.script = None
 
@@ -227,9 +254,7 @@ class Session:
         return True
 
     def wait_prompt_end(self, since: float):
-        def ended():
-            return self.last_speech > since and time.monotonic() - self.last_speech >= PROMPT_END_SILENCE_S
-        return (yield from self.until(ended, PROMPT_WAIT_CAP_S))
+        return (yield from self.until(lambda: self.prompt_end.ended(since), PROMPT_WAIT_CAP_S))
 
     def say(self, text: str, locale: str):
         wav = tts.cached(text, locale, self.worker.tts_cache)
@@ -252,8 +277,7 @@ class Session:
     def tick(self, now: float) -> None:
         if self.media_slot >= 0:
             _, rx = pw.signal_level(self.media_slot)
-            if rx > SPEECH_LEVEL:
-                self.last_speech = now
+            self.prompt_end.hear(now, rx > SPEECH_LEVEL)
         if self.disconnected:
             self.finish()
             return
