@@ -50,6 +50,7 @@ from pathlib import Path
 
 from bench.borrower_ears import speech_seconds
 from bench.borrower_join import join_call
+from bench.busy import machine_ticks
 from bench.output import run_dir
 from bench.rtp import RtpStream
 from bench.stats import percentile
@@ -264,13 +265,6 @@ def proc_sample(pid: int) -> tuple[int, int] | None:
         return ticks, rss
     except (OSError, ValueError, IndexError):
         return None
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs, to show how busy the shared machine was."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
-    return sum(parts) - idle, sum(parts)
 
 
 class Sampler:

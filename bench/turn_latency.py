@@ -11,7 +11,10 @@ database, per voice answer:
     reply_audio_at    the first frame of the next prompt written to Asterisk (0005, runner._note_reply)
 
 and prints median / p95 of reply - speech_end (the borrower's wait), with the split into
-end-of-turn + recognition (result - speech_end) and prompt start (reply - result). Writes JSON.
+end-of-turn + recognition (result - speech_end) and prompt start (reply - result), per question
+too. It also reads how busy the whole machine was (bench/busy.py, /proc/stat every 50 ms) while each
+borrower waited for the reply, against the 1.5 s before the end of that speech: with the calls in
+step, every recognizer's work lands in the same fraction of a second after the answers end. Writes JSON.
 
     PYTHONPATH=. .venv/bin/python bench/turn_latency.py --calls 12 --concurrency 4 --out runs/turn_latency.json
 """
@@ -27,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.busy import BusyTimeline  # noqa: E402
 from bench.output import run_dir  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from ivr import config  # noqa: E402
@@ -56,6 +60,11 @@ def summary(values: list[float]) -> dict:
             "min_ms": round(min(values), 1) if values else None, "max_ms": round(max(values), 1) if values else None}
 
 
+def summary_pct(values: list[float | None]) -> dict:
+    got = [v for v in values if v is not None]
+    return {"n": len(got), "median": pct(got, 0.5), "p95": pct(got, 0.95)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=8)
@@ -77,8 +86,9 @@ def main(argv=None) -> int:
     stack.start()
     started = time.monotonic()
     try:
-        rows = asyncio.run(call_all(settings, load_personas(personas_path), borrowers, concurrency=a.concurrency,
-                                    run_tag="latency"))
+        with BusyTimeline() as busy:
+            rows = asyncio.run(call_all(settings, load_personas(personas_path), borrowers,
+                                        concurrency=a.concurrency, run_tag="latency"))
     finally:
         stack.stop()
     wall = time.monotonic() - started
@@ -94,6 +104,12 @@ def main(argv=None) -> int:
                           "latency_ms": ms(ans["speech_ended_at"], ans["reply_audio_at"]),
                           "decide_ms": ms(ans["speech_ended_at"], ans["result_at"]),
                           "prompt_start_ms": ms(ans["result_at"], ans["reply_audio_at"])})
+    for t in turns:
+        if t["speech_ended_at"] and t["reply_audio_at"]:
+            end = dt.datetime.fromisoformat(t["speech_ended_at"]).timestamp()
+            reply = dt.datetime.fromisoformat(t["reply_audio_at"]).timestamp()
+            t["machine_busy_pct_waiting"] = busy.busy_pct(end, reply)
+            t["machine_busy_pct_before"] = busy.busy_pct(end - 1.5, end)
     measured = [t for t in turns if t["latency_ms"] is not None]
     report = {
         "calls": a.calls, "concurrency": a.concurrency, "wall_s": round(wall, 1),
@@ -103,6 +119,11 @@ def main(argv=None) -> int:
         "latency": summary([t["latency_ms"] for t in measured]),
         "end_of_turn_and_recognition": summary([t["decide_ms"] for t in measured if t["decide_ms"] is not None]),
         "prompt_start": summary([t["prompt_start_ms"] for t in measured if t["prompt_start_ms"] is not None]),
+        "by_question": {node: summary([t["latency_ms"] for t in measured if t["node"] == node])
+                        for node in sorted({t["node"] for t in measured})},
+        "machine_busy_pct": {
+            "while_waiting": summary_pct([t.get("machine_busy_pct_waiting") for t in measured]),
+            "before_speech_end": summary_pct([t.get("machine_busy_pct_before") for t in measured])},
         "turns": turns,
     }
     out = Path(a.out) if a.out else run / "turn_latency.json"
@@ -114,6 +135,11 @@ def main(argv=None) -> int:
     print(f"end of speech -> first frame of the next prompt: median {lat['median_ms']} ms, p95 {lat['p95_ms']} ms")
     print(f"  end of speech -> turn decided + recognized:   median {dec['median_ms']} ms, p95 {dec['p95_ms']} ms")
     print(f"  decided -> first frame sent:                  median {pro['median_ms']} ms, p95 {pro['p95_ms']} ms")
+    for node, q in report["by_question"].items():
+        print(f"  {node:>10}: {q['n']} turns, median {q['median_ms']} ms, p95 {q['p95_ms']} ms")
+    mb = report["machine_busy_pct"]
+    print(f"machine busy (all cores) while borrowers waited: median {mb['while_waiting']['median']} %, "
+          f"in the 1.5 s before their speech ended: median {mb['before_speech_end']['median']} %")
     print(f"JSON: {out}")
     return 0 if measured else 1
 
