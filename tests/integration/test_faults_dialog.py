@@ -34,8 +34,8 @@ from ivr.db.writer import AsyncDb
 from ivr.dialer import controller
 from ivr.dialer.calls import CallPlacer
 from ivr.dialog.prompts import Prompts
-from ivr.sim.calllog import calls
 from ivr.stack import Stack, ensure_installed
+from tests.support.phones import finished_call
 from tests.support.postgres import fail_on_errors
 
 pytestmark = pytest.mark.integration
@@ -145,7 +145,7 @@ def test_dialog_server_killed_mid_question_ends_politely(fault_stack):
 
     # the phone: Asterisk hung up (not the persona, which would have waited 25 s), soon after the kill,
     # and the apology was heard after the kill
-    [call] = [c for c in calls(stack.calls_log) if c["attempt"] == row["id"]]
+    call = finished_call(stack.calls_log, row["id"])
     assert call["status"] == 200 and call["end_reason"] == "remote_hangup", call
     ended = dt.datetime.fromisoformat(call["ended_at"]).timestamp()
     assert ended - killed_at < apology + 5
