@@ -137,7 +137,7 @@ def test_korean_voice_call_me_later(persona_calls, settings):
     row = persona_calls["13900000018"]
     first = row["answers"][0]
     assert (first["step"], first["via"]) == ("identity", "voice") and first["decision"] in ("confirm", "reject")
-    # espeak-ng's 나중에 is not always heard as 나중에 (beside another test run it was once heard as 네):
+    # espeak-ng's 나중에 is not always heard as 나중에 (beside another test run it was once heard as a yes):
     # whatever it was heard as, it was not acted on — asked back or asked again — and the borrower's
     # key 9, the question's own key for "call me later", settled it
     settled = row["answers"][1]
