@@ -44,6 +44,13 @@ PROMPT_END_SILENCE_S = 0.8
 # quiet is counted only over time the phone looked: a tick later than this counts as this much
 # (a phone process starved of CPU for a second has not heard a second of silence)
 OBSERVED_GAP_CAP_S = 0.05
+# keys are sent as RFC 2833 events of 200 ms each (pjmedia's PJMEDIA_DTMF_DURATION, 1600 samples),
+# one after another; the IVR stops the prompt it was playing only once the first has reached it, and
+# what was already on its way still plays. Speech heard before the keys were sent plus this much is
+# the old prompt's tail, never the answer to them (a 0.9 s hole in a prompt on a loaded machine made
+# a phone key the ID into it, take the prompt's last words for the next question and key that early)
+KEY_SEND_S = 0.2
+OLD_PROMPT_TAIL_S = 0.5
 PROMPT_WAIT_CAP_S = 40.0     # never wait longer than this for a prompt to end
 MEDIA_WAIT_CAP_S = 5.0
 STAY_CAP_S_BORROWER = 60.0   # after the last step, stay on the line at most this long
@@ -77,6 +84,11 @@ class PromptEnd:
     def ended(self, since: float) -> bool:
         """Speech was heard after `since` and has been followed by enough observed quiet."""
         return self.last_speech > since and self.quiet_s >= PROMPT_END_SILENCE_S
+
+
+def after_keys_s(keys: str) -> float:
+    """How long after pressing ``keys`` what the phone hears may still be the prompt they interrupted."""
+    return len(keys) * KEY_SEND_S + OLD_PROMPT_TAIL_S
 
 
 def emit(line: str) -> None:
@@ -256,6 +268,11 @@ class Session:
     def wait_prompt_end(self, since: float):
         return (yield from self.until(lambda: self.prompt_end.ended(since), PROMPT_WAIT_CAP_S))
 
+    def press(self, keys: str) -> float:
+        """Send ``keys``; returns the time from which a prompt heard answers them (see KEY_SEND_S)."""
+        self.call.dialDtmf(keys)
+        return time.monotonic() + after_keys_s(keys)
+
     def say(self, text: str, locale: str):
         wav = tts.cached(text, locale, self.worker.tts_cache)
         if self.media_slot < 0:
@@ -373,6 +390,7 @@ def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0)
     s.respond(200)
     yield from s.until(lambda: s.media_slot >= 0, MEDIA_WAIT_CAP_S)
     since = time.monotonic()
+    answered = 0.0          # after keys: when what is heard can be the answer to them
     previous = None
     last_answer = max((i for i, st in enumerate(persona.steps) if st.answers), default=-1)
     for i, step in enumerate(persona.steps):
@@ -399,11 +417,11 @@ def borrower_script(s: Session, persona: Persona | None, earlier_calls: int = 0)
                 if step.or_dtmf and i == last_answer:
                     yield from answer_reasks(s, step.or_dtmf)
             else:
-                s.call.dialDtmf(step.value)
+                answered = s.press(step.value)
                 s.step_done("dtmf", at, digits=step.value, prompt_ended=heard)
         # the next step answers the *next* prompt: only audio heard after this step counts
         # (after a barge-in the tail of the interrupted prompt must not look like a new one)
-        since = time.monotonic()
+        since = max(time.monotonic(), answered)
         previous = step.action
     yield from s.until(lambda: s.disconnected, STAY_CAP_S_BORROWER)
     if not s.disconnected:
@@ -419,9 +437,8 @@ def answer_reasks(s: Session, keys: str):
         if not (yield from s.wait_prompt_end(since)):
             return
         at = now_iso()
-        s.call.dialDtmf(keys)
+        since = s.press(keys)
         s.step_done("dtmf", at, digits=keys, prompt_ended=True, reask=True)
-        since = time.monotonic()
 
 
 def agent_script(s: Session, b: AgentBehaviour):

@@ -17,7 +17,6 @@ What it does, as a carrier that demands registration and digest authentication:
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 from ivr.asterisk import process
@@ -147,13 +146,3 @@ class CarrierPbx:
 
     def registered_contacts(self) -> str:
         return self.cli(f"pjsip show aor {USERNAME}")
-
-
-def wait_for(predicate, timeout: float, step: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()

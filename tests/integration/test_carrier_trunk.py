@@ -20,9 +20,9 @@ import pytest
 from ivr.asterisk import process, rootfs
 from ivr.db.writer import AsyncDb
 from ivr.dialer.calls import CallPlacer
+from tests.support.waiting import wait_for
 
-from .carrier_pbx import (BUSY, CONGESTED, DECLINE, FAILOVER_PREFIX, PASSWORD, PRIMARY_PREFIX, USERNAME,
-                          CarrierPbx, wait_for)
+from .carrier_pbx import BUSY, CONGESTED, DECLINE, FAILOVER_PREFIX, PASSWORD, PRIMARY_PREFIX, USERNAME, CarrierPbx
 
 pytestmark = pytest.mark.integration
 CALLER_ID = "02011112222"

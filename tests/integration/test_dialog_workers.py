@@ -32,6 +32,7 @@ from ivr.dialer.calls import CallPlacer
 from ivr.dialog.prompts import Prompts
 from ivr.stack import Stack, ensure_installed
 from tests.support.phones import finished_call
+from tests.support.waiting import wait_for, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -125,12 +126,10 @@ def test_a_killed_worker_takes_only_its_call_and_comes_back(workers_stack):
 
     async def kill_its_worker(db, ids):
         [aid] = ids
-        deadline = time.monotonic() + 30
-        while aid not in taken_by(stack) or not await db.call(
-                lambda d: d.execute("SELECT 1 FROM dialogs WHERE attempt_id = ?", [aid]).fetchone()):
-            if time.monotonic() > deadline:
-                raise AssertionError("the dialog never started")
-            await asyncio.sleep(0.1)
+        async def started():
+            return aid in taken_by(stack) and await db.call(
+                lambda d: d.execute("SELECT 1 FROM dialogs WHERE attempt_id = ?", [aid]).fetchone())
+        assert await wait_for_async(started, 30), "the dialog never started"
         await asyncio.sleep(greeting + 1.5)   # the identity question is on
         index, pid = taken_by(stack)[aid]
         assert before[index] == pid
@@ -155,11 +154,9 @@ def test_a_killed_worker_takes_only_its_call_and_comes_back(workers_stack):
     assert dt.datetime.fromisoformat(call["ended_at"]).timestamp() - killed_at < 15
 
     # the other worker was never touched; the dead one is started again
-    deadline = time.monotonic() + 120
-    while stack.dialog.worker_pids().get(index) in (None, before[index]) or \
-            f"dialog worker {index} is back" not in stack.dialog.log_path.read_text(errors="replace"):
-        assert time.monotonic() < deadline, "the killed worker was not started again"
-        time.sleep(0.5)
+    assert wait_for(lambda: stack.dialog.worker_pids().get(index) not in (None, before[index]) and
+                    f"dialog worker {index} is back" in stack.dialog.log_path.read_text(errors="replace"),
+                    120, 0.5), "the killed worker was not started again"
     after = stack.dialog.worker_pids()
     assert after[other] == before[other] and after[index] != before[index]
 

@@ -37,6 +37,7 @@ from ivr.dialog.prompts import Prompts
 from ivr.stack import Stack, ensure_installed
 from tests.support.phones import finished_call
 from tests.support.postgres import fail_on_errors
+from tests.support.waiting import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -115,13 +116,8 @@ def test_dialog_server_killed_mid_question_ends_politely(fault_stack):
 
     async def kill_in_question(db, aid):
         # wait for the dialog to start, then for the greeting to end: the identity question is on
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if await db.call(lambda d: store_of(d).scalar("SELECT 1 FROM dialogs WHERE attempt_id = :a", {"a": aid})):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the dialog never started")
+        assert await wait_for_async(lambda: db.call(lambda d: store_of(d).scalar(
+            "SELECT 1 FROM dialogs WHERE attempt_id = :a", {"a": aid})), 30), "the dialog never started"
         await asyncio.sleep(greeting + 1.5)
         killed_at = time.time()
         await asyncio.get_running_loop().run_in_executor(None, stack.dialog.kill)

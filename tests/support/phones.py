@@ -1,10 +1,10 @@
 """What the simulated phones wrote down, read by tests that must wait for it."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ivr.sim.calllog import calls
+from tests.support.waiting import wait_for
 
 
 def finished_call(log: str | Path, attempt: str, *, timeout: float = 30.0) -> dict:
@@ -12,13 +12,13 @@ def finished_call(log: str | Path, attempt: str, *, timeout: float = 30.0) -> di
     next tick after the BYE, which on a loaded machine can come after the controller has already
     closed the attempt in the database (a test read the log a moment too early in a run beside
     another test run)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def logged() -> list[dict]:
         found = [c for c in calls(log) if c.get("attempt") == attempt]
         if len(found) > 1:
             raise AssertionError(f"the phones logged {len(found)} calls for attempt {attempt}: {found}")
-        if found:
-            return found[0]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no phone logged the end of attempt {attempt} within {timeout:.0f} s")
-        time.sleep(0.2)
+        return found
+
+    found = wait_for(logged, timeout)
+    if not found:
+        raise AssertionError(f"no phone logged the end of attempt {attempt} within {timeout:.0f} s")
+    return found[0]

@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("pjsua2")
 
-from ivr.sim.phone import PROMPT_END_SILENCE_S, PromptEnd  # noqa: E402
+from ivr.sim.phone import PROMPT_END_SILENCE_S, PromptEnd, after_keys_s  # noqa: E402
 
 TICK = 0.01
 
@@ -44,3 +44,31 @@ def test_a_stall_of_the_phone_itself_is_not_heard_as_quiet():
     t = listen(end, t, 0.2, True)          # the prompt goes on
     t = listen(end, t, PROMPT_END_SILENCE_S + 0.05, False)
     assert end.ended(since=99.0)
+
+
+def test_the_tail_of_a_prompt_keyed_into_a_hole_is_not_the_next_prompt():
+    """A 0.9 s hole in a prompt reads as its end; the phone keys the ID into it. The prompt's last
+    words then arrive (the IVR has not yet got a digit) and must not be taken for the next question:
+    only the prompt that starts after the keys were sent answers them."""
+    end = PromptEnd()
+    t = listen(end, 100.0, 3.0, True)                 # the question ...
+    t = listen(end, t, 0.9, False)                    # ... a hole in it
+    assert end.ended(since=99.0)                      # which reads as the end: the phone keys 1234
+    since = t + after_keys_s("1234")
+    t = listen(end, t, 0.1, False)
+    t = listen(end, t, 0.6, True)                     # the question's last words
+    t = listen(end, t, 1.2, False)                    # the IVR gets the digits, decides
+    assert not end.ended(since=since)
+    t = listen(end, t, 2.0, True)                     # the next question
+    listen(end, t, PROMPT_END_SILENCE_S + 0.05, False)
+    assert end.ended(since=since)
+
+
+def test_a_prompt_that_answers_a_single_key_is_still_heard():
+    """The IVR may answer one key within half a second; its prompt goes on past `since`."""
+    end = PromptEnd()
+    since = 100.0 + after_keys_s("1")
+    t = listen(end, 100.0, 0.3, False)
+    t = listen(end, t, 1.5, True)                     # the reply starts 0.3 s after the key
+    listen(end, t, PROMPT_END_SILENCE_S + 0.05, False)
+    assert end.ended(since=since)
