@@ -7,7 +7,11 @@ Live calls (``runner``), ``ivr asr`` and the benches all call :func:`decide`. A 
   alternative a share; alternatives that read as the same answer (intent and slots, through
   ``intents.interpret``) add up to that answer's *posterior*;
 * the minimum-Bayes-risk 1-best with word posteriors: the lowest word posterior of the answer
-  (``word_conf``), and whether that decoding reads as the same answer at all;
+  (``word_conf``), and whether that decoding reads as the same answer at all. This evidence can
+  only keep an answer from being accepted, so in a call it is computed only then: on a
+  recognition without it (``Recognition.second_decoding`` False) an answer that would otherwise be
+  accepted is returned as a confirm with ``wants_second_decoding``, never as an accept, and the
+  caller decides again with it (``runner``); every other answer gets the same decision as with it;
 * coverage: the share of what was heard that the understanding layer explains. The garbage
   path of every grammar (``grammars``) turns speech outside the grammar into words that explain
   nothing, so a low coverage means "not an answer";
@@ -114,6 +118,7 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     nbest: list[dict] = field(default_factory=list)
     keypad_only: bool = False    # to be confirmed by a key, not by saying it again
+    wants_second_decoding: bool = False   # accepted unless the MBR decoding says otherwise: decide again with it
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -193,10 +198,8 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
     reasons: list[str] = []
 
     # word posteriors of the MBR decoding, if it reads as the same answer
-    mbr = _read(rec.text, locale, step, today, pieces) if rec.text.strip() else None
     confs = [float(w.get("conf", 0.0)) for w in rec.words]
     word_conf = round(min(confs), 3) if confs else None
-    agree = mbr is not None and _key(mbr) == best_key
 
     if best["intent"] == "unknown":
         return Decision("reject", _unknown(), hypothesis, posterior, word_conf,
@@ -210,14 +213,21 @@ def decide(rec: Recognition, *, locale: str, step: str, today: dt.date | None = 
                         [f"posterior {posterior:.2f} below {th.confirm:.2f}"], nbest)
     if best["conflict"]:
         reasons.append("conflicting answers in one utterance: " + " and ".join(best["conflict"]))
-    if not agree:
-        reasons.append("the two decodings disagree")
-    if word_conf is not None and word_conf < th.word_conf:
-        reasons.append(f"word confidence {word_conf:.2f} below {th.word_conf:.2f}")
+    if rec.second_decoding:
+        mbr = _read(rec.text, locale, step, today, pieces) if rec.text.strip() else None
+        if mbr is None or _key(mbr) != best_key:
+            reasons.append("the two decodings disagree")
+        if word_conf is not None and word_conf < th.word_conf:
+            reasons.append(f"word confidence {word_conf:.2f} below {th.word_conf:.2f}")
     if posterior < th.accept:
         reasons.append(f"posterior {posterior:.2f} below {th.accept:.2f}")
     if th.always_confirm:
         reasons.append(f"{step} {best['intent']} by voice is always confirmed")
+    keypad_only = th.always_confirm or not policy.confirm_by_repeating
+    if not reasons and not rec.second_decoding:
+        return Decision("confirm", dict(hypothesis), hypothesis, posterior, None,
+                        ["not yet weighed against the second decoding"], nbest, keypad_only=keypad_only,
+                        wants_second_decoding=True)
     kind = "confirm" if reasons else "accept"
     return Decision(kind, dict(hypothesis), hypothesis, posterior, word_conf, reasons, nbest,
-                    keypad_only=th.always_confirm or not policy.confirm_by_repeating)
+                    keypad_only=keypad_only)

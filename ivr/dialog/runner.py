@@ -255,6 +255,11 @@ class FlowRunner:
                                step=step, label=label)
             raise
         meaning, decision = self._understand(node, turn, step=step, keypad=keypad)
+        if decision is not None and decision.wants_second_decoding and utterance is not None:
+            # accepted on the n-best, unless the word posteriors say otherwise
+            rec = await utterance.with_second_decoding()
+            turn.text, turn.confidence, turn.words, turn.second_decoding = rec.text, rec.confidence, rec.words, True
+            meaning, decision = self._understand(node, turn, step=step, keypad=keypad)
         await self._record(node, attempt, text, turn, meaning, ref_mono, ref_wall, decision=decision,
                            step=step, label=label)
         return turn, meaning, decision
@@ -344,7 +349,8 @@ class FlowRunner:
             return intents.keypad(step, keys), None
         if turn.via == "voice" and (turn.text or turn.alternatives):
             rec = Recognition(text=turn.text or "", confidence=turn.confidence, words=turn.words,
-                              alternatives=turn.alternatives, pieces=turn.pieces)
+                              alternatives=turn.alternatives, pieces=turn.pieces,
+                              second_decoding=turn.second_decoding)
             decision = decide(rec, locale=self.ctx.locale, step=step, today=self.ctx.today)
             return decision.meaning, decision
         return {"intent": "no_input" if turn.via == "none" else "unknown", "date": None, "time": None,

@@ -7,10 +7,14 @@ Why it looks like this:
 * A question's recognizer is built with that question's grammar (``grammars.for_decoder``: the
   answers in the model's own words plus a garbage path), which on 8 kHz telephone audio is far
   faster and more accurate than free-form recognition.
-* Nothing is acted on from the 1-best text alone. Each answer is decoded twice in step: once
-  for the n-best alternatives with their path scores (``SetMaxAlternatives``) and once for the
+* Nothing is acted on from the 1-best text alone. Each answer is fed to two recognizers in step:
+  one for the n-best alternatives with their path scores (``SetMaxAlternatives``), one for the
   minimum-Bayes-risk 1-best with word posteriors (``SetWords``); Vosk gives one or the other per
-  recognizer. ``ivr.dialog.decision`` weighs both.
+  recognizer. ``ivr.dialog.decision`` weighs both. In a call the n-best is finished first, and the
+  second decoding only when it can change the decision: it can only keep an answer from being
+  accepted, so an answer that is confirmed or rejected on the n-best alone never waits for it
+  (``Utterance.result`` / ``Utterance.with_second_decoding``). Finishing a decoding is most of what
+  a borrower waits for after speaking; with many calls answering at once, half of it is saved.
 * Vosk keeps only paths within ``lattice_beam`` of the best; the stock models set 2.0, which
   leaves a single alternative even when the audio is ambiguous. The beam comes from the
   locale's evidence file, applied through a model overlay (symlinks + our own model.conf) so
@@ -61,6 +65,9 @@ class Recognition:
     words: list[dict] = field(default_factory=list)       # [{"word", "start", "end", "conf"}]
     alternatives: list[dict] = field(default_factory=list)  # n-best [{"text", "score"}], best first
     pieces: list[str] = field(default_factory=list)   # words of the grammar that are only word pieces
+    # False: the second (MBR) decoding was not finished; `text` is then the n-best's first
+    # alternative and `words`/`confidence` are empty (decision.decide never accepts on it)
+    second_decoding: bool = True
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -69,7 +76,7 @@ class Recognition:
     def from_json(cls, data: dict) -> "Recognition":
         return cls(text=data.get("text") or "", confidence=data.get("confidence"),
                    words=list(data.get("words") or []), alternatives=list(data.get("alternatives") or []),
-                   pieces=list(data.get("pieces") or []))
+                   pieces=list(data.get("pieces") or []), second_decoding=bool(data.get("second_decoding", True)))
 
 
 def overlay(model_dir: str, cache_dir: Path, lattice_beam: float | None) -> str:
@@ -170,7 +177,8 @@ class SpeechEngine:
 
 
 class Utterance:
-    """One question's recognizer: feed 8 kHz s16 audio, then ask for the final result.
+    """One answer's recognizers: feed 8 kHz s16 audio, then ask for the n-best result
+    (`result`) and, if the decision needs them, the word posteriors (`with_second_decoding`).
 
     Feeding is serialized through one asyncio lock so chunks reach Vosk in order.
     """
@@ -183,27 +191,31 @@ class Utterance:
         self._order = asyncio.Lock()
         self.endpoint = False  # Vosk's own end-of-utterance signal
         self._heard: list[bytes] = []   # every chunk fed, so that a result taken early can be taken back
+        self._nbest: dict | None = None  # the n-best result taken by `result()`
+        self._mbr_behind: list[bytes] = []  # audio the MBR recognizer has yet to take (see `result`)
 
-    def _make(self):
+    def _make(self) -> list:
+        """[MBR recognizer, n-best recognizer]."""
+        return [self._recognizer(nbest=False), self._recognizer(nbest=True)]
+
+    def _recognizer(self, *, nbest: bool):
         import vosk
         model = self.engine.model(self.locale)
-        pair = []
-        for nbest in (False, True):
-            if self.grammar:
-                rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(self.grammar.phrases, ensure_ascii=False))
-            else:
-                rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
-            if nbest:
-                rec.SetMaxAlternatives(MAX_ALTERNATIVES)
-            else:
-                rec.SetWords(True)
-            pair.append(rec)
-        return pair
+        if self.grammar:
+            rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(self.grammar.phrases, ensure_ascii=False))
+        else:
+            rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
+        if nbest:
+            rec.SetMaxAlternatives(MAX_ALTERNATIVES)
+        else:
+            rec.SetWords(True)
+        return rec
 
     def _accept(self, pcm: bytes) -> bool:
         if self._recs is None:
             self._recs = self._make()
         self._heard.append(pcm)
+        self._mbr_catch_up()
         ended = False
         for rec in self._recs:
             ended = bool(rec.AcceptWaveform(pcm)) or ended
@@ -215,29 +227,36 @@ class Utterance:
             self._recs = self._make()
         if tail:
             self._recs[which].AcceptWaveform(tail)
-            if which == 0:
-                self._heard.append(tail)
         return json.loads(self._recs[which].FinalResult())
+
+    def _mbr_catch_up(self) -> None:
+        """The MBR recognizer takes the audio it was spared by `result` (in the order it came)."""
+        while self._mbr_behind:
+            self._recs[0].AcceptWaveform(self._mbr_behind.pop(0))
 
     def _final(self) -> Recognition:
         return self._combine(self._finish(0), self._finish(1))
 
-    def _combine(self, mbr: dict, nbest: dict) -> Recognition:
+    def _combine(self, mbr: dict | None, nbest: dict) -> Recognition:
         join = self.grammar.rejoin if self.grammar else (lambda t: " ".join((t or "").split()))
-        words = [w for w in (mbr.get("result") or []) if w.get("word") != "[unk]"]
-        confs = [float(w.get("conf", 0.0)) for w in words]
-        text = join((mbr.get("text") or "").replace("[unk]", " "))
         alternatives = []
         for alt in nbest.get("alternatives") or []:
             t = join((alt.get("text") or "").replace("[unk]", " <unk> "))
             if t or alternatives:
                 alternatives.append({"text": t, "score": round(float(alt.get("confidence", 0.0)), 3)})
+        if mbr is None:
+            text = alternatives[0]["text"].replace("<unk>", " ") if alternatives else ""
+            text, words = " ".join(text.split()), []
+        else:
+            words = [w for w in (mbr.get("result") or []) if w.get("word") != "[unk]"]
+            text = join((mbr.get("text") or "").replace("[unk]", " "))
+        confs = [float(w.get("conf", 0.0)) for w in words]
         if not alternatives and text:
             alternatives = [{"text": text, "score": 0.0}]
         heard = {w for a in alternatives for w in a["text"].split()} | set(text.split())
         pieces = sorted(heard & self.grammar.pieces) if self.grammar else []
         return Recognition(text=text, confidence=round(sum(confs) / len(confs), 3) if confs else None,
-                           words=words, alternatives=alternatives, pieces=pieces)
+                           words=words, alternatives=alternatives, pieces=pieces, second_decoding=mbr is not None)
 
     async def feed(self, pcm: bytes) -> bool:
         loop = asyncio.get_running_loop()
@@ -247,33 +266,48 @@ class Utterance:
         return ended
 
     async def result(self, tail: bytes = b"") -> Recognition:
-        """The final result, after the last audio ``tail``. This is the part of a turn's latency
-        that comes after the borrower's silence was heard, so it is one step, not two: each of
-        the two recognizers takes the tail and finishes in its own thread, in parallel (Vosk
-        releases the GIL)."""
+        """The n-best result after the last audio ``tail`` (``second_decoding`` False). This is
+        the part of a turn's latency that comes after the borrower's silence was heard: only the
+        n-best recognizer takes the tail and finishes; the MBR one takes the tail and finishes in
+        `with_second_decoding`, when the decision needs it, or takes the tail in `resume`."""
         loop = asyncio.get_running_loop()
         async with self._order:
             if self._recs is None:
                 await loop.run_in_executor(self.engine.finals, self._make_now)
-            mbr, nbest = await asyncio.gather(loop.run_in_executor(self.engine.finals, self._finish, 0, tail),
-                                              loop.run_in_executor(self.engine.finals, self._finish, 1, tail))
-            return self._combine(mbr, nbest)
+            if tail:
+                self._heard.append(tail)
+                self._mbr_behind.append(tail)
+            self._nbest = await loop.run_in_executor(self.engine.finals, self._finish, 1, tail)
+            return self._combine(None, self._nbest)
+
+    async def with_second_decoding(self) -> Recognition:
+        """The result of `result()` completed with the MBR decoding's text and word posteriors."""
+        def finish() -> dict:
+            self._mbr_catch_up()
+            return self._finish(0)
+        async with self._order:
+            if self._nbest is None:
+                raise RuntimeError("with_second_decoding() before result()")
+            mbr = await asyncio.get_running_loop().run_in_executor(self.engine.finals, finish)
+            return self._combine(mbr, self._nbest)
 
     def _make_now(self) -> None:
         if self._recs is None:
             self._recs = self._make()
 
     async def resume(self) -> None:
-        """Take back a result taken early (`result()` while the borrower only paused): fresh
-        recognizers hear everything fed so far again, and feeding goes on as if no result had been
-        taken. Vosk cannot un-finish a recognizer, so this costs one decode of the answer so far,
-        chunk by chunk as it was fed (Vosk's online adaptation makes its output depend on the
-        chunking)."""
+        """Take back a result taken early (`result()` while the borrower only paused): a fresh
+        n-best recognizer hears everything fed so far again, and feeding goes on as if no result
+        had been taken (the MBR recognizer was never finished). Vosk cannot un-finish a recognizer,
+        so this costs one decode of the answer so far, chunk by chunk as it was fed (Vosk's online
+        adaptation makes its output depend on the chunking)."""
         def again() -> None:
-            self._recs = self._make()
-            for rec in self._recs:
-                for chunk in self._heard:
-                    rec.AcceptWaveform(chunk)
+            nbest = self._recognizer(nbest=True)
+            for chunk in self._heard:
+                nbest.AcceptWaveform(chunk)
+            self._recs[1] = nbest
+            self._mbr_catch_up()
+            self._nbest = None
         async with self._order:
             await asyncio.get_running_loop().run_in_executor(self.engine.finals, again)
 

@@ -68,6 +68,7 @@ class Turn:
     alternatives: list = field(default_factory=list)   # the recognizer's n-best, for the decision layer
     pieces: list = field(default_factory=list)         # word pieces of the grammar heard (Recognition.pieces)
     ended_by: str = ""                 # silence, endpoint, complete (a whole answer heard), max-length
+    second_decoding: bool = True       # False: text/words are the n-best's (Recognition.second_decoding)
 
 
 def rms(pcm: bytes) -> float:
@@ -205,6 +206,7 @@ class CallAudio:
                                 rec = rec or await utterance.result(b"".join(pending))
                                 turn.text, turn.confidence, turn.words = rec.text, rec.confidence, rec.words
                                 turn.alternatives, turn.pieces = rec.alternatives, rec.pieces
+                                turn.second_decoding = rec.second_decoding
                             break
                 if turn.digits:
                     if len(turn.digits) >= max_digits or turn.digits.endswith("#"):

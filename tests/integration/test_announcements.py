@@ -23,8 +23,7 @@ import pytest
 from ivr.db.connect import connect
 from ivr.demo import call_all
 from ivr.dialer import controller
-from ivr.sim.personas import load_personas
-from ivr.stack import Stack, ensure_installed
+from tests.support.stacks import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +45,8 @@ BORROWERS = {n: {"name": "张伟", "locale": "zh-CN", "id_last4": "1234", "amoun
 @pytest.fixture(scope="module")
 def announce_calls(stack_settings):
     settings = stack_settings("announce", ring_timeout_s=10)
-    out = settings.database.parent
-    ensure_installed(settings)
-    personas_path = out / "personas.json"
-    personas_path.write_text(json.dumps(PERSONAS, ensure_ascii=False))
-    stack = Stack(settings, out / "run", personas_path, agents=False)
-    stack.start()
-    try:
-        rows = asyncio.run(call_all(settings, load_personas(personas_path), BORROWERS, concurrency=8,
-                                    run_tag="announce"))
-    finally:
-        stack.stop()
+    with running_stack(settings, PERSONAS, agents=False) as stack:
+        rows = asyncio.run(call_all(settings, stack.personas, BORROWERS, concurrency=8, run_tag="announce"))
     db = connect(settings.database)
     by_number = {}
     for row in rows:

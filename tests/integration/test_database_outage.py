@@ -22,9 +22,9 @@ from ivr.dialer import campaigns, importer
 from ivr.dialer.clock import shift_to
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
-from ivr.stack import Stack, ensure_installed
 from tests.integration.test_campaign_dialer import KEYPAD, RETRY, TEN_AM, cn, write_csv
 from tests.support.postgres import PostgresCluster
+from tests.support.stacks import running_stack
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -47,17 +47,8 @@ def stack(stack_settings, cluster):
     url = cluster.url(cluster.create_database())
     migrate.upgrade(url)
     settings = stack_settings("pg-outage", ring_timeout_s=8, database_url=url)
-    out = settings.database.parent
-    ensure_installed(settings)
-    personas_path = out / "personas.json"
-    import json
-    personas_path.write_text(json.dumps({c["phone"]: c["persona"] for c in cases()}, ensure_ascii=False))
-    s = Stack(settings, out, personas_path, agents=False)
-    s.start()
-    try:
+    with running_stack(settings, {c["phone"]: c["persona"] for c in cases()}, run_dir="", agents=False) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_postgresql_restarted_mid_campaign(stack, cluster):

@@ -13,7 +13,6 @@ Runs its own stack on ports of its own (`stack_settings`).
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 
 import pytest
@@ -22,7 +21,7 @@ from ivr.db import migrate
 from ivr.db.store import open_store
 from ivr.demo import call_all
 from ivr.sim.personas import load_personas
-from ivr.stack import Stack, ensure_installed
+from tests.support.stacks import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +36,10 @@ def pg_stack(stack_settings, postgres_cluster):
     url = postgres_cluster.url(name)
     migrate.upgrade(url)
     settings = stack_settings("pgcall", ring_timeout_s=10, database_url=url)
-    out = settings.database.parent
-    ensure_installed(settings)
-    path = out / "personas.json"
-    path.write_text(json.dumps(PERSONAS))
-    stack = Stack(settings, out / "run", path)
-    stack.start()
     try:
-        yield settings, stack, path
+        with running_stack(settings, PERSONAS) as stack:
+            yield settings, stack, stack.personas_path
     finally:
-        stack.stop()
         postgres_cluster.drop_database(name)
 
 

@@ -30,8 +30,8 @@ from ivr.db.writer import AsyncDb
 from ivr.dialer import controller
 from ivr.dialer.calls import CallPlacer
 from ivr.dialog.prompts import Prompts
-from ivr.stack import Stack, ensure_installed
 from tests.support.phones import finished_call
+from tests.support.stacks import running_stack
 from tests.support.waiting import wait_for, wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -48,14 +48,8 @@ BATCHES = 4   # P(all 4 calls of every batch on one worker) = 2 * 2**-16 if the 
 @pytest.fixture(scope="module")
 def workers_stack(stack_settings):
     settings = stack_settings("workers", ring_timeout_s=10, dialog_workers=2)
-    out = settings.database.parent
-    ensure_installed(settings)
-    path = out / "personas.json"
-    path.write_text(json.dumps(PERSONAS))
-    stack = Stack(settings, out / "run", path, agents=False)
-    stack.start()
-    yield settings, stack
-    stack.stop()
+    with running_stack(settings, PERSONAS, agents=False) as stack:
+        yield settings, stack
 
 
 def taken_by(stack) -> dict[str, tuple[int, int]]:

@@ -34,9 +34,9 @@ from ivr.db.writer import AsyncDb
 from ivr.dialer import controller
 from ivr.dialer.calls import CallPlacer
 from ivr.dialog.prompts import Prompts
-from ivr.stack import Stack, ensure_installed
 from tests.support.phones import finished_call
 from tests.support.postgres import fail_on_errors
+from tests.support.stacks import running_stack
 from tests.support.waiting import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -61,16 +61,10 @@ def fault_stack(request, stack_settings):
         migrate.upgrade(overrides["database_url"])
         mark = cluster.log_mark()
     settings = stack_settings("fault" if cluster is None else "fault-pg", ring_timeout_s=10, **overrides)
-    out = settings.database.parent
-    ensure_installed(settings)
-    path = out / "personas.json"
-    path.write_text(json.dumps(PERSONAS))
-    stack = Stack(settings, out / "run", path, agents=False)
     try:
-        stack.start()
-        yield settings, stack
+        with running_stack(settings, PERSONAS, agents=False) as stack:
+            yield settings, stack
     finally:
-        stack.stop()
         if cluster is not None:
             errors = cluster.errors_since(mark)
             cluster.drop_database(name)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import os
 import signal
@@ -35,7 +34,7 @@ from ivr.dialer import campaigns
 from ivr.dialer.calls import CallPlacer
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
-from ivr.stack import Stack, ensure_installed
+from tests.support.stacks import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -49,14 +48,8 @@ PERSONAS = {SLOW: {"answer_after_ms": 300, "steps": [{"wait_ms": 20000}, {"hangu
 @pytest.fixture(scope="module")
 def infra(stack_settings):
     settings = stack_settings("faults-infra", ring_timeout_s=8)
-    out = settings.database.parent
-    ensure_installed(settings)
-    path = out / "personas.json"
-    path.write_text(json.dumps(PERSONAS))
-    stack = Stack(settings, out / "run", path, agents=False)
-    stack.start()
-    yield settings, stack
-    stack.stop()
+    with running_stack(settings, PERSONAS, agents=False) as stack:
+        yield settings, stack
 
 
 class Dialer:

@@ -26,8 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ivr import health
 from ivr.db.connect import connect
 from ivr.demo import DATA, run_campaign, write_borrowers_csv
-from ivr.sim.personas import load_personas
-from ivr.stack import Stack, ensure_installed
+from tests.support.stacks import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +57,9 @@ def delta(after: dict, before: dict) -> dict:
 @pytest.fixture(scope="module")
 def campaign(stack_settings):
     settings = stack_settings("test-metrics", ring_timeout_s=8)
-    out = settings.database.parent
-    ensure_installed(settings)
     everyone = json.loads((DATA / "personas.json").read_text())
-    personas_path = out / "personas.json"
-    personas_path.write_text(json.dumps({n: everyone[n] for n in NUMBERS}, ensure_ascii=False))
     table = {k: v for k, v in json.loads((DATA / "borrowers.json").read_text()).items() if not k.startswith("_")}
-    stack = Stack(settings, out, personas_path).start()
-    try:
+    with running_stack(settings, {n: everyone[n] for n in NUMBERS}, run_dir="") as stack:
         dialog_url = f"http://{settings.bind}:{settings.metrics_port('dialog')}"
         dialog_health = get(dialog_url + "/healthz")
         ops = health.serve("dialer", settings, health.dialer_checks(settings, None))
@@ -81,7 +75,7 @@ def campaign(stack_settings):
 
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
-            csv_path = write_borrowers_csv(out / "borrowers.csv", load_personas(personas_path), table)
+            csv_path = write_borrowers_csv(settings.database.parent / "borrowers.csv", stack.personas, table)
             rows = asyncio.run(run_campaign(settings, csv_path, ops))
             done.set()
             poller.join(5)
@@ -92,8 +86,6 @@ def campaign(stack_settings):
                    "calls_before": before}
         finally:
             ops.stop()
-    finally:
-        stack.stop()
 
 
 def test_calls_by_outcome_and_disposition_equal_the_attempts_table(campaign):

@@ -119,3 +119,41 @@ def test_confirmations_are_settled_by_a_key_unless_the_evidence_file_says_otherw
     (tmp_path / "xx-XX" / "evidence.yaml").write_text("confirm_by_repeating: sometimes\n")
     with pytest.raises(PolicyError, match="confirm_by_repeating"):
         load_policy("xx-XX", str(tmp_path))
+
+
+def _phrases(locale: str, step: str) -> list[str]:
+    import yaml
+
+    from ivr.config import REPO_ROOT
+    steps = yaml.safe_load((REPO_ROOT / "prompts" / locale / "grammar.yaml").read_text())["steps"]
+    return [p for phrases in steps[step].values() for p in phrases] + ["여보세요", "누구 세요", "게요", "니다"]
+
+
+@pytest.mark.parametrize("step", ["identity", "digits", "plan", "confirm"])
+def test_deciding_before_the_second_decoding_changes_no_decision(step):
+    """In a call the MBR decoding is finished only if the n-best alone would accept the answer
+    (`wants_second_decoding`); on a thousand made-up recognitions of this question's phrases,
+    deciding that way gives the decision deciding on everything at once gives, and never an accept
+    without the word posteriors."""
+    import random
+    rng = random.Random(step)
+    phrases = _phrases("ko-KR", step)
+    accepted = checked = 0
+    for _ in range(1000):
+        alts = [(rng.choice(phrases), rng.uniform(80, 110)) for _ in range(rng.randint(1, 5))]
+        if rng.random() < 0.5:       # a clear winner
+            alts[0] = (alts[0][0], max(s for _, s in alts) + rng.uniform(0, 12))
+        alts.sort(key=lambda a: -a[1])
+        mbr_text = alts[0][0] if rng.random() < 0.85 else rng.choice(phrases)
+        words = [{"word": w, "conf": rng.choice([0.99, 0.95, rng.uniform(0.3, 1.0)])} for w in mbr_text.split()]
+        full = rec(*alts, words=words, text=mbr_text)
+        first_only = dataclasses.replace(full, text=alts[0][0], words=[], confidence=None, second_decoding=False)
+        at_once = decide(full, locale="ko-KR", step=step, today=TODAY)
+        first = decide(first_only, locale="ko-KR", step=step, today=TODAY)
+        assert first.kind != "accept"
+        then = decide(full, locale="ko-KR", step=step, today=TODAY) if first.wants_second_decoding else first
+        assert (then.kind, then.meaning) == (at_once.kind, at_once.meaning), (alts, mbr_text, words)
+        assert then.keypad_only == at_once.keypad_only
+        checked += first.wants_second_decoding
+        accepted += at_once.kind == "accept"
+    assert accepted and checked >= accepted          # accepts happened, and each was checked

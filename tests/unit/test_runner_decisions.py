@@ -11,6 +11,7 @@ from ivr.config import load
 from ivr.dialog.flow import load as load_flow
 from ivr.dialog.prompts import Prompts
 from ivr.dialog.runner import CallContext, FlowRunner
+from ivr.dialog.speech import Recognition
 from ivr.dialog.turns import Turn
 
 TODAY = dt.date(2026, 12, 1)
@@ -79,13 +80,13 @@ class Store:
         self.records.append(("escalation", row))
 
 
-def run(turns, locale="ko-KR"):
+def run(turns, locale="ko-KR", speech=None):
     settings = load(env={})
     flow = load_flow(settings.flows_dir / "followup.yaml", settings.prompts_dir)
     prompts = TextOnlyPrompts(settings)
     store = Store()
     ctx = CallContext(attempt_id="a1", locale=locale, borrower=dict(BORROWER), today=TODAY)
-    asyncio.run(FlowRunner(flow, prompts, Speech(), ScriptedAudio(turns), store, ctx).run())
+    asyncio.run(FlowRunner(flow, prompts, speech or Speech(), ScriptedAudio(turns), store, ctx).run())
     return ctx, store
 
 
@@ -158,6 +159,58 @@ def test_an_unsure_promise_goes_to_the_read_back_and_only_the_confirmed_date_is_
     [(kind, row)] = [r for r in store.records if r[0] == "promise"]
     assert row["promise_date"] == "2026-12-31" and row["confirmed"] == 1
     assert ctx.result == "promise"
+
+
+def first_decoding(*alts):
+    """A voice turn as a call hands it over: the n-best finished, the MBR decoding not yet."""
+    return dataclasses.replace(voice(*alts), words=[], second_decoding=False)
+
+
+class SecondDecoding:
+    """Every question's recognizer; its MBR decoding reads `words` [(word, posterior)]."""
+
+    def __init__(self, words):
+        self.words, self.asked = [{"word": w, "conf": c} for w, c in words], 0
+
+    def available(self, locale):
+        return True
+
+    def recognizer(self, locale, step):
+        return self
+
+    async def with_second_decoding(self):
+        self.asked += 1
+        return Recognition(text=" ".join(w["word"] for w in self.words), confidence=min(w["conf"] for w in self.words),
+                           words=self.words)
+
+
+def test_an_answer_the_n_best_would_accept_is_acted_on_only_after_the_word_posteriors_agree():
+    speech = SecondDecoding([("아니요", 0.99)])
+    ctx, store = run([first_decoding(("아니요", 100.0), ("아니요 요", 90.0))], speech=speech)
+    assert speech.asked == 1
+    first = store.rows[0]
+    assert (first["decision"], first["intent"], first["confidence"]) == ("accept", "deny", 0.99)
+    assert first["evidence"]["word_conf"] == 0.99
+    assert played(ctx)[:3] == ["greeting", "identity", "wrong_person"]
+
+
+def test_an_answer_the_n_best_would_accept_is_confirmed_when_a_word_posterior_is_low():
+    speech = SecondDecoding([("아니요", 0.4)])
+    ctx, store = run([first_decoding(("아니요", 100.0), ("아니요 요", 90.0)), keys("2")], speech=speech)
+    assert speech.asked == 1
+    assert store.rows[0]["decision"] == "confirm"
+    assert any("word confidence" in r for r in store.rows[0]["evidence"]["reasons"])
+    assert played(ctx)[:3] == ["greeting", "identity", "heard_identity_deny"]
+
+
+def test_an_answer_confirmed_anyway_does_not_wait_for_the_second_decoding():
+    speech = SecondDecoding([("네", 0.99)])
+    ctx, store = run([first_decoding(("네", 100.0), ("네 요", 90.0)), keys("1"), keys("1234"), keys("1")],
+                     speech=speech)
+    assert speech.asked == 0
+    first = store.rows[0]
+    assert (first["decision"], first["intent"], first["evidence"]["word_conf"]) == ("confirm", "confirm", None)
+    assert ctx.result == "will_pay_on_time"
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "ko-KR"])

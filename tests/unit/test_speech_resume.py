@@ -52,19 +52,52 @@ def test_a_result_taken_back_changes_nothing(engine):
         early = await utt.result()             # the short pause: a result taken early
         await utt.resume()                      # ... and taken back: the borrower goes on
         await _feed(utt, second)
-        return early, await utt.result()
+        await utt.result()
+        return early, await utt.with_second_decoding()
 
     async def straight():
         utt = engine.recognizer("ko-KR", "identity")
         await _feed(utt, first)       # the same chunks as above, without the early result
         await _feed(utt, second)
-        return await utt.result()
+        await utt.result()
+        return await utt.with_second_decoding()
 
     early, resumed = asyncio.run(interrupted())
     whole = asyncio.run(straight())
     assert early.text                            # something was heard before the pause
+    assert not early.second_decoding and resumed.second_decoding and whole.second_decoding
     # the same reading and the same best path; the n-best's tail, near the beam, moves with the dither
     # (a fresh-clone run differed from its 5th alternative on), so it is not compared
     assert resumed.text == whole.text
+    assert [w["word"] for w in resumed.words] == [w["word"] for w in whole.words]
     assert resumed.alternatives[0]["text"] == whole.alternatives[0]["text"]
     assert len(resumed.text.split()) > len(early.text.split())   # the second part is in it, not lost
+
+
+def test_the_second_decoding_taken_later_is_the_one_taken_at_once(engine):
+    """In a call the MBR decoding is finished only when the decision needs it, after the n-best:
+    it must be what finishing both together (`ivr asr`, the benches) gives on the same chunks."""
+    pcm = on_a_line(QUIET + synth("아니요", pad_ms=0) + QUIET, 7)
+    chunks = [pcm[i:i + 1600] for i in range(0, len(pcm), 1600)]
+
+    async def in_a_call():
+        utt = engine.recognizer("ko-KR", "identity")
+        for chunk in chunks[:-1]:
+            await utt.feed(chunk)
+        first = await utt.result(chunks[-1])     # the last chunk comes with the result, as in a turn
+        return first, await utt.with_second_decoding()
+
+    first, later = asyncio.run(in_a_call())
+    at_once = engine.recognizer("ko-KR", "identity")
+    for chunk in chunks:
+        at_once._accept(chunk)
+    both = at_once._final()
+    assert not first.second_decoding and first.words == [] and first.confidence is None
+    assert first.text == first.alternatives[0]["text"]
+    assert later.second_decoding and later.words
+    assert later.alternatives == first.alternatives           # the n-best is not decoded again
+    # Vosk's feature dither moves word posteriors in the second or third decimal from one decoding of
+    # the same audio to the next, so the comparison is of the words and roughly of their posteriors
+    assert later.text == both.text
+    assert [w["word"] for w in later.words] == [w["word"] for w in both.words]
+    assert all(abs(a["conf"] - b["conf"]) < 0.05 for a, b in zip(later.words, both.words))
