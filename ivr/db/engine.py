@@ -16,6 +16,8 @@ PostgreSQL is reached through psycopg 3; pre-ping drops connections a server res
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,11 +48,28 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def set_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting like any other statement for a lock another process
+    holds. SQLite does not call the busy handler for this switch: while another process writes a
+    new file still in rollback mode (the first migration, when several processes start at once
+    against a new database), the switch fails at once with "database is locked" — it made a dialog
+    worker exit at start-up. So it is retried until BUSY_TIMEOUT_MS have passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:

@@ -40,7 +40,7 @@ from sqlalchemy.pool import NullPool
 from sqlite_utils import Database
 
 from ..config import normalize_database_url
-from .engine import BUSY_TIMEOUT_MS, engine_for
+from .engine import BUSY_TIMEOUT_MS, engine_for, set_wal
 from .migrations import migrations as legacy_migrations
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def _finish_legacy_sqlite(path: Path) -> str | None:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             return str(row[0]) if row else None
         if LEGACY_TABLE in tables:
-            conn.execute("PRAGMA journal_mode = WAL")
+            set_wal(conn)
             conn.execute("PRAGMA foreign_keys = ON")
             legacy_migrations.apply(Database(conn))
         return None

@@ -218,6 +218,40 @@ def test_processes_starting_together_migrate_a_new_file_once(tmp_path):
     assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
 
 
+def test_a_process_opening_a_new_file_another_is_writing_waits_for_it(tmp_path):
+    """The interleaving behind a dialog worker that exited at start-up with "database is locked":
+    another process writes a new file still in rollback mode; switching to WAL does not call SQLite's
+    busy handler, so opening the file must wait for the writer itself."""
+    import threading
+    import time
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(str(path), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE first (x INTEGER)")
+    opened: dict = {}
+
+    def open_it():
+        engine = engine_for(f"sqlite:///{path}")
+        try:
+            with engine.connect() as conn:
+                opened["mode"] = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                opened["at"] = time.monotonic()
+        except Exception as exc:   # noqa: BLE001 - the failure is what this test looks for
+            opened["error"] = exc
+        finally:
+            engine.dispose()
+
+    other = threading.Thread(target=open_it)
+    other.start()
+    time.sleep(0.5)
+    committed = time.monotonic()
+    writer.execute("COMMIT")
+    other.join(20)
+    writer.close()
+    assert "error" not in opened, opened.get("error")
+    assert opened["mode"] == "wal" and opened["at"] >= committed
+
+
 def test_sqlite_engine_sets_what_connect_sets_and_makes_ddl_transactional(tmp_path):
     engine = engine_for(f"sqlite:///{tmp_path / 'e.db'}")
     try:
