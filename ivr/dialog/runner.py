@@ -258,7 +258,8 @@ class FlowRunner:
         if decision is not None and decision.wants_second_decoding and utterance is not None:
             # accepted on the n-best, unless the word posteriors say otherwise
             rec = await utterance.with_second_decoding()
-            turn.text, turn.confidence, turn.words, turn.second_decoding = rec.text, rec.confidence, rec.words, True
+            turn.text, turn.confidence, turn.words, turn.pieces = rec.text, rec.confidence, rec.words, rec.pieces
+            turn.second_decoding = True
             meaning, decision = self._understand(node, turn, step=step, keypad=keypad)
         await self._record(node, attempt, text, turn, meaning, ref_mono, ref_wall, decision=decision,
                            step=step, label=label)
