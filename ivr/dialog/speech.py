@@ -194,9 +194,12 @@ class Utterance:
         self._nbest: dict | None = None  # the n-best result taken by `result()`
         self._mbr_behind: list[bytes] = []  # audio the MBR recognizer has yet to take (see `result`)
 
-    def _make(self) -> list:
-        """[MBR recognizer, n-best recognizer]."""
-        return [self._recognizer(nbest=False), self._recognizer(nbest=True)]
+    def _recognizers(self) -> list:
+        """[MBR recognizer, n-best recognizer], made on first use (making them loads the grammar's
+        decoding graph: in a worker thread, never on the event loop)."""
+        if self._recs is None:
+            self._recs = [self._recognizer(nbest=False), self._recognizer(nbest=True)]
+        return self._recs
 
     def _recognizer(self, *, nbest: bool):
         import vosk
@@ -212,22 +215,20 @@ class Utterance:
         return rec
 
     def _accept(self, pcm: bytes) -> bool:
-        if self._recs is None:
-            self._recs = self._make()
+        recs = self._recognizers()
         self._heard.append(pcm)
         self._mbr_catch_up()
         ended = False
-        for rec in self._recs:
+        for rec in recs:
             ended = bool(rec.AcceptWaveform(pcm)) or ended
         return ended
 
     def _finish(self, which: int, tail: bytes = b"") -> dict:
         """One recognizer's final result (0: MBR 1-best with words, 1: n-best), after ``tail``."""
-        if self._recs is None:
-            self._recs = self._make()
+        rec = self._recognizers()[which]
         if tail:
-            self._recs[which].AcceptWaveform(tail)
-        return json.loads(self._recs[which].FinalResult())
+            rec.AcceptWaveform(tail)
+        return json.loads(rec.FinalResult())
 
     def _mbr_catch_up(self) -> None:
         """The MBR recognizer takes the audio it was spared by `result` (in the order it came)."""
@@ -273,7 +274,7 @@ class Utterance:
         loop = asyncio.get_running_loop()
         async with self._order:
             if self._recs is None:
-                await loop.run_in_executor(self.engine.finals, self._make_now)
+                await loop.run_in_executor(self.engine.finals, self._recognizers)
             if tail:
                 self._heard.append(tail)
                 self._mbr_behind.append(tail)
@@ -290,10 +291,6 @@ class Utterance:
                 raise RuntimeError("with_second_decoding() before result()")
             mbr = await asyncio.get_running_loop().run_in_executor(self.engine.finals, finish)
             return self._combine(mbr, self._nbest)
-
-    def _make_now(self) -> None:
-        if self._recs is None:
-            self._recs = self._make()
 
     async def resume(self) -> None:
         """Take back a result taken early (`result()` while the borrower only paused): a fresh

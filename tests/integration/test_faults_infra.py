@@ -35,6 +35,7 @@ from ivr.dialer.calls import CallPlacer
 from ivr.dialer.controller import Controller
 from ivr.sim.calllog import calls_to
 from tests.support.stacks import running_stack
+from tests.support.waiting import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -104,31 +105,29 @@ class Dialer:
         return await self.attempt(aid)
 
     async def disposed(self, aid: str, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
-        while not (row := await self.attempt(aid))["disposition"]:
-            assert time.monotonic() < deadline, f"attempt {aid} has no disposition: {row}"
-            await asyncio.sleep(0.2)
+        async def with_disposition():
+            row = await self.attempt(aid)
+            return row if row["disposition"] else None
+        row = await wait_for_async(with_disposition, timeout, step=0.2)
+        assert row, f"attempt {aid} has no disposition: {await self.attempt(aid)}"
         return row
 
     async def attempt(self, aid: str) -> dict:
         return await self.db.call(attempts_db.get, aid)
 
     async def until(self, aid: str, states, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
+        async def in_states():
             row = await self.attempt(aid)
-            if row["state"] in states:
-                return row
-            assert time.monotonic() < deadline, (f"attempt {aid} stuck in {row['state']} (controller ticks "
-                                                 f"{self.ctl.stats.ticks}, needs reconcile {self.ctl._needs_reconcile}, "
-                                                 f"AMI states {self.states})")
-            await asyncio.sleep(0.2)
+            return row if row["state"] in states else None
+        row = await wait_for_async(in_states, timeout, step=0.2)
+        assert row, (f"attempt {aid} stuck in {(await self.attempt(aid))['state']} (controller ticks "
+                     f"{self.ctl.stats.ticks}, needs reconcile {self.ctl._needs_reconcile}, AMI states {self.states})")
+        return row
 
     async def reconnected_after(self, t: float, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(c for at, c in self.states if at > t and c) or not self.placer.ami.connected:
-            assert time.monotonic() < deadline, f"AMI did not reconnect: {self.states}"
-            await asyncio.sleep(0.1)
+        async def reconnected():
+            return any(c for at, c in self.states if at > t and c) and self.placer.ami.connected
+        assert await wait_for_async(reconnected, timeout), f"AMI did not reconnect: {self.states}"
 
 
 def dialog_of(settings, aid: str) -> dict | None:
@@ -178,8 +177,9 @@ def test_asterisk_killed_mid_call_and_restarted(infra):
             killed = time.monotonic()
             pid = asterisk.running_pid(settings)
             os.killpg(pid, signal.SIGKILL)
-            while asterisk.running_pid(settings):
-                await asyncio.sleep(0.1)
+            async def gone():
+                return not asterisk.running_pid(settings)
+            assert await wait_for_async(gone, 15), f"Asterisk (pid {pid}) still runs 15 s after SIGKILL"
             await asyncio.to_thread(asterisk.start, settings)
             await d.reconnected_after(killed)
             await d.until(aid, ("ended",), 20)

@@ -163,7 +163,7 @@ def test_a_recognizer_is_built_with_the_grammar_spelled_for_its_model(tmp_path, 
     engine = SpeechEngine(Settings(vosk_model_zh_cn=str(model)), workers=1)
     monkeypatch.setattr(engine, "model", lambda locale: object())
     try:
-        engine.recognizer("zh-CN", "identity")._make()
+        engine.recognizer("zh-CN", "identity")._recognizers()
     finally:
         engine.close()
     words = vocab.model_words(str(model))
