@@ -7,7 +7,7 @@ Why it looks like this:
 * A question's recognizer is built with that question's grammar (``grammars.for_decoder``: the
   answers in the model's own words plus a garbage path), which on 8 kHz telephone audio is far
   faster and more accurate than free-form recognition.
-* Nothing is acted on from the 1-best text alone. Each answer is fed to two recognizers in step:
+* Nothing is acted on from the 1-best text alone. Each answer is fed to two recognizers:
   one for the n-best alternatives with their path scores (``SetMaxAlternatives``), one for the
   minimum-Bayes-risk 1-best with word posteriors (``SetWords``); Vosk gives one or the other per
   recognizer. ``ivr.dialog.decision`` weighs both. In a call the n-best is finished first, and the
@@ -15,6 +15,12 @@ Why it looks like this:
   accepted, so an answer that is confirmed or rejected on the n-best alone never waits for it
   (``Utterance.result`` / ``Utterance.with_second_decoding``). Finishing a decoding is most of what
   a borrower waits for after speaking; with many calls answering at once, half of it is saved.
+  The second recognizer also gives way while the borrower speaks: once a chunk arrives when every
+  feeding thread is busy (other calls' answers), the rest of that answer goes to the n-best
+  recognizer only, and the second one takes it all when its decoding is asked for — in the same
+  chunks and order, so its result is the one it would have been. Under load the answers that
+  never need it (an identity "yes", always confirmed) do not pay for it at all; those that do
+  pay for it after the silence instead of during the speech.
 * Vosk keeps only paths within ``lattice_beam`` of the best; the stock models set 2.0, which
   leaves a single alternative even when the audio is ambiguous. The beam comes from the
   locale's evidence file, applied through a model overlay (symlinks + our own model.conf) so
@@ -114,7 +120,9 @@ class SpeechEngine:
         self._models: dict[str, object] = {}
         self._grammars: dict[tuple[str, str], grammars.DecoderGrammar] = {}
         self._lock = threading.Lock()
+        self.workers = workers
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk")
+        self.feeding = 0   # chunks handed to `executor` and not yet decoded (counted on the event loop)
         # a turn's final result is what the borrower waits for: its own threads, never queued
         # behind the other calls' streaming chunks (Vosk releases the GIL; the OS shares the cores)
         self.finals = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk-final")
@@ -167,6 +175,10 @@ class SpeechEngine:
                 loaded.append(locale)
         return loaded
 
+    def busy(self) -> bool:
+        """Every feeding thread has a chunk: one handed over now would wait for a thread."""
+        return self.feeding >= self.workers
+
     def recognizer(self, locale: str, step: str | None) -> "Utterance":
         """A recognizer for one answer to a question of kind ``step`` (None: free-form)."""
         return Utterance(self, locale, self.grammar(locale, step))
@@ -193,6 +205,7 @@ class Utterance:
         self._heard: list[bytes] = []   # every chunk fed, so that a result taken early can be taken back
         self._nbest: dict | None = None  # the n-best result taken by `result()`
         self._mbr_behind: list[bytes] = []  # audio the MBR recognizer has yet to take (see `result`)
+        self._gave_way = False   # the MBR recognizer let chunks go by for busy threads (see `feed`)
 
     def _recognizers(self) -> list:
         """[MBR recognizer, n-best recognizer], made on first use (making them loads the grammar's
@@ -214,9 +227,13 @@ class Utterance:
             rec.SetWords(True)
         return rec
 
-    def _accept(self, pcm: bytes) -> bool:
+    def _accept(self, pcm: bytes, both: bool = True) -> bool:
+        """Decode one chunk; with `both` False only the n-best recognizer takes it now."""
         recs = self._recognizers()
         self._heard.append(pcm)
+        if not both:
+            self._mbr_behind.append(pcm)
+            return bool(recs[1].AcceptWaveform(pcm))
         self._mbr_catch_up()
         ended = False
         for rec in recs:
@@ -231,11 +248,13 @@ class Utterance:
         return json.loads(rec.FinalResult())
 
     def _mbr_catch_up(self) -> None:
-        """The MBR recognizer takes the audio it was spared by `result` (in the order it came)."""
+        """The MBR recognizer takes the audio it was spared (by `result`, or by `feed` while the
+        feeding threads were busy), in the chunks and order it came."""
         while self._mbr_behind:
             self._recs[0].AcceptWaveform(self._mbr_behind.pop(0))
 
     def _final(self) -> Recognition:
+        self._mbr_catch_up()
         return self._combine(self._finish(0), self._finish(1))
 
     def _combine(self, mbr: dict | None, nbest: dict) -> Recognition:
@@ -260,9 +279,21 @@ class Utterance:
                            words=words, alternatives=alternatives, pieces=pieces, second_decoding=mbr is not None)
 
     async def feed(self, pcm: bytes) -> bool:
+        """Decode one chunk of the answer. Once a chunk comes while every feeding thread is busy
+        (other calls' answers), this answer's chunks go to the n-best recognizer only and the
+        second one takes them in `with_second_decoding`, if the decision asks for it. (Catching
+        up as soon as the threads are free would put that work where it hurts most: in the
+        silence after the answer, when every call that spoke at the same time is being decided.)"""
         loop = asyncio.get_running_loop()
+        engine = self.engine
         async with self._order:
-            ended = await loop.run_in_executor(self.engine.executor, self._accept, pcm)
+            self._gave_way = self._gave_way or engine.busy()
+            both = not self._gave_way
+            engine.feeding += 1
+            try:
+                ended = await loop.run_in_executor(engine.executor, self._accept, pcm, both)
+            finally:
+                engine.feeding -= 1
         self.endpoint = self.endpoint or ended
         return ended
 
@@ -270,7 +301,7 @@ class Utterance:
         """The n-best result after the last audio ``tail`` (``second_decoding`` False). This is
         the part of a turn's latency that comes after the borrower's silence was heard: only the
         n-best recognizer takes the tail and finishes; the MBR one takes the tail and finishes in
-        `with_second_decoding`, when the decision needs it, or takes the tail in `resume`."""
+        `with_second_decoding`, when the decision needs it, or with its next chunk after `resume`."""
         loop = asyncio.get_running_loop()
         async with self._order:
             if self._recs is None:
@@ -295,7 +326,8 @@ class Utterance:
     async def resume(self) -> None:
         """Take back a result taken early (`result()` while the borrower only paused): a fresh
         n-best recognizer hears everything fed so far again, and feeding goes on as if no result
-        had been taken (the MBR recognizer was never finished). Vosk cannot un-finish a recognizer,
+        had been taken (the MBR recognizer was never finished: the tail waits for it with the rest
+        it has yet to take). Vosk cannot un-finish a recognizer,
         so this costs one decode of the answer so far, chunk by chunk as it was fed (Vosk's online
         adaptation makes its output depend on the chunking)."""
         def again() -> None:
@@ -303,7 +335,6 @@ class Utterance:
             for chunk in self._heard:
                 nbest.AcceptWaveform(chunk)
             self._recs[1] = nbest
-            self._mbr_catch_up()
             self._nbest = None
         async with self._order:
             await asyncio.get_running_loop().run_in_executor(self.engine.finals, again)

@@ -101,3 +101,39 @@ def test_the_second_decoding_taken_later_is_the_one_taken_at_once(engine):
     assert later.text == both.text
     assert [w["word"] for w in later.words] == [w["word"] for w in both.words]
     assert all(abs(a["conf"] - b["conf"]) < 0.05 for a, b in zip(later.words, both.words))
+
+
+def test_a_second_decoding_that_gave_way_to_busy_threads_is_the_one_it_would_have_been(engine):
+    """Once a chunk comes while every feeding thread is busy (other calls' answers) the MBR recognizer
+    lets the rest of the answer go by and takes it when asked; its decoding must be the one it makes
+    when it takes each chunk in turn."""
+    pcm = on_a_line(QUIET + synth("네 맞아요", pad_ms=0) + QUIET, 8)
+    chunks = [pcm[i:i + 1600] for i in range(0, len(pcm), 1600)]
+    busy = 3                                   # this chunk of the answer arrives at a busy moment
+
+    async def under_load():
+        utt = engine.recognizer("ko-KR", "confirm")
+        deferred = 0
+        for i, chunk in enumerate(chunks[:-1]):
+            engine.feeding = engine.workers if i == busy else 0   # the other calls' chunks in the threads
+            try:
+                await utt.feed(chunk)
+            finally:
+                engine.feeding = 0
+            deferred = max(deferred, len(utt._mbr_behind))
+        await utt.result(chunks[-1])
+        return deferred, await utt.with_second_decoding()
+
+    async def at_leisure():
+        utt = engine.recognizer("ko-KR", "confirm")
+        for chunk in chunks[:-1]:
+            await utt.feed(chunk)
+        await utt.result(chunks[-1])
+        return await utt.with_second_decoding()
+
+    deferred, gave_way = asyncio.run(under_load())
+    kept_up = asyncio.run(at_leisure())
+    assert deferred == len(chunks) - 1 - busy    # that chunk and the rest of the answer waited
+    assert gave_way.text == kept_up.text and gave_way.text
+    assert [w["word"] for w in gave_way.words] == [w["word"] for w in kept_up.words]
+    assert all(abs(a["conf"] - b["conf"]) < 0.05 for a, b in zip(gave_way.words, kept_up.words))
